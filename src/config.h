@@ -1,0 +1,59 @@
+/* config.h - eddy.yaml: one table of properties drives parsing, validation,
+ * environment overrides and the generated reference (docs/config.md). */
+#ifndef EDDY_CONFIG_H
+#define EDDY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* A librdkafka property from the kafka: section, passed on as is. */
+struct eddy_config_kv {
+	char *key;
+	char *value;
+};
+
+struct eddy_config {
+	char *path;          /* the file read, NULL for defaults only */
+	char *dir;           /* its directory: relative paths below resolve against the
+				current directory, as users expect of CLI tools */
+	struct eddy_config_kv *kafka; /* kafka.* in file order, then overrides */
+	size_t n_kafka;
+	char **topics;       /* names, or ^regex */
+	size_t n_topics;
+	char *handlers;      /* folder of *.lua */
+	char *store_type;    /* "sqlite" */
+	char *store_path;
+	char *dead_letter_topic; /* dead_letter.topic, default "eddy.dlq" */
+	bool require_key_equals_id;
+	bool require_tenant;
+	char *tenant_topic_pattern; /* NULL: not checked */
+	int batch_size;          /* max records per batch */
+	int batch_timeout_ms;    /* max wait to fill a batch */
+	int handler_retries;     /* retries after the first failure */
+	int handler_backoff_ms;  /* first backoff, doubled each retry */
+	char *log_level;         /* debug | info | warn | error */
+	char *log_format;        /* text | json */
+};
+
+/* The config with every default and no file. */
+struct eddy_config *eddy_config_new(void);
+void eddy_config_destroy(struct eddy_config *c);
+
+/* Reads path (libyaml) into a new config, expands ${VAR} in values, then
+ * applies EDDY_<SECTION>_<KEY> environment overrides from envp (NULL: the
+ * process environment), then validates. On failure returns NULL and writes
+ * "path:line: key: message" (or "EDDY_X_Y: key: message" for an override)
+ * into errstr. */
+struct eddy_config *eddy_config_load(const char *path, char *const *envp, char *errstr,
+				     size_t errstr_size);
+
+/* Same, from a string (name is used in messages as the path). */
+struct eddy_config *eddy_config_load_string(const char *name, const char *yaml,
+					    char *const *envp, char *errstr,
+					    size_t errstr_size);
+
+/* Writes the Markdown reference of every property (docs/config.md). */
+void eddy_config_write_doc(FILE *out);
+
+#endif

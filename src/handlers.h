@@ -1,0 +1,51 @@
+/* handlers.h - a set of Lua handlers (handlers/*.lua) loaded into one
+ * LuaJIT state, the routing of events to them, and the ctx API they call. */
+#ifndef EDDY_HANDLERS_H
+#define EDDY_HANDLERS_H
+
+#include <stddef.h>
+
+#include "envelope.h"
+
+/* What ctx.get/upsert/delete/log do: supplied by the pipeline (apply to the
+ * store, print in eddy dev, ...). Each returns 0 (get: 1 found, 0 not
+ * found) or -1 with errstr filled; a -1 raises a Lua error in the handler
+ * ("ctx.upsert: <errstr>"), which fails the event. */
+struct eddy_actions {
+	void *ud;
+	int (*get)(void *ud, const char *ns, const char *key, size_t key_len, const char **value,
+		   size_t *len, char *errstr, size_t errstr_size);
+	/* value is JSON text, borrowed for the call */
+	int (*upsert)(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
+		      size_t len, char *errstr, size_t errstr_size);
+	int (*del)(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
+		   size_t errstr_size);
+	/* level: "debug" | "info" | "warn" | "error"; fields_json: JSON object
+	 * text or NULL */
+	void (*log)(void *ud, const char *handler, const char *level, const char *msg,
+		    const char *fields_json);
+};
+
+struct eddy_handlers;
+
+/* Loads every dir/*.lua (sorted by name) into a new sandboxed LuaJIT state,
+ * with eddy's own Lua modules (lua/eddy/*.lua, compiled into the binary:
+ * lua_modules.h). actions is borrowed for the life of the set. Fails as a whole: NULL with errstr naming the file
+ * and line ("handlers/orders.lua:3: '=' expected near 'x'") or the shape
+ * problem ("handlers/orders.lua: on_event must be a function"). */
+struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_actions *actions,
+					 char *errstr, size_t errstr_size);
+void eddy_handlers_destroy(struct eddy_handlers *h);
+
+size_t eddy_handlers_count(const struct eddy_handlers *h);
+/* Name of handler i as it appears in messages ("orders.lua"). */
+const char *eddy_handlers_name(const struct eddy_handlers *h, size_t i);
+
+/* Calls on_event of every handler whose subscription matches ev (types and
+ * topics globs; a missing list matches all), in name order. Returns the
+ * number called (0: nobody subscribed), or -1 when one raised: *failed is
+ * its name and errstr its error with the handler's file:line. */
+int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
+			   const char **failed, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,53 @@
+/* store.h - where handlers keep state: namespaces of key -> JSON value,
+ * written in one transaction per batch. */
+#ifndef EDDY_STORE_H
+#define EDDY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct eddy_store;
+
+/* Where a write came from, kept beside the value. */
+struct eddy_store_origin {
+	const char *topic; /* NULL for replayed input without a topic */
+	int32_t partition;
+	int64_t offset;
+};
+
+/* Opens (creating if needed) the SQLite database at path: WAL mode, one
+ * table per namespace. Returns NULL with errstr filled on failure. */
+struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t errstr_size);
+void eddy_store_destroy(struct eddy_store *s);
+
+/* Batch transaction. begin fails when one is already open. */
+int eddy_store_begin(struct eddy_store *s, char *errstr, size_t errstr_size);
+int eddy_store_commit(struct eddy_store *s, char *errstr, size_t errstr_size);
+int eddy_store_rollback(struct eddy_store *s);
+
+/* Per-event savepoint inside the batch transaction: release keeps the
+ * event's writes, rollback undoes them (the transaction stays open). */
+int eddy_store_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size);
+int eddy_store_release(struct eddy_store *s, char *errstr, size_t errstr_size);
+int eddy_store_rollback_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size);
+
+/* true when ns is a valid namespace name: [A-Za-z_][A-Za-z0-9_]{0,62}. */
+int eddy_store_ns_valid(const char *ns);
+
+/* Looks key up in namespace ns (a missing namespace is empty). Returns 1
+ * and sets *value/*len (borrowed until the next call on s) when found, 0
+ * when not, -1 on error. Sees the open transaction's own writes. */
+int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+		   const char **value, size_t *len, char *errstr, size_t errstr_size);
+
+/* Inserts or replaces key's value (JSON text, stored as is) in ns,
+ * creating the namespace's table on first use. */
+int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+		      const char *value, size_t len, const struct eddy_store_origin *origin,
+		      char *errstr, size_t errstr_size);
+
+/* Deletes key from ns; deleting what is not there is not an error. */
+int eddy_store_delete(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+		      char *errstr, size_t errstr_size);
+
+#endif
