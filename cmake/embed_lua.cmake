@@ -1,7 +1,7 @@
 # Writes OUT: a C table of every SRC/eddy/*.lua (module name, source text).
 file(GLOB files "${SRC}/eddy/*.lua")
 list(SORT files)
-set(body "/* generated from lua/eddy/*.lua by cmake/embed_lua.cmake */\n#include \"lua_modules.h\"\n\n")
+set(body "/* generated from the files of lua/eddy by cmake/embed_lua.cmake */\n#include \"lua_modules.h\"\n\n")
 set(table "const struct eddy_lua_module eddy_lua_modules[] = {\n")
 set(i 0)
 foreach(f ${files})

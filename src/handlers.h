@@ -1,4 +1,4 @@
-/* handlers.h - a set of Lua handlers (handlers/*.lua) loaded into one
+/* handlers.h - a set of Lua handlers (handlers/ *.lua files) loaded into one
  * LuaJIT state, the routing of events to them, and the ctx API they call. */
 #ifndef EDDY_HANDLERS_H
 #define EDDY_HANDLERS_H
@@ -28,8 +28,8 @@ struct eddy_actions {
 
 struct eddy_handlers;
 
-/* Loads every dir/*.lua (sorted by name) into a new sandboxed LuaJIT state,
- * with eddy's own Lua modules (lua/eddy/*.lua, compiled into the binary:
+/* Loads the *.lua files of dir (sorted by name) into a new sandboxed LuaJIT state,
+ * with eddy's own Lua modules (lua/eddy/ *.lua, compiled into the binary:
  * lua_modules.h). actions is borrowed for the life of the set. Fails as a whole: NULL with errstr naming the file
  * and line ("handlers/orders.lua:3: '=' expected near 'x'") or the shape
  * problem ("handlers/orders.lua: on_event must be a function"). */

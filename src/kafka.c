@@ -1,0 +1,603 @@
+/* kafka.c - the consumer loop: a librdkafka consumer group feeding the
+ * pipeline in batches, a producer for dead letters, offsets committed only
+ * after everything a batch did is durable (store transaction committed,
+ * dead letters acknowledged by the broker). */
+#include "kafka.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "log.h"
+
+/* A partition this process holds or has records of in the current batch. */
+struct part {
+	char *topic;
+	int32_t partition;
+	bool assigned;
+	bool eof;              /* reached the end, nothing handled since */
+	int64_t first;         /* first offset of the batch, -1 none */
+	int64_t next;          /* offset after the last handled record of the batch */
+	int64_t failed;        /* lowest offset whose dead letter failed, -1 none */
+};
+
+/* A dead letter in flight: its delivery report settles where the
+ * partition's commit may go. */
+struct pending {
+	size_t part;
+	int64_t offset;
+	int state; /* 0 in flight, 1 delivered, -1 failed */
+};
+
+struct consumer {
+	const struct eddy_config *conf;
+	const struct eddy_kafka_opts *opts;
+	rd_kafka_t *rk;       /* consumer */
+	rd_kafka_t *producer; /* dead letters */
+	struct eddy_pipeline *pipeline;
+	struct part *parts;
+	size_t n_parts, cap_parts;
+	struct pending *pending;
+	size_t n_pending, cap_pending;
+	struct eddy_header *headers;
+	size_t cap_headers;
+	uint64_t consumed;
+};
+
+/* Keys only a consumer understands; the producer would warn about each. */
+static const char *const consumer_only[] = {
+	"group.", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+	"auto.offset.reset", "auto.commit.", "enable.auto.", "partition.assignment.strategy",
+	"enable.partition.eof", "fetch.", "queued.", "isolation.level", "check.crcs",
+	"consume.callback.max.messages", "coordinator.query.interval.ms", "offset.store.",
+	"allow.auto.create.topics", NULL,
+};
+
+static bool is_consumer_only(const char *key)
+{
+	for (const char *const *p = consumer_only; *p; p++) {
+		size_t n = strlen(*p);
+		if ((*p)[n - 1] == '.' ? strncmp(key, *p, n) == 0 : strcmp(key, *p) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct rd_kafka_conf_s *eddy_kafka_conf(const struct eddy_config *conf, bool for_producer,
+					char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char err[512];
+	for (size_t i = 0; i < conf->n_kafka; i++) {
+		const struct eddy_config_kv *kv = &conf->kafka[i];
+		if (for_producer && is_consumer_only(kv->key))
+			continue;
+		if (rd_kafka_conf_set(kc, kv->key, kv->value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+			snprintf(errstr, errstr_size, "kafka.%s: %s", kv->key, err);
+			rd_kafka_conf_destroy(kc);
+			return NULL;
+		}
+	}
+	return kc;
+}
+
+static int set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,
+	       size_t errstr_size)
+{
+	char err[512];
+	if (rd_kafka_conf_set(kc, key, value, err, sizeof err) == RD_KAFKA_CONF_OK)
+		return 0;
+	snprintf(errstr, errstr_size, "kafka.%s: %s", key, err);
+	return -1;
+}
+
+static size_t find_part(struct consumer *c, const char *topic, int32_t partition, bool add)
+{
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+			return i;
+	if (!add)
+		return SIZE_MAX;
+	if (c->n_parts == c->cap_parts) {
+		size_t cap = c->cap_parts ? c->cap_parts * 2 : 16;
+		struct part *n = realloc(c->parts, cap * sizeof *n);
+		if (!n)
+			abort();
+		c->parts = n;
+		c->cap_parts = cap;
+	}
+	c->parts[c->n_parts] = (struct part){strdup(topic), partition, false, false, -1, -1, -1};
+	if (!c->parts[c->n_parts].topic)
+		abort();
+	return c->n_parts++;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+	struct consumer *c = opaque;
+	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	/* Batches commit before the next poll, so nothing is half done here:
+	 * a revoke only has to stop handling those partitions. */
+	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	for (int i = 0; i < list->cnt; i++) {
+		size_t p = find_part(c, list->elems[i].topic, list->elems[i].partition, true);
+		c->parts[p].assigned = assign;
+		c->parts[p].eof = false;
+	}
+	eddy_log(EDDY_LOG_INFO, "%s %d partition(s)", assign ? "assigned" : "revoked", list->cnt);
+	if (cooperative)
+		error = assign ? rd_kafka_incremental_assign(rk, list)
+			       : rd_kafka_incremental_unassign(rk, list);
+	else
+		ret = rd_kafka_assign(rk, assign ? list : NULL);
+	if (error) {
+		eddy_log(EDDY_LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else if (ret) {
+		eddy_log(EDDY_LOG_ERROR, "rebalance: %s", rd_kafka_err2str(ret));
+	}
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct consumer *c = opaque;
+	size_t i = (size_t)(uintptr_t)m->_private;
+	if (i >= c->n_pending)
+		return;
+	c->pending[i].state = m->err ? -1 : 1;
+	if (m->err)
+		eddy_log(EDDY_LOG_ERROR, "dead letter for %s %d/%" PRId64 " not delivered: %s",
+			 c->parts[c->pending[i].part].topic, (int)c->parts[c->pending[i].part].partition,
+			 c->pending[i].offset, rd_kafka_err2str(m->err));
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	enum eddy_log_level l = level <= 3 ? EDDY_LOG_ERROR : level <= 4 ? EDDY_LOG_WARN
+				: level <= 6 ? EDDY_LOG_INFO : EDDY_LOG_DEBUG;
+	eddy_log(l, "kafka %s: %s", fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	eddy_log(err == RD_KAFKA_RESP_ERR__FATAL ? EDDY_LOG_ERROR : EDDY_LOG_WARN, "kafka: %s: %s",
+		 rd_kafka_err2name(err), reason);
+}
+
+/* Produces a dead letter: the original key, value and headers plus the
+ * eddy.error.* headers. Delivery is confirmed before the commit. */
+static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dead_letter *dl)
+{
+	struct consumer *c = ud;
+	rd_kafka_headers_t *h = rd_kafka_headers_new(m->n_headers + 7);
+	char num[32], when[40];
+	for (size_t i = 0; i < m->n_headers; i++)
+		rd_kafka_header_add(h, m->headers[i].name, -1, m->headers[i].value,
+				    (ssize_t)m->headers[i].len);
+	rd_kafka_header_add(h, "eddy.error.stage", -1, dl->stage, -1);
+	rd_kafka_header_add(h, "eddy.error.reason", -1, dl->reason, -1);
+	rd_kafka_header_add(h, "eddy.error.topic", -1, m->topic, -1);
+	snprintf(num, sizeof num, "%d", (int)m->partition);
+	rd_kafka_header_add(h, "eddy.error.partition", -1, num, -1);
+	snprintf(num, sizeof num, "%" PRId64, m->offset);
+	rd_kafka_header_add(h, "eddy.error.offset", -1, num, -1);
+	if (dl->handler)
+		rd_kafka_header_add(h, "eddy.error.handler", -1, dl->handler, -1);
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	rd_kafka_header_add(h, "eddy.error.time", -1, when, -1);
+
+	if (c->n_pending == c->cap_pending) {
+		size_t cap = c->cap_pending ? c->cap_pending * 2 : 64;
+		struct pending *np = realloc(c->pending, cap * sizeof *np);
+		if (!np) {
+			rd_kafka_headers_destroy(h);
+			return -1;
+		}
+		c->pending = np;
+		c->cap_pending = cap;
+	}
+	size_t idx = c->n_pending;
+	c->pending[idx] = (struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0};
+	rd_kafka_resp_err_t err = rd_kafka_producev(
+		c->producer, RD_KAFKA_V_TOPIC(c->conf->dead_letter_topic),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_KEY((void *)m->key, m->key ? m->key_len : 0),
+		RD_KAFKA_V_VALUE((void *)m->value, m->value ? m->value_len : 0),
+		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)idx), RD_KAFKA_V_END);
+	if (err) {
+		rd_kafka_headers_destroy(h);
+		eddy_log(EDDY_LOG_ERROR, "dead letter to %s: %s", c->conf->dead_letter_topic,
+			 rd_kafka_err2str(err));
+		return -1;
+	}
+	c->n_pending++;
+	rd_kafka_poll(c->producer, 0);
+	return 0;
+}
+
+/* Lends m's fields to an eddy_msg; headers go into c's reused array. */
+static void to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg *m)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	size_t nh = 0;
+	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		nh = rd_kafka_header_cnt(hdrs);
+		if (nh > c->cap_headers) {
+			struct eddy_header *n = realloc(c->headers, nh * sizeof *n);
+			if (!n)
+				abort();
+			c->headers = n;
+			c->cap_headers = nh;
+		}
+		for (size_t i = 0; i < nh; i++) {
+			const void *v;
+			size_t len;
+			rd_kafka_header_get_all(hdrs, i, &c->headers[i].name, &v, &len);
+			c->headers[i].value = v;
+			c->headers[i].len = len;
+		}
+	}
+	rd_kafka_timestamp_type_t tstype;
+	*m = (struct eddy_msg){
+		.topic = rd_kafka_topic_name(rkm->rkt),
+		.partition = rkm->partition,
+		.offset = rkm->offset,
+		.timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype),
+		.key = rkm->key,
+		.key_len = rkm->key_len,
+		.value = rkm->payload,
+		.value_len = rkm->len,
+		.headers = c->headers,
+		.n_headers = nh,
+	};
+}
+
+/* Moves the given partitions back to their first offset of the batch (or
+ * the failed offset), so the records are fetched and handled again. */
+static void seek_back(struct consumer *c, bool whole_batch)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		int64_t to = whole_batch ? p->first : p->failed;
+		if (to < 0 || !p->assigned)
+			continue;
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
+		p->eof = false;
+	}
+	if (l->cnt > 0) {
+		rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
+		if (e) {
+			eddy_log(EDDY_LOG_ERROR, "seek: %s", rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Waits for every dead letter of the batch to be acknowledged (or to fail). */
+static void await_dead_letters(struct consumer *c)
+{
+	for (;;) {
+		size_t open = 0;
+		for (size_t i = 0; i < c->n_pending; i++)
+			open += c->pending[i].state == 0;
+		if (!open)
+			break;
+		rd_kafka_poll(c->producer, 100);
+	}
+	for (size_t i = 0; i < c->n_pending; i++) {
+		struct part *p = &c->parts[c->pending[i].part];
+		if (c->pending[i].state < 0 && (p->failed < 0 || c->pending[i].offset < p->failed))
+			p->failed = c->pending[i].offset;
+	}
+	c->n_pending = 0;
+}
+
+/* Commits, per partition, the offset after the last record whose work is
+ * durable. A partition whose dead letter failed commits up to that record
+ * and goes back to it. */
+static void commit_batch(struct consumer *c)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+	bool again = false;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		if (p->first < 0)
+			continue;
+		int64_t to = p->failed >= 0 ? p->failed : p->next;
+		if (p->failed >= 0)
+			again = true;
+		if (to > p->first)
+			rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
+	}
+	if (l->cnt > 0) {
+		rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
+		if (err)
+			/* The partitions moved on: their new owner starts from the
+			 * last commit and repeats some idempotent work. */
+			eddy_log(EDDY_LOG_WARN, "commit: %s", rd_kafka_err2str(err));
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (again)
+		seek_back(c, false);
+}
+
+static void reset_batch(struct consumer *c)
+{
+	for (size_t i = 0; i < c->n_parts; i++) {
+		c->parts[i].first = c->parts[i].next = c->parts[i].failed = -1;
+	}
+	c->n_pending = 0;
+}
+
+static bool all_at_end(struct consumer *c)
+{
+	size_t assigned = 0;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		if (!c->parts[i].assigned)
+			continue;
+		assigned++;
+		if (!c->parts[i].eof)
+			return false;
+	}
+	return assigned > 0;
+}
+
+static int64_t lag(struct consumer *c)
+{
+	int64_t total = 0;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i].assigned)
+			rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition);
+	rd_kafka_position(c->rk, l);
+	for (int i = 0; i < l->cnt; i++) {
+		int64_t lo, hi;
+		if (rd_kafka_get_watermark_offsets(c->rk, l->elems[i].topic, l->elems[i].partition,
+						   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    hi < 0)
+			continue;
+		int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+		if (hi > pos)
+			total += hi - pos;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return total;
+}
+
+static void progress(struct consumer *c)
+{
+	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c->pipeline);
+	fprintf(c->opts->progress,
+		"-- consumed %" PRIu64 ", handled %" PRIu64 ", dead-lettered %" PRIu64
+		", upserts %" PRIu64 ", deletes %" PRIu64 ", lag %" PRId64 "\n",
+		c->consumed, s->handled, s->dead, s->upserts, s->deletes, lag(c));
+	fflush(c->opts->progress);
+}
+
+/* Handles one batch of records; returns false when it had to be abandoned. */
+static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
+{
+	char err[1024];
+	if (eddy_pipeline_begin(c->pipeline, err, sizeof err) != 0) {
+		eddy_log(EDDY_LOG_ERROR, "store: %s", err);
+		return false;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		rd_kafka_message_t *rkm = msgs[i];
+		const char *topic = rd_kafka_topic_name(rkm->rkt);
+		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			size_t p = find_part(c, topic, rkm->partition, false);
+			if (p != SIZE_MAX && c->parts[p].assigned)
+				c->parts[p].eof = true;
+			continue;
+		}
+		if (rkm->err) {
+			eddy_log(EDDY_LOG_WARN, "consume: %s", rd_kafka_message_errstr(rkm));
+			continue;
+		}
+		size_t pi = find_part(c, topic, rkm->partition, false);
+		if (pi == SIZE_MAX || !c->parts[pi].assigned)
+			continue; /* revoked while this batch was fetched: not ours now */
+		struct part *p = &c->parts[pi];
+		struct eddy_msg m;
+		to_msg(c, rkm, &m);
+		c->consumed++;
+		if (eddy_pipeline_handle(c->pipeline, &m) == EDDY_OUTCOME_FAILED) {
+			eddy_log(EDDY_LOG_ERROR, "batch abandoned at %s %d/%" PRId64 ": %s", topic,
+				 (int)rkm->partition, rkm->offset, eddy_pipeline_error(c->pipeline));
+			eddy_pipeline_abort(c->pipeline);
+			return false;
+		}
+		if (p->first < 0)
+			p->first = rkm->offset;
+		p->next = rkm->offset + 1;
+		p->eof = false;
+	}
+	if (eddy_pipeline_commit(c->pipeline, err, sizeof err) != 0) {
+		eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
+		return false;
+	}
+	await_dead_letters(c);
+	commit_batch(c);
+	return true;
+}
+
+/* Records of the abandoned batch that came before the failure still count
+ * as "first" of their partition, so the seek goes back far enough. */
+static void mark_batch_starts(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++) {
+		if (msgs[i]->err)
+			continue;
+		size_t p = find_part(c, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition, false);
+		if (p != SIZE_MAX && (c->parts[p].first < 0 || msgs[i]->offset < c->parts[p].first))
+			c->parts[p].first = msgs[i]->offset;
+	}
+}
+
+int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts,
+		   char *errstr, size_t errstr_size)
+{
+	struct consumer c = {.conf = conf, .opts = opts};
+	rd_kafka_conf_t *kc = NULL, *pc = NULL;
+	rd_kafka_queue_t *queue = NULL;
+	rd_kafka_message_t **msgs = NULL;
+	int rc = 2;
+	char err[512];
+
+	if (conf->n_topics == 0) {
+		snprintf(errstr, errstr_size, "topics: no topics configured");
+		return 2;
+	}
+	bool has_group = false;
+	for (size_t i = 0; i < conf->n_kafka; i++)
+		has_group |= strcmp(conf->kafka[i].key, "group.id") == 0;
+	if (!has_group) {
+		snprintf(errstr, errstr_size, "kafka.group.id: required (the consumer group)");
+		return 2;
+	}
+
+	if (!(kc = eddy_kafka_conf(conf, false, errstr, errstr_size)))
+		goto out;
+	if (set(kc, "enable.auto.commit", "false", errstr, errstr_size) ||
+	    set(kc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+	    set(kc, "enable.partition.eof", "true", errstr, errstr_size))
+		goto out;
+	if (!(pc = eddy_kafka_conf(conf, true, errstr, errstr_size)))
+		goto out;
+	if (set(pc, "enable.idempotence", "true", errstr, errstr_size))
+		goto out;
+	rd_kafka_conf_set_opaque(kc, &c);
+	rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+	rd_kafka_conf_set_log_cb(kc, log_cb);
+	rd_kafka_conf_set_error_cb(kc, error_cb);
+	rd_kafka_conf_set_opaque(pc, &c);
+	rd_kafka_conf_set_dr_msg_cb(pc, dr_msg_cb);
+	rd_kafka_conf_set_log_cb(pc, log_cb);
+	rd_kafka_conf_set_error_cb(pc, error_cb);
+
+	struct eddy_pipeline_opts popts = opts->pipeline;
+	popts.dead_letter = dead_letter;
+	popts.dead_letter_ud = &c;
+	if (!(c.pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
+		goto out;
+
+	rc = 1;
+	if (!(c.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err))) {
+		snprintf(errstr, errstr_size, "kafka producer: %s", err);
+		goto out;
+	}
+	pc = NULL;
+	if (!(c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err))) {
+		snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+		goto out;
+	}
+	kc = NULL;
+	rd_kafka_poll_set_consumer(c.rk);
+
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)conf->n_topics);
+	for (size_t i = 0; i < conf->n_topics; i++)
+		rd_kafka_topic_partition_list_add(subs, conf->topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t serr = rd_kafka_subscribe(c.rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (serr) {
+		snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(serr));
+		goto out;
+	}
+	for (size_t i = 0; i < conf->n_topics; i++)
+		eddy_log(EDDY_LOG_INFO, "subscribed to %s", conf->topics[i]);
+
+	queue = rd_kafka_queue_get_consumer(c.rk);
+	size_t batch = (size_t)conf->batch_size;
+	if (!(msgs = calloc(batch, sizeof *msgs))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto out;
+	}
+	int backoff = 0;
+	struct timespec last = {0, 0};
+	while (!*opts->stop) {
+		ssize_t n = rd_kafka_consume_batch_queue(queue, conf->batch_timeout_ms, msgs, batch);
+		if (n < 0) {
+			snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+			goto out;
+		}
+		reset_batch(&c);
+		bool ok = handle_batch(&c, msgs, n);
+		if (!ok) {
+			/* The store failed: nothing of the batch is committed;
+			 * go back and do it again after a pause. */
+			await_dead_letters(&c);
+			mark_batch_starts(&c, msgs, n);
+			seek_back(&c, true);
+			backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 500;
+			eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", backoff);
+		} else {
+			backoff = 0;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			rd_kafka_message_destroy(msgs[i]);
+		if (backoff)
+			eddy_sleep_ms(backoff, opts->stop);
+		if (opts->progress) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec != last.tv_sec && (n > 0 || now.tv_sec - last.tv_sec >= 5)) {
+				progress(&c);
+				last = now;
+			}
+		}
+		if (opts->exit_at_end && ok && all_at_end(&c))
+			break;
+	}
+	rc = 0;
+out:
+	if (c.rk && c.pipeline && opts->progress)
+		progress(&c);
+	if (queue)
+		rd_kafka_queue_destroy(queue);
+	if (c.rk) {
+		rd_kafka_consumer_close(c.rk);
+		rd_kafka_destroy(c.rk);
+	}
+	if (c.producer) {
+		rd_kafka_flush(c.producer, 10000);
+		rd_kafka_destroy(c.producer);
+	}
+	if (c.pipeline) {
+		const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c.pipeline);
+		eddy_log(EDDY_LOG_INFO,
+			 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
+			 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes",
+			 s->records, s->handled, s->dead, s->upserts, s->deletes);
+	}
+	eddy_pipeline_destroy(c.pipeline);
+	if (kc)
+		rd_kafka_conf_destroy(kc);
+	if (pc)
+		rd_kafka_conf_destroy(pc);
+	for (size_t i = 0; i < c.n_parts; i++)
+		free(c.parts[i].topic);
+	free(c.parts);
+	free(c.pending);
+	free(c.headers);
+	free(msgs);
+	return rc;
+}

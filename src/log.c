@@ -1,0 +1,96 @@
+/* log.c - leveled log lines on stderr, as text or as JSON objects. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static enum eddy_log_level threshold = EDDY_LOG_INFO;
+static int json_format;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int eddy_log_setup(const char *level, const char *format)
+{
+	int rc = 0, found = 0;
+	if (level) {
+		for (int i = 0; i < 4; i++)
+			if (strcmp(level, level_names[i]) == 0) {
+				threshold = (enum eddy_log_level)i;
+				found = 1;
+			}
+		if (!found)
+			rc = -1;
+	}
+	if (format) {
+		if (strcmp(format, "json") == 0)
+			json_format = 1;
+		else if (strcmp(format, "text") == 0)
+			json_format = 0;
+		else
+			rc = -1;
+	}
+	return rc;
+}
+
+int eddy_log_enabled(enum eddy_log_level level)
+{
+	return level >= threshold;
+}
+
+/* Writes s as the body of a JSON string (without quotes). */
+static void put_json_string(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
+void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
+{
+	if (level < threshold)
+		return;
+	char msg[4096], ts[40];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+
+	struct timeval tv;
+	struct tm tm;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+
+	/* one fprintf per line keeps lines whole when threads log too */
+	flockfile(stderr);
+	if (json_format) {
+		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+			level_names[level]);
+		put_json_string(stderr, msg);
+		fputc('"', stderr);
+		/* splice the fields object's members into the line */
+		if (fields_json) {
+			const char *b = strchr(fields_json, '{'), *e = strrchr(fields_json, '}');
+			if (b && e && e > b + 1)
+				fprintf(stderr, ",%.*s", (int)(e - b - 1), b + 1);
+		}
+		fputs("}\n", stderr);
+	} else {
+		fprintf(stderr, "%s %-5s %s", ts, level_names[level], msg);
+		if (fields_json)
+			fprintf(stderr, " %s", fields_json);
+		fputc('\n', stderr);
+	}
+	funlockfile(stderr);
+}

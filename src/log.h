@@ -1,0 +1,18 @@
+/* log.h - leveled log lines on stderr, as text or as JSON objects. */
+#ifndef EDDY_LOG_H
+#define EDDY_LOG_H
+
+enum eddy_log_level { EDDY_LOG_DEBUG, EDDY_LOG_INFO, EDDY_LOG_WARN, EDDY_LOG_ERROR };
+
+/* Sets the threshold and format ("text" | "json"); unknown names leave the
+ * setting unchanged and return -1. */
+int eddy_log_setup(const char *level, const char *format);
+int eddy_log_enabled(enum eddy_log_level level);
+
+/* One line: time, level, message, then key=value fields from fields_json
+ * (a JSON object text, may be NULL). */
+void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define eddy_log(level, ...) eddy_log_fields((level), NULL, __VA_ARGS__)
+
+#endif

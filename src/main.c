@@ -1,0 +1,56 @@
+/* main.c - eddy's entry point: picks the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"eddy %s - Kafka topics of CloudEvents to Lua handlers\n"
+		"\n"
+		"usage: eddy COMMAND [OPTIONS]\n"
+		"\n"
+		"  run -c FILE [--exit-at-end]      the service\n"
+		"  dev [-c FILE] [--events DIR]     the service on an embedded broker with the\n"
+		"                                   example events; prints every action\n"
+		"  replay [-c FILE] [--dry-run] INPUT\n"
+		"                                   events from a file (NDJSON or KEY<TAB>VALUE,\n"
+		"                                   - for stdin) through the same pipeline, no Kafka\n"
+		"  config-doc                       print the configuration reference (Markdown)\n"
+		"  --help, --version\n"
+		"\n"
+		"Each command takes --help.\n",
+		EDDY_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("eddy %s\n", EDDY_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return eddy_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "dev") == 0)
+		return eddy_cmd_dev(argc - 1, argv + 1);
+	if (strcmp(cmd, "replay") == 0)
+		return eddy_cmd_replay(argc - 1, argv + 1);
+	if (strcmp(cmd, "config-doc") == 0) {
+		eddy_config_write_doc(stdout);
+		return 0;
+	}
+	fprintf(stderr, "eddy: unknown command \"%s\"\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

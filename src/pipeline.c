@@ -1,0 +1,263 @@
+/* pipeline.c - what happens to one record: envelope, routing, handlers with
+ * retries, actions on the store, dead letters; one store transaction a batch. */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "handlers.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+
+struct eddy_pipeline {
+	const struct eddy_config *conf;
+	struct eddy_pipeline_opts opts;
+	struct eddy_store *store;
+	struct eddy_handlers *handlers;
+	struct eddy_json_doc *doc;
+	struct eddy_envelope_conf env;
+	struct eddy_actions actions;
+	const struct eddy_msg *cur; /* the record being handled */
+	bool store_failed;          /* an action hit a store error: abort the batch */
+	char error[1024];
+	struct eddy_pipeline_stats stats;
+};
+
+void eddy_sleep_ms(int ms, volatile const int *stop)
+{
+	while (ms > 0 && !(stop && *stop)) {
+		int step = ms < 10 ? ms : 10;
+		struct timespec ts = {0, (long)step * 1000000L};
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			if (stop && *stop)
+				return;
+		ms -= step;
+	}
+}
+
+/* Prints one action for eddy dev and replay: "upsert orders ORD-1 {...}". */
+static void print_action(struct eddy_pipeline *p, const char *verb, const char *ns,
+			 const char *key, size_t key_len, const char *value, size_t len)
+{
+	FILE *out = p->opts.print_actions;
+	if (!out)
+		return;
+	const size_t max = 160;
+	fprintf(out, "%-6s %s %.*s", verb, ns, (int)key_len, key);
+	if (value)
+		fprintf(out, " %.*s%s", (int)(len > max ? max : len), value,
+			len > max ? "..." : "");
+	fputc('\n', out);
+	fflush(out);
+}
+
+/* A store error during an action: the record is not at fault, so the
+ * batch is abandoned and retried rather than the event dead-lettered. */
+static int store_error(struct eddy_pipeline *p, const char *errstr)
+{
+	p->store_failed = true;
+	snprintf(p->error, sizeof p->error, "%s", errstr);
+	return -1;
+}
+
+static int check_ns(const char *ns, char *errstr, size_t errstr_size)
+{
+	if (eddy_store_ns_valid(ns))
+		return 0;
+	snprintf(errstr, errstr_size,
+		 "invalid namespace \"%.64s\" (letters, digits and _, not starting with a digit)", ns);
+	return -1;
+}
+
+static int act_get(void *ud, const char *ns, const char *key, size_t key_len, const char **value,
+		   size_t *len, char *errstr, size_t errstr_size)
+{
+	struct eddy_pipeline *p = ud;
+	if (check_ns(ns, errstr, errstr_size) != 0)
+		return -1;
+	int rc = eddy_store_get(p->store, ns, key, key_len, value, len, errstr, errstr_size);
+	return rc < 0 ? store_error(p, errstr) : rc;
+}
+
+static int act_upsert(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
+		      size_t len, char *errstr, size_t errstr_size)
+{
+	struct eddy_pipeline *p = ud;
+	if (check_ns(ns, errstr, errstr_size) != 0)
+		return -1;
+	struct eddy_store_origin origin = {p->cur->topic, p->cur->partition, p->cur->offset};
+	if (eddy_store_upsert(p->store, ns, key, key_len, value, len, &origin, errstr,
+			      errstr_size) != 0)
+		return store_error(p, errstr);
+	p->stats.upserts++;
+	print_action(p, "upsert", ns, key, key_len, value, len);
+	return 0;
+}
+
+static int act_del(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
+		   size_t errstr_size)
+{
+	struct eddy_pipeline *p = ud;
+	if (check_ns(ns, errstr, errstr_size) != 0)
+		return -1;
+	if (eddy_store_delete(p->store, ns, key, key_len, errstr, errstr_size) != 0)
+		return store_error(p, errstr);
+	p->stats.deletes++;
+	print_action(p, "delete", ns, key, key_len, NULL, 0);
+	return 0;
+}
+
+static void act_log(void *ud, const char *handler, const char *level, const char *msg,
+		    const char *fields_json)
+{
+	struct eddy_pipeline *p = ud;
+	enum eddy_log_level l = EDDY_LOG_INFO;
+	if (strcmp(level, "debug") == 0)
+		l = EDDY_LOG_DEBUG;
+	else if (strcmp(level, "warn") == 0)
+		l = EDDY_LOG_WARN;
+	else if (strcmp(level, "error") == 0)
+		l = EDDY_LOG_ERROR;
+	if (p->opts.print_actions && eddy_log_enabled(l)) {
+		fprintf(p->opts.print_actions, "log    %s %s: %s%s%s\n", level, handler, msg,
+			fields_json ? " " : "", fields_json ? fields_json : "");
+		fflush(p->opts.print_actions);
+		return;
+	}
+	eddy_log_fields(l, fields_json, "%s: %s", handler, msg);
+}
+
+struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
+					const struct eddy_pipeline_opts *opts, char *errstr,
+					size_t errstr_size)
+{
+	struct eddy_pipeline *p = calloc(1, sizeof *p);
+	if (!p) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	p->conf = conf;
+	if (opts)
+		p->opts = *opts;
+	p->env.require_key_equals_id = conf->require_key_equals_id;
+	p->env.require_tenant = conf->require_tenant;
+	p->env.tenant_topic_pattern = conf->tenant_topic_pattern;
+	p->actions = (struct eddy_actions){p, act_get, act_upsert, act_del, act_log};
+
+	if (!(p->doc = eddy_json_doc_new())) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto err;
+	}
+	if (!(p->store = eddy_store_open_sqlite(conf->store_path, errstr, errstr_size)))
+		goto err;
+	if (!(p->handlers = eddy_handlers_load(conf->handlers, &p->actions, errstr, errstr_size)))
+		goto err;
+	return p;
+err:
+	eddy_pipeline_destroy(p);
+	return NULL;
+}
+
+void eddy_pipeline_destroy(struct eddy_pipeline *p)
+{
+	if (!p)
+		return;
+	eddy_handlers_destroy(p->handlers);
+	eddy_store_destroy(p->store);
+	eddy_json_doc_destroy(p->doc);
+	free(p);
+}
+
+int eddy_pipeline_begin(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
+{
+	p->store_failed = false;
+	return eddy_store_begin(p->store, errstr, errstr_size);
+}
+
+static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_msg *m,
+				     const char *stage, const char *reason, const char *handler)
+{
+	struct eddy_dead_letter dl = {stage, reason, handler};
+	p->stats.dead++;
+	eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%lld: %s: %s%s%s", m->topic ? m->topic : "-",
+		 (int)m->partition, (long long)m->offset, stage, handler ? handler : "",
+		 handler ? ": " : "", reason);
+	if (p->opts.dead_letter && p->opts.dead_letter(p->opts.dead_letter_ud, m, &dl) != 0) {
+		snprintf(p->error, sizeof p->error, "dead letter of %s %d/%lld not accepted",
+			 m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset);
+		return EDDY_OUTCOME_FAILED;
+	}
+	return EDDY_OUTCOME_DEAD;
+}
+
+enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct eddy_msg *m)
+{
+	struct eddy_event ev;
+	char reason[1024], err[512];
+	const char *failed = NULL;
+
+	p->stats.records++;
+	p->cur = m;
+	if (eddy_envelope_decode(&p->env, p->doc, m, &ev, reason, sizeof reason) != 0)
+		return dead_letter(p, m, "envelope", reason, NULL);
+
+	for (int attempt = 0;; attempt++) {
+		if (eddy_store_savepoint(p->store, err, sizeof err) != 0)
+			return store_error(p, err), EDDY_OUTCOME_FAILED;
+		int n = eddy_handlers_dispatch(p->handlers, &ev, &failed, reason, sizeof reason);
+		if (p->store_failed) {
+			eddy_store_rollback_savepoint(p->store, err, sizeof err);
+			return EDDY_OUTCOME_FAILED;
+		}
+		if (n >= 0) {
+			if (eddy_store_release(p->store, err, sizeof err) != 0)
+				return store_error(p, err), EDDY_OUTCOME_FAILED;
+			if (n == 0)
+				p->stats.unrouted++;
+			else
+				p->stats.handled++;
+			return EDDY_OUTCOME_HANDLED;
+		}
+		if (eddy_store_rollback_savepoint(p->store, err, sizeof err) != 0)
+			return store_error(p, err), EDDY_OUTCOME_FAILED;
+		if (attempt >= p->conf->handler_retries)
+			break;
+		int backoff = p->conf->handler_backoff_ms << (attempt < 10 ? attempt : 10);
+		eddy_log(EDDY_LOG_WARN, "%s failed on %s %d/%lld (attempt %d of %d, retry in %d ms): %s",
+			 failed, m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset,
+			 attempt + 1, p->conf->handler_retries + 1, backoff, reason);
+		p->stats.retries++;
+		eddy_sleep_ms(backoff, NULL);
+	}
+	return dead_letter(p, m, "handler", reason, failed);
+}
+
+int eddy_pipeline_commit(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
+{
+	p->stats.batches++;
+	if (p->opts.dry_run) {
+		eddy_store_rollback(p->store);
+		return 0;
+	}
+	return eddy_store_commit(p->store, errstr, errstr_size);
+}
+
+void eddy_pipeline_abort(struct eddy_pipeline *p)
+{
+	p->stats.aborted_batches++;
+	eddy_store_rollback(p->store);
+}
+
+const char *eddy_pipeline_error(const struct eddy_pipeline *p)
+{
+	return p->error;
+}
+
+const struct eddy_pipeline_stats *eddy_pipeline_stats(const struct eddy_pipeline *p)
+{
+	return &p->stats;
+}

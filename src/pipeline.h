@@ -1,0 +1,71 @@
+/* pipeline.h - what happens to one record, the same in eddy run, eddy dev
+ * and eddy replay: envelope, routing, handlers, actions on the store, dead
+ * letters. Records are handled in batches; one store transaction a batch. */
+#ifndef EDDY_PIPELINE_H
+#define EDDY_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "msg.h"
+
+/* The error headers a dead letter carries (eddy.error.*). */
+struct eddy_dead_letter {
+	const char *stage;   /* envelope | schema | handler | action */
+	const char *reason;  /* one readable line */
+	const char *handler; /* NULL unless stage is handler or action */
+};
+
+/* Where dead letters go: the Kafka dead-letter topic in run and dev, a
+ * report line in replay. Returns 0 when accepted (delivery may be
+ * confirmed later, before the batch's offsets are committed), -1 when not. */
+typedef int (*eddy_dead_letter_fn)(void *ud, const struct eddy_msg *m,
+				   const struct eddy_dead_letter *dl);
+
+enum eddy_outcome {
+	EDDY_OUTCOME_HANDLED,  /* handlers ran (or none subscribed) */
+	EDDY_OUTCOME_DEAD,     /* dead-lettered */
+	EDDY_OUTCOME_FAILED,   /* the batch cannot go on (store failure): abort it */
+};
+
+struct eddy_pipeline_stats {
+	uint64_t records, handled, unrouted, dead, upserts, deletes, retries;
+	uint64_t batches, aborted_batches;
+};
+
+struct eddy_pipeline_opts {
+	/* Print every action on out as it happens (eddy dev, replay). */
+	FILE *print_actions;
+	/* replay --dry-run: batches are rolled back instead of committed */
+	bool dry_run;
+	eddy_dead_letter_fn dead_letter;
+	void *dead_letter_ud;
+};
+
+struct eddy_pipeline;
+
+/* Opens the store and loads the handlers the config names. conf is
+ * borrowed for the pipeline's life. NULL with errstr on failure. */
+struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
+					const struct eddy_pipeline_opts *opts, char *errstr,
+					size_t errstr_size);
+void eddy_pipeline_destroy(struct eddy_pipeline *p);
+
+int eddy_pipeline_begin(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
+/* Handles one record of the open batch; m is borrowed for the call. */
+enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct eddy_msg *m);
+/* Makes the batch durable (or rolls it back in a dry run). On failure the
+ * batch is rolled back and must be handled again. */
+int eddy_pipeline_commit(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
+void eddy_pipeline_abort(struct eddy_pipeline *p);
+
+/* Why the last EDDY_OUTCOME_FAILED happened. */
+const char *eddy_pipeline_error(const struct eddy_pipeline *p);
+const struct eddy_pipeline_stats *eddy_pipeline_stats(const struct eddy_pipeline *p);
+
+/* Sleeps ms milliseconds unless stop becomes set (checked every 10 ms). */
+void eddy_sleep_ms(int ms, volatile const int *stop);
+
+#endif
