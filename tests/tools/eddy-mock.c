@@ -3,8 +3,8 @@
  * query of a group's committed offsets.
  *
  *   eddy-mock [--brokers N] [--topic NAME[:PARTITIONS]]... [--load TOPIC=FILE]...
- *       prints "bootstrap ADDR" and then "ready", serves until stdin closes
- *       or SIGTERM/SIGINT.
+ *       prints "bootstrap ADDR" and then "ready", serves until SIGTERM/SIGINT
+ *       (or, with --stdin, until standard input closes).
  *   eddy-mock offsets ADDR GROUP TOPIC[:PARTITIONS]
  *       prints "TOPIC PARTITION OFFSET" per partition (-1001: none committed).
  */
@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "offsets") == 0)
 		return offsets(argc, argv);
 
-	int brokers = 1;
+	int brokers = 1, watch_stdin = 0;
 	char err[1024];
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
@@ -91,6 +91,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--brokers") == 0) {
 			i++;
+		} else if (strcmp(argv[i], "--stdin") == 0) {
+			watch_stdin = 1;
 		} else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc) {
 			char topic[256];
 			snprintf(topic, sizeof topic, "%s", argv[++i]);
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+	struct pollfd pfd = {watch_stdin ? STDIN_FILENO : -1, POLLIN, 0};
 	char buf[256];
 	while (!stop) {
 		int r = poll(&pfd, 1, 200);

@@ -1,0 +1,181 @@
+-- eddy run against a mock Kafka cluster: state in SQLite, dead letters with
+-- their headers, committed offsets, and a restart after kill -9.
+local t = require "eddy_test"
+local cjson = require "cjson"
+
+describe("eddy run", function()
+  local dir, mock
+
+  setup(function()
+    dir = t.tmpdir()
+    mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad" })
+    t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
+  end)
+
+  teardown(function()
+    t.stop_mock(mock)
+    t.sh("rm -rf " .. t.q(dir))
+  end)
+
+  it("upserts snapshots, deletes on tombstones, dead-letters bad envelopes, commits", function()
+    local records, expect = {}, {}
+    -- 30 keys, 4 versions each in rounds, some tombstones, some violations
+    for round = 1, 4 do
+      for k = 1, 30 do
+        local key = "ORD-" .. k
+        if round == 3 and k % 10 == 0 then
+          records[#records + 1] = { key, nil }
+          expect[key] = nil
+        else
+          records[#records + 1] = { key, t.event(key, round) }
+          expect[key] = round
+        end
+      end
+    end
+    -- envelope violations (must not touch the state)
+    records[#records + 1] = { "ORD-1", t.event("ORD-999", 9) }                  -- key != id
+    records[#records + 1] = { "ORD-2", t.event("ORD-2", 9, { drop = { "specversion" } }) }
+    records[#records + 1] = { "ORD-3", "this is not json" }
+    records[#records + 1] = { "ORD-4", t.event("ORD-4", 9, { specversion = "0.3" }) }
+    t.produce(mock, "orders", records, dir)
+
+    local conf = t.config(dir, mock, { group = "g-basic" })
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+
+    local rows = t.query(dir .. "/state.db", "select key, value, topic, partition, \"offset\" from orders")
+    local got = {}
+    for _, r in ipairs(rows) do
+      got[r.key] = cjson.decode(r.value).version
+      assert.are.equal("orders", r.topic)
+      assert.are.equal(0, r.partition)
+    end
+    assert.are.same(expect, got)
+
+    local dlq = t.consume(mock, "eddy.dlq")
+    assert.are.equal(4, #dlq)
+    local reasons = {}
+    for _, m in ipairs(dlq) do
+      assert.are.equal("envelope", m.headers["eddy.error.stage"])
+      assert.are.equal("orders", m.headers["eddy.error.topic"])
+      assert.are.equal("0", m.headers["eddy.error.partition"])
+      assert.truthy(tonumber(m.headers["eddy.error.offset"]) >= 120)
+      assert.truthy(m.headers["eddy.error.time"]:match("^%d%d%d%d%-%d%d%-%d%dT"))
+      reasons[m.key] = m.headers["eddy.error.reason"]
+    end
+    assert.matches("does not equal id", reasons["ORD-1"])
+    assert.matches("specversion", reasons["ORD-2"])
+    assert.matches("not JSON", reasons["ORD-3"])
+    assert.matches("0.3", reasons["ORD-4"])
+    -- the original value is kept
+    for _, m in ipairs(dlq) do
+      if m.key == "ORD-3" then assert.are.equal("this is not json", m.value) end
+    end
+
+    assert.are.same({ #records }, t.committed(mock, "g-basic", "orders", 1))
+  end)
+
+  it("spreads over partitions and commits each", function()
+    local records = {}
+    for k = 1, 90 do records[#records + 1] = { "ORD-" .. k, t.event("ORD-" .. k, 1) } end
+    t.produce(mock, "orders.big", records, dir)
+    local conf = t.config(dir, mock, { group = "g-big", topics = { "orders.big" },
+                                       store = dir .. "/big.db" })
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    local n = t.query(dir .. "/big.db", "select count(*) as n from orders")[1].n
+    assert.are.equal(90, n)
+    local offs = t.committed(mock, "g-big", "orders.big", 3)
+    assert.are.equal(90, offs[1] + offs[2] + offs[3])
+  end)
+
+  it("dead-letters a failing handler after its retries, naming handler and line", function()
+    t.handlers(dir .. "/h2", {})
+    t.sh("mkdir -p " .. t.q(dir .. "/h2/handlers"))
+    t.write(dir .. "/h2/handlers/picky.lua", [[
+return {
+  on_event = function(ev, ctx)
+    if ev.data.quantity > 25 then
+      error("quantity too large: " .. ev.data.quantity)
+    end
+    ctx.upsert("orders", ev.key, ev.data)
+  end,
+}
+]])
+    t.produce(mock, "bad", { { "ORD-1", t.event("ORD-1", 1) }, { "ORD-2", t.event("ORD-2", 3) },
+                             { "ORD-3", t.event("ORD-3", 2) } }, dir)
+    local conf = t.config(dir, mock, { group = "g-bad", topics = { "bad" }, dlq = "eddy.dlq",
+                                       handlers = dir .. "/h2/handlers",
+                                       store = dir .. "/bad.db", retries = 2 })
+    local before = #t.consume(mock, "eddy.dlq")
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    local dlq = t.consume(mock, "eddy.dlq")
+    assert.are.equal(before + 1, #dlq)
+    local m = dlq[#dlq]
+    assert.are.equal("ORD-2", m.key)
+    assert.are.equal("handler", m.headers["eddy.error.stage"])
+    assert.are.equal("picky.lua", m.headers["eddy.error.handler"])
+    assert.matches("picky.lua:4: quantity too large: 30", m.headers["eddy.error.reason"])
+    assert.are.equal("bad", m.headers["eddy.error.topic"])
+    assert.matches("attempt 2 of 3", out, 1, true)
+    local keys = {}
+    for _, r in ipairs(t.query(dir .. "/bad.db", "select key from orders order by key")) do
+      keys[#keys + 1] = r.key
+    end
+    assert.are.same({ "ORD-1", "ORD-3" }, keys)
+    assert.are.same({ 3 }, t.committed(mock, "g-bad", "bad", 1))
+  end)
+
+  it("ends in the same state after kill -9 and a restart, nothing missing", function()
+    local records, expect = {}, {}
+    for i = 1, 6000 do
+      local key = "ORD-" .. (i % 500)
+      if i % 97 == 0 then
+        records[#records + 1] = { key, nil }
+        expect[key] = nil
+      else
+        records[#records + 1] = { key, t.event(key, i) }
+        expect[key] = i
+      end
+    end
+    t.produce(mock, "restart", records, dir)
+    t.sh("mkdir -p " .. t.q(dir .. "/slow/handlers"))
+    -- slow enough that the kill lands mid-stream
+    t.write(dir .. "/slow/handlers/orders.lua", [[
+local clock = os.clock
+return {
+  on_event = function(ev, ctx)
+    local t0 = clock()
+    while clock() - t0 < 0.0003 do end
+    if ev.deleted then return ctx.delete("orders", ev.key) end
+    ctx.upsert("orders", ev.key, ev.data)
+  end,
+}
+]])
+    local conf = t.config(dir, mock, { group = "g-restart", topics = { "restart" },
+                                       handlers = dir .. "/slow/handlers",
+                                       store = dir .. "/restart.db", batch = 200 })
+    local _, pid = t.sh(t.q(t.bin) .. " run -c " .. t.q(conf) ..
+      " >" .. t.q(dir .. "/first.log") .. " 2>&1 & echo $!")
+    pid = tonumber(pid)
+    local committed = 0
+    for _ = 1, 400 do
+      t.sleep(0.05)
+      committed = t.committed(mock, "g-restart", "restart", 1)[1]
+      if committed > 0 then break end
+    end
+    t.sh("kill -9 " .. pid)
+    assert.truthy(committed > 0 and committed < #records,
+                  "killed at offset " .. committed .. ": " .. (t.read(dir .. "/first.log") or ""))
+
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end", 120)
+    assert.are.equal(0, rc, out)
+    local got = {}
+    for _, r in ipairs(t.query(dir .. "/restart.db", "select key, value from orders")) do
+      got[r.key] = cjson.decode(r.value).version
+    end
+    assert.are.same(expect, got)
+    assert.are.same({ #records }, t.committed(mock, "g-restart", "restart", 1))
+  end)
+end)

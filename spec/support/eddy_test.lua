@@ -1,0 +1,197 @@
+-- Helpers for the end-to-end specs: the eddy binary, a mock Kafka cluster
+-- in its own process (eddy-mock), kcat, sqlite3, and event fixtures.
+local cjson = require "cjson"
+
+local _M = {}
+
+local root = os.getenv("PWD")
+_M.root = root
+_M.bin = os.getenv("EDDY_BIN") or (root .. "/build/release/eddy")
+_M.mock_bin = os.getenv("EDDY_MOCK") or (root .. "/build/release/eddy-mock")
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+_M.q = shell_quote
+
+-- Runs cmd in sh; returns exit code, stdout (stderr goes to stdout when
+-- merge is true).
+function _M.sh(cmd, merge)
+  local p = io.popen("(" .. cmd .. ")" .. (merge and " 2>&1" or "") .. "; echo \"__rc=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local body, rc = out:match("^(.*)__rc=(%d+)\n?$")
+  return tonumber(rc), body
+end
+
+function _M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function _M.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+function _M.tmpdir()
+  local _, out = _M.sh("mktemp -d /tmp/eddy-spec.XXXXXX")
+  return (out:gsub("%s+$", ""))
+end
+
+function _M.sleep(s)
+  _M.sh("sleep " .. s)
+end
+
+-- A mock cluster in its own process. topics: { "name", "name:3" }.
+function _M.start_mock(dir, topics)
+  local args = {}
+  for _, t in ipairs(topics or {}) do args[#args + 1] = "--topic " .. shell_quote(t) end
+  local out = dir .. "/mock.out"
+  local _, pid = _M.sh(shell_quote(_M.mock_bin) .. " " .. table.concat(args, " ") ..
+    " >" .. shell_quote(out) .. " 2>&1 </dev/null & echo $!")
+  local m = { pid = tonumber(pid), out = out }
+  for _ = 1, 200 do
+    local s = _M.read(out) or ""
+    m.bootstrap = s:match("bootstrap (%S+)")
+    if s:match("ready") then return m end
+    _M.sleep(0.05)
+  end
+  error("eddy-mock did not start: " .. (_M.read(out) or ""))
+end
+
+function _M.stop_mock(m)
+  if m and m.pid then _M.sh("kill " .. m.pid .. " 2>/dev/null; wait " .. m.pid .. " 2>/dev/null") end
+end
+
+-- Produces records (list of { key, value } where value nil is a tombstone)
+-- with kcat.
+function _M.produce(m, topic, records, dir)
+  local lines = {}
+  for _, r in ipairs(records) do
+    lines[#lines + 1] = (r[1] or "") .. "\t" .. (r[2] or "")
+  end
+  local file = dir .. "/produce.kv"
+  _M.write(file, table.concat(lines, "\n") .. "\n")
+  local rc, out = _M.sh("kcat -P -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..
+    " -K '\t' -Z -l " .. shell_quote(file), true)
+  assert(rc == 0, "kcat produce failed: " .. out)
+end
+
+-- Reads a whole topic with kcat; returns a list of { key, value, headers }.
+function _M.consume(m, topic)
+  local rc, out = _M.sh("kcat -C -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..
+    " -o beginning -e -q -J -u", true)
+  assert(rc == 0, "kcat consume failed: " .. out)
+  local msgs = {}
+  for line in out:gmatch("[^\n]+") do
+    local ok, j = pcall(cjson.decode, line)
+    if ok and type(j) == "table" then
+      local h = {}
+      local hs = j.headers
+      if type(hs) == "table" then
+        for i = 1, #hs, 2 do h[hs[i]] = hs[i + 1] end
+      end
+      msgs[#msgs + 1] = { key = j.key ~= cjson.null and j.key or nil,
+                          value = j.payload ~= cjson.null and j.payload or nil,
+                          headers = h, partition = j.partition, offset = j.offset }
+    end
+  end
+  return msgs
+end
+
+-- Committed offsets of group for topic (partitions: count), as a list
+-- indexed by partition + 1.
+function _M.committed(m, group, topic, partitions)
+  local rc, out = _M.sh(shell_quote(_M.mock_bin) .. " offsets " .. m.bootstrap .. " " ..
+    shell_quote(group) .. " " .. shell_quote(topic .. ":" .. (partitions or 1)), true)
+  assert(rc == 0, "offsets failed: " .. out)
+  local offs = {}
+  for p, o in out:gmatch("%S+ (%d+) (%-?%d+)") do offs[tonumber(p) + 1] = tonumber(o) end
+  return offs
+end
+
+-- Writes a config; opts overrides the defaults below.
+function _M.config(dir, m, opts)
+  opts = opts or {}
+  local lines = {
+    "kafka:",
+    "  bootstrap.servers: " .. (m and m.bootstrap or "127.0.0.1:1"),
+    "  group.id: " .. (opts.group or "spec"),
+    "  session.timeout.ms: 6000",
+    "  heartbeat.interval.ms: 500",
+    "  auto.offset.reset: earliest",
+    "topics: [" .. table.concat(opts.topics or { "orders" }, ", ") .. "]",
+    "handlers: " .. (opts.handlers or (dir .. "/handlers")),
+    "store: { type: sqlite, path: " .. (opts.store or (dir .. "/state.db")) .. " }",
+    "dead_letter: { topic: " .. (opts.dlq or "eddy.dlq") .. " }",
+    "envelope: { require_key_equals_id: " .. tostring(opts.key_equals_id ~= false) ..
+      ", require_tenant: " .. tostring(opts.require_tenant ~= false) .. " }",
+    "batch: { size: " .. (opts.batch or 500) .. ", timeout_ms: 50 }",
+    "handler: { retries: " .. (opts.retries or 1) .. ", backoff_ms: 10 }",
+    "log: { level: " .. (opts.log_level or "info") .. " }",
+  }
+  local path = dir .. "/eddy.yaml"
+  _M.write(path, table.concat(lines, "\n") .. "\n" .. (opts.extra or ""))
+  return path
+end
+
+-- Writes handlers/NAME.lua files: files = { name = source }.
+function _M.handlers(dir, files)
+  _M.sh("mkdir -p " .. shell_quote(dir .. "/handlers"))
+  for name, src in pairs(files) do _M.write(dir .. "/handlers/" .. name, src) end
+end
+
+_M.TYPE = "com.relexsolutions.supply-chain.transactions.order-proposals.v1"
+_M.TENANT = "customer-retail-001"
+
+-- A CloudEvent order proposal as JSON text; o overrides envelope fields
+-- (o.drop = { "specversion" } removes attributes).
+function _M.event(key, version, o)
+  o = o or {}
+  local ev = {
+    specversion = "1.0", type = _M.TYPE,
+    source = "urn:relex:plan:" .. _M.TENANT .. ":order-proposals",
+    id = key, time = "2025-01-14T12:30:00Z", datacontenttype = "application/json",
+    meta = { correlation_id = "c0ffee00-0000-4000-8000-" .. string.format("%012d", version),
+             tenant = _M.TENANT,
+             source = { application = "relex-plan", environment_type = "production" } },
+    data = { order_id = key, product_id = "PROD-000001", location_id = "STORE-0001",
+             supplier_id = "SUP-00001", quantity = 10 * version, unit = "EA",
+             order_date = "2025-01-14", delivery_date = "2025-01-20T08:00:00Z",
+             status = "proposed", version = version,
+             lines = { { line_no = 1, sku = "SKU-0000001", quantity = 10 * version } } },
+  }
+  for k, v in pairs(o) do if k ~= "drop" then ev[k] = v end end
+  for _, k in ipairs(o.drop or {}) do ev[k] = nil end
+  return cjson.encode(ev)
+end
+
+-- Rows of a query as a list of tables (sqlite3 -json).
+function _M.query(db, sql)
+  local rc, out = _M.sh("sqlite3 -json " .. shell_quote(db) .. " " .. shell_quote(sql), true)
+  assert(rc == 0, "sqlite3 failed: " .. out)
+  if out:match("^%s*$") then return {} end
+  return cjson.decode(out)
+end
+
+-- Runs eddy with args; returns exit code and combined output.
+function _M.eddy(args, timeout)
+  return _M.sh("timeout " .. (timeout or 60) .. " " .. shell_quote(_M.bin) .. " " .. args, true)
+end
+
+_M.ORDERS_HANDLER = [[
+return {
+  subscribe = { types = { "com.relexsolutions.supply-chain.*" } },
+  on_event = function(ev, ctx)
+    if ev.deleted then return ctx.delete("orders", ev.key) end
+    ctx.upsert("orders", ev.key, ev.data)
+  end,
+}
+]]
+
+return _M
