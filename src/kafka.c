@@ -45,7 +45,15 @@ struct consumer {
 	struct eddy_header *headers;
 	size_t cap_headers;
 	uint64_t consumed;
+	double first_batch, last_batch; /* monotonic seconds: the steady rate */
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Keys only a consumer understands; the producer would warn about each. */
 static const char *const consumer_only[] = {
@@ -540,7 +548,13 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 			goto out;
 		}
 		reset_batch(&c);
+		double t0 = now_s();
 		bool ok = handle_batch(&c, msgs, n);
+		if (n > 0 && ok) {
+			if (c.first_batch == 0)
+				c.first_batch = t0;
+			c.last_batch = now_s();
+		}
 		if (!ok) {
 			/* The store failed: nothing of the batch is committed;
 			 * go back and do it again after a pause. */
@@ -587,6 +601,10 @@ out:
 			 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
 			 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes",
 			 s->records, s->handled, s->dead, s->upserts, s->deletes);
+		if (c.last_batch > c.first_batch)
+			eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
+				 (double)s->records / (c.last_batch - c.first_batch), s->records,
+				 c.last_batch - c.first_batch);
 	}
 	eddy_pipeline_destroy(c.pipeline);
 	if (kc)
