@@ -549,8 +549,9 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		}
 		reset_batch(&c);
 		double t0 = now_s();
+		uint64_t consumed = c.consumed;
 		bool ok = handle_batch(&c, msgs, n);
-		if (n > 0 && ok) {
+		if (ok && c.consumed > consumed) {
 			if (c.first_batch == 0)
 				c.first_batch = t0;
 			c.last_batch = now_s();

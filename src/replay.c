@@ -104,7 +104,7 @@ int eddy_cmd_replay(int argc, char **argv)
 	size_t batch = po.dry_run ? SIZE_MAX : (size_t)conf->batch_size, in_batch = 0;
 	bool open = false;
 	struct eddy_msg m;
-	int got;
+	int got = 0;
 	rc = 1;
 	while (!eddy_stop && (got = eddy_input_next(r.in, &m, err, sizeof err)) > 0) {
 		if (!open) {
