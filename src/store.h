@@ -31,11 +31,13 @@ int eddy_store_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size)
 int eddy_store_release(struct eddy_store *s, char *errstr, size_t errstr_size);
 int eddy_store_rollback_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size);
 
-/* true when ns is a valid namespace name: [A-Za-z_][A-Za-z0-9_]{0,62}. */
+/* true when ns is a valid namespace name: [A-Za-z_][A-Za-z0-9_]{0,62}, not
+ * starting with "sqlite_" (SQLite's own). Names that differ only in ASCII
+ * case are one namespace, as they are one SQLite table. */
 int eddy_store_ns_valid(const char *ns);
 
 /* Looks key up in namespace ns (a missing namespace is empty). Returns 1
- * and sets *value/*len (borrowed until the next call on s) when found, 0
+ * and sets *value and *len (borrowed until the next call on s) when found, 0
  * when not, -1 on error. Sees the open transaction's own writes. */
 int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
 		   const char **value, size_t *len, char *errstr, size_t errstr_size);
