@@ -1,0 +1,251 @@
+/* store_bench.c - upserts per second through the SQLite store, batched
+ * the way the consumer batches them, and what savepoints and
+ * synchronous=FULL cost.
+ *
+ * gcc -std=c11 -O2 -D_GNU_SOURCE -Isrc bench/store_bench.c src/store_sqlite.c -lsqlite3 \
+ *     -o build/store_bench && build/store_bench [DIR]
+ *
+ * DIR (default: a new directory under $TMPDIR or /tmp) should be on the
+ * disk the service will use: the commit figures are fsync figures. */
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define UPSERTS 200000
+#define KEYS 20000
+#define BATCH 1000
+#define VALUES 256
+#define SAVEPOINTS 1000000
+#define COMMITS 300
+
+static char values[VALUES][800];
+static size_t value_len[VALUES];
+static char keys[KEYS][16];
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* xorshift: keys in a scattered order, as events for many entities are */
+static unsigned next_rand(unsigned *state)
+{
+	unsigned x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*state = x;
+	return x;
+}
+
+/* An order document of about 700 bytes, varied so that pages differ. */
+static void make_values(void)
+{
+	int i;
+
+	for (i = 0; i < VALUES; i++) {
+		int n = snprintf(
+		    values[i], sizeof(values[i]),
+		    "{\"id\":\"order-%05d\",\"status\":\"shipped\",\"version\":%d,"
+		    "\"customer\":{\"id\":\"cust-%06d\",\"name\":\"Ada Lovelace\","
+		    "\"email\":\"ada.lovelace@example.com\",\"tier\":\"gold\"},"
+		    "\"shipping\":{\"street\":\"12 Analytical Engine Road\",\"city\":\"London\","
+		    "\"postcode\":\"NW1 %dAB\",\"country\":\"GB\"},"
+		    "\"items\":[{\"sku\":\"SKU-%04d\",\"qty\":%d,\"price\":19.99},"
+		    "{\"sku\":\"SKU-%04d\",\"qty\":1,\"price\":5.25},"
+		    "{\"sku\":\"SKU-%04d\",\"qty\":3,\"price\":102.5}],"
+		    "\"total\":%d.%02d,\"currency\":\"EUR\","
+		    "\"created_at\":\"2025-01-14T12:30:00.123Z\","
+		    "\"updated_at\":\"2025-01-14T12:31:%02d.456Z\","
+		    "\"tags\":[\"priority\",\"gift\",\"eu\"],\"note\":\"",
+		    i, i, i * 7, i % 10, i, i % 5 + 1, i + 1, i + 2, 100 + i, i % 100, i % 60);
+
+		for (; n < 698; n++)
+			values[i][n] = (char)('a' + (n + i) % 26);
+		values[i][n++] = '"';
+		values[i][n++] = '}';
+		values[i][n] = '\0';
+		value_len[i] = (size_t)n;
+	}
+	for (i = 0; i < KEYS; i++)
+		snprintf(keys[i], sizeof(keys[i]), "order-%05d", i);
+}
+
+static void die(const char *what, const char *err)
+{
+	fprintf(stderr, "store_bench: %s: %s\n", what, err);
+	exit(1);
+}
+
+/* Upserts per second over UPSERTS upserts in batches of BATCH, with or
+ * without a savepoint around each event, on a fresh database. */
+static double run_upserts(const char *path, int savepoints, double *commit_share)
+{
+	struct eddy_store_origin o = {"orders", 0, 0};
+	struct eddy_store *s;
+	unsigned seed = 2463534242u;
+	char err[256];
+	double t0, t, tc, in_commit = 0;
+	int i;
+
+	s = eddy_store_open_sqlite(path, err, sizeof(err));
+	if (!s)
+		die("open", err);
+	t0 = now();
+	for (i = 0; i < UPSERTS; i++) {
+		unsigned k = next_rand(&seed) % KEYS;
+
+		if (i % BATCH == 0 && eddy_store_begin(s, err, sizeof(err)) < 0)
+			die("begin", err);
+		if (savepoints && eddy_store_savepoint(s, err, sizeof(err)) < 0)
+			die("savepoint", err);
+		o.offset = i;
+		if (eddy_store_upsert(s, "orders", keys[k], strlen(keys[k]), values[i % VALUES],
+		                      value_len[i % VALUES], &o, err, sizeof(err)) < 0)
+			die("upsert", err);
+		if (savepoints && eddy_store_release(s, err, sizeof(err)) < 0)
+			die("release", err);
+		if (i % BATCH != BATCH - 1)
+			continue;
+		tc = now();
+		if (eddy_store_commit(s, err, sizeof(err)) < 0)
+			die("commit", err);
+		in_commit += now() - tc;
+	}
+	t = now() - t0;
+	eddy_store_destroy(s);
+	*commit_share = in_commit / t;
+	return UPSERTS / t;
+}
+
+/* Microseconds a savepoint and its release add to an event, alone. */
+static double run_savepoints(const char *path)
+{
+	struct eddy_store *s;
+	char err[256];
+	double t0, t;
+	int i;
+
+	s = eddy_store_open_sqlite(path, err, sizeof(err));
+	if (!s)
+		die("open", err);
+	if (eddy_store_begin(s, err, sizeof(err)) < 0)
+		die("begin", err);
+	t0 = now();
+	for (i = 0; i < SAVEPOINTS; i++) {
+		if (eddy_store_savepoint(s, err, sizeof(err)) < 0)
+			die("savepoint", err);
+		if (eddy_store_release(s, err, sizeof(err)) < 0)
+			die("release", err);
+	}
+	t = now() - t0;
+	eddy_store_rollback(s);
+	eddy_store_destroy(s);
+	return t / SAVEPOINTS * 1e6;
+}
+
+/* Microseconds per one-upsert transaction with plain SQLite in WAL mode,
+ * synchronous set as given: what FULL costs per batch against NORMAL. */
+static double run_commits(const char *path, const char *synchronous)
+{
+	char sql[128];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	double t0, t;
+	int i;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die(path, sqlite3_errmsg(db));
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s", synchronous);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db,
+	                 "CREATE TABLE IF NOT EXISTS orders (key TEXT PRIMARY KEY, value TEXT NOT "
+	                 "NULL, updated_at TEXT NOT NULL, topic TEXT, partition INTEGER, "
+	                 "\"offset\" INTEGER)",
+	                 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO orders VALUES (?1, ?2, '2025-01-14T12:30:00.123Z', "
+	                       "'orders', 0, ?3) ON CONFLICT(key) DO UPDATE SET "
+	                       "value = excluded.value, \"offset\" = excluded.\"offset\"",
+	                       -1, &st, NULL) != SQLITE_OK)
+		die(path, sqlite3_errmsg(db));
+	t0 = now();
+	for (i = 0; i < COMMITS; i++) {
+		sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		sqlite3_bind_text(st, 1, keys[i % KEYS], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, values[i % VALUES], (int)value_len[i % VALUES],
+		                  SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, i);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			die("commit bench", sqlite3_errmsg(db));
+		sqlite3_reset(st);
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			die("commit bench", sqlite3_errmsg(db));
+	}
+	t = now() - t0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return t / COMMITS * 1e6;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+int main(int argc, char **argv)
+{
+	char dir[1024], path[1100];
+	const char *tmp = getenv("TMPDIR");
+	double with_sp, without_sp, sp, full, normal, share, share_no_sp;
+
+	snprintf(dir, sizeof(dir), "%s/eddy-store-bench-XXXXXX",
+	         argc > 1      ? argv[1]
+	         : tmp && *tmp ? tmp
+	                       : "/tmp");
+	if (argc > 1)
+		mkdir(argv[1], 0777);
+	if (!mkdtemp(dir)) {
+		perror(dir);
+		return 1;
+	}
+	make_values();
+
+	snprintf(path, sizeof(path), "%s/with-savepoints.db", dir);
+	with_sp = run_upserts(path, 1, &share);
+	snprintf(path, sizeof(path), "%s/without-savepoints.db", dir);
+	without_sp = run_upserts(path, 0, &share_no_sp);
+	snprintf(path, sizeof(path), "%s/savepoints.db", dir);
+	sp = run_savepoints(path);
+	snprintf(path, sizeof(path), "%s/full.db", dir);
+	full = run_commits(path, "FULL");
+	snprintf(path, sizeof(path), "%s/normal.db", dir);
+	normal = run_commits(path, "NORMAL");
+
+	printf("store: %d upserts of %zu-byte values over %d keys, batches of %d, in %s\n", UPSERTS,
+	       value_len[0], KEYS, BATCH, dir);
+	printf("  with a savepoint per event  %9.0f upserts/s (%.0f%% of it in commit)\n", with_sp,
+	       share * 100);
+	printf("  without savepoints          %9.0f upserts/s (%.0f%% of it in commit)\n",
+	       without_sp, share_no_sp * 100);
+	printf("  savepoint + release         %9.2f us/event\n", sp);
+	printf("  commit, synchronous=FULL    %9.1f us/transaction\n", full);
+	printf("  commit, synchronous=NORMAL  %9.1f us/transaction\n", normal);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
