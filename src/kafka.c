@@ -45,6 +45,7 @@ struct consumer {
 	struct eddy_header *headers;
 	size_t cap_headers;
 	uint64_t consumed;
+	uint64_t consumed_shown; /* what the last progress line said */
 	double first_batch, last_batch; /* monotonic seconds: the steady rate */
 };
 
@@ -393,6 +394,7 @@ static int64_t lag(struct consumer *c)
 static void progress(struct consumer *c)
 {
 	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c->pipeline);
+	c->consumed_shown = c->consumed;
 	fprintf(c->opts->progress,
 		"-- consumed %" PRIu64 ", handled %" PRIu64 ", dead-lettered %" PRIu64
 		", upserts %" PRIu64 ", deletes %" PRIu64 ", lag %" PRId64 "\n",
@@ -584,7 +586,7 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 	}
 	rc = 0;
 out:
-	if (c.rk && c.pipeline && opts->progress)
+	if (c.rk && c.pipeline && opts->progress && c.consumed != c.consumed_shown)
 		progress(&c);
 	if (queue)
 		rd_kafka_queue_destroy(queue);

@@ -1,0 +1,47 @@
+-- eddy dev: the embedded broker, the example events and the shipped
+-- handlers, actions printed as they happen.
+local t = require "eddy_test"
+
+describe("eddy dev", function()
+  local dir
+
+  setup(function() dir = t.tmpdir() end)
+  teardown(function() t.sh("rm -rf " .. t.q(dir)) end)
+
+  local function table_dump(db, tbl)
+    return t.query(db, "select key, value from " .. tbl .. " order by key")
+  end
+
+  it("runs the shipped handlers on the examples; same state as a replay", function()
+    local text = t.read(t.root .. "/conf/eddy.yaml")
+    text = text:gsub("path: var/eddy.db", "path: " .. dir .. "/dev.db")
+    t.write(dir .. "/dev.yaml", text)
+    local rc, out = t.eddy("dev -c " .. t.q(dir .. "/dev.yaml") .. " --exit-at-end", 60)
+    assert.are.equal(0, rc, out)
+    local addr = out:match("embedded broker: (127%.0%.0%.1:%d+)")
+    assert.truthy(addr, out)
+    assert.matches("try: kcat -b " .. addr, out, 1, true)
+    assert.matches("loaded 61 events from examples/events/customer%-retail%-001%.order%-proposals%.kv", out)
+    assert.matches("upsert order_proposals ORD-", out, 1, true)
+    assert.matches("delete order_proposals ORD-", out, 1, true)
+    assert.matches("-- consumed 61, handled 60, dead-lettered 1", out, 1, true)
+    assert.matches('key "ORD-78" does not equal id "ORD-77"', out, 1, true)
+
+    text = text:gsub("path: " .. dir:gsub("%p", "%%%0") .. "/dev.db", "path: " .. dir .. "/replay.db")
+    t.write(dir .. "/replay.yaml", text)
+    rc, out = t.eddy("replay -c " .. t.q(dir .. "/replay.yaml") ..
+      " examples/events/customer-retail-001.order-proposals.kv")
+    assert.are.equal(1, rc, out) -- the example holds one invalid event
+    for _, tbl in ipairs({ "order_proposals", "rejected_proposals" }) do
+      local a, b = table_dump(dir .. "/dev.db", tbl), table_dump(dir .. "/replay.db", tbl)
+      assert.truthy(#a > 0 or tbl == "rejected_proposals")
+      assert.are.same(b, a)
+    end
+  end)
+
+  it("refuses a missing events folder", function()
+    local rc, out = t.eddy("dev --events " .. t.q(dir .. "/none") .. " --exit-at-end", 30)
+    assert.are.equal(1, rc, out)
+    assert.matches("cannot read the example events", out, 1, true)
+  end)
+end)
