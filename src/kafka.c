@@ -47,6 +47,8 @@ struct consumer {
 	uint64_t consumed;
 	uint64_t consumed_shown; /* what the last progress line said */
 	double first_batch, last_batch; /* monotonic seconds: the steady rate */
+	/* seconds spent per phase, reported at debug level on exit */
+	double t_poll, t_handle, t_store_commit, t_dead_letters, t_kafka_commit;
 };
 
 static double now_s(void)
@@ -309,7 +311,8 @@ static void await_dead_letters(struct consumer *c)
 			open += c->pending[i].state == 0;
 		if (!open)
 			break;
-		rd_kafka_poll(c->producer, 100);
+		/* flush, not poll: it sends what lingers at once */
+		rd_kafka_flush(c->producer, 100);
 	}
 	for (size_t i = 0; i < c->n_pending; i++) {
 		struct part *p = &c->parts[c->pending[i].part];
@@ -406,6 +409,7 @@ static void progress(struct consumer *c)
 static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
 {
 	char err[1024];
+	double t0 = now_s();
 	if (eddy_pipeline_begin(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store: %s", err);
 		return false;
@@ -441,12 +445,20 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		p->next = rkm->offset + 1;
 		p->eof = false;
 	}
+	double t1 = now_s();
 	if (eddy_pipeline_commit(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
 		return false;
 	}
+	double t2 = now_s();
 	await_dead_letters(c);
+	double t3 = now_s();
 	commit_batch(c);
+	double t4 = now_s();
+	c->t_handle += t1 - t0;
+	c->t_store_commit += t2 - t1;
+	c->t_dead_letters += t3 - t2;
+	c->t_kafka_commit += t4 - t3;
 	return true;
 }
 
@@ -493,7 +505,9 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		goto out;
 	if (!(pc = eddy_kafka_conf(conf, true, errstr, errstr_size)))
 		goto out;
-	if (set(pc, "enable.idempotence", "true", errstr, errstr_size))
+	/* dead letters are awaited before each commit: send them at once */
+	if (set(pc, "enable.idempotence", "true", errstr, errstr_size) ||
+	    set(pc, "linger.ms", "0", errstr, errstr_size))
 		goto out;
 	rd_kafka_conf_set_opaque(kc, &c);
 	rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
@@ -544,7 +558,10 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 	int backoff = 0;
 	struct timespec last = {0, 0};
 	while (!*opts->stop) {
+		double tp = now_s();
 		ssize_t n = rd_kafka_consume_batch_queue(queue, conf->batch_timeout_ms, msgs, batch);
+		if (c.first_batch > 0)
+			c.t_poll += now_s() - tp;
 		if (n < 0) {
 			snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
 			goto out;
@@ -608,6 +625,10 @@ out:
 			eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
 				 (double)s->records / (c.last_batch - c.first_batch), s->records,
 				 c.last_batch - c.first_batch);
+		eddy_log(EDDY_LOG_DEBUG,
+			 "time: poll %.3f s, handle %.3f s, store commit %.3f s, dead letters %.3f s, "
+			 "offset commit %.3f s",
+			 c.t_poll, c.t_handle, c.t_store_commit, c.t_dead_letters, c.t_kafka_commit);
 	}
 	eddy_pipeline_destroy(c.pipeline);
 	if (kc)
