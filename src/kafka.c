@@ -19,17 +19,18 @@ struct part {
 	int32_t partition;
 	bool assigned;
 	bool eof;              /* reached the end, nothing handled since */
-	int64_t first;         /* first offset of the batch, -1 none */
+	int64_t first;         /* first offset of the current batch, -1 none */
 	int64_t next;          /* offset after the last handled record of the batch */
-	int64_t failed;        /* lowest offset whose dead letter failed, -1 none */
+	int64_t durable;       /* the store's work is committed below this, -1 none */
+	int64_t committed;     /* last offset committed to the group, -1 none */
 };
 
-/* A dead letter in flight: its delivery report settles where the
- * partition's commit may go. */
+/* A dead letter not yet acknowledged holds its partition's commit below
+ * its offset; one that failed sends the partition back to it. */
 struct pending {
 	size_t part;
 	int64_t offset;
-	int state; /* 0 in flight, 1 delivered, -1 failed */
+	int state; /* 0 in flight, 1 settled, -1 failed */
 };
 
 struct consumer {
@@ -40,15 +41,16 @@ struct consumer {
 	struct eddy_pipeline *pipeline;
 	struct part *parts;
 	size_t n_parts, cap_parts;
-	struct pending *pending;
+	struct pending *pending; /* pending[i] has id pending_base + i */
 	size_t n_pending, cap_pending;
+	uint64_t pending_base;
 	struct eddy_header *headers;
 	size_t cap_headers;
 	uint64_t consumed;
 	uint64_t consumed_shown; /* what the last progress line said */
 	double first_batch, last_batch; /* monotonic seconds: the steady rate */
 	/* seconds spent per phase, reported at debug level on exit */
-	double t_poll, t_handle, t_store_commit, t_dead_letters, t_kafka_commit;
+	double t_poll, t_handle, t_store_commit, t_kafka_commit;
 };
 
 static double now_s(void)
@@ -120,11 +122,14 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 		c->parts = n;
 		c->cap_parts = cap;
 	}
-	c->parts[c->n_parts] = (struct part){strdup(topic), partition, false, false, -1, -1, -1};
+	c->parts[c->n_parts] = (struct part){strdup(topic), partition, false, false, -1, -1, -1, -1};
 	if (!c->parts[c->n_parts].topic)
 		abort();
 	return c->n_parts++;
 }
+
+static void settle(struct consumer *c, bool wait);
+static void commit_durable(struct consumer *c);
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *list, void *opaque)
@@ -134,13 +139,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-	/* Batches commit before the next poll, so nothing is half done here:
-	 * a revoke only has to stop handling those partitions. */
+	/* Batches end before the next poll, so nothing is half done here;
+	 * what is durable is committed before the partitions are given up. */
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	if (!assign) {
+		settle(c, true);
+		commit_durable(c);
+	}
 	for (int i = 0; i < list->cnt; i++) {
 		size_t p = find_part(c, list->elems[i].topic, list->elems[i].partition, true);
 		c->parts[p].assigned = assign;
 		c->parts[p].eof = false;
+		c->parts[p].durable = c->parts[p].committed = -1;
 	}
 	eddy_log(EDDY_LOG_INFO, "%s %d partition(s)", assign ? "assigned" : "revoked", list->cnt);
 	if (cooperative)
@@ -160,9 +170,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
 	struct consumer *c = opaque;
-	size_t i = (size_t)(uintptr_t)m->_private;
-	if (i >= c->n_pending)
+	uint64_t id = (uint64_t)(uintptr_t)m->_private;
+	if (id < c->pending_base || id - c->pending_base >= c->n_pending)
 		return;
+	size_t i = (size_t)(id - c->pending_base);
 	c->pending[i].state = m->err ? -1 : 1;
 	if (m->err)
 		eddy_log(EDDY_LOG_ERROR, "dead letter for %s %d/%" PRId64 " not delivered: %s",
@@ -223,14 +234,15 @@ static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dea
 		c->pending = np;
 		c->cap_pending = cap;
 	}
-	size_t idx = c->n_pending;
-	c->pending[idx] = (struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0};
+	uint64_t id = c->pending_base + c->n_pending;
+	c->pending[c->n_pending] =
+		(struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0};
 	rd_kafka_resp_err_t err = rd_kafka_producev(
 		c->producer, RD_KAFKA_V_TOPIC(c->conf->dead_letter_topic),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		RD_KAFKA_V_KEY((void *)m->key, m->key ? m->key_len : 0),
 		RD_KAFKA_V_VALUE((void *)m->value, m->value ? m->value_len : 0),
-		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)idx), RD_KAFKA_V_END);
+		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
 	if (err) {
 		rd_kafka_headers_destroy(h);
 		eddy_log(EDDY_LOG_ERROR, "dead letter to %s: %s", c->conf->dead_letter_topic,
@@ -279,17 +291,16 @@ static void to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg 
 	};
 }
 
-/* Moves the given partitions back to their first offset of the batch (or
- * the failed offset), so the records are fetched and handled again. */
-static void seek_back(struct consumer *c, bool whole_batch)
+/* Moves each partition of the abandoned batch back to its first record,
+ * so the batch is fetched and handled again. */
+static void seek_back(struct consumer *c)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
-		int64_t to = whole_batch ? p->first : p->failed;
-		if (to < 0 || !p->assigned)
+		if (p->first < 0 || !p->assigned)
 			continue;
-		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->first;
 		p->eof = false;
 	}
 	if (l->cnt > 0) {
@@ -302,74 +313,111 @@ static void seek_back(struct consumer *c, bool whole_batch)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Waits for every dead letter of the batch to be acknowledged (or to fail). */
-static void await_dead_letters(struct consumer *c)
+/* Serves delivery reports of dead letters (waiting for every one when
+ * wait). A dead letter that failed sends its partition back to that
+ * record: it and what follows are handled again, nothing past it is
+ * committed before. */
+static void settle(struct consumer *c, bool wait)
 {
 	for (;;) {
+		rd_kafka_poll(c->producer, 0);
 		size_t open = 0;
 		for (size_t i = 0; i < c->n_pending; i++)
 			open += c->pending[i].state == 0;
-		if (!open)
+		if (!open || !wait)
 			break;
 		/* flush, not poll: it sends what lingers at once */
 		rd_kafka_flush(c->producer, 100);
 	}
+	rd_kafka_topic_partition_list_t *l = NULL;
 	for (size_t i = 0; i < c->n_pending; i++) {
-		struct part *p = &c->parts[c->pending[i].part];
-		if (c->pending[i].state < 0 && (p->failed < 0 || c->pending[i].offset < p->failed))
-			p->failed = c->pending[i].offset;
+		struct pending *e = &c->pending[i];
+		if (e->state >= 0)
+			continue;
+		e->state = 1;
+		struct part *p = &c->parts[e->part];
+		if (!p->assigned)
+			continue;
+		if (p->durable > e->offset)
+			p->durable = e->offset;
+		p->eof = false;
+		if (!l)
+			l = rd_kafka_topic_partition_list_new(4);
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, p->topic,
+										    p->partition);
+		if (!tp)
+			rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = e->offset;
+		else if (e->offset < tp->offset)
+			tp->offset = e->offset;
 	}
-	c->n_pending = 0;
+	if (l) {
+		rd_kafka_error_t *err = rd_kafka_seek_partitions(c->rk, l, 5000);
+		if (err) {
+			eddy_log(EDDY_LOG_ERROR, "seek: %s", rd_kafka_error_string(err));
+			rd_kafka_error_destroy(err);
+		}
+		rd_kafka_topic_partition_list_destroy(l);
+	}
+	size_t done = 0;
+	while (done < c->n_pending && c->pending[done].state != 0)
+		done++;
+	memmove(c->pending, c->pending + done, (c->n_pending - done) * sizeof *c->pending);
+	c->n_pending -= done;
+	c->pending_base += done;
 }
 
-/* Commits, per partition, the offset after the last record whose work is
- * durable. A partition whose dead letter failed commits up to that record
- * and goes back to it. */
-static void commit_batch(struct consumer *c)
+/* Commits, per partition, the offset below which everything is durable:
+ * the store's work committed and every dead letter acknowledged. */
+static void commit_durable(struct consumer *c)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-	bool again = false;
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
-		if (p->first < 0)
+		if (!p->assigned || p->durable < 0)
 			continue;
-		int64_t to = p->failed >= 0 ? p->failed : p->next;
-		if (p->failed >= 0)
-			again = true;
-		if (to > p->first)
+		int64_t to = p->durable;
+		for (size_t j = 0; j < c->n_pending; j++)
+			if (c->pending[j].part == i && c->pending[j].state == 0 &&
+			    c->pending[j].offset < to)
+				to = c->pending[j].offset;
+		if (to > p->committed)
 			rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
 	}
 	if (l->cnt > 0) {
 		rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
-		if (err)
+		if (err) {
 			/* The partitions moved on: their new owner starts from the
 			 * last commit and repeats some idempotent work. */
 			eddy_log(EDDY_LOG_WARN, "commit: %s", rd_kafka_err2str(err));
+		} else {
+			for (int i = 0; i < l->cnt; i++) {
+				size_t p = find_part(c, l->elems[i].topic, l->elems[i].partition, false);
+				c->parts[p].committed = l->elems[i].offset;
+			}
+		}
 	}
 	rd_kafka_topic_partition_list_destroy(l);
-	if (again)
-		seek_back(c, false);
 }
 
 static void reset_batch(struct consumer *c)
 {
-	for (size_t i = 0; i < c->n_parts; i++) {
-		c->parts[i].first = c->parts[i].next = c->parts[i].failed = -1;
-	}
-	c->n_pending = 0;
+	for (size_t i = 0; i < c->n_parts; i++)
+		c->parts[i].first = c->parts[i].next = -1;
 }
 
+/* Every assigned partition at its end, and all of it committed. */
 static bool all_at_end(struct consumer *c)
 {
 	size_t assigned = 0;
 	for (size_t i = 0; i < c->n_parts; i++) {
-		if (!c->parts[i].assigned)
+		const struct part *p = &c->parts[i];
+		if (!p->assigned)
 			continue;
 		assigned++;
-		if (!c->parts[i].eof)
+		if (!p->eof || p->durable > p->committed)
 			return false;
 	}
-	return assigned > 0;
+	return assigned > 0 && c->n_pending == 0;
 }
 
 static int64_t lag(struct consumer *c)
@@ -450,15 +498,14 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
 		return false;
 	}
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		if (p->first >= 0 && p->next > p->durable)
+			p->durable = p->next;
+	}
 	double t2 = now_s();
-	await_dead_letters(c);
-	double t3 = now_s();
-	commit_batch(c);
-	double t4 = now_s();
 	c->t_handle += t1 - t0;
 	c->t_store_commit += t2 - t1;
-	c->t_dead_letters += t3 - t2;
-	c->t_kafka_commit += t4 - t3;
 	return true;
 }
 
@@ -578,9 +625,8 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		if (!ok) {
 			/* The store failed: nothing of the batch is committed;
 			 * go back and do it again after a pause. */
-			await_dead_letters(&c);
 			mark_batch_starts(&c, msgs, n);
-			seek_back(&c, true);
+			seek_back(&c);
 			backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 500;
 			eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", backoff);
 		} else {
@@ -588,6 +634,10 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		}
 		for (ssize_t i = 0; i < n; i++)
 			rd_kafka_message_destroy(msgs[i]);
+		double tc = now_s();
+		settle(&c, false);
+		commit_durable(&c);
+		c.t_kafka_commit += now_s() - tc;
 		if (backoff)
 			eddy_sleep_ms(backoff, opts->stop);
 		if (opts->progress) {
@@ -605,6 +655,10 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 out:
 	if (c.rk && c.pipeline && opts->progress && c.consumed != c.consumed_shown)
 		progress(&c);
+	if (c.rk && c.producer) {
+		settle(&c, true);
+		commit_durable(&c);
+	}
 	if (queue)
 		rd_kafka_queue_destroy(queue);
 	if (c.rk) {
@@ -626,9 +680,8 @@ out:
 				 (double)s->records / (c.last_batch - c.first_batch), s->records,
 				 c.last_batch - c.first_batch);
 		eddy_log(EDDY_LOG_DEBUG,
-			 "time: poll %.3f s, handle %.3f s, store commit %.3f s, dead letters %.3f s, "
-			 "offset commit %.3f s",
-			 c.t_poll, c.t_handle, c.t_store_commit, c.t_dead_letters, c.t_kafka_commit);
+			 "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
+			 c.t_poll, c.t_handle, c.t_store_commit, c.t_kafka_commit);
 	}
 	eddy_pipeline_destroy(c.pipeline);
 	if (kc)

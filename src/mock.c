@@ -86,6 +86,11 @@ const char *eddy_mock_bootstraps(const struct eddy_mock *m)
 	return rd_kafka_mock_cluster_bootstraps(m->cluster);
 }
 
+struct rd_kafka_mock_cluster_s *eddy_mock_cluster(struct eddy_mock *m)
+{
+	return m->cluster;
+}
+
 int eddy_mock_topic(struct eddy_mock *m, const char *topic, int partitions, char *errstr,
 		    size_t errstr_size)
 {

@@ -15,6 +15,9 @@ void eddy_mock_destroy(struct eddy_mock *m);
 /* "127.0.0.1:PORT,..." for bootstrap.servers (and kcat -b). */
 const char *eddy_mock_bootstraps(const struct eddy_mock *m);
 
+/* The librdkafka mock cluster itself, for error injection in tests. */
+struct rd_kafka_mock_cluster_s *eddy_mock_cluster(struct eddy_mock *m);
+
 int eddy_mock_topic(struct eddy_mock *m, const char *topic, int partitions, char *errstr,
 		    size_t errstr_size);
 

@@ -8,7 +8,8 @@ describe("eddy run", function()
 
   setup(function()
     dir = t.tmpdir()
-    mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad" })
+    mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
+                               "refused", "dlq.refused" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -177,5 +178,23 @@ return {
     end
     assert.are.same(expect, got)
     assert.are.same({ #records }, t.committed(mock, "g-restart", "restart", 1))
+  end)
+
+  it("does not commit past a dead letter the broker refused, and handles it again", function()
+    t.produce(mock, "refused", { { "ORD-1", t.event("ORD-1", 1) }, { "ORD-2", "not json" },
+                                 { "ORD-3", t.event("ORD-3", 1) } }, dir)
+    local conf = t.config(dir, mock, { group = "g-refused", topics = { "refused" },
+                                       dlq = "dlq.refused", store = dir .. "/refused.db" })
+    -- 29: TOPIC_AUTHORIZATION_FAILED, a permanent error for the message
+    t.fail_produce(dir, 2, 29)
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    assert.matches("dead letter for refused 0/1 not delivered", out, 1, true)
+    local dlq = t.consume(mock, "dlq.refused")
+    assert.are.equal(1, #dlq)
+    assert.are.equal("ORD-2", dlq[1].key)
+    assert.are.same({ 3 }, t.committed(mock, "g-refused", "refused", 1))
+    local n = t.query(dir .. "/refused.db", "select count(*) as n from orders")[1].n
+    assert.are.equal(2, n)
   end)
 end)

@@ -49,7 +49,7 @@ end
 
 -- A mock cluster in its own process. topics: { "name", "name:3" }.
 function _M.start_mock(dir, topics)
-  local args = {}
+  local args = { "--control " .. shell_quote(dir .. "/mock.control") }
   for _, t in ipairs(topics or {}) do args[#args + 1] = "--topic " .. shell_quote(t) end
   local out = dir .. "/mock.out"
   local _, pid = _M.sh(shell_quote(_M.mock_bin) .. " " .. table.concat(args, " ") ..
@@ -62,6 +62,16 @@ function _M.start_mock(dir, topics)
     _M.sleep(0.05)
   end
   error("eddy-mock did not start: " .. (_M.read(out) or ""))
+end
+
+-- The next count produce requests to the mock fail with Kafka error code.
+function _M.fail_produce(dir, count, code)
+  _M.write(dir .. "/mock.control", "produce-errors " .. count .. " " .. code .. "\n")
+  for _ = 1, 100 do
+    if not _M.read(dir .. "/mock.control") then return end
+    _M.sleep(0.05)
+  end
+  error("eddy-mock did not take the control file")
 end
 
 function _M.stop_mock(m)

@@ -3,8 +3,12 @@
  * query of a group's committed offsets.
  *
  *   eddy-mock [--brokers N] [--topic NAME[:PARTITIONS]]... [--load TOPIC=FILE]...
+ *             [--control FILE] [--stdin]
  *       prints "bootstrap ADDR" and then "ready", serves until SIGTERM/SIGINT
- *       (or, with --stdin, until standard input closes).
+ *       (or, with --stdin, until standard input closes). With --control, a
+ *       line "produce-errors COUNT CODE" written to FILE makes the next
+ *       COUNT produce requests fail with Kafka error CODE (the file is
+ *       removed once read).
  *   eddy-mock offsets ADDR GROUP TOPIC[:PARTITIONS]
  *       prints "TOPIC PARTITION OFFSET" per partition (-1001: none committed).
  */
@@ -16,6 +20,8 @@
 #include <poll.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include <librdkafka/rdkafka_mock.h>
 
 #include "mock.h"
 
@@ -77,6 +83,7 @@ int main(int argc, char **argv)
 		return offsets(argc, argv);
 
 	int brokers = 1, watch_stdin = 0;
+	const char *control = NULL;
 	char err[1024];
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
@@ -93,6 +100,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (strcmp(argv[i], "--stdin") == 0) {
 			watch_stdin = 1;
+		} else if (strcmp(argv[i], "--control") == 0 && i + 1 < argc) {
+			control = argv[++i];
 		} else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc) {
 			char topic[256];
 			snprintf(topic, sizeof topic, "%s", argv[++i]);
@@ -135,6 +144,17 @@ int main(int argc, char **argv)
 		if (r > 0) {
 			if (read(STDIN_FILENO, buf, sizeof buf) <= 0)
 				break;
+		}
+		FILE *f = control ? fopen(control, "r") : NULL;
+		if (f) {
+			int count, code;
+			while (fscanf(f, " produce-errors %d %d", &count, &code) == 2)
+				for (int k = 0; k < count; k++)
+					rd_kafka_mock_push_request_errors(eddy_mock_cluster(m),
+									  0 /* Produce */, 1,
+									  (rd_kafka_resp_err_t)code);
+			fclose(f);
+			unlink(control);
 		}
 	}
 	eddy_mock_destroy(m);
