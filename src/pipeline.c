@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "envelope.h"
@@ -12,6 +13,14 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
+
+/* A write of the event being handled. The event's writes are applied to
+ * the store only once all its handlers succeeded, so a failing handler
+ * leaves nothing behind without a savepoint per event. Offsets into the
+ * pipeline's buf, which grows. */
+struct write {
+	size_t ns, key, key_len, value, len; /* value == SIZE_MAX: a delete */
+};
 
 struct eddy_pipeline {
 	const struct eddy_config *conf;
@@ -23,6 +32,10 @@ struct eddy_pipeline {
 	struct eddy_actions actions;
 	const struct eddy_msg *cur; /* the record being handled */
 	bool store_failed;          /* an action hit a store error: abort the batch */
+	struct write *writes;
+	size_t n_writes, cap_writes;
+	char *buf;
+	size_t buf_len, buf_cap;
 	char error[1024];
 	struct eddy_pipeline_stats stats;
 };
@@ -73,12 +86,100 @@ static int check_ns(const char *ns, char *errstr, size_t errstr_size)
 	return -1;
 }
 
+/* Appends n bytes to buf; returns their offset, or SIZE_MAX when out of memory. */
+static size_t buf_put(struct eddy_pipeline *p, const char *data, size_t n)
+{
+	if (p->buf_len + n + 1 > p->buf_cap) {
+		size_t cap = p->buf_cap ? p->buf_cap : 4096;
+		while (cap < p->buf_len + n + 1)
+			cap *= 2;
+		char *b = realloc(p->buf, cap);
+		if (!b)
+			return SIZE_MAX;
+		p->buf = b;
+		p->buf_cap = cap;
+	}
+	size_t at = p->buf_len;
+	memcpy(p->buf + at, data, n);
+	p->buf[at + n] = '\0';
+	p->buf_len += n + 1;
+	return at;
+}
+
+static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, size_t key_len,
+		     const char *value, size_t len, char *errstr, size_t errstr_size)
+{
+	if (check_ns(ns, errstr, errstr_size) != 0)
+		return -1;
+	if (p->n_writes == p->cap_writes) {
+		size_t cap = p->cap_writes ? p->cap_writes * 2 : 16;
+		struct write *w = realloc(p->writes, cap * sizeof *w);
+		if (!w)
+			goto oom;
+		p->writes = w;
+		p->cap_writes = cap;
+	}
+	struct write w = {buf_put(p, ns, strlen(ns)), buf_put(p, key, key_len), key_len,
+			  value ? buf_put(p, value, len) : SIZE_MAX, len};
+	if (w.ns == SIZE_MAX || w.key == SIZE_MAX || (value && w.value == SIZE_MAX))
+		goto oom;
+	p->writes[p->n_writes++] = w;
+	return 0;
+oom:
+	snprintf(errstr, errstr_size, "out of memory");
+	return -1;
+}
+
+static void drop_writes(struct eddy_pipeline *p)
+{
+	p->n_writes = 0;
+	p->buf_len = 0;
+}
+
+/* Applies the event's writes to the batch transaction. */
+static int apply_writes(struct eddy_pipeline *p)
+{
+	char err[512];
+	struct eddy_store_origin origin = {p->cur->topic, p->cur->partition, p->cur->offset};
+	for (size_t i = 0; i < p->n_writes; i++) {
+		const struct write *w = &p->writes[i];
+		const char *ns = p->buf + w->ns, *key = p->buf + w->key;
+		if (w->value == SIZE_MAX) {
+			if (eddy_store_delete(p->store, ns, key, w->key_len, err, sizeof err) != 0)
+				return store_error(p, err);
+			p->stats.deletes++;
+			print_action(p, "delete", ns, key, w->key_len, NULL, 0);
+		} else {
+			if (eddy_store_upsert(p->store, ns, key, w->key_len, p->buf + w->value, w->len,
+					      &origin, err, sizeof err) != 0)
+				return store_error(p, err);
+			p->stats.upserts++;
+			print_action(p, "upsert", ns, key, w->key_len, p->buf + w->value, w->len);
+		}
+	}
+	drop_writes(p);
+	return 0;
+}
+
 static int act_get(void *ud, const char *ns, const char *key, size_t key_len, const char **value,
 		   size_t *len, char *errstr, size_t errstr_size)
 {
 	struct eddy_pipeline *p = ud;
 	if (check_ns(ns, errstr, errstr_size) != 0)
 		return -1;
+	/* the event's own writes first, newest first (namespaces are SQLite
+	 * table names: case does not matter) */
+	for (size_t i = p->n_writes; i-- > 0;) {
+		const struct write *w = &p->writes[i];
+		if (w->key_len != key_len || memcmp(p->buf + w->key, key, key_len) != 0 ||
+		    strcasecmp(p->buf + w->ns, ns) != 0)
+			continue;
+		if (w->value == SIZE_MAX)
+			return 0;
+		*value = p->buf + w->value;
+		*len = w->len;
+		return 1;
+	}
 	int rc = eddy_store_get(p->store, ns, key, key_len, value, len, errstr, errstr_size);
 	return rc < 0 ? store_error(p, errstr) : rc;
 }
@@ -86,29 +187,13 @@ static int act_get(void *ud, const char *ns, const char *key, size_t key_len, co
 static int act_upsert(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
 		      size_t len, char *errstr, size_t errstr_size)
 {
-	struct eddy_pipeline *p = ud;
-	if (check_ns(ns, errstr, errstr_size) != 0)
-		return -1;
-	struct eddy_store_origin origin = {p->cur->topic, p->cur->partition, p->cur->offset};
-	if (eddy_store_upsert(p->store, ns, key, key_len, value, len, &origin, errstr,
-			      errstr_size) != 0)
-		return store_error(p, errstr);
-	p->stats.upserts++;
-	print_action(p, "upsert", ns, key, key_len, value, len);
-	return 0;
+	return add_write(ud, ns, key, key_len, value, len, errstr, errstr_size);
 }
 
 static int act_del(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
 		   size_t errstr_size)
 {
-	struct eddy_pipeline *p = ud;
-	if (check_ns(ns, errstr, errstr_size) != 0)
-		return -1;
-	if (eddy_store_delete(p->store, ns, key, key_len, errstr, errstr_size) != 0)
-		return store_error(p, errstr);
-	p->stats.deletes++;
-	print_action(p, "delete", ns, key, key_len, NULL, 0);
-	return 0;
+	return add_write(ud, ns, key, key_len, NULL, 0, errstr, errstr_size);
 }
 
 static void act_log(void *ud, const char *handler, const char *level, const char *msg,
@@ -166,6 +251,8 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 {
 	if (!p)
 		return;
+	free(p->writes);
+	free(p->buf);
 	eddy_handlers_destroy(p->handlers);
 	eddy_store_destroy(p->store);
 	eddy_json_doc_destroy(p->doc);
@@ -197,7 +284,7 @@ static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_
 enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct eddy_msg *m)
 {
 	struct eddy_event ev;
-	char reason[1024], err[512];
+	char reason[1024];
 	const char *failed = NULL;
 
 	p->stats.records++;
@@ -206,24 +293,19 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		return dead_letter(p, m, "envelope", reason, NULL);
 
 	for (int attempt = 0;; attempt++) {
-		if (eddy_store_savepoint(p->store, err, sizeof err) != 0)
-			return store_error(p, err), EDDY_OUTCOME_FAILED;
+		drop_writes(p);
 		int n = eddy_handlers_dispatch(p->handlers, &ev, &failed, reason, sizeof reason);
-		if (p->store_failed) {
-			eddy_store_rollback_savepoint(p->store, err, sizeof err);
+		if (p->store_failed)
 			return EDDY_OUTCOME_FAILED;
-		}
 		if (n >= 0) {
-			if (eddy_store_release(p->store, err, sizeof err) != 0)
-				return store_error(p, err), EDDY_OUTCOME_FAILED;
+			if (apply_writes(p) != 0)
+				return EDDY_OUTCOME_FAILED;
 			if (n == 0)
 				p->stats.unrouted++;
 			else
 				p->stats.handled++;
 			return EDDY_OUTCOME_HANDLED;
 		}
-		if (eddy_store_rollback_savepoint(p->store, err, sizeof err) != 0)
-			return store_error(p, err), EDDY_OUTCOME_FAILED;
 		if (attempt >= p->conf->handler_retries)
 			break;
 		int backoff = p->conf->handler_backoff_ms << (attempt < 10 ? attempt : 10);
@@ -233,6 +315,7 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		p->stats.retries++;
 		eddy_sleep_ms(backoff, NULL);
 	}
+	drop_writes(p);
 	return dead_letter(p, m, "handler", reason, failed);
 }
 

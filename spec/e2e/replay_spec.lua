@@ -94,4 +94,36 @@ return {
     assert.matches('"c":{}', raw)
     assert.matches('"d":%[1,null,%[%]%]', raw)
   end)
+
+  it("undoes every write of a failed event; ctx.get sees the event's own writes", function()
+    t.sh("mkdir -p " .. t.q(dir .. "/undo/handlers"))
+    t.write(dir .. "/undo/handlers/a.lua", [[
+return {
+  on_event = function(ev, ctx)
+    ctx.upsert("seen", ev.key, { v = ev.data.version })
+    ctx.delete("gone", ev.key)
+    local mine = ctx.get("Seen", ev.key)
+    assert(mine.v == ev.data.version, "ctx.get did not see the write")
+    if ev.data.version == 2 then error("no version 2") end
+  end,
+}
+]])
+    local c3 = t.config(dir, nil, { handlers = dir .. "/undo/handlers", store = dir .. "/undo.db",
+                                    retries = 0 })
+    t.write(dir .. "/undo0.kv", "K1\t" .. t.event("K1", 1) .. "\nK2\t" .. t.event("K2", 1) .. "\n")
+    local rc, out = t.eddy("replay -c " .. t.q(c3) .. " " .. t.q(dir .. "/undo0.kv"))
+    assert.are.equal(0, rc, out)
+    t.sh("sqlite3 " .. t.q(dir .. "/undo.db") .. " \"create table gone(key text primary key, value text, updated_at text, topic text, partition integer, 'offset' integer); insert into gone(key, value, updated_at) values ('K2', '1', 'x')\"")
+    t.write(dir .. "/undo.kv", "K2\t" .. t.event("K2", 2) .. "\nK3\t" .. t.event("K3", 3) .. "\n")
+    rc, out = t.eddy("replay -c " .. t.q(c3) .. " " .. t.q(dir .. "/undo.kv"))
+    assert.are.equal(1, rc, out)
+    assert.matches("undo.kv:1: handler a.lua: ", out, 1, true)
+    assert.matches("a.lua:7: no version 2", out, 1, true)
+    local seen = {}
+    for _, r in ipairs(t.query(dir .. "/undo.db", "select key, value from seen order by key")) do
+      seen[r.key] = r.value
+    end
+    assert.are.same({ K1 = '{"v":1}', K2 = '{"v":1}', K3 = '{"v":3}' }, seen)
+    assert.are.equal(1, #t.query(dir .. "/undo.db", "select key from gone where key = 'K2'"))
+  end)
 end)
