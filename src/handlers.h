@@ -48,4 +48,8 @@ const char *eddy_handlers_name(const struct eddy_handlers *h, size_t i);
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 			   const char **failed, char *errstr, size_t errstr_size);
 
+/* Height of the Lua stack between calls: 0 when every path of loading and
+ * dispatching left it balanced (for tests). */
+int eddy_handlers_stack_top(const struct eddy_handlers *h);
+
 #endif

@@ -1,0 +1,158 @@
+/* handlers_bench.c - the cost of one handler call: the sample event turned
+ * into ev, on_event run, ctx.upsert of ev.data, with actions that only
+ * count. The event is parsed once; every dispatch converts it again.
+ *
+ * usage: handlers_bench [EVENTS [RUN]]    RUN: only that run (0, 1, 2) */
+/* clock_gettime and mkdtemp with -std=c11 even outside the project build. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "json.h"
+
+static const char event_text[] =
+    "{\"specversion\":\"1.0\",\"type\":\"com.relexsolutions.supply-chain.transactions.order-"
+    "proposals.v1\","
+    "\"source\":\"urn:relex:plan:customer-retail-001:order-proposals\",\"id\":\"ORD-1234\","
+    "\"time\":\"2025-01-14T12:30:00Z\",\"datacontenttype\":\"application/json\","
+    "\"meta\":{\"correlation_id\":\"0b7c3a52-8a55-4a4c-9f64-5b9b8e8c2b1e\",\"tenant\":\"customer-"
+    "retail-001\"},"
+    "\"data\":{\"order_id\":\"ORD-1234\",\"product_id\":\"PROD-000123\",\"location_id\":\"STORE-"
+    "0042\","
+    "\"supplier_id\":\"SUP-00077\",\"quantity\":312.0,\"unit\":\"CS\",\"order_date\":\"2025-01-"
+    "14\","
+    "\"delivery_date\":\"2025-01-20T08:00:00Z\",\"status\":\"proposed\",\"version\":3,"
+    "\"lines\":[{\"line_no\":1,\"sku\":\"SKU-0001234\",\"quantity\":200,\"unit_cost\":12.5},"
+    "{\"line_no\":2,\"sku\":\"SKU-0004321\",\"quantity\":112,\"unit_cost\":3.75}]}}";
+
+/* What each run's handler does with the event. */
+static const struct {
+	const char *name, *body;
+} runs[] = {
+    {"upsert ev.data unchanged (raw text)", "ctx.upsert('orders', ev.key, ev.data)"},
+    {"read only (ev conversion)", "local q = ev.data.quantity"},
+    {"upsert ev.data changed (json.encode)",
+     "ev.data.status = 'accepted'; ctx.upsert('orders', ev.key, ev.data)"},
+};
+
+struct counts {
+	unsigned long upserts;
+	size_t bytes;
+};
+
+static int count_upsert(void *ud, const char *ns, const char *key, size_t key_len,
+                        const char *value, size_t len, char *errstr, size_t errstr_size)
+{
+	struct counts *c = ud;
+	(void)ns, (void)key, (void)key_len, (void)value, (void)errstr, (void)errstr_size;
+	c->upserts++;
+	c->bytes += len;
+	return 0;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static struct eddy_attr attr(const struct eddy_json *v)
+{
+	return (struct eddy_attr){eddy_json_str(v), eddy_json_str(v) ? v->len : 0};
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 1000000;
+	long only = argc > 2 ? atol(argv[2]) : -1; /* run just this one (for profiling) */
+	char dir[] = "/tmp/eddy-handlers-bench.XXXXXX", path[128], err[512];
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	const struct eddy_json *root;
+	const char *failed;
+
+	if (!doc || n <= 0 || !mkdtemp(dir)) {
+		fprintf(stderr, "handlers_bench: cannot start\n");
+		return 1;
+	}
+	if (!(root = eddy_json_parse(doc, event_text, sizeof event_text - 1, err, sizeof err))) {
+		fprintf(stderr, "handlers_bench: %s\n", err);
+		return 1;
+	}
+
+	/* the event as envelope.c would fill it */
+	struct eddy_msg msg = {.topic = "customer-retail-001.order-proposals",
+	                       .partition = 0,
+	                       .offset = 42,
+	                       .timestamp_ms = -1,
+	                       .key = "ORD-1234",
+	                       .key_len = 8,
+	                       .value = event_text,
+	                       .value_len = sizeof event_text - 1};
+	struct eddy_event ev = {.msg = &msg, .mode = EDDY_ENVELOPE_STRUCTURED};
+	ev.id = attr(eddy_json_getz(root, "id"));
+	ev.type = attr(eddy_json_getz(root, "type"));
+	ev.source = attr(eddy_json_getz(root, "source"));
+	ev.specversion = attr(eddy_json_getz(root, "specversion"));
+	ev.time = attr(eddy_json_getz(root, "time"));
+	ev.datacontenttype = attr(eddy_json_getz(root, "datacontenttype"));
+	ev.data_json = eddy_json_getz(root, "data");
+	ev.meta = eddy_json_getz(root, "meta");
+	ev.tenant = attr(eddy_json_getz(ev.meta, "tenant"));
+	ev.correlation_id = attr(eddy_json_getz(ev.meta, "correlation_id"));
+
+	snprintf(path, sizeof path, "%s/bench.lua", dir);
+	for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+		if (only >= 0 && (size_t)only != r)
+			continue;
+		struct counts c = {0, 0};
+		struct eddy_actions actions = {.ud = &c, .upsert = count_upsert};
+		FILE *f = fopen(path, "w");
+		if (!f) {
+			perror(path);
+			return 1;
+		}
+		fprintf(f, "return { on_event = function(ev, ctx) %s end }\n", runs[r].body);
+		fclose(f);
+		struct eddy_handlers *h = eddy_handlers_load(dir, &actions, err, sizeof err);
+		if (!h) {
+			fprintf(stderr, "handlers_bench: %s\n", err);
+			return 1;
+		}
+		for (long i = 0; i < n / 10 + 1; i++) /* warm up: the JIT compiles */
+			eddy_handlers_dispatch(h, &ev, &failed, err, sizeof err);
+		/* ten rounds: the mean, and the best round (the machine's noise
+		 * only ever adds) */
+		double total = 0, best = 0;
+		long per = n / 10 > 0 ? n / 10 : 1;
+		c.upserts = 0;
+		c.bytes = 0;
+		for (int round = 0; round < 10; round++) {
+			double t0 = now_ns();
+			for (long i = 0; i < per; i++)
+				if (eddy_handlers_dispatch(h, &ev, &failed, err, sizeof err) != 1) {
+					fprintf(stderr, "handlers_bench: %s: %s\n", failed, err);
+					return 1;
+				}
+			double t = now_ns() - t0;
+			total += t;
+			if (round == 0 || t < best)
+				best = t;
+		}
+		printf("handlers_bench: %-38s %ld events: %5.0f ns/event (best round %4.0f), "
+		       "%zu B stored each\n",
+		       runs[r].name, 10 * per, total / (double)(10 * per), best / (double)per,
+		       c.upserts ? c.bytes / c.upserts : 0);
+		eddy_handlers_destroy(h);
+	}
+	unlink(path);
+	rmdir(dir);
+	eddy_json_doc_destroy(doc);
+	return 0;
+}

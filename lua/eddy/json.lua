@@ -1,0 +1,213 @@
+-- eddy.json: the JSON module handlers see as `json`, on top of lua-cjson.
+--
+-- What it adds to cjson (Debian's 2.1.0, which has no array metatable):
+--   * json.null is cjson.null (a lightuserdata NULL): the same value in ev,
+--     in json.decode results and in ctx.get results, encoded as null.
+--   * Arrays are tables marked with json.array_mt. Every array eddy hands to
+--     a handler (ev, ctx.get, json.decode) is marked, so an array that is
+--     empty, or emptied by the handler, still encodes as [] and not {}.
+--     Unmarked empty tables encode as {}. Mark your own with json.array(t).
+--   * Numbers keep their value: cjson writes 14 significant digits, which
+--     turns 1234567890123456 into 1.2345678901235e+15; numbers that 14
+--     digits cannot hold are written with the fewest digits (up to 17) that
+--     read back as the same double. Integers beyond 2^53 were already
+--     rounded when they became Lua numbers (a JSON value stored unchanged
+--     keeps its original text: see ctx.upsert).
+--
+-- Examples:
+--   json.encode({ id = "A", lines = json.array({}) })  --> {"id":"A","lines":[]}
+--   json.encode({ note = json.null })                  --> {"note":null}
+--   local t = json.decode('{"a":[],"b":null}')         -- t.a is a marked empty array
+--   json.encode(t)                                     --> {"a":[],"b":null}
+--
+-- Errors (a value cjson cannot write: a function, NaN, a cycle; text that is
+-- not JSON) are raised at the caller's line.
+
+local cjson = require "cjson"
+local iter = require "eddy.iter"
+
+local error, getmetatable, pcall, setmetatable, tonumber, type =
+	error, getmetatable, pcall, setmetatable, tonumber, type
+local next, pairs = iter.next, iter.pairs
+local huge = math.huge
+local string_byte, string_format, string_gsub = string.byte, string.format, string.gsub
+local io_open, os_clock, os_time, tostring = io.open, os.clock, os.time, tostring
+
+-- An instance of our own: its settings change cjson for nobody else.
+local cj = cjson.new()
+cj.encode_sparse_array(true) -- {[1]=1,[9]=2} becomes an object, not an error
+cj.encode_invalid_numbers(false) -- NaN and inf are errors
+cj.decode_invalid_numbers(false)
+
+local MAX_DEPTH = 1000 -- cjson's encode_max_depth
+
+local _M = {}
+
+_M.null = cjson.null
+
+-- Shared by every array of every handler, so the contents are read-only:
+-- one handler adding __index here would change every other handler's
+-- arrays. (rawset gets past this; do not.)
+_M.array_mt = setmetatable({}, {
+	__newindex = function()
+		error("json.array_mt is read-only", 2)
+	end,
+	__metatable = false,
+})
+local array_mt = _M.array_mt
+
+-- Placeholders stand for what cjson cannot write ([] and exact numbers) in a
+-- copy of the value; they are replaced in cjson's output. The token is
+-- random per process, so no string of a handler's data can be one.
+local function random_token()
+	local f = io_open("/dev/urandom", "rb")
+	local bytes = f and f:read(16)
+	if f then
+		f:close()
+	end
+	if not bytes or #bytes ~= 16 then
+		bytes = tostring({}) .. os_time() .. os_clock()
+	end
+	return "eddy" .. string_gsub(bytes, ".", function(c)
+		return string_format("%02x", string_byte(c))
+	end)
+end
+local TOKEN = random_token()
+local PLACEHOLDER = '"' .. TOKEN .. '(%d*)"' -- cjson writes the token unescaped
+
+-- The exact text of number n when cjson's 14 digits would change it, else
+-- nil. NaN and inf are left for cjson to refuse.
+local function exact_number(n)
+	if n ~= n or n == huge or n == -huge then
+		return nil
+	end
+	if n % 1 == 0 and n > -1e14 and n < 1e14 then
+		return nil
+	end
+	if tonumber(string_format("%.14g", n)) == n then
+		return nil
+	end
+	for digits = 15, 16 do
+		local s = string_format("%." .. digits .. "g", n)
+		if tonumber(s) == n then
+			return s
+		end
+	end
+	return string_format("%.17g", n)
+end
+
+-- Returns what cjson should see in v's place when that differs from v (a
+-- placeholder string, or a copy of a table with placeholders inside), else
+-- nil. Only tables on the way to a placeholder are copied. fixes collects
+-- the texts of the placeholders: fixes[i] replaces TOKEN .. i.
+local function prepare(v, fixes, depth)
+	local t = type(v)
+	if t == "number" then
+		local s = exact_number(v)
+		if s then
+			fixes[#fixes + 1] = s
+			return TOKEN .. #fixes
+		end
+	elseif t == "table" then
+		if depth > MAX_DEPTH then
+			error("Cannot serialise, excessive nesting (" .. depth .. ")", 0)
+		end
+		if next(v) == nil then
+			if getmetatable(v) == array_mt then
+				return TOKEN
+			end
+			return nil
+		end
+		local copy
+		for k, x in pairs(v) do
+			local r = prepare(x, fixes, depth + 1)
+			if r ~= nil then
+				if not copy then
+					copy = {}
+					for k2, x2 in pairs(v) do
+						copy[k2] = x2
+					end
+				end
+				copy[k] = r
+			end
+		end
+		return copy
+	end
+	return nil
+end
+
+-- Error messages of cjson carry no position of their own; ours point at the
+-- caller of json.encode / json.decode.
+local function raise(msg, level)
+	if type(msg) == "string" then
+		msg = string_gsub(msg, "^[^:]*:%d+: ", "")
+	end
+	error(msg, level + 1)
+end
+
+-- json.encode(value) -> text. value: table, string, number, boolean or
+-- json.null.
+function _M.encode(value)
+	local fixes = {}
+	local ok, prepared = pcall(prepare, value, fixes, 1)
+	if not ok then
+		raise(prepared, 2)
+	end
+	local text
+	ok, text = pcall(cj.encode, prepared == nil and value or prepared)
+	if not ok then
+		raise(text, 2)
+	end
+	if prepared ~= nil then
+		text = string_gsub(text, PLACEHOLDER, function(i)
+			if i == "" then
+				return "[]"
+			end
+			return fixes[tonumber(i)]
+		end)
+	end
+	return text
+end
+
+local decode = cj.decode
+
+-- json.decode(text) -> value. Inside eddy this is replaced by the host's
+-- decoder (the same conversion as ev.data: every array marked, null as
+-- json.null). This fallback, for using the module outside eddy, is plain
+-- cjson: non-empty arrays are marked afterwards, but an empty [] cannot be
+-- told from {} and comes back unmarked.
+function _M.decode(text)
+	if type(text) ~= "string" then
+		error("json.decode: expected a string, got " .. type(text), 2)
+	end
+	local ok, v = pcall(decode, text)
+	if not ok then
+		raise(v, 2)
+	end
+	local function mark(t)
+		if type(t) ~= "table" then
+			return
+		end
+		if t[1] ~= nil then
+			setmetatable(t, array_mt)
+		end
+		for _, x in pairs(t) do
+			mark(x)
+		end
+	end
+	mark(v)
+	return v
+end
+
+-- json.array(t) marks table t (a new one when nil) as an array and returns
+-- it: json.encode(json.array({})) is "[]".
+function _M.array(t)
+	if t == nil then
+		t = {}
+	elseif type(t) ~= "table" then
+		error("json.array: expected a table, got " .. type(t), 2)
+	end
+	return setmetatable(t, array_mt)
+end
+
+return _M
