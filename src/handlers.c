@@ -743,7 +743,9 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 		*failed = NULL;
 	for (size_t i = 0; i < h->n; i++) {
 		const struct handler *hd = &h->v[i];
-		if (!globs_match(&hd->types, type, type_len) ||
+		/* a tombstone carries no type: it goes by topic alone */
+		bool typeless_tombstone = ev->deleted && !ev->type.s;
+		if ((!typeless_tombstone && !globs_match(&hd->types, type, type_len)) ||
 		    !globs_match(&hd->topics, topic, topic_len))
 			continue;
 		h->ev = ev;

@@ -24,11 +24,9 @@
 -- not JSON) are raised at the caller's line.
 
 local cjson = require "cjson"
-local iter = require "eddy.iter"
 
-local error, getmetatable, pcall, setmetatable, tonumber, type =
-	error, getmetatable, pcall, setmetatable, tonumber, type
-local next, pairs = iter.next, iter.pairs
+local error, getmetatable, next, pairs, pcall, setmetatable, tonumber, type =
+	error, getmetatable, next, pairs, pcall, setmetatable, tonumber, type
 local huge = math.huge
 local string_byte, string_format, string_gsub = string.byte, string.format, string.gsub
 local io_open, os_clock, os_time, tostring = io.open, os.clock, os.time, tostring

@@ -3,10 +3,7 @@
 -- network, module loading, bytecode or debug access. The outside world is
 -- reached only through ctx (the second argument of on_event) and json.
 
-local iter = require "eddy.iter"
-
-local getmetatable, ipairs, type = getmetatable, ipairs, type
-local pairs = iter.pairs
+local getmetatable, ipairs, pairs, type = getmetatable, ipairs, pairs, type
 local G = _G
 
 local _M = {}
@@ -37,9 +34,6 @@ _M.allowed = {
 		"tobit", "tohex",
 	},
 }
-
--- Globals whose value the sandbox supplies instead of the host's.
-_M.replaced = { next = iter.next, pairs = iter.pairs }
 
 local function pick(from, names)
 	local t = {}
@@ -76,7 +70,7 @@ function _M.new_env(extra)
 	for name, names in pairs(_M.allowed) do
 		if name == "globals" then
 			for _, g in ipairs(names) do
-				env[g] = _M.replaced[g] or G[g]
+				env[g] = G[g]
 			end
 		else
 			env[name] = pick(G[name], names)

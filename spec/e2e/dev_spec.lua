@@ -8,8 +8,13 @@ describe("eddy dev", function()
   setup(function() dir = t.tmpdir() end)
   teardown(function() t.sh("rm -rf " .. t.q(dir)) end)
 
+  -- key -> decoded value (a re-encoded object's key order may differ)
   local function table_dump(db, tbl)
-    return t.query(db, "select key, value from " .. tbl .. " order by key")
+    local rows = {}
+    for _, r in ipairs(t.query(db, "select key, value from " .. tbl .. " order by key")) do
+      rows[r.key] = require("cjson").decode(r.value)
+    end
+    return rows
   end
 
   it("runs the shipped handlers on the examples; same state as a replay", function()
@@ -34,7 +39,7 @@ describe("eddy dev", function()
     assert.are.equal(1, rc, out) -- the example holds one invalid event
     for _, tbl in ipairs({ "order_proposals", "rejected_proposals" }) do
       local a, b = table_dump(dir .. "/dev.db", tbl), table_dump(dir .. "/replay.db", tbl)
-      assert.truthy(#a > 0 or tbl == "rejected_proposals")
+      assert.truthy(next(a))
       assert.are.same(b, a)
     end
   end)
