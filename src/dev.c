@@ -172,7 +172,10 @@ int eddy_cmd_dev(int argc, char **argv)
 		snprintf(err, sizeof err, "no topics: configure topics or add files to %s", events);
 		goto fail;
 	}
-	printf("handlers from %s/, state in %s, dead letters to %s; Ctrl-C stops\n",
+	size_t hl = strlen(conf->handlers);
+	while (hl > 1 && conf->handlers[hl - 1] == '/')
+		hl--;
+	printf("handlers from %.*s/, state in %s, dead letters to %s; Ctrl-C stops\n", (int)hl,
 	       conf->handlers, conf->store_path, conf->dead_letter_topic);
 	fflush(stdout);
 

@@ -9,7 +9,7 @@ describe("eddy run", function()
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
-                               "refused", "dlq.refused" })
+                               "refused", "dlq.refused", "term", "binary" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -196,5 +196,73 @@ return {
     assert.are.same({ 3 }, t.committed(mock, "g-refused", "refused", 1))
     local n = t.query(dir .. "/refused.db", "select count(*) as n from orders")[1].n
     assert.are.equal(2, n)
+  end)
+
+  it("on SIGTERM finishes the batch, commits what it handled and exits 0", function()
+    local records = {}
+    for i = 1, 3000 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, 1) } end
+    t.produce(mock, "term", records, dir)
+    t.sh("mkdir -p " .. t.q(dir .. "/term/handlers"))
+    t.write(dir .. "/term/handlers/slow.lua", [[
+local clock = os.clock
+return {
+  on_event = function(ev, ctx)
+    local t0 = clock()
+    while clock() - t0 < 0.001 do end
+    ctx.upsert("orders", ev.key, ev.data)
+  end,
+}
+]])
+    local conf = t.config(dir, mock, { group = "g-term", topics = { "term" }, batch = 100,
+                                       handlers = dir .. "/term/handlers",
+                                       store = dir .. "/term.db" })
+    t.sh("sh -c " .. t.q(t.q(t.bin) .. " run -c " .. t.q(conf) .. " >" .. t.q(dir .. "/term.log") ..
+      " 2>&1 & echo $! >" .. t.q(dir .. "/term.pid") .. "; wait $!; echo $? >" ..
+      t.q(dir .. "/term.rc")) .. " >/dev/null 2>&1 &")
+    local pid
+    for _ = 1, 100 do
+      pid = t.read(dir .. "/term.pid")
+      if pid then break end
+      t.sleep(0.05)
+    end
+    for _ = 1, 400 do
+      if t.committed(mock, "g-term", "term", 1)[1] > 0 then break end
+      t.sleep(0.05)
+    end
+    t.sh("kill -TERM " .. pid)
+    local rc
+    for _ = 1, 400 do
+      rc = t.read(dir .. "/term.rc")
+      if rc then break end
+      t.sleep(0.05)
+    end
+    local log = t.read(dir .. "/term.log") or ""
+    assert.are.equal("0", rc and rc:match("%d+"), log)
+    assert.matches("stopped: ", log, 1, true)
+    local committed = t.committed(mock, "g-term", "term", 1)[1]
+    local rows = t.query(dir .. "/term.db", "select count(*) as n from orders")[1].n
+    assert.truthy(committed < 3000, "stopped at " .. committed)
+    assert.are.equal(rows, committed)
+  end)
+
+  it("reads binary-mode CloudEvents (ce_ headers, the value is the data)", function()
+    local data = '{"order_id":"ORD-B1","quantity":5,"lines":[]}'
+    t.write(dir .. "/binary.json", data)
+    local rc, out = t.sh("kcat -P -b " .. mock.bootstrap .. " -t binary -k ORD-B1" ..
+      " -H ce_specversion=1.0 -H ce_id=ORD-B1 -H ce_source=urn:test" ..
+      " -H ce_type=" .. t.TYPE .. " -H ce_tenant=" .. t.TENANT ..
+      " -H ce_time=2025-01-14T12:30:00Z -H content-type=application/json " ..
+      t.q(dir .. "/binary.json"), true)
+    assert.are.equal(0, rc, out)
+    t.produce(mock, "binary", { { "ORD-B2", nil } }, dir) -- a tombstone of another key
+    local conf = t.config(dir, mock, { group = "g-binary", topics = { "binary" },
+                                       store = dir .. "/binary.db" })
+    rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    local rows = t.query(dir .. "/binary.db", "select key, value from orders")
+    assert.are.equal(1, #rows)
+    assert.are.equal("ORD-B1", rows[1].key)
+    assert.are.equal(data, rows[1].value)
+    assert.are.same({ 2 }, t.committed(mock, "g-binary", "binary", 1))
   end)
 end)
