@@ -361,8 +361,10 @@ static void settle(struct consumer *c, bool wait)
 	size_t done = 0;
 	while (done < c->n_pending && c->pending[done].state != 0)
 		done++;
-	memmove(c->pending, c->pending + done, (c->n_pending - done) * sizeof *c->pending);
-	c->n_pending -= done;
+	if (done) {
+		memmove(c->pending, c->pending + done, (c->n_pending - done) * sizeof *c->pending);
+		c->n_pending -= done;
+	}
 	c->pending_base += done;
 }
 

@@ -33,7 +33,7 @@ local io_open, os_clock, os_time, tostring = io.open, os.clock, os.time, tostrin
 
 -- An instance of our own: its settings change cjson for nobody else.
 local cj = cjson.new()
-cj.encode_sparse_array(true) -- {[1]=1,[9]=2} becomes an object, not an error
+cj.encode_sparse_array(true) -- {[1]=1,[20]=2} becomes an object, not an error
 cj.encode_invalid_numbers(false) -- NaN and inf are errors
 cj.decode_invalid_numbers(false)
 
