@@ -1,6 +1,7 @@
 /* config.c - eddy.yaml read through one table of properties that also drives
  * the environment overrides and the generated reference. */
 #include "config.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -157,17 +158,6 @@ static const struct prop props[] = {
 #define PRINTF_LIKE(f, a)
 #endif
 
-PRINTF_LIKE(3, 4)
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || !errstr_size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
 
 static const struct prop *prop_find(const char *name)
 {
@@ -314,11 +304,11 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 		char *v;
 
 		if ((p->flags & P_NONEMPTY) && !*text) {
-			seterr(msg, msg_size, "must not be empty");
+			eddy_errf(msg, msg_size, "must not be empty");
 			return -1;
 		}
 		if (p->contains && !strstr(text, p->contains)) {
-			seterr(msg, msg_size, "\"%.*s\" does not contain %s", QUOTE_MAX, text,
+			eddy_errf(msg, msg_size, "\"%.*s\" does not contain %s", QUOTE_MAX, text,
 			       p->contains);
 			return -1;
 		}
@@ -331,7 +321,7 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 	}
 	case P_BOOL:
 		if (parse_bool(text, (bool *)field(c, p->off)) < 0) {
-			seterr(msg, msg_size,
+			eddy_errf(msg, msg_size,
 			       "\"%.*s\" is not a boolean (true/false, yes/no, on/off)", QUOTE_MAX,
 			       text);
 			return -1;
@@ -342,11 +332,11 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 		int rc = parse_long(text, &v);
 
 		if (rc < 0) {
-			seterr(msg, msg_size, "\"%.*s\" is not a whole number", QUOTE_MAX, text);
+			eddy_errf(msg, msg_size, "\"%.*s\" is not a whole number", QUOTE_MAX, text);
 			return -1;
 		}
 		if (rc > 0 || v < p->min || v > p->max) {
-			seterr(msg, msg_size, "%.*s is out of range %ld..%ld", QUOTE_MAX, text,
+			eddy_errf(msg, msg_size, "%.*s is out of range %ld..%ld", QUOTE_MAX, text,
 			       p->min, p->max);
 			return -1;
 		}
@@ -376,7 +366,7 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 				free(allowed.p);
 				goto oom;
 			}
-		seterr(msg, msg_size, "\"%.*s\" is not one of: %s", QUOTE_MAX, text, allowed.p);
+		eddy_errf(msg, msg_size, "\"%.*s\" is not one of: %s", QUOTE_MAX, text, allowed.p);
 		free(allowed.p);
 		return -1;
 	}
@@ -384,10 +374,10 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 	case P_MAP:
 		break;
 	}
-	seterr(msg, msg_size, "not a single value");
+	eddy_errf(msg, msg_size, "not a single value");
 	return -1;
 oom:
-	seterr(msg, msg_size, "out of memory");
+	eddy_errf(msg, msg_size, "out of memory");
 	return -1;
 }
 
@@ -402,7 +392,7 @@ static int set_list(struct eddy_config *c, const struct prop *p, char **items, s
 	if (p->flags & P_NONEMPTY)
 		for (size_t i = 0; i < n; i++)
 			if (!*items[i]) {
-				seterr(msg, msg_size, "item %zu is empty", i + 1);
+				eddy_errf(msg, msg_size, "item %zu is empty", i + 1);
 				list_free(items, n);
 				return -1;
 			}
@@ -448,7 +438,7 @@ static int set_list_text(struct eddy_config *c, const struct prop *p, const char
 			end--;
 		if (end > s && list_push(&items, &n, s, (size_t)(end - s)) < 0) {
 			list_free(items, n);
-			seterr(msg, msg_size, "out of memory");
+			eddy_errf(msg, msg_size, "out of memory");
 			return -1;
 		}
 		s = next;
@@ -577,14 +567,14 @@ static char *expand(const char *text, char *const *envp, char *msg, size_t msg_s
 		name = dollar + 2;
 		close = strchr(name, '}');
 		if (!close) {
-			seterr(msg, msg_size, "unterminated ${ in \"%.*s\"", QUOTE_MAX, text);
+			eddy_errf(msg, msg_size, "unterminated ${ in \"%.*s\"", QUOTE_MAX, text);
 			goto err;
 		}
 		for (end = name; end < close && is_name_char(*end, end == name); end++)
 			;
 		len = (size_t)(end - name);
 		if (!len || (end < close && strncmp(end, ":-", 2) != 0)) {
-			seterr(msg, msg_size,
+			eddy_errf(msg, msg_size,
 			       "%.*s is not a variable reference (use ${NAME} or ${NAME:-default}, "
 			       "and $$ for a $)",
 			       (int)(close - dollar + 1), dollar);
@@ -597,7 +587,7 @@ static char *expand(const char *text, char *const *envp, char *msg, size_t msg_s
 			value = end + 2;
 			vlen = (size_t)(close - value);
 		} else {
-			seterr(msg, msg_size, "${%.*s} is not set", (int)len, name);
+			eddy_errf(msg, msg_size, "${%.*s} is not set", (int)len, name);
 			goto err;
 		}
 		if (buf_add(&b, value, vlen) < 0)
@@ -606,7 +596,7 @@ static char *expand(const char *text, char *const *envp, char *msg, size_t msg_s
 	}
 	return buf_take(&b);
 oom:
-	seterr(msg, msg_size, "out of memory");
+	eddy_errf(msg, msg_size, "out of memory");
 err:
 	free(b.p);
 	return NULL;
@@ -696,7 +686,7 @@ static int fail_at(struct loader *ld, const yaml_node_t *n, const char *key, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	seterr(ld->errstr, ld->errstr_size, "%s:%zu: %s: %s", ld->name, n->start_mark.line + 1, key,
+	eddy_errf(ld->errstr, ld->errstr_size, "%s:%zu: %s: %s", ld->name, n->start_mark.line + 1, key,
 	       msg);
 	return -1;
 }
@@ -984,12 +974,12 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 		}
 		key[i] = '\0';
 		if (!*key) {
-			seterr(errstr, errstr_size, "%s: kafka: no property name after %s", name,
+			eddy_errf(errstr, errstr_size, "%s: kafka: no property name after %s", name,
 			       kafka);
 			return -1;
 		}
 		if (kafka_put(c, key, value) < 0) {
-			seterr(errstr, errstr_size, "%s: kafka.%s: out of memory", name, key);
+			eddy_errf(errstr, errstr_size, "%s: kafka.%s: out of memory", name, key);
 			return -1;
 		}
 		return 0;
@@ -1009,7 +999,7 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 		else
 			rc = set_scalar(c, p, value, msg, sizeof(msg));
 		if (rc < 0) {
-			seterr(errstr, errstr_size, "%s: %s: %s", name, p->name, msg);
+			eddy_errf(errstr, errstr_size, "%s: %s: %s", name, p->name, msg);
 			return -1;
 		}
 		return 0;
@@ -1041,10 +1031,10 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 			}
 		}
 		if (*best)
-			seterr(errstr, errstr_size, "%s: unknown setting (did you mean %s?)", name,
+			eddy_errf(errstr, errstr_size, "%s: unknown setting (did you mean %s?)", name,
 			       best);
 		else
-			seterr(errstr, errstr_size, "%s: unknown setting", name);
+			eddy_errf(errstr, errstr_size, "%s: unknown setting", name);
 		return -1;
 	}
 	return 0;
@@ -1098,7 +1088,7 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 	if (!envp)
 		envp = environ;
 	if (!yaml_parser_initialize(&parser)) {
-		seterr(errstr, errstr_size, "%s: out of memory", name);
+		eddy_errf(errstr, errstr_size, "%s: out of memory", name);
 		return NULL;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
@@ -1111,7 +1101,7 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 		if (!yaml_parser_load(&parser, &extra))
 			goto yaml_err;
 		if (yaml_document_get_root_node(&extra)) {
-			seterr(errstr, errstr_size, "%s:%zu: only one YAML document is allowed",
+			eddy_errf(errstr, errstr_size, "%s:%zu: only one YAML document is allowed",
 			       name, extra.start_mark.line + 1);
 			yaml_document_delete(&extra);
 			goto err;
@@ -1120,13 +1110,13 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 	}
 	c = eddy_config_new();
 	if (!c || !(c->path = strdup(name)) || !(c->dir = dir_of(name))) {
-		seterr(errstr, errstr_size, "%s: out of memory", name);
+		eddy_errf(errstr, errstr_size, "%s: out of memory", name);
 		goto err;
 	}
 	ld = (struct loader){c, name, &doc, envp, errstr, errstr_size};
 	if (root && !is_null(root)) {
 		if (root->type != YAML_MAPPING_NODE) {
-			seterr(errstr, errstr_size,
+			eddy_errf(errstr, errstr_size,
 			       "%s:%zu: expected a mapping of settings, got %s", name,
 			       root->start_mark.line + 1, kind(root));
 			goto err;
@@ -1142,12 +1132,12 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 
 yaml_err:
 	if (parser.error == YAML_READER_ERROR)
-		seterr(errstr, errstr_size, "%s:%zu: %s", name,
+		eddy_errf(errstr, errstr_size, "%s:%zu: %s", name,
 		       line_at(yaml, len, parser.problem_offset), parser.problem);
 	else if (parser.error == YAML_MEMORY_ERROR)
-		seterr(errstr, errstr_size, "%s: out of memory", name);
+		eddy_errf(errstr, errstr_size, "%s: out of memory", name);
 	else
-		seterr(errstr, errstr_size, "%s:%zu: %s", name, parser.problem_mark.line + 1,
+		eddy_errf(errstr, errstr_size, "%s:%zu: %s", name, parser.problem_mark.line + 1,
 		       parser.problem ? parser.problem : "invalid YAML");
 err:
 	if (have_doc)
@@ -1173,16 +1163,16 @@ struct eddy_config *eddy_config_load(const char *path, char *const *envp, char *
 	FILE *f = fopen(path, "rb");
 
 	if (!f) {
-		seterr(errstr, errstr_size, "%s: %s", path, strerror(errno));
+		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		if (buf_add(&b, chunk, n) < 0) {
-			seterr(errstr, errstr_size, "%s: out of memory", path);
+			eddy_errf(errstr, errstr_size, "%s: out of memory", path);
 			goto err;
 		}
 	if (ferror(f)) {
-		seterr(errstr, errstr_size, "%s: %s", path, strerror(errno));
+		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
 		goto err;
 	}
 	fclose(f);

@@ -94,3 +94,13 @@ void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const c
 	}
 	funlockfile(stderr);
 }
+
+void eddy_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+	va_list ap;
+	if (!errstr || !errstr_size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errstr, errstr_size, fmt, ap);
+	va_end(ap);
+}

@@ -2,6 +2,8 @@
 #ifndef EDDY_LOG_H
 #define EDDY_LOG_H
 
+#include <stddef.h>
+
 enum eddy_log_level { EDDY_LOG_DEBUG, EDDY_LOG_INFO, EDDY_LOG_WARN, EDDY_LOG_ERROR };
 
 /* Sets the threshold and format ("text" | "json"); unknown names leave the
@@ -14,5 +16,10 @@ int eddy_log_enabled(enum eddy_log_level level);
 void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 #define eddy_log(level, ...) eddy_log_fields((level), NULL, __VA_ARGS__)
+
+/* Formats an error message into errstr (the errstr, errstr_size pair every
+ * setup call takes); a NULL or empty buffer is left alone. */
+void eddy_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

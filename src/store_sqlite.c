@@ -1,6 +1,7 @@
 /* store_sqlite.c - the store on one SQLite file: a table per namespace,
  * statements prepared once per namespace, WAL with synchronous=FULL. */
 #include "store.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -53,26 +54,13 @@ struct eddy_store {
 	char stamp[32];
 };
 
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || !errstr_size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
 
 /* "sqlite: <what>[ <ns>]: <SQLite's message>", for every failure SQLite
  * reports. */
 static void db_fail(struct eddy_store *s, const char *what, const char *ns, char *errstr,
                     size_t errstr_size)
 {
-	fail(errstr, errstr_size, "sqlite: %s%s%s: %s", what, ns ? " " : "", ns ? ns : "",
+	eddy_errf(errstr, errstr_size, "sqlite: %s%s%s: %s", what, ns ? " " : "", ns ? ns : "",
 	     sqlite3_errmsg(s->db));
 }
 
@@ -132,7 +120,7 @@ static int check_ns(const char *ns, char *errstr, size_t errstr_size)
 
 	if (eddy_store_ns_valid(ns))
 		return 0;
-	fail(
+	eddy_errf(
 	    errstr, errstr_size,
 	    "invalid namespace \"%s\": want [A-Za-z_][A-Za-z0-9_]{0,62}, not starting with sqlite_",
 	    printable(shown, sizeof(shown), ns));
@@ -146,7 +134,7 @@ static int make_parent(const char *path, char *errstr, size_t errstr_size)
 	char *slash, *p;
 
 	if (!dir) {
-		fail(errstr, errstr_size, "sqlite: out of memory");
+		eddy_errf(errstr, errstr_size, "sqlite: out of memory");
 		return -1;
 	}
 	slash = strrchr(dir, '/');
@@ -162,7 +150,7 @@ static int make_parent(const char *path, char *errstr, size_t errstr_size)
 			continue;
 		*p = '\0';
 		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-			fail(errstr, errstr_size, "sqlite: mkdir %s: %s", dir, strerror(errno));
+			eddy_errf(errstr, errstr_size, "sqlite: mkdir %s: %s", dir, strerror(errno));
 			free(dir);
 			return -1;
 		}
@@ -321,7 +309,7 @@ static int ns_get(struct eddy_store *s, const char *ns, int create, struct ns **
 		         "\"offset\" INTEGER)",
 		         ns);
 		if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-			fail(errstr, errstr_size, "sqlite: create table %s: %s", ns,
+			eddy_errf(errstr, errstr_size, "sqlite: create table %s: %s", ns,
 			     msg ? msg : sqlite3_errmsg(s->db));
 			sqlite3_free(msg);
 			return -1;
@@ -351,7 +339,7 @@ static int ns_get(struct eddy_store *s, const char *ns, int create, struct ns **
 		struct ns *grown = realloc(s->ns, cap * sizeof(*grown));
 
 		if (!grown) {
-			fail(errstr, errstr_size, "sqlite: out of memory");
+			eddy_errf(errstr, errstr_size, "sqlite: out of memory");
 			goto err;
 		}
 		s->ns = grown;
@@ -378,7 +366,7 @@ static int check_txn(struct eddy_store *s, const char *what, char *errstr, size_
 {
 	if (!s->in_txn || !sqlite3_get_autocommit(s->db))
 		return 0;
-	fail(errstr, errstr_size, "sqlite: %s: the transaction was rolled back after an error",
+	eddy_errf(errstr, errstr_size, "sqlite: %s: the transaction was rolled back after an error",
 	     what);
 	return -1;
 }
@@ -416,14 +404,14 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	int rc;
 
 	if (!path || !*path) {
-		fail(errstr, errstr_size, "sqlite: no database path");
+		eddy_errf(errstr, errstr_size, "sqlite: no database path");
 		return NULL;
 	}
 	if (make_parent(path, errstr, errstr_size) < 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		fail(errstr, errstr_size, "sqlite: out of memory");
+		eddy_errf(errstr, errstr_size, "sqlite: out of memory");
 		return NULL;
 	}
 	s->stamp_sec = (time_t)-1;
@@ -432,7 +420,7 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	rc = sqlite3_open_v2(
 	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		fail(errstr, errstr_size, "sqlite: %s: %s", path,
+		eddy_errf(errstr, errstr_size, "sqlite: %s: %s", path,
 		     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto err;
 	}
@@ -451,7 +439,7 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	}
 	mode = (const char *)sqlite3_column_text(st, 0);
 	if (!mode || strcmp(mode, "wal") != 0) {
-		fail(errstr, errstr_size, "sqlite: %s: cannot use WAL (journal mode is %s)", path,
+		eddy_errf(errstr, errstr_size, "sqlite: %s: cannot use WAL (journal mode is %s)", path,
 		     mode ? mode : "unknown");
 		goto err;
 	}
@@ -531,7 +519,7 @@ int eddy_store_begin(struct eddy_store *s, char *errstr, size_t errstr_size)
 {
 	settle(s);
 	if (s->in_txn || !sqlite3_get_autocommit(s->db)) {
-		fail(errstr, errstr_size, "sqlite: begin: a transaction is already open");
+		eddy_errf(errstr, errstr_size, "sqlite: begin: a transaction is already open");
 		return -1;
 	}
 	if (run(s, s->begin, "begin", errstr, errstr_size) < 0)
@@ -546,7 +534,7 @@ int eddy_store_commit(struct eddy_store *s, char *errstr, size_t errstr_size)
 {
 	settle(s);
 	if (!s->in_txn) {
-		fail(errstr, errstr_size, "sqlite: commit: no transaction open");
+		eddy_errf(errstr, errstr_size, "sqlite: commit: no transaction open");
 		return -1;
 	}
 	if (check_txn(s, "commit", errstr, errstr_size) < 0) {
@@ -580,11 +568,11 @@ int eddy_store_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size)
 {
 	settle(s);
 	if (!s->in_txn) {
-		fail(errstr, errstr_size, "sqlite: savepoint: no transaction open");
+		eddy_errf(errstr, errstr_size, "sqlite: savepoint: no transaction open");
 		return -1;
 	}
 	if (s->in_sp) {
-		fail(errstr, errstr_size, "sqlite: savepoint: one is already open");
+		eddy_errf(errstr, errstr_size, "sqlite: savepoint: one is already open");
 		return -1;
 	}
 	if (check_txn(s, "savepoint", errstr, errstr_size) < 0)
@@ -599,7 +587,7 @@ int eddy_store_release(struct eddy_store *s, char *errstr, size_t errstr_size)
 {
 	settle(s);
 	if (!s->in_sp) {
-		fail(errstr, errstr_size, "sqlite: release: no savepoint open");
+		eddy_errf(errstr, errstr_size, "sqlite: release: no savepoint open");
 		return -1;
 	}
 	if (check_txn(s, "release", errstr, errstr_size) < 0)
@@ -617,7 +605,7 @@ int eddy_store_rollback_savepoint(struct eddy_store *s, char *errstr, size_t err
 {
 	settle(s);
 	if (!s->in_sp) {
-		fail(errstr, errstr_size, "sqlite: rollback to savepoint: no savepoint open");
+		eddy_errf(errstr, errstr_size, "sqlite: rollback to savepoint: no savepoint open");
 		return -1;
 	}
 	if (check_txn(s, "rollback to savepoint", errstr, errstr_size) < 0)
@@ -657,7 +645,7 @@ int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t
 	*value = (const char *)sqlite3_column_text(n->get, 0);
 	*len = (size_t)sqlite3_column_bytes(n->get, 0);
 	if (!*value) {
-		fail(errstr, errstr_size, "sqlite: get from %s: %s", ns,
+		eddy_errf(errstr, errstr_size, "sqlite: get from %s: %s", ns,
 		     sqlite3_column_type(n->get, 0) == SQLITE_NULL ? "value is NULL"
 		                                                   : "out of memory");
 		finish(s, n->get, SQLITE_DONE, NULL, NULL, NULL, 0);
