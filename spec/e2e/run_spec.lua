@@ -9,7 +9,7 @@ describe("eddy run", function()
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
-                               "refused", "dlq.refused", "term", "binary" })
+                               "refused", "dlq.refused", "term", "binary", "locked" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -264,5 +264,27 @@ return {
     assert.are.equal("ORD-B1", rows[1].key)
     assert.are.equal(data, rows[1].value)
     assert.are.same({ 2 }, t.committed(mock, "g-binary", "binary", 1))
+  end)
+
+  it("abandons a batch the store cannot take, commits nothing of it, and does it again", function()
+    local records = {}
+    for i = 1, 50 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, i) } end
+    t.produce(mock, "locked", records, dir)
+    local db = dir .. "/locked.db"
+    t.sh("sqlite3 " .. t.q(db) .. " 'pragma journal_mode=wal; create table hold(a)' >/dev/null")
+    -- another writer holds the database longer than the store's busy timeout (5 s)
+    t.sh("(echo 'begin immediate;'; echo 'insert into hold values (1);'; sleep 8; echo 'commit;')" ..
+      " | sqlite3 " .. t.q(db) .. " >/dev/null 2>&1 &")
+    local conf = t.config(dir, mock, { group = "g-locked", topics = { "locked" }, store = db })
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end", 90)
+    assert.are.equal(0, rc, out)
+    assert.matches("database is locked", out, 1, true)
+    assert.matches("retrying the batch", out, 1, true)
+    local rows = t.query(db, "select key, value from orders")
+    assert.are.equal(50, #rows)
+    for _, r in ipairs(rows) do
+      assert.are.equal(tonumber(r.key:match("%d+")), cjson.decode(r.value).version)
+    end
+    assert.are.same({ 50 }, t.committed(mock, "g-locked", "locked", 1))
   end)
 end)
