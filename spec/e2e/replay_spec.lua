@@ -126,4 +126,18 @@ return {
     assert.are.same({ K1 = '{"v":1}', K2 = '{"v":1}', K3 = '{"v":3}' }, seen)
     assert.are.equal(1, #t.query(dir .. "/undo.db", "select key from gone where key = 'K2'"))
   end)
+
+  it("loads the shipped configs (conf/eddy.yaml, examples/production.yaml)", function()
+    local rc, out = t.sh("KAFKA_BOOTSTRAP=broker:9092 KAFKA_API_KEY=k KAFKA_API_SECRET=s" ..
+      " EDDY_DATA=" .. t.q(dir) .. " " .. t.q(t.bin) ..
+      " replay -c examples/production.yaml --dry-run /dev/null", true)
+    assert.are.equal(0, rc, out)
+    rc, out = t.sh("EDDY_STORE_PATH=" .. t.q(dir .. "/c.db") .. " " .. t.q(t.bin) ..
+      " replay -c conf/eddy.yaml --dry-run /dev/null", true)
+    assert.are.equal(0, rc, out)
+    rc, out = t.sh("env -u KAFKA_API_KEY " .. t.q(t.bin) ..
+      " replay -c examples/production.yaml --dry-run /dev/null", true)
+    assert.are.equal(2, rc, out)
+    assert.matches("examples/production.yaml:9: kafka.bootstrap.servers: ${KAFKA_BOOTSTRAP} is not set", out, 1, true)
+  end)
 end)
