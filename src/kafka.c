@@ -645,7 +645,8 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		if (opts->progress) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec != last.tv_sec && (n > 0 || now.tv_sec - last.tv_sec >= 5)) {
+			if (now.tv_sec != last.tv_sec &&
+			    (c.consumed != c.consumed_shown || now.tv_sec - last.tv_sec >= 5)) {
 				progress(&c);
 				last = now;
 			}

@@ -29,7 +29,8 @@ describe("eddy dev", function()
     assert.matches("loaded 61 events from examples/events/customer%-retail%-001%.order%-proposals%.kv", out)
     assert.matches("upsert order_proposals ORD-", out, 1, true)
     assert.matches("delete order_proposals ORD-", out, 1, true)
-    assert.matches("-- consumed 61, handled 60, dead-lettered 1", out, 1, true)
+    assert.matches("loaded 4 events from examples/events/customer-retail-002.order-proposals.ndjson", out, 1, true)
+    assert.matches("-- consumed 65, handled 64, dead-lettered 1", out, 1, true)
     assert.matches('key "ORD-78" does not equal id "ORD-77"', out, 1, true)
 
     text = text:gsub("path: " .. dir:gsub("%p", "%%%0") .. "/dev.db", "path: " .. dir .. "/replay.db")
@@ -37,6 +38,9 @@ describe("eddy dev", function()
     rc, out = t.eddy("replay -c " .. t.q(dir .. "/replay.yaml") ..
       " examples/events/customer-retail-001.order-proposals.kv")
     assert.are.equal(1, rc, out) -- the example holds one invalid event
+    rc, out = t.eddy("replay -c " .. t.q(dir .. "/replay.yaml") ..
+      " examples/events/customer-retail-002.order-proposals.ndjson")
+    assert.are.equal(0, rc, out)
     for _, tbl in ipairs({ "order_proposals", "rejected_proposals" }) do
       local a, b = table_dump(dir .. "/dev.db", tbl), table_dump(dir .. "/replay.db", tbl)
       assert.truthy(next(a))
@@ -60,10 +64,10 @@ describe("eddy dev", function()
     for _ = 1, 400 do
       pid = pid or t.read(dir .. "/int.pid")
       log = t.read(dir .. "/int.log") or ""
-      if log:match("consumed 61") then break end
+      if log:match("consumed 65") then break end
       t.sleep(0.05)
     end
-    assert.matches("-- consumed 61, handled 60, dead-lettered 1", log, 1, true)
+    assert.matches("-- consumed 65, handled 64, dead-lettered 1", log, 1, true)
     t.sh("kill -INT " .. pid)
     local rc
     for _ = 1, 200 do
@@ -73,7 +77,7 @@ describe("eddy dev", function()
     end
     log = t.read(dir .. "/int.log") or ""
     assert.are.equal("0", rc and rc:match("%d+"), log)
-    assert.matches("stopped: 61 records", log, 1, true)
+    assert.matches("stopped: 65 records", log, 1, true)
     assert.truthy(next(table_dump(dir .. "/int.db", "order_proposals")))
   end)
 end)
