@@ -57,27 +57,16 @@ describe("eddy dev", function()
   it("stops cleanly on Ctrl-C (SIGINT) with the events handled", function()
     local text = t.read(t.root .. "/conf/eddy.yaml")
     t.write(dir .. "/int.yaml", (text:gsub("path: var/eddy.db", "path: " .. dir .. "/int.db")))
-    t.sh("sh -c " .. t.q(t.q(t.bin) .. " dev -c " .. t.q(dir .. "/int.yaml") .. " >" ..
-      t.q(dir .. "/int.log") .. " 2>&1 & echo $! >" .. t.q(dir .. "/int.pid") ..
-      "; wait $!; echo $? >" .. t.q(dir .. "/int.rc")) .. " >/dev/null 2>&1 &")
-    local pid, log
+    local dev = t.spawn(dir, "int", t.q(t.bin) .. " dev -c " .. t.q(dir .. "/int.yaml"))
     for _ = 1, 400 do
-      pid = pid or t.read(dir .. "/int.pid")
-      log = t.read(dir .. "/int.log") or ""
-      if log:match("consumed 65") then break end
+      if dev.log():match("consumed 65") then break end
       t.sleep(0.05)
     end
-    assert.matches("-- consumed 65, handled 64, dead-lettered 1", log, 1, true)
-    t.sh("kill -INT " .. pid)
-    local rc
-    for _ = 1, 200 do
-      rc = t.read(dir .. "/int.rc")
-      if rc then break end
-      t.sleep(0.05)
-    end
-    log = t.read(dir .. "/int.log") or ""
-    assert.are.equal("0", rc and rc:match("%d+"), log)
-    assert.matches("stopped: 65 records", log, 1, true)
+    assert.matches("-- consumed 65, handled 64, dead-lettered 1", dev.log(), 1, true)
+    t.sh("kill -INT " .. dev.pid)
+    local rc = dev.wait()
+    assert.are.equal(0, rc, dev.log())
+    assert.matches("stopped: 65 records", dev.log(), 1, true)
     assert.truthy(next(table_dump(dir .. "/int.db", "order_proposals")))
   end)
 end)

@@ -143,32 +143,21 @@ return {
     t.produce(mock, "restart", records, dir)
     t.sh("mkdir -p " .. t.q(dir .. "/slow/handlers"))
     -- slow enough that the kill lands mid-stream
-    t.write(dir .. "/slow/handlers/orders.lua", [[
-local clock = os.clock
-return {
-  on_event = function(ev, ctx)
-    local t0 = clock()
-    while clock() - t0 < 0.0003 do end
-    if ev.deleted then return ctx.delete("orders", ev.key) end
-    ctx.upsert("orders", ev.key, ev.data)
-  end,
-}
-]])
+    t.write(dir .. "/slow/handlers/orders.lua", t.slow_handler(0.0003))
     local conf = t.config(dir, mock, { group = "g-restart", topics = { "restart" },
                                        handlers = dir .. "/slow/handlers",
                                        store = dir .. "/restart.db", batch = 200 })
-    local _, pid = t.sh(t.q(t.bin) .. " run -c " .. t.q(conf) ..
-      " >" .. t.q(dir .. "/first.log") .. " 2>&1 & echo $!")
-    pid = tonumber(pid)
+    local first = t.spawn(dir, "first", t.q(t.bin) .. " run -c " .. t.q(conf))
     local committed = 0
     for _ = 1, 400 do
       t.sleep(0.05)
       committed = t.committed(mock, "g-restart", "restart", 1)[1]
       if committed > 0 then break end
     end
-    t.sh("kill -9 " .. pid)
+    t.sh("kill -9 " .. first.pid)
+    assert.are.equal(137, first.wait())
     assert.truthy(committed > 0 and committed < #records,
-                  "killed at offset " .. committed .. ": " .. (t.read(dir .. "/first.log") or ""))
+                  "killed at offset " .. committed .. ": " .. first.log())
 
     local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end", 120)
     assert.are.equal(0, rc, out)
@@ -203,41 +192,19 @@ return {
     for i = 1, 3000 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, 1) } end
     t.produce(mock, "term", records, dir)
     t.sh("mkdir -p " .. t.q(dir .. "/term/handlers"))
-    t.write(dir .. "/term/handlers/slow.lua", [[
-local clock = os.clock
-return {
-  on_event = function(ev, ctx)
-    local t0 = clock()
-    while clock() - t0 < 0.001 do end
-    ctx.upsert("orders", ev.key, ev.data)
-  end,
-}
-]])
+    t.write(dir .. "/term/handlers/slow.lua", t.slow_handler(0.001))
     local conf = t.config(dir, mock, { group = "g-term", topics = { "term" }, batch = 100,
                                        handlers = dir .. "/term/handlers",
                                        store = dir .. "/term.db" })
-    t.sh("sh -c " .. t.q(t.q(t.bin) .. " run -c " .. t.q(conf) .. " >" .. t.q(dir .. "/term.log") ..
-      " 2>&1 & echo $! >" .. t.q(dir .. "/term.pid") .. "; wait $!; echo $? >" ..
-      t.q(dir .. "/term.rc")) .. " >/dev/null 2>&1 &")
-    local pid
-    for _ = 1, 100 do
-      pid = t.read(dir .. "/term.pid")
-      if pid then break end
-      t.sleep(0.05)
-    end
+    local run = t.spawn(dir, "term", t.q(t.bin) .. " run -c " .. t.q(conf))
     for _ = 1, 400 do
       if t.committed(mock, "g-term", "term", 1)[1] > 0 then break end
       t.sleep(0.05)
     end
-    t.sh("kill -TERM " .. pid)
-    local rc
-    for _ = 1, 400 do
-      rc = t.read(dir .. "/term.rc")
-      if rc then break end
-      t.sleep(0.05)
-    end
-    local log = t.read(dir .. "/term.log") or ""
-    assert.are.equal("0", rc and rc:match("%d+"), log)
+    t.sh("kill -TERM " .. run.pid)
+    local rc = run.wait()
+    local log = run.log()
+    assert.are.equal(0, rc, log)
     assert.matches("stopped: ", log, 1, true)
     local committed = t.committed(mock, "g-term", "term", 1)[1]
     local rows = t.query(dir .. "/term.db", "select count(*) as n from orders")[1].n

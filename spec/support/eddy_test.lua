@@ -194,6 +194,49 @@ function _M.eddy(args, timeout)
   return _M.sh("timeout " .. (timeout or 60) .. " " .. shell_quote(_M.bin) .. " " .. args, true)
 end
 
+-- Runs cmd (a shell command line) in the background. The handle has pid,
+-- log() (what it printed so far) and wait() (its exit code, nil when it did
+-- not end within 20 s).
+function _M.spawn(dir, name, cmd)
+  local base = dir .. "/" .. name
+  _M.sh("sh -c " .. shell_quote(cmd .. " >" .. shell_quote(base .. ".log") .. " 2>&1 & echo $! >" ..
+    shell_quote(base .. ".pid") .. "; wait $!; echo $? >" .. shell_quote(base .. ".rc")) ..
+    " >/dev/null 2>&1 &")
+  local pid
+  for _ = 1, 200 do
+    pid = _M.read(base .. ".pid")
+    if pid then break end
+    _M.sleep(0.05)
+  end
+  return {
+    pid = tonumber(pid),
+    log = function() return _M.read(base .. ".log") or "" end,
+    wait = function()
+      for _ = 1, 400 do
+        local rc = _M.read(base .. ".rc")
+        if rc then return tonumber(rc:match("%d+")) end
+        _M.sleep(0.05)
+      end
+    end,
+  }
+end
+
+-- A handler that spends about seconds of CPU per event, then upserts (or
+-- deletes on a tombstone): slow enough for a signal to land mid-stream.
+function _M.slow_handler(seconds)
+  return ([[
+local clock = os.clock
+return {
+  on_event = function(ev, ctx)
+    local t0 = clock()
+    while clock() - t0 < SECONDS do end
+    if ev.deleted then return ctx.delete("orders", ev.key) end
+    ctx.upsert("orders", ev.key, ev.data)
+  end,
+}
+]]):gsub("SECONDS", tostring(seconds)), nil
+end
+
 _M.ORDERS_HANDLER = [[
 return {
   subscribe = { types = { "com.relexsolutions.supply-chain.*" } },
