@@ -10,6 +10,9 @@ return {
     if ev.deleted then
       return ctx.delete("order_proposals", ev.key)
     end
+    if type(ev.data) ~= "table" then
+      error("an order proposal needs its data object, got " .. type(ev.data))
+    end
     ctx.upsert("order_proposals", ev.key, ev.data)
   end,
 }

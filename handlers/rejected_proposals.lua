@@ -7,7 +7,7 @@ return {
   },
 
   on_event = function(ev, ctx)
-    if ev.deleted or ev.data.status ~= "rejected" then
+    if ev.deleted or type(ev.data) ~= "table" or ev.data.status ~= "rejected" then
       return ctx.delete("rejected_proposals", ev.key)
     end
     ctx.upsert("rejected_proposals", ev.key, {
