@@ -9,7 +9,7 @@ describe("eddy run", function()
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
-                               "refused", "dlq.refused", "term", "binary", "locked" })
+                               "refused", "dlq.refused", "term", "binary", "locked", "shared:4" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -253,5 +253,48 @@ return {
       assert.are.equal(tonumber(r.key:match("%d+")), cjson.decode(r.value).version)
     end
     assert.are.same({ 50 }, t.committed(mock, "g-locked", "locked", 1))
+  end)
+
+  it("shares a topic with a second process through rebalances, nothing lost", function()
+    local records, expect = {}, {}
+    for i = 1, 2000 do
+      local key = "ORD-" .. (i % 300)
+      records[#records + 1] = { key, t.event(key, i) }
+      expect[key] = i
+    end
+    t.produce(mock, "shared", records, dir)
+    t.sh("mkdir -p " .. t.q(dir .. "/shared/handlers"))
+    t.write(dir .. "/shared/handlers/orders.lua", t.slow_handler(0.002))
+    local conf = t.config(dir, mock, { group = "g-shared", topics = { "shared" }, batch = 50,
+                                       handlers = dir .. "/shared/handlers",
+                                       store = dir .. "/shared.db" })
+    local a = t.spawn(dir, "shared-a", t.q(t.bin) .. " run -c " .. t.q(conf))
+    for _ = 1, 400 do
+      local offs = t.committed(mock, "g-shared", "shared", 4)
+      if (offs[1] or 0) + (offs[2] or 0) + (offs[3] or 0) + (offs[4] or 0) > 0 then break end
+      t.sleep(0.05)
+    end
+    -- b joins (a gives up partitions), ends its share and leaves (a takes them back)
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end", 120)
+    assert.are.equal(0, rc, out)
+    assert.matches("assigned", out, 1, true)
+    local total = 0
+    for _ = 1, 600 do
+      local offs = t.committed(mock, "g-shared", "shared", 4)
+      total = 0
+      for p = 1, 4 do total = total + math.max(offs[p] or 0, 0) end
+      if total == #records then break end
+      t.sleep(0.1)
+    end
+    t.sh("kill -TERM " .. a.pid)
+    assert.are.equal(0, a.wait(), a.log())
+    local _, assigned = a.log():gsub("assigned %d+ partition", "")
+    assert.truthy(assigned >= 2, a.log())
+    assert.are.equal(#records, total)
+    local got = {}
+    for _, r in ipairs(t.query(dir .. "/shared.db", "select key, value from orders")) do
+      got[r.key] = cjson.decode(r.value).version
+    end
+    assert.are.same(expect, got)
   end)
 end)
