@@ -611,7 +611,7 @@ static int l_ctx_upsert(lua_State *L)
 		/* fall through */
 	default:
 		return raise_error(
-		    L, "ctx.upsert: value must be a table, string, number or boolean, got %s%s",
+		    L, "ctx.upsert: value must be a table, string, number, boolean or json.null, got %s%s",
 		    luaL_typename(L, 3), lua_isnil(L, 3) ? " (ctx.delete removes a key)" : "");
 	}
 	if (!text) {
