@@ -894,8 +894,8 @@ static void test_ctx(void)
 	} cases[] = {
 	    {"key", "handlers/m.lua:3: ctx.upsert: key must be a string, got number"},
 	    {"ns", "handlers/m.lua:4: ctx.get: namespace must be a string, got nil"},
-	    {"value", "handlers/m.lua:5: ctx.upsert: value must be a table, string, number or "
-	              "boolean, got nil (ctx.delete removes a key)"},
+	    {"value", "handlers/m.lua:5: ctx.upsert: value must be a table, string, number, "
+	              "boolean or json.null, got nil (ctx.delete removes a key)"},
 	    {"fn", "handlers/m.lua:6: ctx.upsert: Cannot serialise function: type not supported"},
 	    {"nan",
 	     "handlers/m.lua:7: ctx.upsert: Cannot serialise number: must not be NaN or Inf"},
