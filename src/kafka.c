@@ -202,6 +202,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dead_letter *dl)
 {
 	struct consumer *c = ud;
+	eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%" PRId64 ": %s: %s%s%s", m->topic,
+		 (int)m->partition, m->offset, dl->stage, dl->handler ? dl->handler : "",
+		 dl->handler ? ": " : "", dl->reason);
 	rd_kafka_headers_t *h = rd_kafka_headers_new(m->n_headers + 7);
 	char num[32], when[40];
 	for (size_t i = 0; i < m->n_headers; i++)

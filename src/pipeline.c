@@ -270,9 +270,10 @@ static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_
 {
 	struct eddy_dead_letter dl = {stage, reason, handler};
 	p->stats.dead++;
-	eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%lld: %s: %s%s%s", m->topic ? m->topic : "-",
-		 (int)m->partition, (long long)m->offset, stage, handler ? handler : "",
-		 handler ? ": " : "", reason);
+	if (!p->opts.dead_letter)
+		eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%lld: %s: %s%s%s",
+			 m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset, stage,
+			 handler ? handler : "", handler ? ": " : "", reason);
 	if (p->opts.dead_letter && p->opts.dead_letter(p->opts.dead_letter_ud, m, &dl) != 0) {
 		snprintf(p->error, sizeof p->error, "dead letter of %s %d/%lld not accepted",
 			 m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset);

@@ -19,7 +19,8 @@ struct eddy_dead_letter {
 };
 
 /* Where dead letters go: the Kafka dead-letter topic in run and dev, a
- * report line in replay. Returns 0 when accepted (delivery may be
+ * report line in replay; the function also tells the user (without one,
+ * the pipeline logs the dead letter). Returns 0 when accepted (delivery may be
  * confirmed later, before the batch's offsets are committed), -1 when not. */
 typedef int (*eddy_dead_letter_fn)(void *ud, const struct eddy_msg *m,
 				   const struct eddy_dead_letter *dl);
