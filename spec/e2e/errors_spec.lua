@@ -51,8 +51,8 @@ describe("bad input", function()
   end)
 
   it("a handler with a syntax error stops start-up naming file and line", function()
-    t.sh("mkdir -p " .. t.q(dir .. "/broken/handlers"))
-    t.write(dir .. "/broken/handlers/oops.lua", "return {\n  on_event = function(ev, ctx)\n    local x = = 1\n  end,\n}\n")
+    t.handlers(dir .. "/broken",
+      { ["oops.lua"] = "return {\n  on_event = function(ev, ctx)\n    local x = = 1\n  end,\n}\n" })
     local conf = t.config(dir, mock, { handlers = dir .. "/broken/handlers" })
     local rc, out = t.eddy("run -c " .. t.q(conf))
     assert.are.equal(2, rc, out)

@@ -68,9 +68,7 @@ describe("eddy replay", function()
     local value = '{"specversion":"1.0","type":"t.v1","source":"s","id":"K1",' ..
       '"meta":{"tenant":"x"},"data":{"a":null,"b":[],"c":{},"d":[1,null,[]],"e":312.0,"f":1e3}}'
     t.write(dir .. "/nulls.kv", "K1\t" .. value .. "\n")
-    t.handlers(dir .. "/rt", {})
-    t.sh("mkdir -p " .. t.q(dir .. "/rt/handlers"))
-    t.write(dir .. "/rt/handlers/copy.lua", [[
+    t.handlers(dir .. "/rt", { ["copy.lua"] = [[
 return {
   on_event = function(ev, ctx)
     ctx.upsert("same", ev.key, ev.data)
@@ -80,7 +78,7 @@ return {
     ctx.upsert("changed", ev.key, copy)
   end,
 }
-]])
+]] })
     local c2 = t.config(dir, nil, { handlers = dir .. "/rt/handlers", store = dir .. "/rt.db" })
     local rc, out = t.eddy("replay -c " .. t.q(c2) .. " " .. t.q(dir .. "/nulls.kv"))
     assert.are.equal(0, rc, out)
@@ -96,8 +94,7 @@ return {
   end)
 
   it("undoes every write of a failed event; ctx.get sees the event's own writes", function()
-    t.sh("mkdir -p " .. t.q(dir .. "/undo/handlers"))
-    t.write(dir .. "/undo/handlers/a.lua", [[
+    t.handlers(dir .. "/undo", { ["a.lua"] = [[
 return {
   on_event = function(ev, ctx)
     ctx.upsert("seen", ev.key, { v = ev.data.version })
@@ -107,7 +104,7 @@ return {
     if ev.data.version == 2 then error("no version 2") end
   end,
 }
-]])
+]] })
     local c3 = t.config(dir, nil, { handlers = dir .. "/undo/handlers", store = dir .. "/undo.db",
                                     retries = 0 })
     t.write(dir .. "/undo0.kv", "K1\t" .. t.event("K1", 1) .. "\nK2\t" .. t.event("K2", 1) .. "\n")

@@ -91,9 +91,7 @@ describe("eddy run", function()
   end)
 
   it("dead-letters a failing handler after its retries, naming handler and line", function()
-    t.handlers(dir .. "/h2", {})
-    t.sh("mkdir -p " .. t.q(dir .. "/h2/handlers"))
-    t.write(dir .. "/h2/handlers/picky.lua", [[
+    t.handlers(dir .. "/h2", { ["picky.lua"] = [[
 return {
   on_event = function(ev, ctx)
     if ev.data.quantity > 25 then
@@ -102,7 +100,7 @@ return {
     ctx.upsert("orders", ev.key, ev.data)
   end,
 }
-]])
+]] })
     t.produce(mock, "bad", { { "ORD-1", t.event("ORD-1", 1) }, { "ORD-2", t.event("ORD-2", 3) },
                              { "ORD-3", t.event("ORD-3", 2) } }, dir)
     local conf = t.config(dir, mock, { group = "g-bad", topics = { "bad" }, dlq = "eddy.dlq",
@@ -141,9 +139,8 @@ return {
       end
     end
     t.produce(mock, "restart", records, dir)
-    t.sh("mkdir -p " .. t.q(dir .. "/slow/handlers"))
     -- slow enough that the kill lands mid-stream
-    t.write(dir .. "/slow/handlers/orders.lua", t.slow_handler(0.0003))
+    t.handlers(dir .. "/slow", { ["orders.lua"] = t.slow_handler(0.0003) })
     local conf = t.config(dir, mock, { group = "g-restart", topics = { "restart" },
                                        handlers = dir .. "/slow/handlers",
                                        store = dir .. "/restart.db", batch = 200 })
@@ -191,8 +188,7 @@ return {
     local records = {}
     for i = 1, 3000 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, 1) } end
     t.produce(mock, "term", records, dir)
-    t.sh("mkdir -p " .. t.q(dir .. "/term/handlers"))
-    t.write(dir .. "/term/handlers/slow.lua", t.slow_handler(0.001))
+    t.handlers(dir .. "/term", { ["slow.lua"] = t.slow_handler(0.001) })
     local conf = t.config(dir, mock, { group = "g-term", topics = { "term" }, batch = 100,
                                        handlers = dir .. "/term/handlers",
                                        store = dir .. "/term.db" })
@@ -263,8 +259,7 @@ return {
       expect[key] = i
     end
     t.produce(mock, "shared", records, dir)
-    t.sh("mkdir -p " .. t.q(dir .. "/shared/handlers"))
-    t.write(dir .. "/shared/handlers/orders.lua", t.slow_handler(0.002))
+    t.handlers(dir .. "/shared", { ["orders.lua"] = t.slow_handler(0.002) })
     local conf = t.config(dir, mock, { group = "g-shared", topics = { "shared" }, batch = 50,
                                        handlers = dir .. "/shared/handlers",
                                        store = dir .. "/shared.db" })
