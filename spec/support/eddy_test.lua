@@ -202,22 +202,20 @@ function _M.spawn(dir, name, cmd)
   _M.sh("sh -c " .. shell_quote(cmd .. " >" .. shell_quote(base .. ".log") .. " 2>&1 & echo $! >" ..
     shell_quote(base .. ".pid") .. "; wait $!; echo $? >" .. shell_quote(base .. ".rc")) ..
     " >/dev/null 2>&1 &")
-  local pid
-  for _ = 1, 200 do
-    pid = _M.read(base .. ".pid")
-    if pid then break end
-    _M.sleep(0.05)
+  -- a number and its newline: the file may be seen before echo wrote it
+  local function read_number(path, tries)
+    for _ = 1, tries do
+      local n = (_M.read(path) or ""):match("^(%d+)\n")
+      if n then return tonumber(n) end
+      _M.sleep(0.05)
+    end
   end
+  local pid = read_number(base .. ".pid", 200)
+  assert(pid, "no pid for " .. cmd)
   return {
-    pid = tonumber(pid),
+    pid = pid,
     log = function() return _M.read(base .. ".log") or "" end,
-    wait = function()
-      for _ = 1, 400 do
-        local rc = _M.read(base .. ".rc")
-        if rc then return tonumber(rc:match("%d+")) end
-        _M.sleep(0.05)
-      end
-    end,
+    wait = function() return read_number(base .. ".rc", 400) end,
   }
 end
 
