@@ -73,6 +73,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
+# What Confluent's registry says with these codes.
+FAULT_MESSAGES = {
+    50001: "Error in the backend data store",
+    50002: "Operation timed out",
+    50003: "Error while forwarding the request to the leader",
+    401: "Unauthorized",
+    403: "Forbidden",
+    429: "Rate limit exceeded",
+}
+
 
 class State:
     """Schemas, faults and the log, shared by the server's threads."""
@@ -232,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             self.error(401, 401, "Unauthorized")
         elif fail:
-            self.error(fail[0], fail[1], "Injected failure (error_code %d)" % fail[1])
+            self.error(fail[0], fail[1], FAULT_MESSAGES.get(fail[1], "Injected failure"))
         elif self.command != "GET":
             self.error(405, 405, "HTTP 405 Method Not Allowed")
         else:

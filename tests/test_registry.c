@@ -1,0 +1,503 @@
+/* test_registry.c - the Schema Registry client against tests/tools/registry-fixture.py:
+ * lookups, not-found answers, retries, timeouts, auth, the cache and "latest". */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "registry.h"
+#include "test.h"
+
+#define FIXTURE "tests/tools/registry-fixture.py"
+
+/* Schemas by id, in the fixture's one-file format. */
+static const char schemas_json[] =
+	"{\"1\": {\"subject\": \"orders-value\", \"version\": 1, \"schemaType\": \"JSON\","
+	"        \"schema\": \"{\\\"properties\\\":{\\\"customer\\\":{\\\"$ref\\\":\\\"customer.json\\\"}}}\","
+	"        \"references\": [{\"name\": \"customer.json\", \"subject\": \"customer\","
+	"                          \"version\": 1}]},"
+	" \"2\": {\"subject\": \"users-value\", \"version\": 1,"
+	"        \"schema\": \"{\\\"type\\\":\\\"record\\\",\\\"name\\\":\\\"User\\\",\\\"fields\\\":[]}\"},"
+	" \"3\": {\"subject\": \"customer\", \"version\": 1, \"schemaType\": \"JSON\","
+	"        \"schema\": {\"type\": \"object\"}},"
+	" \"4\": {\"subject\": \"orders-value\", \"version\": 2, \"schemaType\": \"JSON\","
+	"        \"schema\": {\"required\": [\"id\"]}},"
+	" \"5\": {\"subject\": \"com.example/orders v1+?&#%\", \"version\": 1,"
+	"        \"schemaType\": \"JSON\", \"schema\": {\"type\": \"string\"}},"
+	" \"6\": {\"subject\": \"ttl-value\", \"version\": 1, \"schemaType\": \"JSON\","
+	"        \"schema\": {\"const\": 1}},"
+	" \"7\": {\"subject\": \"protos\", \"version\": 1, \"schemaType\": \"PROTOBUF\","
+	"        \"schema\": \"syntax = \\\"proto3\\\";\"}}";
+
+static char dir[] = "/tmp/eddy-registry-XXXXXX";
+static char schemas_path[64], log_path[64];
+static char err[512];
+
+struct fixture {
+	pid_t pid;
+	int port;
+	char url[64];
+};
+
+/* Starts the fixture with extra arguments (NULL-terminated); port 0 when it
+ * did not start. */
+static struct fixture fixture_start(const char *arg1, const char *arg2)
+{
+	struct fixture f = {0};
+	char line[32] = "";
+	size_t len = 0;
+	int fds[2];
+
+	if (pipe(fds) != 0)
+		return f;
+	f.pid = fork();
+	if (f.pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execlp("python3", "python3", FIXTURE, "--schemas", schemas_path, "--log", log_path,
+		       arg1, arg2, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len < sizeof(line) - 1) {
+		ssize_t n = read(fds[0], line + len, 1);
+
+		if (n <= 0 || line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	close(fds[0]);
+	f.port = atoi(line);
+	snprintf(f.url, sizeof(f.url), "http://127.0.0.1:%d", f.port);
+	return f;
+}
+
+static void fixture_stop(struct fixture *f)
+{
+	if (f->pid > 0) {
+		kill(f->pid, SIGTERM);
+		waitpid(f->pid, NULL, 0);
+	}
+	f->pid = 0;
+}
+
+static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * nmemb;
+}
+
+/* Calls a control endpoint ("fail?count=1"); a body makes it a POST. */
+static int control(const struct fixture *f, const char *what, const char *body)
+{
+	char url[256];
+	long status = 0;
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/_fixture/%s", f->url, what);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status == 200;
+}
+
+/* How many lines of the fixture's request log are exactly line. */
+static int requests(const char *line)
+{
+	char buf[512];
+	int n = 0;
+	FILE *f = fopen(log_path, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		n += strcmp(buf, line) == 0;
+	}
+	fclose(f);
+	return n;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+static struct eddy_registry *client(const char *url, int retries)
+{
+	struct eddy_registry_conf conf = {.url = url, .retries = retries, .backoff_ms = 20,
+					  .timeout_ms = 2000};
+	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
+
+	if (!r)
+		fprintf(stderr, "eddy_registry_new: %s\n", err);
+	return r;
+}
+
+static void test_conf(void)
+{
+	struct eddy_registry_conf conf = {0};
+
+	CHECK(!eddy_registry_new(&conf, err, sizeof(err)));
+	CHECK(strstr(err, "url") != NULL);
+	conf.url = "ftp://example.com";
+	CHECK(!eddy_registry_new(&conf, err, sizeof(err)));
+	eddy_registry_destroy(NULL);
+}
+
+static void test_by_id(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 0);
+	const struct eddy_registry_schema *s = NULL, *again = NULL;
+	int before = requests("GET /schemas/ids/1");
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == 1);
+	if (s) {
+		CHECK(s->id == 1);
+		CHECK(s->type == EDDY_REGISTRY_JSON);
+		CHECK(s->subject == NULL);
+		CHECK(s->version == 0);
+		CHECK_STR(s->schema, "{\"properties\":{\"customer\":{\"$ref\":\"customer.json\"}}}");
+		CHECK(s->len == strlen(s->schema));
+		CHECK(s->n_refs == 1);
+		if (s->n_refs == 1) {
+			CHECK_STR(s->refs[0].name, "customer.json");
+			CHECK_STR(s->refs[0].subject, "customer");
+			CHECK(s->refs[0].version == 1);
+		}
+	}
+	/* The cache: the second lookup is no request. */
+	CHECK(eddy_registry_by_id(r, 1, &again, err, sizeof(err)) == 1);
+	CHECK(again == s);
+	CHECK(requests("GET /schemas/ids/1") == before + 1);
+
+	CHECK(eddy_registry_by_id(r, 2, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->type == EDDY_REGISTRY_AVRO && s->n_refs == 0 && s->refs == NULL);
+	CHECK_STR(s ? s->schema : NULL, "{\"type\":\"record\",\"name\":\"User\",\"fields\":[]}");
+	/* A schema given as JSON in the fixture file comes as its text. */
+	CHECK(eddy_registry_by_id(r, 3, &s, err, sizeof(err)) == 1);
+	CHECK_STR(s ? s->schema : NULL, "{\"type\":\"object\"}");
+	CHECK(eddy_registry_by_id(r, 7, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->type == EDDY_REGISTRY_PROTOBUF);
+	eddy_registry_destroy(r);
+}
+
+static void test_by_subject(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 0);
+	const struct eddy_registry_schema *s = NULL, *latest = NULL, *v2 = NULL;
+	int ids = requests("GET /schemas/ids/1");
+	int latests = requests("GET /subjects/orders-value/versions/latest");
+	int v2s = requests("GET /subjects/orders-value/versions/2");
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_subject(r, "orders-value", "1", &s, err, sizeof(err)) == 1);
+	if (s) {
+		CHECK(s->id == 1);
+		CHECK_STR(s->subject, "orders-value");
+		CHECK(s->version == 1);
+		CHECK(s->type == EDDY_REGISTRY_JSON);
+		CHECK(s->n_refs == 1 && strcmp(s->refs[0].subject, "customer") == 0);
+	}
+	/* The answer filled the id cache too, with a schema as fetched by id. */
+	CHECK(eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->subject == NULL && s->version == 0 && s->id == 1);
+	CHECK(requests("GET /schemas/ids/1") == ids);
+
+	CHECK(eddy_registry_by_subject(r, "orders-value", "latest", &latest, err, sizeof(err)) ==
+	      1);
+	CHECK(latest && latest->id == 4 && latest->version == 2);
+	CHECK_STR(latest ? latest->schema : NULL, "{\"required\":[\"id\"]}");
+	CHECK(eddy_registry_by_subject(r, "orders-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(s == latest);
+	/* "latest" answered version 2, which is cached as such. */
+	CHECK(eddy_registry_by_subject(r, "orders-value", "2", &v2, err, sizeof(err)) == 1);
+	CHECK(v2 == latest);
+	CHECK(requests("GET /subjects/orders-value/versions/latest") == latests + 1);
+	CHECK(requests("GET /subjects/orders-value/versions/2") == v2s);
+	eddy_registry_destroy(r);
+}
+
+static void test_not_found(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 3);
+	const struct eddy_registry_schema *s = NULL;
+	int before = requests("GET /schemas/ids/99");
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_id(r, 99, &s, err, sizeof(err)) == 0);
+	CHECK(strstr(err, "Schema 99 not found") && strstr(err, "40403"));
+	/* Not cached and not retried: one request per lookup. */
+	CHECK(eddy_registry_by_id(r, 99, &s, err, sizeof(err)) == 0);
+	CHECK(requests("GET /schemas/ids/99") == before + 2);
+
+	CHECK(eddy_registry_by_subject(r, "nope", "1", &s, err, sizeof(err)) == 0);
+	CHECK(strstr(err, "Subject 'nope' not found.") && strstr(err, "40401"));
+	CHECK(eddy_registry_by_subject(r, "nope", "latest", &s, err, sizeof(err)) == 0);
+	CHECK(strstr(err, "40401") != NULL);
+	CHECK(eddy_registry_by_subject(r, "orders-value", "9", &s, err, sizeof(err)) == 0);
+	CHECK(strstr(err, "Version 9 not found.") && strstr(err, "40402"));
+	CHECK(eddy_registry_by_subject(r, "orders-value", "x", &s, err, sizeof(err)) == 0);
+	CHECK(strstr(err, "\"x\"") != NULL);
+	CHECK(eddy_registry_by_subject(r, "orders-value", "0", &s, err, sizeof(err)) == 0);
+	eddy_registry_destroy(r);
+}
+
+static void test_retries(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 2);
+	const struct eddy_registry_schema *s = NULL;
+	int two = requests("GET /schemas/ids/2"), three = requests("GET /schemas/ids/3");
+
+	CHECK(r);
+	if (!r)
+		return;
+	/* A 500 then a 200: the retry gets it. */
+	CHECK(control(f, "fail?count=1&status=500&error_code=50001", NULL));
+	CHECK(eddy_registry_by_id(r, 2, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->id == 2);
+	CHECK(requests("GET /schemas/ids/2") == two + 2);
+
+	/* Always 503: 1 + retries requests, then -1 with the registry's word. */
+	CHECK(control(f, "fail?count=-1&status=503&error_code=50003", NULL));
+	CHECK(eddy_registry_by_id(r, 3, &s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "HTTP 503") && strstr(err, "50003") && strstr(err, "3 tries"));
+	CHECK(requests("GET /schemas/ids/3") == three + 3);
+	CHECK(control(f, "reset", NULL));
+	CHECK(eddy_registry_by_id(r, 3, &s, err, sizeof(err)) == 1);
+	eddy_registry_destroy(r);
+}
+
+static void test_refused(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	const struct eddy_registry_schema *s = NULL;
+	struct eddy_registry *r;
+	char url[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* A port the system just gave out and nobody listens on. */
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	r = client(url, 1);
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "2 tries") != NULL);
+	eddy_registry_destroy(r);
+}
+
+static void test_timeout(const struct fixture *f)
+{
+	struct eddy_registry_conf conf = {.url = f->url, .timeout_ms = 300};
+	const struct eddy_registry_schema *s = NULL;
+	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
+	long long t0, took;
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(control(f, "delay?ms=2000&count=1", NULL));
+	t0 = now_ms();
+	CHECK(eddy_registry_by_id(r, 6, &s, err, sizeof(err)) == -1);
+	took = now_ms() - t0;
+	CHECK(took >= 250 && took < 1500);
+	CHECK(strstr(err, "imeout") || strstr(err, "timed out"));
+	/* The client is usable afterwards. */
+	CHECK(eddy_registry_by_id(r, 6, &s, err, sizeof(err)) == 1);
+	eddy_registry_destroy(r);
+}
+
+static void test_auth(void)
+{
+	struct fixture f = fixture_start("--user", "key:s3cr:et");
+	struct eddy_registry_conf conf = {.retries = 2, .backoff_ms = 10};
+	const struct eddy_registry_schema *s = NULL;
+	struct eddy_registry *r;
+	int before;
+
+	CHECK(f.port > 0);
+	if (f.port <= 0)
+		return;
+	conf.url = f.url;
+	conf.username = "key";
+	conf.password = "s3cr:et";
+	r = eddy_registry_new(&conf, err, sizeof(err));
+	CHECK(r && eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == 1);
+	eddy_registry_destroy(r);
+
+	/* Wrong secret: -1 (not "not found"), and no retry. */
+	before = requests("GET /schemas/ids/2");
+	conf.password = "wrong";
+	r = eddy_registry_new(&conf, err, sizeof(err));
+	CHECK(r && eddy_registry_by_id(r, 2, &s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "HTTP 401") && strstr(err, "Unauthorized"));
+	CHECK(requests("GET /schemas/ids/2") == before + 1);
+	eddy_registry_destroy(r);
+
+	conf.username = NULL;
+	r = eddy_registry_new(&conf, err, sizeof(err));
+	CHECK(r && eddy_registry_by_subject(r, "orders-value", "1", &s, err, sizeof(err)) == -1);
+	eddy_registry_destroy(r);
+	fixture_stop(&f);
+}
+
+static void test_latest_ttl(const struct fixture *f)
+{
+	struct eddy_registry_conf conf = {.url = f->url, .retries = 1, .backoff_ms = 10,
+					  .latest_ttl_ms = 300};
+	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
+	const struct eddy_registry_schema *v1 = NULL, *s = NULL;
+	const char *line = "GET /subjects/ttl-value/versions/latest";
+	int before = requests(line);
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &v1, err, sizeof(err)) == 1);
+	CHECK(v1 && v1->version == 1 && v1->id == 6);
+	CHECK(control(f, "schemas",
+		      "{\"8\": {\"subject\": \"ttl-value\", \"version\": 2, \"schemaType\": "
+		      "\"JSON\", \"schema\": {\"const\": 2}}}"));
+	/* Within the TTL: the cached one, no request. */
+	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(s == v1);
+	CHECK(requests(line) == before + 1);
+
+	/* Past it: asked again, the new version. */
+	sleep_ms(400);
+	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(s && s->version == 2 && s->id == 8);
+	CHECK_STR(s ? s->schema : NULL, "{\"const\":2}");
+	CHECK(requests(line) == before + 2);
+	/* What was handed out before stays valid. */
+	CHECK(v1->version == 1);
+	CHECK_STR(v1->schema, "{\"const\":1}");
+
+	/* A refresh that fails keeps the cached one, and does not ask again
+	 * on the next call. */
+	sleep_ms(400);
+	CHECK(control(f, "fail?count=-1&status=500&error_code=50001", NULL));
+	v1 = s;
+	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(s == v1);
+	CHECK(requests(line) == before + 4);
+	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(s == v1);
+	CHECK(requests(line) == before + 4);
+	CHECK(control(f, "reset", NULL));
+
+	/* A number is cached forever. */
+	CHECK(eddy_registry_by_subject(r, "ttl-value", "1", &s, err, sizeof(err)) == 1);
+	CHECK(s && s->version == 1);
+	eddy_registry_destroy(r);
+}
+
+static void test_special_subject(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 0);
+	const struct eddy_registry_schema *s = NULL;
+	const char *line = "GET /subjects/com.example%2Forders%20v1%2B%3F%26%23%25/versions/1";
+	int before = requests(line);
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_subject(r, "com.example/orders v1+?&#%", "1", &s, err,
+				       sizeof(err)) == 1);
+	CHECK(s && s->id == 5);
+	CHECK_STR(s ? s->subject : NULL, "com.example/orders v1+?&#%");
+	CHECK(requests(line) == before + 1);
+	eddy_registry_destroy(r);
+}
+
+static void test_wrong_path(const struct fixture *f)
+{
+	char url[128];
+	struct eddy_registry *r;
+	const struct eddy_registry_schema *s = NULL;
+
+	/* A 404 without a registry error code is a wrong URL: a failure, so
+	 * events wait instead of being judged. */
+	snprintf(url, sizeof(url), "%s/nope/", f->url);
+	r = client(url, 2);
+	CHECK(r && eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "HTTP 404") != NULL);
+	CHECK(requests("GET /nope/schemas/ids/1") == 1);
+	eddy_registry_destroy(r);
+}
+
+int main(void)
+{
+	struct fixture f;
+	FILE *out;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(schemas_path, sizeof(schemas_path), "%s/schemas.json", dir);
+	snprintf(log_path, sizeof(log_path), "%s/requests.log", dir);
+	out = fopen(schemas_path, "w");
+	if (!out || fputs(schemas_json, out) < 0 || fclose(out) != 0) {
+		perror(schemas_path);
+		return 1;
+	}
+	f = fixture_start(NULL, NULL);
+	CHECK(f.port > 0);
+	if (f.port > 0) {
+		test_conf();
+		test_by_id(&f);
+		test_by_subject(&f);
+		test_not_found(&f);
+		test_retries(&f);
+		test_refused();
+		test_timeout(&f);
+		test_latest_ttl(&f);
+		test_special_subject(&f);
+		test_wrong_path(&f);
+		test_auth();
+	}
+	fixture_stop(&f);
+	unlink(schemas_path);
+	unlink(log_path);
+	rmdir(dir);
+	return test_report("test_registry");
+}
