@@ -69,6 +69,7 @@ struct eddy_registry {
 	struct curl_slist *headers;
 	char *url; /* without a trailing '/' */
 	int retries, backoff_ms, latest_ttl_ms;
+	int latest_retry_ms; /* after a failed refresh of "latest" */
 	struct eddy_json_doc *doc;
 	struct body body;
 	char curl_err[CURL_ERROR_SIZE];
@@ -201,7 +202,7 @@ static void cache_grow(struct eddy_registry *r)
  * the key must not be in the table yet. Returns the node, or NULL when out of
  * memory (key freed). */
 static struct node *cache_add(struct eddy_registry *r, char *key,
-			      const struct eddy_registry_schema *schema)
+                              const struct eddy_registry_schema *schema)
 {
 	struct node *n = calloc(1, sizeof(*n));
 
@@ -249,7 +250,7 @@ static int positive_int(const struct eddy_json *obj, const char *key)
  * labelled id, subject (copied, may be NULL) and version; NULL with the
  * reason in why when the answer is not one. */
 static struct cached *schema_from(const struct eddy_json *root, int id, const char *subject,
-				  int version, char *why, size_t why_size)
+                                  int version, char *why, size_t why_size)
 {
 	const struct eddy_json *text = eddy_json_getz(root, "schema");
 	const struct eddy_json *type = eddy_json_getz(root, "schemaType");
@@ -274,8 +275,8 @@ static struct cached *schema_from(const struct eddy_json *root, int id, const ch
 		goto oom;
 	if (subject && !(c->s.subject = strdup(subject)))
 		goto oom;
-	if (!type || type->type == EDDY_JSON_NULL || (eddy_json_str(type) &&
-						      strcmp(type->u.s, "AVRO") == 0)) {
+	if (!type || type->type == EDDY_JSON_NULL ||
+	    (eddy_json_str(type) && strcmp(type->u.s, "AVRO") == 0)) {
 		c->s.type = EDDY_REGISTRY_AVRO;
 	} else if (eddy_json_str(type) && strcmp(type->u.s, "JSON") == 0) {
 		c->s.type = EDDY_REGISTRY_JSON;
@@ -297,8 +298,8 @@ static struct cached *schema_from(const struct eddy_json *root, int id, const ch
 
 			if (!name || !ref_subject || !ref_version) {
 				eddy_errf(why, why_size,
-					  "answer's reference %u lacks a name, subject or version",
-					  (unsigned)i);
+				          "answer's reference %u lacks a name, subject or version",
+				          (unsigned)i);
 				goto err;
 			}
 			c->s.n_refs = i + 1;
@@ -374,7 +375,7 @@ static bool transient_curl(CURLcode cc)
  * exist, -1 otherwise; the reason goes into why, and *transient tells
  * whether another try may do better. */
 static int get_once(struct eddy_registry *r, const char *url, const struct eddy_json **root,
-		    bool *transient, char *why, size_t why_size)
+                    bool *transient, char *why, size_t why_size)
 {
 	const struct eddy_json *v, *code_v;
 	char jerr[128], msg[MESSAGE_MAX + 1] = "";
@@ -399,17 +400,17 @@ static int get_once(struct eddy_registry *r, const char *url, const struct eddy_
 		} else {
 			*transient = transient_curl(cc);
 			eddy_errf(why, why_size, "%s",
-				  r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
+			          r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
 		}
 		return -1;
 	}
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
 	v = eddy_json_parse(r->doc, r->body.data ? r->body.data : "", r->body.len, jerr,
-			    sizeof(jerr));
+	                    sizeof(jerr));
 	if (status == 200) {
 		if (!v || v->type != EDDY_JSON_OBJECT) {
 			eddy_errf(why, why_size, "unparsable answer: %s",
-				  v ? "not a JSON object" : jerr);
+			          v ? "not a JSON object" : jerr);
 			return -1;
 		}
 		*root = v;
@@ -424,7 +425,7 @@ static int get_once(struct eddy_registry *r, const char *url, const struct eddy_
 		quote_message(msg, sizeof(msg), eddy_json_getz(v, "message")->u.s);
 	if (code)
 		eddy_errf(why, why_size, "HTTP %ld: %s%s(error_code %lld)", status, msg,
-			  msg[0] ? " " : "", (long long)code);
+		          msg[0] ? " " : "", (long long)code);
 	else
 		eddy_errf(why, why_size, "HTTP %ld%s%s", status, msg[0] ? ": " : "", msg);
 	/* 40401 no such subject, 40402 no such version, 40403 no such schema,
@@ -441,7 +442,7 @@ static int get_once(struct eddy_registry *r, const char *url, const struct eddy_
  * after transient failures up to r->retries times with doubling waits. Same
  * returns as get_once; errstr names the request. */
 static int get(struct eddy_registry *r, const char *path, const struct eddy_json **root,
-	       char *errstr, size_t errstr_size)
+               char *errstr, size_t errstr_size)
 {
 	char why[512];
 	char *url = strf("%s%s", r->url, path);
@@ -459,14 +460,14 @@ static int get(struct eddy_registry *r, const char *path, const struct eddy_json
 		if (rc >= 0 || !transient || tries > r->retries)
 			break;
 		eddy_log(EDDY_LOG_DEBUG, "schema registry GET %s: %s; trying again in %lld ms",
-			 path, why, (long long)wait);
+		         path, why, (long long)wait);
 		sleep_ms(wait);
 		wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
 	}
 	free(url);
 	if (rc < 0 && tries > 1)
 		eddy_errf(errstr, errstr_size, "schema registry GET %s: %s (%d tries)", path, why,
-			  tries);
+		          tries);
 	else if (rc <= 0)
 		eddy_errf(errstr, errstr_size, "schema registry GET %s: %s", path, why);
 	return rc;
@@ -475,23 +476,23 @@ static int get(struct eddy_registry *r, const char *path, const struct eddy_json
 /* ---- public ------------------------------------------------------------- */
 
 struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, char *errstr,
-					size_t errstr_size)
+                                        size_t errstr_size)
 {
 	struct eddy_registry *r;
 	size_t len;
 	int timeout_ms;
 	CURLcode cc = CURLE_OK;
 
-	if (!conf || !conf->url || (strncmp(conf->url, "http://", 7) != 0 &&
-				    strncmp(conf->url, "https://", 8) != 0)) {
+	if (!conf || !conf->url ||
+	    (strncmp(conf->url, "http://", 7) != 0 && strncmp(conf->url, "https://", 8) != 0)) {
 		eddy_errf(errstr, errstr_size,
-			  "schema registry url: want one starting with http:// or https://");
+		          "schema registry url: want one starting with http:// or https://");
 		return NULL;
 	}
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		eddy_errf(errstr, errstr_size, "schema registry: libcurl: %s",
-			  curl_easy_strerror(global_rc));
+		          curl_easy_strerror(global_rc));
 		return NULL;
 	}
 	if (!(r = calloc(1, sizeof(*r))))
@@ -499,6 +500,8 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 	r->retries = conf->retries > 0 ? conf->retries : 0;
 	r->backoff_ms = conf->backoff_ms > 0 ? conf->backoff_ms : 200;
 	r->latest_ttl_ms = conf->latest_ttl_ms > 0 ? conf->latest_ttl_ms : 300000;
+	r->latest_retry_ms =
+	    r->latest_ttl_ms < LATEST_RETRY_MS ? r->latest_ttl_ms : LATEST_RETRY_MS;
 	timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 10000;
 	len = strlen(conf->url);
 	while (len && conf->url[len - 1] == '/')
@@ -526,7 +529,7 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 		cc |= curl_easy_setopt(r->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		cc |= curl_easy_setopt(r->curl, CURLOPT_USERNAME, conf->username);
 		cc |= curl_easy_setopt(r->curl, CURLOPT_PASSWORD,
-				       conf->password ? conf->password : "");
+		                       conf->password ? conf->password : "");
 	}
 	if (conf->ca_location)
 		cc |= curl_easy_setopt(r->curl, CURLOPT_CAINFO, conf->ca_location);
@@ -571,8 +574,7 @@ void eddy_registry_destroy(struct eddy_registry *r)
 }
 
 /* Puts c on r's list (r owns it from now on) and names it key (owned). */
-static const struct eddy_registry_schema *keep(struct eddy_registry *r, struct cached *c,
-					       char *key)
+static const struct eddy_registry_schema *keep(struct eddy_registry *r, struct cached *c, char *key)
 {
 	c->next = r->schemas;
 	r->schemas = c;
@@ -583,9 +585,8 @@ static const struct eddy_registry_schema *keep(struct eddy_registry *r, struct c
 /* The id cache's entry for id, made from root when there is none yet. An id
  * names the same schema forever, so a by-subject answer fills it too; its
  * copy has no subject, as if fetched by id. */
-static const struct eddy_registry_schema *keep_id(struct eddy_registry *r,
-						  const struct eddy_json *root, int id,
-						  char *why, size_t why_size)
+static const struct eddy_registry_schema *
+keep_id(struct eddy_registry *r, const struct eddy_json *root, int id, char *why, size_t why_size)
 {
 	char key[16];
 	struct node *n;
@@ -600,7 +601,7 @@ static const struct eddy_registry_schema *keep_id(struct eddy_registry *r,
 }
 
 int eddy_registry_by_id(struct eddy_registry *r, int id, const struct eddy_registry_schema **out,
-			char *errstr, size_t errstr_size)
+                        char *errstr, size_t errstr_size)
 {
 	const struct eddy_json *root;
 	char key[16], path[40], why[256];
@@ -643,9 +644,9 @@ static int parse_version(const char *version)
 /* Caches a by-subject answer under its id and its subject and version;
  * returns the subject's entry, or NULL with the reason in why. */
 static const struct eddy_registry_schema *keep_version(struct eddy_registry *r,
-						       const struct eddy_json *root,
-						       const char *subject, char *why,
-						       size_t why_size)
+                                                       const struct eddy_json *root,
+                                                       const char *subject, char *why,
+                                                       size_t why_size)
 {
 	int id = positive_int(root, "id"), version = positive_int(root, "version");
 	const char *answered = eddy_json_str(eddy_json_getz(root, "subject"));
@@ -667,8 +668,7 @@ static const struct eddy_registry_schema *keep_version(struct eddy_registry *r,
 		free(key);
 		return n->schema;
 	}
-	if (!(c = schema_from(root, id, answered ? answered : subject, version, why,
-			      why_size))) {
+	if (!(c = schema_from(root, id, answered ? answered : subject, version, why, why_size))) {
 		free(key);
 		return NULL;
 	}
@@ -676,8 +676,8 @@ static const struct eddy_registry_schema *keep_version(struct eddy_registry *r,
 }
 
 int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const char *version,
-			     const struct eddy_registry_schema **out, char *errstr,
-			     size_t errstr_size)
+                             const struct eddy_registry_schema **out, char *errstr,
+                             size_t errstr_size)
 {
 	int v = parse_version(version), rc;
 	const struct eddy_registry_schema *s = NULL;
@@ -691,8 +691,8 @@ int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const
 	}
 	if (v < 0) {
 		eddy_errf(errstr, errstr_size,
-			  "schema registry: version \"%s\" is neither a number nor \"latest\"",
-			  version ? version : "");
+		          "schema registry: version \"%s\" is neither a number nor \"latest\"",
+		          version ? version : "");
 		return 0;
 	}
 	key = v ? strf("v%d:%s", v, subject) : strf("l%s", subject);
@@ -744,11 +744,9 @@ int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const
 		/* The registry could not be asked: the version known a moment
 		 * ago is a better answer than none, and the consumer goes on. */
 		eddy_log(EDDY_LOG_WARN,
-			 "%s; using the cached latest version %d of subject %s (schema id %d)",
-			 errstr, latest->schema->version, subject, latest->schema->id);
-		latest->expires_ms = now_ms() + (r->latest_ttl_ms < LATEST_RETRY_MS
-							 ? r->latest_ttl_ms
-							 : LATEST_RETRY_MS);
+		         "%s; using the cached latest version %d of subject %s (schema id %d)",
+		         errstr, latest->schema->version, subject, latest->schema->id);
+		latest->expires_ms = now_ms() + r->latest_retry_ms;
 		*out = latest->schema;
 		rc = 1;
 	} else if (rc == 0) {
