@@ -41,9 +41,12 @@ struct eddy_registry_schema {
 	size_t n_refs;
 };
 
+/* One client keeps one connection and its cache; it is not thread-safe (one
+ * per thread). Every schema it hands out stays valid until it is destroyed. */
 struct eddy_registry;
 
-/* NULL with errstr when conf is unusable (no url). */
+/* NULL with errstr when conf is unusable (no http:// or https:// url).
+ * Copies what it needs of conf. */
 struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, char *errstr,
 					size_t errstr_size);
 void eddy_registry_destroy(struct eddy_registry *r);
@@ -59,8 +62,10 @@ int eddy_registry_by_id(struct eddy_registry *r, int id, const struct eddy_regis
 
 /* GET /subjects/{subject}/versions/{version}: version is a number or
  * "latest" (cached for latest_ttl_ms; when a refresh fails the cached one is
- * kept and used). Same returns; 0 for 40401 (no such subject) and 40402 (no
- * such version). */
+ * kept and used, with a warning logged, and asked for again after
+ * min(latest_ttl_ms, 10 s)). Same returns; 0 for 40401 (no such subject),
+ * 40402 (no such version), 42202 and a version that is neither a positive
+ * number nor "latest". The answer also fills the id cache. */
 int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const char *version,
 			     const struct eddy_registry_schema **out, char *errstr,
 			     size_t errstr_size);

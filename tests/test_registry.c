@@ -20,22 +20,24 @@
 
 /* Schemas by id, in the fixture's one-file format. */
 static const char schemas_json[] =
-	"{\"1\": {\"subject\": \"orders-value\", \"version\": 1, \"schemaType\": \"JSON\","
-	"        \"schema\": \"{\\\"properties\\\":{\\\"customer\\\":{\\\"$ref\\\":\\\"customer.json\\\"}}}\","
-	"        \"references\": [{\"name\": \"customer.json\", \"subject\": \"customer\","
-	"                          \"version\": 1}]},"
-	" \"2\": {\"subject\": \"users-value\", \"version\": 1,"
-	"        \"schema\": \"{\\\"type\\\":\\\"record\\\",\\\"name\\\":\\\"User\\\",\\\"fields\\\":[]}\"},"
-	" \"3\": {\"subject\": \"customer\", \"version\": 1, \"schemaType\": \"JSON\","
-	"        \"schema\": {\"type\": \"object\"}},"
-	" \"4\": {\"subject\": \"orders-value\", \"version\": 2, \"schemaType\": \"JSON\","
-	"        \"schema\": {\"required\": [\"id\"]}},"
-	" \"5\": {\"subject\": \"com.example/orders v1+?&#%\", \"version\": 1,"
-	"        \"schemaType\": \"JSON\", \"schema\": {\"type\": \"string\"}},"
-	" \"6\": {\"subject\": \"ttl-value\", \"version\": 1, \"schemaType\": \"JSON\","
-	"        \"schema\": {\"const\": 1}},"
-	" \"7\": {\"subject\": \"protos\", \"version\": 1, \"schemaType\": \"PROTOBUF\","
-	"        \"schema\": \"syntax = \\\"proto3\\\";\"}}";
+    "{\"1\": {\"subject\": \"orders-value\", \"version\": 1, \"schemaType\": \"JSON\","
+    "        \"schema\": "
+    "\"{\\\"properties\\\":{\\\"customer\\\":{\\\"$ref\\\":\\\"customer.json\\\"}}}\","
+    "        \"references\": [{\"name\": \"customer.json\", \"subject\": \"customer\","
+    "                          \"version\": 1}]},"
+    " \"2\": {\"subject\": \"users-value\", \"version\": 1,"
+    "        \"schema\": "
+    "\"{\\\"type\\\":\\\"record\\\",\\\"name\\\":\\\"User\\\",\\\"fields\\\":[]}\"},"
+    " \"3\": {\"subject\": \"customer\", \"version\": 1, \"schemaType\": \"JSON\","
+    "        \"schema\": {\"type\": \"object\"}},"
+    " \"4\": {\"subject\": \"orders-value\", \"version\": 2, \"schemaType\": \"JSON\","
+    "        \"schema\": {\"required\": [\"id\"]}},"
+    " \"5\": {\"subject\": \"com.example/orders v1+?&#%\", \"version\": 1,"
+    "        \"schemaType\": \"JSON\", \"schema\": {\"type\": \"string\"}},"
+    " \"6\": {\"subject\": \"ttl-value\", \"version\": 1, \"schemaType\": \"JSON\","
+    "        \"schema\": {\"const\": 1}},"
+    " \"7\": {\"subject\": \"protos\", \"version\": 1, \"schemaType\": \"PROTOBUF\","
+    "        \"schema\": \"syntax = \\\"proto3\\\";\"}}";
 
 static char dir[] = "/tmp/eddy-registry-XXXXXX";
 static char schemas_path[64], log_path[64];
@@ -150,8 +152,8 @@ static void sleep_ms(long ms)
 
 static struct eddy_registry *client(const char *url, int retries)
 {
-	struct eddy_registry_conf conf = {.url = url, .retries = retries, .backoff_ms = 20,
-					  .timeout_ms = 2000};
+	struct eddy_registry_conf conf = {
+	    .url = url, .retries = retries, .backoff_ms = 20, .timeout_ms = 2000};
 	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
 
 	if (!r)
@@ -185,7 +187,8 @@ static void test_by_id(const struct fixture *f)
 		CHECK(s->type == EDDY_REGISTRY_JSON);
 		CHECK(s->subject == NULL);
 		CHECK(s->version == 0);
-		CHECK_STR(s->schema, "{\"properties\":{\"customer\":{\"$ref\":\"customer.json\"}}}");
+		CHECK_STR(s->schema,
+		          "{\"properties\":{\"customer\":{\"$ref\":\"customer.json\"}}}");
 		CHECK(s->len == strlen(s->schema));
 		CHECK(s->n_refs == 1);
 		if (s->n_refs == 1) {
@@ -300,6 +303,25 @@ static void test_retries(const struct fixture *f)
 	eddy_registry_destroy(r);
 }
 
+static void test_too_big(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 2);
+	const struct eddy_registry_schema *s = NULL;
+	int before = requests("GET /schemas/ids/6");
+
+	CHECK(r);
+	if (!r)
+		return;
+	/* An answer past the cap is refused, and asking again will not help. */
+	CHECK(control(f, "big?bytes=17000000&count=1", NULL));
+	CHECK(eddy_registry_by_id(r, 6, &s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "larger than") != NULL);
+	CHECK(requests("GET /schemas/ids/6") == before + 1);
+	CHECK(eddy_registry_by_id(r, 6, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->id == 6);
+	eddy_registry_destroy(r);
+}
+
 static void test_refused(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -380,8 +402,8 @@ static void test_auth(void)
 
 static void test_latest_ttl(const struct fixture *f)
 {
-	struct eddy_registry_conf conf = {.url = f->url, .retries = 1, .backoff_ms = 10,
-					  .latest_ttl_ms = 300};
+	struct eddy_registry_conf conf = {
+	    .url = f->url, .retries = 1, .backoff_ms = 10, .latest_ttl_ms = 300};
 	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
 	const struct eddy_registry_schema *v1 = NULL, *s = NULL;
 	const char *line = "GET /subjects/ttl-value/versions/latest";
@@ -393,8 +415,8 @@ static void test_latest_ttl(const struct fixture *f)
 	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &v1, err, sizeof(err)) == 1);
 	CHECK(v1 && v1->version == 1 && v1->id == 6);
 	CHECK(control(f, "schemas",
-		      "{\"8\": {\"subject\": \"ttl-value\", \"version\": 2, \"schemaType\": "
-		      "\"JSON\", \"schema\": {\"const\": 2}}}"));
+	              "{\"8\": {\"subject\": \"ttl-value\", \"version\": 2, \"schemaType\": "
+	              "\"JSON\", \"schema\": {\"const\": 2}}}"));
 	/* Within the TTL: the cached one, no request. */
 	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
 	CHECK(s == v1);
@@ -440,7 +462,7 @@ static void test_special_subject(const struct fixture *f)
 	if (!r)
 		return;
 	CHECK(eddy_registry_by_subject(r, "com.example/orders v1+?&#%", "1", &s, err,
-				       sizeof(err)) == 1);
+	                               sizeof(err)) == 1);
 	CHECK(s && s->id == 5);
 	CHECK_STR(s ? s->subject : NULL, "com.example/orders v1+?&#%");
 	CHECK(requests(line) == before + 1);
@@ -488,6 +510,7 @@ int main(void)
 		test_by_subject(&f);
 		test_not_found(&f);
 		test_retries(&f);
+		test_too_big(&f);
 		test_refused();
 		test_timeout(&f);
 		test_latest_ttl(&f);

@@ -47,7 +47,10 @@ query string):
   /_fixture/delay?ms=MS&count=N
       the next N registry requests (count=-1 or absent: every one) wait MS
       before answering.
-  /_fixture/reset        no more faults or delays.
+  /_fixture/big?bytes=N&count=1
+      the next count registry requests answer 200 with a schema of N bytes
+      (an answer too big for a client to accept).
+  /_fixture/reset        no more faults, delays or big answers.
   /_fixture/schemas      POST a body in the format of the schemas file (an
       object by id or an array of records with "id"): adds or replaces those
       schemas, e.g. to register a new version behind a cached "latest".
@@ -98,6 +101,8 @@ class State:
         self.fail_code = 50001
         self.delay_ms = 0
         self.delay_count = 0
+        self.big_bytes = 0
+        self.big_count = 0
 
     def add(self, data):
         """Adds records in the schemas file format; raises ValueError."""
@@ -121,9 +126,15 @@ class State:
                 self.log_file.flush()
 
     def fault(self):
-        """The fault (status, error_code) and delay in ms for the request
-        arriving now, counting it against both budgets."""
+        """The fault (status, error_code), delay in ms and size of a big
+        answer (0: none) for the request arriving now, counting it against
+        each budget."""
         with self.lock:
+            big = 0
+            if self.big_count:
+                big = self.big_bytes
+                if self.big_count > 0:
+                    self.big_count -= 1
             fail = None
             if self.fail_count:
                 fail = (self.fail_status, self.fail_code)
@@ -134,7 +145,7 @@ class State:
                 delay = self.delay_ms
                 if self.delay_count > 0:
                     self.delay_count -= 1
-            return fail, delay
+            return fail, delay, big
 
 
 STATE = State()
@@ -202,10 +213,15 @@ class Handler(BaseHTTPRequestHandler):
                 with STATE.lock:
                     STATE.delay_ms = num("ms", 0)
                     STATE.delay_count = num("count", -1)
+            elif path == "/_fixture/big":
+                with STATE.lock:
+                    STATE.big_bytes = num("bytes", 0)
+                    STATE.big_count = num("count", 1)
             elif path == "/_fixture/reset":
                 with STATE.lock:
                     STATE.fail_count = 0
                     STATE.delay_count = 0
+                    STATE.big_count = 0
             elif path == "/_fixture/schemas":
                 STATE.add(json.loads(self.body() or b"null"))
             elif path == "/_fixture/log":
@@ -236,13 +252,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.body()
         STATE.log("%s %s" % (self.command, self.path))
-        fail, delay = STATE.fault()
+        fail, delay, big = STATE.fault()
         if delay:
             time.sleep(delay / 1000.0)
         if not self.authorized():
             self.error(401, 401, "Unauthorized")
         elif fail:
             self.error(fail[0], fail[1], FAULT_MESSAGES.get(fail[1], "Injected failure"))
+        elif big:
+            self.send(200, {"schema": "x" * big})
         elif self.command != "GET":
             self.error(405, 405, "HTTP 405 Method Not Allowed")
         else:
