@@ -16,5 +16,7 @@ struct eddy_config *eddy_cli_config(const char *path);
 int eddy_cmd_run(int argc, char **argv);
 int eddy_cmd_dev(int argc, char **argv);
 int eddy_cmd_replay(int argc, char **argv);
+int eddy_cmd_validate(int argc, char **argv);
+int eddy_cmd_check(int argc, char **argv);
 
 #endif

@@ -43,6 +43,9 @@ struct prop {
 static const char *const store_types[] = {"sqlite", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const dialects[] = {"draft-04", "draft-06", "draft-07", "2019-09", "2020-12",
+                                       NULL};
+static const char *const strategies[] = {"topic", "record", "topic_record", NULL};
 
 #define OFF(field) offsetof(struct eddy_config, field)
 
@@ -103,6 +106,100 @@ static const struct prop props[] = {
      .doc = "Glob the topic must match once `{tenant}` is replaced by the event's tenant, "
             "e.g. `{tenant}.*`; `*` matches any run of characters. Must contain "
             "`{tenant}`. Unset: not checked."},
+    {.name = "schemas.dir",
+     .type = P_STRING,
+     .def = "conf/schemas",
+     .off = OFF(schemas_dir),
+     .flags = P_NONEMPTY,
+     .doc = "Folder of local JSON Schemas: every `*.json` file in it (and its subfolders) "
+            "is known by its `$id` and by its path. A missing folder holds no schemas."},
+    {.name = "schemas.types",
+     .type = P_MAP,
+     .off = OFF(schema_types),
+     .off_n = OFF(n_schema_types),
+     .doc = "CloudEvents `type` (a glob: `*` matches any run of characters) to the schema "
+            "its `data` must satisfy: a `$id`, or a file below `schemas.dir`. The first "
+            "matching entry wins."},
+    {.name = "schemas.map",
+     .type = P_MAP,
+     .off = OFF(schema_map),
+     .off_n = OFF(n_schema_map),
+     .doc = "URI prefix to folder, e.g. `\"https://schemas.example.com/\": conf/schemas/`: "
+            "a `$ref` or `dataschema` under the prefix is read from the file at the rest of "
+            "the URI in the folder. Schemas are never fetched from the network."},
+    {.name = "schemas.required",
+     .type = P_BOOL,
+     .def = "false",
+     .off = OFF(schemas_required),
+     .doc = "Dead-letter an event for which no schema is found (no wire-format schema id, "
+            "no known `dataschema`, no `schemas.types` entry, no registry subject). "
+            "`false`: such events are handled unchecked."},
+    {.name = "schemas.dialect",
+     .type = P_ENUM,
+     .def = "draft-07",
+     .off = OFF(schemas_dialect),
+     .values = dialects,
+     .doc = "JSON Schema dialect of schemas without `$schema`."},
+    {.name = "schemas.format_assert",
+     .type = P_BOOL,
+     .def = "false",
+     .off = OFF(schemas_format_assert),
+     .doc = "Make `format` (date, date-time, email, uuid, ...) fail validation; by default "
+            "it is an annotation only, as the specification says."},
+    {.name = "registry.url",
+     .type = P_STRING,
+     .off = OFF(registry_url),
+     .flags = P_NONEMPTY,
+     .doc = "Base URL of a Confluent-compatible Schema Registry. Unset: no registry; "
+            "records in the wire format (magic byte 0, schema id) are dead-lettered."},
+    {.name = "registry.username",
+     .type = P_STRING,
+     .off = OFF(registry_username),
+     .doc = "Basic-auth user (the Confluent Cloud API key)."},
+    {.name = "registry.password",
+     .type = P_STRING,
+     .off = OFF(registry_password),
+     .doc = "Basic-auth password (the API secret); use `${VAR}`."},
+    {.name = "registry.ca_location",
+     .type = P_STRING,
+     .off = OFF(registry_ca_location),
+     .doc = "CA bundle file to verify the registry's certificate. Unset: the system's."},
+    {.name = "registry.insecure_skip_verify",
+     .type = P_BOOL,
+     .def = "false",
+     .off = OFF(registry_insecure_skip_verify),
+     .doc = "Do not verify the registry's TLS certificate (tests only)."},
+    {.name = "registry.timeout_ms",
+     .type = P_INT,
+     .def = "10000",
+     .off = OFF(registry_timeout_ms),
+     .min = 100,
+     .max = 600000,
+     .doc = "Longest wait for one registry request, in milliseconds."},
+    {.name = "registry.retries",
+     .type = P_INT,
+     .def = "2",
+     .off = OFF(registry_retries),
+     .min = 0,
+     .max = 100,
+     .doc = "Retries of a failed registry request before the batch is abandoned and "
+            "tried again later (a registry that is down never makes an event invalid)."},
+    {.name = "registry.subject_strategy",
+     .type = P_ENUM,
+     .def = "topic",
+     .off = OFF(registry_subject_strategy),
+     .values = strategies,
+     .doc = "Subject of a record without a wire-format schema id, whose latest version "
+            "checks its data: `topic` is `<topic>-value`, `record` the CloudEvents "
+            "`type`, `topic_record` `<topic>-<type>`. Only asked when no local schema "
+            "applies."},
+    {.name = "registry.cache_latest_ms",
+     .type = P_INT,
+     .def = "300000",
+     .off = OFF(registry_cache_latest_ms),
+     .min = 1000,
+     .max = 86400000,
+     .doc = "How long the latest version of a subject is used before it is asked again."},
     {.name = "batch.size",
      .type = P_INT,
      .def = "1000",
@@ -217,7 +314,7 @@ static void list_free(char **items, size_t n)
 	free(items);
 }
 
-static void kafka_free(struct eddy_config_kv *kv, size_t n)
+static void kv_free(struct eddy_config_kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(kv[i].key);
@@ -226,35 +323,39 @@ static void kafka_free(struct eddy_config_kv *kv, size_t n)
 	free(kv);
 }
 
-/* Sets key to value in c->kafka: replaces the value of an existing key (so an
- * override wins over the file), else appends. Copies both strings. */
-static int kafka_put(struct eddy_config *c, const char *key, const char *value)
+/* Sets key to value in the map property p: replaces the value of an
+ * existing key (so an override wins over the file), else appends, keeping
+ * the file's order. Copies both strings. */
+static int map_put(struct eddy_config *c, const struct prop *p, const char *key,
+                   const char *value)
 {
+	struct eddy_config_kv **map = field(c, p->off);
+	size_t *n = field(c, p->off_n);
 	char *v = strdup(value);
 	struct eddy_config_kv *kv;
 
 	if (!v)
 		return -1;
-	for (size_t i = 0; i < c->n_kafka; i++) {
-		if (strcmp(c->kafka[i].key, key) == 0) {
-			free(c->kafka[i].value);
-			c->kafka[i].value = v;
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*map)[i].key, key) == 0) {
+			free((*map)[i].value);
+			(*map)[i].value = v;
 			return 0;
 		}
 	}
-	kv = realloc(c->kafka, (c->n_kafka + 1) * sizeof(*kv));
+	kv = realloc(*map, (*n + 1) * sizeof(*kv));
 	if (!kv) {
 		free(v);
 		return -1;
 	}
-	c->kafka = kv;
-	kv[c->n_kafka].key = strdup(key);
-	if (!kv[c->n_kafka].key) {
+	*map = kv;
+	kv[*n].key = strdup(key);
+	if (!kv[*n].key) {
 		free(v);
 		return -1;
 	}
-	kv[c->n_kafka].value = v;
-	c->n_kafka++;
+	kv[*n].value = v;
+	(*n)++;
 	return 0;
 }
 
@@ -454,7 +555,7 @@ static int set_default(struct eddy_config *c, const struct prop *p, char *msg, s
 		struct eddy_config_kv **kv = field(c, p->off);
 		size_t *n = field(c, p->off_n);
 
-		kafka_free(*kv, *n);
+		kv_free(*kv, *n);
 		*kv = NULL;
 		*n = 0;
 		return 0;
@@ -498,7 +599,7 @@ void eddy_config_destroy(struct eddy_config *c)
 
 		switch (p->type) {
 		case P_MAP:
-			kafka_free(*(struct eddy_config_kv **)field(c, p->off),
+			kv_free(*(struct eddy_config_kv **)field(c, p->off),
 			           *(size_t *)field(c, p->off_n));
 			break;
 		case P_LIST:
@@ -799,7 +900,7 @@ static int load_map(struct loader *ld, const struct prop *p, const yaml_node_t *
 		text = scalar_text(ld, v, full);
 		if (!text)
 			return -1;
-		if (kafka_put(ld->c, kname, text) < 0) {
+		if (map_put(ld->c, p, kname, text) < 0) {
 			free(text);
 			return fail_at(ld, v, full, "out of memory");
 		}
@@ -978,7 +1079,7 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 			       kafka);
 			return -1;
 		}
-		if (kafka_put(c, key, value) < 0) {
+		if (map_put(c, prop_find("kafka"), key, value) < 0) {
 			eddy_errf(errstr, errstr_size, "%s: kafka.%s: out of memory", name, key);
 			return -1;
 		}
@@ -1279,7 +1380,7 @@ void eddy_config_write_doc(FILE *out)
 			fprintf(out, "`%s`", p->def);
 		fputs(" | ", out);
 		if (p->type == P_MAP) {
-			fputs("`EDDY_KAFKA_<NAME>`", out);
+			fputs(strcmp(p->name, "kafka") == 0 ? "`EDDY_KAFKA_<NAME>`" : "none", out);
 		} else {
 			env_name(p->name, env, sizeof(env));
 			fprintf(out, "`%s`", env);

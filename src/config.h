@@ -28,6 +28,23 @@ struct eddy_config {
 	bool require_key_equals_id;
 	bool require_tenant;
 	char *tenant_topic_pattern; /* NULL: not checked */
+	char *schemas_dir;       /* local JSON Schemas */
+	struct eddy_config_kv *schema_types; /* CE type glob -> $id or file, in order */
+	size_t n_schema_types;
+	struct eddy_config_kv *schema_map;   /* URI prefix -> folder */
+	size_t n_schema_map;
+	bool schemas_required;   /* no schema found: dead letter */
+	char *schemas_dialect;   /* of schemas without $schema */
+	bool schemas_format_assert;
+	char *registry_url;      /* NULL: no schema registry */
+	char *registry_username;
+	char *registry_password;
+	char *registry_ca_location;
+	bool registry_insecure_skip_verify;
+	int registry_timeout_ms;
+	int registry_retries;
+	char *registry_subject_strategy; /* topic | record | topic_record */
+	int registry_cache_latest_ms;
 	int batch_size;          /* max records per batch */
 	int batch_timeout_ms;    /* max wait to fill a batch */
 	int handler_retries;     /* retries after the first failure */

@@ -467,6 +467,7 @@ static int decode_structured(struct eddy_json_doc *doc, const struct eddy_msg *m
 		return fail(r, "value is not JSON: %s", jerr);
 	if (root->type != EDDY_JSON_OBJECT)
 		return fail(r, "value is a JSON %s, expected a CloudEvent object", kind(root));
+	ev->root = root;
 
 	for (i = 0; i < root->len; i++) {
 		m = &root->u.members[i];

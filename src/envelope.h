@@ -58,6 +58,7 @@ struct eddy_event {
 	const struct eddy_json *data_json;
 	struct eddy_attr data_bytes;
 
+	const struct eddy_json *root; /* structured mode: the whole CloudEvent object */
 	const struct eddy_json *meta; /* the RELEX meta object, NULL when absent */
 	struct eddy_attr tenant;      /* meta.tenant */
 	struct eddy_attr correlation_id; /* meta.correlation_id */

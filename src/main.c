@@ -18,6 +18,10 @@ static void usage(FILE *f)
 		"  replay [-c FILE] [--dry-run] INPUT\n"
 		"                                   events from a file (NDJSON or KEY<TAB>VALUE,\n"
 		"                                   - for stdin) through the same pipeline, no Kafka\n"
+		"  validate --schema FILE [INPUT]   JSON values against a JSON Schema\n"
+		"  validate -c FILE [INPUT]         records against their schemas, as the\n"
+		"                                   service checks them\n"
+		"  check [-c FILE]                  load the config, handlers and schemas\n"
 		"  config-doc                       print the configuration reference (Markdown)\n"
 		"  --help, --version\n"
 		"\n"
@@ -46,6 +50,10 @@ int main(int argc, char **argv)
 		return eddy_cmd_dev(argc - 1, argv + 1);
 	if (strcmp(cmd, "replay") == 0)
 		return eddy_cmd_replay(argc - 1, argv + 1);
+	if (strcmp(cmd, "validate") == 0)
+		return eddy_cmd_validate(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return eddy_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "config-doc") == 0) {
 		eddy_config_write_doc(stdout);
 		return 0;

@@ -12,6 +12,7 @@
 #include "handlers.h"
 #include "json.h"
 #include "log.h"
+#include "schemas.h"
 #include "store.h"
 
 /* A write of the event being handled. The event's writes are applied to
@@ -27,6 +28,7 @@ struct eddy_pipeline {
 	struct eddy_pipeline_opts opts;
 	struct eddy_store *store;
 	struct eddy_handlers *handlers;
+	struct eddy_schemas *schemas;
 	struct eddy_json_doc *doc;
 	struct eddy_envelope_conf env;
 	struct eddy_actions actions;
@@ -237,6 +239,8 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		snprintf(errstr, errstr_size, "out of memory");
 		goto err;
 	}
+	if (!(p->schemas = eddy_schemas_new(conf, errstr, errstr_size)))
+		goto err;
 	if (!(p->store = eddy_store_open_sqlite(conf->store_path, errstr, errstr_size)))
 		goto err;
 	if (!(p->handlers = eddy_handlers_load(conf->handlers, &p->actions, errstr, errstr_size)))
@@ -254,6 +258,7 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 	free(p->writes);
 	free(p->buf);
 	eddy_handlers_destroy(p->handlers);
+	eddy_schemas_destroy(p->schemas);
 	eddy_store_destroy(p->store);
 	eddy_json_doc_destroy(p->doc);
 	free(p);
@@ -282,16 +287,42 @@ static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_
 	return EDDY_OUTCOME_DEAD;
 }
 
+/* The registry could not be asked: the record is not at fault, so the
+ * batch is abandoned and retried later, like on a store failure. */
+static enum eddy_outcome schema_retry(struct eddy_pipeline *p, const struct eddy_msg *m,
+				      const char *reason)
+{
+	eddy_errf(p->error, sizeof p->error, "%s %d/%lld: %s", m->topic ? m->topic : "-",
+		  (int)m->partition, (long long)m->offset, reason);
+	return EDDY_OUTCOME_FAILED;
+}
+
 enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct eddy_msg *m)
 {
 	struct eddy_event ev;
 	char reason[1024];
 	const char *failed = NULL;
 
+	struct eddy_msg payload;
+	enum eddy_schemas_outcome so;
+
 	p->stats.records++;
 	p->cur = m;
-	if (eddy_envelope_decode(&p->env, p->doc, m, &ev, reason, sizeof reason) != 0)
+	/* the wire format frames the value the envelope reads */
+	so = eddy_schemas_unwrap(p->schemas, m, &payload, reason, sizeof reason);
+	if (so == EDDY_SCHEMAS_RETRY)
+		return schema_retry(p, m, reason);
+	if (so == EDDY_SCHEMAS_INVALID)
+		return dead_letter(p, m, "schema", reason, NULL);
+	if (eddy_envelope_decode(&p->env, p->doc, &payload, &ev, reason, sizeof reason) != 0)
 		return dead_letter(p, m, "envelope", reason, NULL);
+	so = eddy_schemas_check(p->schemas, &ev, p->doc, reason, sizeof reason);
+	if (so == EDDY_SCHEMAS_RETRY)
+		return schema_retry(p, m, reason);
+	if (so == EDDY_SCHEMAS_INVALID) {
+		p->stats.schema_invalid++;
+		return dead_letter(p, m, "schema", reason, NULL);
+	}
 
 	for (int attempt = 0;; attempt++) {
 		drop_writes(p);

@@ -28,11 +28,12 @@ typedef int (*eddy_dead_letter_fn)(void *ud, const struct eddy_msg *m,
 enum eddy_outcome {
 	EDDY_OUTCOME_HANDLED,  /* handlers ran (or none subscribed) */
 	EDDY_OUTCOME_DEAD,     /* dead-lettered */
-	EDDY_OUTCOME_FAILED,   /* the batch cannot go on (store failure): abort it */
+	EDDY_OUTCOME_FAILED,   /* the batch cannot go on (store failure, registry down): abort it */
 };
 
 struct eddy_pipeline_stats {
 	uint64_t records, handled, unrouted, dead, upserts, deletes, retries;
+	uint64_t schema_invalid; /* of dead: the records that broke their schema */
 	uint64_t batches, aborted_batches;
 };
 

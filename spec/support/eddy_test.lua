@@ -92,6 +92,61 @@ function _M.produce(m, topic, records, dir)
   assert(rc == 0, "kcat produce failed: " .. out)
 end
 
+-- Produces records whose values may hold any byte (the wire format: NUL,
+-- newlines) with kcat, records separated by 0x1e and keys by 0x1f.
+-- headers: { "name=value", ... } given to every record.
+function _M.produce_raw(m, topic, records, dir, headers)
+  local parts = {}
+  for _, r in ipairs(records) do
+    assert(not (r[1] .. r[2]):find("[\30\31]"), "record holds a separator byte")
+    parts[#parts + 1] = r[1] .. "\31" .. r[2]
+  end
+  local file = dir .. "/produce.bin"
+  _M.write(file, table.concat(parts, "\30") .. "\30")
+  local h = {}
+  for _, kv in ipairs(headers or {}) do h[#h + 1] = "-H " .. shell_quote(kv) end
+  local rc, out = _M.sh("kcat -P -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..
+    " -K \"$(printf '\\037')\" -D \"$(printf '\\036')\" " .. table.concat(h, " ") .. " < " .. shell_quote(file), true)
+  assert(rc == 0, "kcat produce failed: " .. out)
+end
+
+-- The Confluent wire format: magic byte 0, the schema id in 4 bytes big
+-- endian, then the payload.
+function _M.wire(id, payload)
+  return string.char(0, math.floor(id / 16777216) % 256, math.floor(id / 65536) % 256,
+    math.floor(id / 256) % 256, id % 256) .. payload
+end
+
+-- Starts tests/tools/registry-fixture.py serving the schemas file; the
+-- handle has url, pid, and control(path) for its /_fixture endpoints.
+function _M.start_registry(dir, schemas_file, args)
+  local out = dir .. "/registry.out"
+  local _, pid = _M.sh("python3 tests/tools/registry-fixture.py --schemas " .. shell_quote(schemas_file) ..
+    " --log " .. shell_quote(dir .. "/registry.log") .. " " .. (args or "") ..
+    " >" .. shell_quote(out) .. " 2>&1 </dev/null & echo $!")
+  for _ = 1, 200 do
+    local port = (_M.read(out) or ""):match("^(%d+)\n")
+    if port then
+      local r = { pid = tonumber(pid), url = "http://127.0.0.1:" .. port }
+      r.control = function(path)
+        local rc, o = _M.sh("curl -sS -X POST " .. shell_quote(r.url .. "/_fixture/" .. path), true)
+        assert(rc == 0, "fixture control failed: " .. o)
+        return o
+      end
+      return r
+    end
+    _M.sleep(0.05)
+  end
+  error("registry fixture did not start: " .. (_M.read(out) or ""))
+end
+
+-- The registry requests the fixture saw, as lines.
+function _M.registry_log(dir)
+  local lines = {}
+  for l in (_M.read(dir .. "/registry.log") or ""):gmatch("[^\n]+") do lines[#lines + 1] = l end
+  return lines
+end
+
 -- Reads a whole topic with kcat; returns a list of { key, value, headers }.
 function _M.consume(m, topic)
   local rc, out = _M.sh("kcat -C -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..

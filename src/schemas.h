@@ -1,0 +1,83 @@
+/* schemas.h - which schema a record must satisfy, and the check: the
+ * Confluent wire format (magic byte 0, schema id) through the registry, the
+ * CloudEvents dataschema, the type mapping onto the local folder, or the
+ * registry subject of the topic or type. Avro payloads are decoded into JSON
+ * here, so the envelope and the handlers see one kind of document. */
+#ifndef EDDY_SCHEMAS_H
+#define EDDY_SCHEMAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "json.h"
+#include "jsonschema.h"
+#include "msg.h"
+
+enum eddy_schemas_outcome {
+	EDDY_SCHEMAS_VALID,   /* checked, or nothing to check */
+	EDDY_SCHEMAS_INVALID, /* the record breaks its contract: reason says how */
+	EDDY_SCHEMAS_RETRY,   /* the registry could not be asked: not the record's fault */
+};
+
+struct eddy_schemas;
+
+/* Indexes the local folder, compiles every schema the config maps a type
+ * to, and sets up the registry client (no request is made yet). conf is
+ * borrowed for the life of the result. NULL with errstr when a schema of
+ * the config cannot be loaded. */
+struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errstr,
+				      size_t errstr_size);
+void eddy_schemas_destroy(struct eddy_schemas *s);
+
+/* Before the envelope: when m's value starts with the wire format, looks up
+ * the schema id and writes into *out a copy of m whose value follows the
+ * prefix (Avro decoded into JSON text, owned by s until the next call).
+ * Otherwise *out is m. */
+enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const struct eddy_msg *m,
+					      struct eddy_msg *out, char *reason,
+					      size_t reason_size);
+
+/* After the envelope: checks ev (decoded from the *out of the last unwrap,
+ * parsed with doc) against its schema. A binary-mode Avro payload is parsed
+ * into doc here and becomes ev->data_json. */
+enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy_event *ev,
+					     struct eddy_json_doc *doc, char *reason,
+					     size_t reason_size);
+
+/* The errors of the last record's failed validation, valid until the next
+ * unwrap; NULL when it failed otherwise (or did not fail). */
+const struct eddy_schema_result *eddy_schemas_last_errors(const struct eddy_schemas *s);
+
+/* Formats the first errors of an invalid result into one line:
+ * "data/lines/0/quantity: -3 is less than the minimum of 0 (keyword
+ * /properties/lines/items/properties/quantity/minimum of SCHEMA); 1 more
+ * error". what is prepended to instance locations ("data" or ""). */
+void eddy_schemas_format_errors(const struct eddy_schema_result *r, const char *what,
+				const char *schema_uri, char *out, size_t out_size);
+
+/* The local resolver, shared with eddy validate: maps URIs to files by the
+ * $id index of a folder, URI prefixes (schemas.map) and file:// URIs below
+ * the allowed folders. */
+struct eddy_schema_files;
+struct eddy_schema_files *eddy_schema_files_new(void);
+void eddy_schema_files_destroy(struct eddy_schema_files *f);
+/* Indexes every *.json below dir by its $id; a missing dir is fine unless
+ * must_exist. */
+int eddy_schema_files_index(struct eddy_schema_files *f, const char *dir, bool must_exist,
+			    char *errstr, size_t errstr_size);
+int eddy_schema_files_map(struct eddy_schema_files *f, const char *prefix, const char *dir,
+			  char *errstr, size_t errstr_size);
+/* Makes file:// URIs below dir readable. */
+int eddy_schema_files_allow(struct eddy_schema_files *f, const char *dir, char *errstr,
+			    size_t errstr_size);
+/* An eddy_schema_resolve_fn; ud is the struct eddy_schema_files. */
+int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *len,
+			      char *errstr, size_t errstr_size);
+/* "file:///abs/path" of path, or NULL. Caller frees. */
+char *eddy_schema_file_uri(const char *path);
+/* Reads a whole file (NUL-terminated, caller frees); NULL with errstr. */
+char *eddy_schema_read_file(const char *path, size_t *len, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,374 @@
+/* validate.c - eddy validate (instances against a schema, or records as the
+ * service checks them) and eddy check (everything a config names loads). */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "envelope.h"
+#include "handlers.h"
+#include "input.h"
+#include "jsonschema.h"
+#include "schemas.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: eddy validate --schema FILE [--map PREFIX=DIR]... [--dialect D]\n"
+		"                     [--format-assert] [--output text|json] [INPUT|-]\n"
+		"       eddy validate -c FILE [--topic NAME] [--output text|json] [INPUT|-]\n"
+		"  -s, --schema FILE   a JSON Schema; INPUT holds one JSON value per line\n"
+		"  -m, --map PREFIX=DIR\n"
+		"                      read $refs under the URI PREFIX from files in DIR\n"
+		"  -d, --dialect D     draft-04, draft-06, draft-07 (default), 2019-09 or\n"
+		"                      2020-12: the dialect of schemas without $schema\n"
+		"  -f, --format-assert make \"format\" fail validation\n"
+		"  -c, --config FILE   check records as the service does with this config\n"
+		"                      (INPUT: NDJSON of CloudEvents or KEY<TAB>VALUE lines)\n"
+		"  -t, --topic NAME    the topic the records claim to come from\n"
+		"                      (default: INPUT's file name without extension)\n"
+		"  -o, --output FMT    text (default): one line per instance; json: the\n"
+		"                      \"basic\" output shape of JSON Schema per instance\n"
+		"INPUT defaults to standard input.\n"
+		"exit status: 0 all valid, 1 some invalid, 2 errors of use\n");
+}
+
+/* One error of our own (not a schema keyword) in the basic output shape. */
+static void write_json_reason(const char *reason, FILE *out)
+{
+	struct eddy_schema_error e = {"", "", "", reason};
+	struct eddy_schema_result r = {false, 1, &e};
+	eddy_schema_result_write_json(&r, out);
+}
+
+static void write_valid(bool json, const char *input, size_t line, FILE *out)
+{
+	struct eddy_schema_result r = {true, 0, NULL};
+	if (json)
+		eddy_schema_result_write_json(&r, out);
+	else
+		fprintf(out, "%s:%zu: valid\n", input, line);
+}
+
+static int validate_instances(struct eddy_schema_set *set, const struct eddy_schema *sc,
+			      const char *input, bool json, FILE *in)
+{
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (!doc) {
+		fprintf(stderr, "eddy: out of memory\n");
+		return 2;
+	}
+	while ((n = getline(&line, &cap, in)) >= 0) {
+		char jerr[256] = "";
+		struct eddy_schema_result r;
+
+		lineno++;
+		if (strspn(line, " \t\r\n") == (size_t)n)
+			continue;
+		const struct eddy_json *v = eddy_json_parse(doc, line, (size_t)n, jerr, sizeof jerr);
+		if (!v) {
+			char msg[512];
+			snprintf(msg, sizeof msg, "not JSON: %s", jerr);
+			if (json)
+				write_json_reason(msg, stdout);
+			else
+				printf("%s:%zu: invalid: %s\n", input, lineno, msg);
+			rc = 1;
+			continue;
+		}
+		if (eddy_schema_validate(set, sc, v, &r)) {
+			write_valid(json, input, lineno, stdout);
+			continue;
+		}
+		rc = 1;
+		if (json) {
+			eddy_schema_result_write_json(&r, stdout);
+			continue;
+		}
+		printf("%s:%zu: invalid\n", input, lineno);
+		for (size_t i = 0; i < r.n_errors; i++)
+			printf("  %s: %s (keyword %s)\n",
+			       *r.errors[i].instance_location ? r.errors[i].instance_location : "/",
+			       r.errors[i].message,
+			       *r.errors[i].keyword_location ? r.errors[i].keyword_location : "/");
+	}
+	free(line);
+	eddy_json_doc_destroy(doc);
+	fflush(stdout);
+	return rc;
+}
+
+static int with_schema(const char *schema, char **maps, size_t n_maps, const char *dialect,
+		       bool format_assert, const char *input, bool json)
+{
+	char err[1024];
+	int rc = 2;
+	struct eddy_schema_files *files = eddy_schema_files_new();
+	struct eddy_schema_opts opts = {.format_assert = format_assert,
+					.max_errors = 10,
+					.resolve = eddy_schema_files_resolve,
+					.resolve_ud = files};
+	struct eddy_schema_set *set = NULL;
+	char *text = NULL, *uri = NULL, *dir = NULL;
+	FILE *in = NULL;
+	size_t len;
+
+	if (dialect) {
+		int d = eddy_schema_dialect_parse(dialect);
+		if (d < 0) {
+			fprintf(stderr, "eddy: --dialect: \"%s\" is not one of draft-04, draft-06, "
+					"draft-07, 2019-09, 2020-12\n",
+				dialect);
+			goto out;
+		}
+		opts.default_dialect = (enum eddy_schema_dialect)d;
+	}
+	if (!files || !(set = eddy_schema_set_new(&opts))) {
+		fprintf(stderr, "eddy: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i < n_maps; i++) {
+		char *eq = strchr(maps[i], '=');
+		if (!eq || eq == maps[i] || !eq[1]) {
+			fprintf(stderr, "eddy: --map \"%s\": expected PREFIX=DIR\n", maps[i]);
+			goto out;
+		}
+		*eq = '\0';
+		if (eddy_schema_files_map(files, maps[i], eq + 1, err, sizeof err) != 0) {
+			fprintf(stderr, "eddy: --map: %s\n", err);
+			goto out;
+		}
+	}
+	/* $refs to files beside the schema resolve, nothing else on disk */
+	if (!(text = eddy_schema_read_file(schema, &len, err, sizeof err)) ||
+	    !(dir = strdup(schema)) ||
+	    eddy_schema_files_allow(files, dirname(dir), err, sizeof err) != 0) {
+		fprintf(stderr, "eddy: %s\n", err);
+		goto out;
+	}
+	uri = eddy_schema_file_uri(schema);
+	const struct eddy_schema *sc = eddy_schema_add(set, text, len, uri, err, sizeof err);
+	if (!sc) {
+		fprintf(stderr, "eddy: %s: %s\n", schema, err);
+		goto out;
+	}
+	in = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
+	if (!in) {
+		fprintf(stderr, "eddy: %s: cannot open\n", input);
+		goto out;
+	}
+	rc = validate_instances(set, sc, input, json, in);
+out:
+	if (in && in != stdin)
+		fclose(in);
+	free(text);
+	free(uri);
+	free(dir);
+	eddy_schema_set_destroy(set);
+	eddy_schema_files_destroy(files);
+	return rc;
+}
+
+/* Records through unwrap, envelope and schema check, as the pipeline does. */
+static int with_config(const char *path, const char *topic, const char *input, bool json)
+{
+	char err[1024], reason[1024], topic_buf[256];
+	struct eddy_config *conf = eddy_cli_config(path);
+	struct eddy_schemas *schemas = NULL;
+	struct eddy_input *in = NULL;
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	int rc = 2, got;
+
+	if (!conf || !doc)
+		goto out;
+	if (!topic)
+		topic = eddy_input_topic_of(input, topic_buf, sizeof topic_buf);
+	if (!(schemas = eddy_schemas_new(conf, err, sizeof err)) ||
+	    !(in = eddy_input_open(input, topic, err, sizeof err))) {
+		fprintf(stderr, "eddy: %s\n", err);
+		goto out;
+	}
+	struct eddy_envelope_conf env = {conf->require_key_equals_id, conf->require_tenant,
+					 conf->tenant_topic_pattern};
+	struct eddy_msg m, payload;
+	struct eddy_event ev;
+	rc = 0;
+	while ((got = eddy_input_next(in, &m, err, sizeof err)) > 0) {
+		const char *stage = "schema";
+		enum eddy_schemas_outcome so =
+		    eddy_schemas_unwrap(schemas, &m, &payload, reason, sizeof reason);
+		if (so == EDDY_SCHEMAS_VALID) {
+			if (eddy_envelope_decode(&env, doc, &payload, &ev, reason, sizeof reason)) {
+				so = EDDY_SCHEMAS_INVALID;
+				stage = "envelope";
+			} else {
+				so = eddy_schemas_check(schemas, &ev, doc, reason, sizeof reason);
+			}
+		}
+		if (so == EDDY_SCHEMAS_RETRY) {
+			fprintf(stderr, "eddy: %s:%zu: %s\n", input, eddy_input_line(in), reason);
+			rc = 2;
+			goto out;
+		}
+		if (so == EDDY_SCHEMAS_VALID) {
+			write_valid(json, input, eddy_input_line(in), stdout);
+			continue;
+		}
+		rc = 1;
+		const struct eddy_schema_result *r = eddy_schemas_last_errors(schemas);
+		if (json && r)
+			eddy_schema_result_write_json(r, stdout);
+		else if (json)
+			write_json_reason(reason, stdout);
+		else
+			printf("%s:%zu: invalid: %s: %s\n", input, eddy_input_line(in), stage, reason);
+	}
+	if (got < 0) {
+		fprintf(stderr, "eddy: %s\n", err);
+		rc = 2;
+	}
+out:
+	fflush(stdout);
+	eddy_input_destroy(in);
+	eddy_schemas_destroy(schemas);
+	eddy_json_doc_destroy(doc);
+	eddy_config_destroy(conf);
+	return rc;
+}
+
+int eddy_cmd_validate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"schema", required_argument, NULL, 's'},
+		{"map", required_argument, NULL, 'm'},
+		{"dialect", required_argument, NULL, 'd'},
+		{"format-assert", no_argument, NULL, 'f'},
+		{"config", required_argument, NULL, 'c'},
+		{"topic", required_argument, NULL, 't'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *schema = NULL, *config = NULL, *dialect = NULL, *topic = NULL;
+	const char *output = "text";
+	char *maps[32];
+	size_t n_maps = 0;
+	bool format_assert = false;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "s:m:d:fc:t:o:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			schema = optarg;
+			break;
+		case 'm':
+			if (n_maps == sizeof maps / sizeof maps[0]) {
+				fprintf(stderr, "eddy: at most 32 --map options\n");
+				return 2;
+			}
+			maps[n_maps++] = optarg;
+			break;
+		case 'd':
+			dialect = optarg;
+			break;
+		case 'f':
+			format_assert = true;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc - 1 || !!schema == !!config ||
+	    (strcmp(output, "text") != 0 && strcmp(output, "json") != 0) ||
+	    (config && (n_maps || dialect || format_assert)) || (schema && topic)) {
+		usage(stderr);
+		return 2;
+	}
+	const char *input = optind < argc ? argv[optind] : "-";
+	bool json = strcmp(output, "json") == 0;
+	if (schema)
+		return with_schema(schema, maps, n_maps, dialect, format_assert, input, json);
+	return with_config(config, topic, input, json);
+}
+
+static void check_usage(FILE *f)
+{
+	fprintf(f, "usage: eddy check [-c FILE]\n"
+		   "  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
+		   "Loads the config, compiles every handler and every schema it names.\n"
+		   "exit status: 0 all good, 1 a problem (printed as file:line: message), 2 errors of use\n");
+}
+
+int eddy_cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			check_usage(stdout);
+			return 0;
+		default:
+			check_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		check_usage(stderr);
+		return 2;
+	}
+	struct eddy_config *conf = eddy_cli_config(path);
+	if (!conf)
+		return 1;
+	char err[1024];
+	int rc = 1;
+	struct eddy_actions none = {0};
+	struct eddy_handlers *h = eddy_handlers_load(conf->handlers, &none, err, sizeof err);
+	struct eddy_schemas *s = NULL;
+	if (!h) {
+		fprintf(stderr, "eddy: %s\n", err);
+		goto out;
+	}
+	if (!(s = eddy_schemas_new(conf, err, sizeof err))) {
+		fprintf(stderr, "eddy: %s\n", err);
+		goto out;
+	}
+	printf("%s: ok: %zu handlers, %zu type mappings to schemas%s\n",
+	       conf->path ? conf->path : "(defaults)", eddy_handlers_count(h),
+	       conf->n_schema_types, conf->registry_url ? ", registry not asked" : "");
+	rc = 0;
+out:
+	eddy_schemas_destroy(s);
+	eddy_handlers_destroy(h);
+	eddy_config_destroy(conf);
+	return rc;
+}
