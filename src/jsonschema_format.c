@@ -74,7 +74,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 static bool is_ucschar(uint32_t c, bool priv)
 {
 	if (priv && ((c >= 0xe000 && c <= 0xf8ff) || (c >= 0xf0000 && c <= 0xffffd) ||
-		     (c >= 0x100000 && c <= 0x10fffd)))
+	             (c >= 0x100000 && c <= 0x10fffd)))
 		return true;
 	if ((c >= 0xa0 && c <= 0xd7ff) || (c >= 0xf900 && c <= 0xfdcf) ||
 	    (c >= 0xfdf0 && c <= 0xffef))
@@ -324,8 +324,9 @@ static bool idn_hostname(const char *str, size_t len)
 				if (!is_alpha((unsigned char)cp) && !is_digit((unsigned char)cp) &&
 				    cp != '-')
 					return false;
-			} else if (!is_ucschar(cp, false) || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x206f) ||
-				   cp == 0x3000 || cp == 0x303b || cp == 0x302e || cp == 0x302f) {
+			} else if (!is_ucschar(cp, false) || cp == 0xa0 ||
+			           (cp >= 0x2000 && cp <= 0x206f) || cp == 0x3000 || cp == 0x303b ||
+			           cp == 0x302e || cp == 0x302f) {
 				/* spaces, general punctuation and a few symbols
 				 * IDNA2008 disallows */
 				return false;
@@ -437,7 +438,7 @@ static bool mailbox(const char *str, size_t len, bool intl)
  * ":", "@") and the characters in extra; iri adds ucschar (and iprivate
  * when priv). */
 static bool uri_chars(const unsigned char *s, size_t i, size_t end, const char *extra, bool iri,
-		      bool priv)
+                      bool priv)
 {
 	while (i < end) {
 		unsigned char c = s[i];
@@ -485,7 +486,8 @@ static bool authority(const unsigned char *s, size_t i, size_t end, bool iri)
 				k++;
 			if (k == 1 || k >= lit_len - 1 || lit[k] != '.')
 				return false;
-			if (!uri_chars((const unsigned char *)lit, k + 1, lit_len, ":", false, false) ||
+			if (!uri_chars((const unsigned char *)lit, k + 1, lit_len, ":", false,
+			               false) ||
 			    memchr(lit + k + 1, '%', lit_len - k - 1))
 				return false;
 		} else if (!ipv6(lit, lit_len)) {
@@ -577,10 +579,12 @@ static bool uri_template(const char *str, size_t len)
 				bool dot = true;
 				while (i < len) {
 					if (s[i] == '%') {
-						if (len - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+						if (len - i < 3 || !is_hex(s[i + 1]) ||
+						    !is_hex(s[i + 2]))
 							return false;
 						i += 3;
-					} else if (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_') {
+					} else if (is_alpha(s[i]) || is_digit(s[i]) ||
+					           s[i] == '_') {
 						i++;
 					} else if (s[i] == '.' && !dot) {
 						i++;
@@ -730,25 +734,25 @@ static const struct {
 	const char *name;
 	bool (*check)(const char *s, size_t len);
 } formats[] = {
-	{"date-time", date_time},
-	{"date", full_date},
-	{"time", full_time},
-	{"duration", duration},
-	{"email", email},
-	{"idn-email", idn_email},
-	{"hostname", hostname},
-	{"idn-hostname", idn_hostname},
-	{"ipv4", ipv4},
-	{"ipv6", ipv6},
-	{"uri", uri_abs},
-	{"uri-reference", uri_ref},
-	{"iri", iri_abs},
-	{"iri-reference", iri_ref},
-	{"uri-template", uri_template},
-	{"uuid", uuid},
-	{"json-pointer", json_pointer},
-	{"relative-json-pointer", relative_json_pointer},
-	{"regex", regex},
+    {"date-time", date_time},
+    {"date", full_date},
+    {"time", full_time},
+    {"duration", duration},
+    {"email", email},
+    {"idn-email", idn_email},
+    {"hostname", hostname},
+    {"idn-hostname", idn_hostname},
+    {"ipv4", ipv4},
+    {"ipv6", ipv6},
+    {"uri", uri_abs},
+    {"uri-reference", uri_ref},
+    {"iri", iri_abs},
+    {"iri-reference", iri_ref},
+    {"uri-template", uri_template},
+    {"uuid", uuid},
+    {"json-pointer", json_pointer},
+    {"relative-json-pointer", relative_json_pointer},
+    {"regex", regex},
 };
 
 int eddy_format_check(const char *format, const char *s, size_t len)

@@ -34,20 +34,20 @@ struct eddy_regex {
 	pcre2_code *code;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
-	char *pattern;              /* a NUL-terminated copy of the pattern */
+	char *pattern; /* a NUL-terminated copy of the pattern */
 };
 
 /* ECMA WhiteSpace and LineTerminator, the set \s means (ES2023 22.2.2.9):
  * PCRE2 without UCP knows only the ASCII ones, and with UCP would also make
  * \d and \w match beyond ASCII, which ECMA's do not. */
-#define WS_SET                                                                         \
-	"\\x{09}-\\x{0d}\\x{20}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}" \
+#define WS_SET                                                                                     \
+	"\\x{09}-\\x{0d}\\x{20}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}"              \
 	"\\x{202f}\\x{205f}\\x{3000}\\x{feff}"
 /* Every code point outside WS_SET, for \S inside a class (PCRE2 10.42 has
  * no class subtraction). */
-#define NON_WS_SET                                                                     \
-	"\\x{00}-\\x{08}\\x{0e}-\\x{1f}\\x{21}-\\x{9f}\\x{a1}-\\x{167f}\\x{1681}-\\x{1fff}" \
-	"\\x{200b}-\\x{2027}\\x{202a}-\\x{202e}\\x{2030}-\\x{205e}\\x{2060}-\\x{2fff}"    \
+#define NON_WS_SET                                                                                 \
+	"\\x{00}-\\x{08}\\x{0e}-\\x{1f}\\x{21}-\\x{9f}\\x{a1}-\\x{167f}\\x{1681}-\\x{1fff}"        \
+	"\\x{200b}-\\x{2027}\\x{202a}-\\x{202e}\\x{2030}-\\x{205e}\\x{2060}-\\x{2fff}"             \
 	"\\x{3001}-\\x{fefe}\\x{ff00}-\\x{10ffff}"
 /* ECMA "." matches anything but a LineTerminator, PCRE2's "." only \n. */
 #define DOT_CLASS "[^\\x{0a}\\x{0d}\\x{2028}\\x{2029}]"
@@ -58,49 +58,49 @@ struct eddy_regex {
 /* ECMA's long General_Category names (and "LC") that PCRE2 10.42 only
  * knows by their short form. */
 static const char *const gc_names[][2] = {
-	{"Letter", "L"},
-	{"Cased_Letter", "L&"},
-	{"LC", "L&"},
-	{"Uppercase_Letter", "Lu"},
-	{"Lowercase_Letter", "Ll"},
-	{"Titlecase_Letter", "Lt"},
-	{"Modifier_Letter", "Lm"},
-	{"Other_Letter", "Lo"},
-	{"Mark", "M"},
-	{"Combining_Mark", "M"},
-	{"Nonspacing_Mark", "Mn"},
-	{"Spacing_Mark", "Mc"},
-	{"Enclosing_Mark", "Me"},
-	{"Number", "N"},
-	{"Decimal_Number", "Nd"},
-	{"digit", "Nd"},
-	{"Letter_Number", "Nl"},
-	{"Other_Number", "No"},
-	{"Punctuation", "P"},
-	{"punct", "P"},
-	{"Connector_Punctuation", "Pc"},
-	{"Dash_Punctuation", "Pd"},
-	{"Open_Punctuation", "Ps"},
-	{"Close_Punctuation", "Pe"},
-	{"Initial_Punctuation", "Pi"},
-	{"Final_Punctuation", "Pf"},
-	{"Other_Punctuation", "Po"},
-	{"Symbol", "S"},
-	{"Math_Symbol", "Sm"},
-	{"Currency_Symbol", "Sc"},
-	{"Modifier_Symbol", "Sk"},
-	{"Other_Symbol", "So"},
-	{"Separator", "Z"},
-	{"Space_Separator", "Zs"},
-	{"Line_Separator", "Zl"},
-	{"Paragraph_Separator", "Zp"},
-	{"Other", "C"},
-	{"Control", "Cc"},
-	{"cntrl", "Cc"},
-	{"Format", "Cf"},
-	{"Surrogate", "Cs"},
-	{"Private_Use", "Co"},
-	{"Unassigned", "Cn"},
+    {"Letter", "L"},
+    {"Cased_Letter", "L&"},
+    {"LC", "L&"},
+    {"Uppercase_Letter", "Lu"},
+    {"Lowercase_Letter", "Ll"},
+    {"Titlecase_Letter", "Lt"},
+    {"Modifier_Letter", "Lm"},
+    {"Other_Letter", "Lo"},
+    {"Mark", "M"},
+    {"Combining_Mark", "M"},
+    {"Nonspacing_Mark", "Mn"},
+    {"Spacing_Mark", "Mc"},
+    {"Enclosing_Mark", "Me"},
+    {"Number", "N"},
+    {"Decimal_Number", "Nd"},
+    {"digit", "Nd"},
+    {"Letter_Number", "Nl"},
+    {"Other_Number", "No"},
+    {"Punctuation", "P"},
+    {"punct", "P"},
+    {"Connector_Punctuation", "Pc"},
+    {"Dash_Punctuation", "Pd"},
+    {"Open_Punctuation", "Ps"},
+    {"Close_Punctuation", "Pe"},
+    {"Initial_Punctuation", "Pi"},
+    {"Final_Punctuation", "Pf"},
+    {"Other_Punctuation", "Po"},
+    {"Symbol", "S"},
+    {"Math_Symbol", "Sm"},
+    {"Currency_Symbol", "Sc"},
+    {"Modifier_Symbol", "Sk"},
+    {"Other_Symbol", "So"},
+    {"Separator", "Z"},
+    {"Space_Separator", "Zs"},
+    {"Line_Separator", "Zl"},
+    {"Paragraph_Separator", "Zp"},
+    {"Other", "C"},
+    {"Control", "Cc"},
+    {"cntrl", "Cc"},
+    {"Format", "Cf"},
+    {"Surrogate", "Cs"},
+    {"Private_Use", "Co"},
+    {"Unassigned", "Cn"},
 };
 
 /* ---- translation ------------------------------------------------------ */
@@ -259,7 +259,7 @@ static void property(struct tr *t, char pp)
 		if (c == '=' && !eq && k > s)
 			eq = k;
 		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == '_')) {
+		           (c >= '0' && c <= '9') || c == '_')) {
 			fail(t, "invalid property name at offset %zu", at);
 			return;
 		}
@@ -277,11 +277,11 @@ static void property(struct tr *t, char pp)
 		value = (const char *)t->p + eq + 1;
 		vlen = k - eq - 1;
 		bool gc = (nlen == 16 && !memcmp(name, "General_Category", 16)) ||
-			  (nlen == 2 && !memcmp(name, "gc", 2));
+		          (nlen == 2 && !memcmp(name, "gc", 2));
 		bool script = (nlen == 6 && !memcmp(name, "Script", 6)) ||
-			      (nlen == 2 && !memcmp(name, "sc", 2)) ||
-			      (nlen == 17 && !memcmp(name, "Script_Extensions", 17)) ||
-			      (nlen == 3 && !memcmp(name, "scx", 3));
+		              (nlen == 2 && !memcmp(name, "sc", 2)) ||
+		              (nlen == 17 && !memcmp(name, "Script_Extensions", 17)) ||
+		              (nlen == 3 && !memcmp(name, "scx", 3));
 		if (!gc && !script) {
 			fail(t, "unknown property %.*s at offset %zu", (int)nlen, name, at);
 			return;
@@ -292,6 +292,11 @@ static void property(struct tr *t, char pp)
 			nlen = vlen;
 			value = NULL;
 		}
+	}
+	if (!value && nlen == 8 && !memcmp(name, "Assigned", 8)) {
+		/* PCRE2 10.42 lacks it; it is the complement of Unassigned */
+		emits(t, pp == 'p' ? "\\P{Cn}" : "\\p{Cn}");
+		return;
 	}
 	char b[8];
 	snprintf(b, sizeof b, "\\%c{", pp);
@@ -314,8 +319,8 @@ static void property(struct tr *t, char pp)
 
 /* What one class atom turned out to be. */
 struct catom {
-	bool single;  /* one code point (may start or end a range) */
-	uint32_t cp;  /* when single */
+	bool single; /* one code point (may start or end a range) */
+	uint32_t cp; /* when single */
 };
 
 /* Reads one escape inside a class (t->i just past the backslash) and
@@ -444,7 +449,7 @@ static void char_class(struct tr *t)
 	 * does not start a range. */
 	struct catom prev = {0};
 	bool have_prev = false;
-	bool in_range = false;  /* prev '-' read, waiting for the range's end */
+	bool in_range = false; /* prev '-' read, waiting for the range's end */
 	while (!t->failed && t->i < t->len && t->p[t->i] != ']') {
 		struct catom a = {.single = true};
 		unsigned char c = t->p[t->i];
@@ -452,15 +457,16 @@ static void char_class(struct tr *t)
 		if (c == '\\') {
 			t->i++;
 			class_escape(t, &a);
-			if (!a.single && (in_range || (t->i < t->len && t->p[t->i] == '-' &&
-						       t->i + 1 < t->len && t->p[t->i + 1] != ']'))) {
+			if (!a.single &&
+			    (in_range || (t->i < t->len && t->p[t->i] == '-' && t->i + 1 < t->len &&
+			                  t->p[t->i + 1] != ']'))) {
 				fail(t, "class escape in a range at offset %zu", here);
 				break;
 			}
 			if (!a.single)
 				continue; /* already written */
 		} else if (c == '-' && have_prev && !in_range && t->i + 1 < t->len &&
-			   t->p[t->i + 1] != ']') {
+		           t->p[t->i + 1] != ']') {
 			t->i++;
 			in_range = true;
 			continue;
@@ -576,8 +582,8 @@ static unsigned count_groups(const unsigned char *p, size_t len)
 		else if (p[i] == '[')
 			in_class = true;
 		else if (p[i] == '(' &&
-			 (i + 1 >= len || p[i + 1] != '?' ||
-			  (i + 3 < len && p[i + 2] == '<' && p[i + 3] != '=' && p[i + 3] != '!')))
+		         (i + 1 >= len || p[i + 1] != '?' ||
+		          (i + 3 < len && p[i + 2] == '<' && p[i + 3] != '=' && p[i + 3] != '!')))
 			n++;
 	}
 	return n;
@@ -716,8 +722,8 @@ static void group_name(struct tr *t, size_t at)
 	size_t k = t->i;
 	for (; k < t->len && t->p[k] != '>'; k++) {
 		unsigned char c = t->p[k];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
-			  (k > t->i && c >= '0' && c <= '9');
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		          c == '$' || (k > t->i && c >= '0' && c <= '9');
 		if (!ok) {
 			fail(t, "invalid group name at offset %zu", at);
 			return;
@@ -782,7 +788,7 @@ static void translate(struct tr *t)
 					t->i += 2;
 					g = GROUP_LOOKAROUND;
 				} else if (left >= 2 && rest[0] == '<' &&
-					   (rest[1] == '=' || rest[1] == '!')) {
+				           (rest[1] == '=' || rest[1] == '!')) {
 					emit(t, rest - 2, 4);
 					t->i += 3;
 					g = GROUP_LOOKAROUND;
@@ -844,7 +850,7 @@ static void translate(struct tr *t)
 				emit(t, (const char *)t->p + at, n);
 				t->i = at + n;
 			} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				   (c >= '0' && c <= '9')) {
+			           (c >= '0' && c <= '9')) {
 				emit(t, (const char *)&c, 1);
 			} else {
 				emit_cp(t, c);
@@ -894,13 +900,13 @@ static pcre2_jit_stack *thread_jit_stack(void *unused)
 }
 
 struct eddy_regex *eddy_regex_compile(const char *pattern, size_t len, char *errstr,
-				      size_t errstr_size)
+                                      size_t errstr_size)
 {
 	struct tr t = {
-		.p = (const unsigned char *)(pattern ? pattern : ""),
-		.len = pattern ? len : 0,
-		.errstr = errstr,
-		.errstr_size = errstr_size,
+	    .p = (const unsigned char *)(pattern ? pattern : ""),
+	    .len = pattern ? len : 0,
+	    .errstr = errstr,
+	    .errstr_size = errstr_size,
 	};
 	struct eddy_regex *re = NULL;
 
@@ -927,9 +933,9 @@ struct eddy_regex *eddy_regex_compile(const char *pattern, size_t len, char *err
 	/* No ALT_BSUX: the translation writes every code point as \x{...},
 	 * which ALT_BSUX would forbid; ECMA's \u forms are read above. */
 	re->code = pcre2_compile((PCRE2_SPTR)t.out, t.olen,
-				 PCRE2_UTF | PCRE2_DOLLAR_ENDONLY |
-					 PCRE2_MATCH_UNSET_BACKREF | PCRE2_NEVER_BACKSLASH_C,
-				 &ec, &eoff, NULL);
+	                         PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF |
+	                             PCRE2_NEVER_BACKSLASH_C,
+	                         &ec, &eoff, NULL);
 	if (!re->code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(ec, msg, sizeof msg);

@@ -73,8 +73,8 @@ static void run_suite_file(const char *path)
 	size_t len, cases = 0;
 	char *text = slurp(path, &len);
 	struct eddy_json_doc *doc = eddy_json_doc_new();
-	const struct eddy_json *root = text && doc ? eddy_json_parse(doc, text, len, err, sizeof err)
-						   : NULL;
+	const struct eddy_json *root =
+	    text && doc ? eddy_json_parse(doc, text, len, err, sizeof err) : NULL;
 	CHECK(root && root->type == EDDY_JSON_ARRAY);
 	for (uint32_t g = 0; root && g < root->len; g++) {
 		const struct eddy_json *group = &root->u.items[g];
@@ -105,7 +105,7 @@ static void run_suite_file(const char *path)
 				got = eddy_regex_search(re, data->u.s, data->len) == 1;
 			} else {
 				struct eddy_regex *r2 =
-					eddy_regex_compile(data->u.s, data->len, err, sizeof err);
+				    eddy_regex_compile(data->u.s, data->len, err, sizeof err);
 				got = r2 != NULL;
 				eddy_regex_free(r2);
 			}
@@ -113,9 +113,9 @@ static void run_suite_file(const char *path)
 			CHECK(got == want);
 			if (got != want)
 				fprintf(stderr, "%s: %s / %s: got %s\n", path,
-					eddy_json_str(eddy_json_getz(group, "description")),
-					eddy_json_str(eddy_json_getz(t, "description")),
-					got ? "valid" : "invalid");
+				        eddy_json_str(eddy_json_getz(group, "description")),
+				        eddy_json_str(eddy_json_getz(t, "description")),
+				        got ? "valid" : "invalid");
 		}
 		eddy_regex_free(re);
 	}
@@ -161,30 +161,41 @@ static void test_ecmascript(void)
 
 	/* \d and \w are ASCII; \p{digit} is not */
 	CHECK(search("^\\d$", "0") == 1);
-	CHECK(search("^\\d$", "\xdf\x80") == 0);     /* U+07C0 NKO DIGIT ZERO */
+	CHECK(search("^\\d$", "\xdf\x80") == 0); /* U+07C0 NKO DIGIT ZERO */
 	CHECK(search("^\\D$", "\xdf\x80") == 1);
 	CHECK(search("^\\p{digit}+$", "\xdf\x80") == 1);
 	CHECK(search("^\\w$", "a") == 1);
-	CHECK(search("^\\w$", "\xc3\xa9") == 0);     /* é */
+	CHECK(search("^\\w$", "\xc3\xa9") == 0); /* é */
 	CHECK(search("^\\W$", "\xc3\xa9") == 1);
-	CHECK(search("\\wcole", "\xc3\xa9" "cole") == 0);
-	CHECK(search("[a-z]cole", "\xc3\xa9" "cole") == 0);
-	CHECK(search("\\p{Letter}cole", "\xc3\xa9" "cole") == 1);
-	CHECK(search("\\p{L}cole", "\xc3\xa9" "cole") == 1);
+	CHECK(search("\\wcole", "\xc3\xa9"
+	                        "cole") == 0);
+	CHECK(search("[a-z]cole", "\xc3\xa9"
+	                          "cole") == 0);
+	CHECK(search("\\p{Letter}cole", "\xc3\xa9"
+	                                "cole") == 1);
+	CHECK(search("\\p{L}cole", "\xc3\xa9"
+	                           "cole") == 1);
 	CHECK(search("^\\p{Lowercase_Letter}$", "\xc3\xa9") == 1);
 	CHECK(search("^\\p{General_Category=Uppercase_Letter}$", "\xc3\x89") == 1);
 	CHECK(search("^\\p{gc=Lu}$", "\xc3\xa9") == 0);
 	CHECK(search("^\\p{Script=Greek}+$", "\xce\xb1\xce\xb2") == 1);
 	CHECK(search("^\\P{Script=Greek}$", "a") == 1);
+	CHECK(search("^\\p{Assigned}$", "a") == 1);
+	CHECK(search("^\\P{Assigned}$", "a") == 0);
+	CHECK(search("^\\P{Assigned}$", "\xf0\x9f\xbf\xbf") == 1); /* U+1FFFF */
+	CHECK(rejects("\\p{letter}")); /* ECMA's names are case-sensitive */
 	CHECK(rejects("\\p{Nonsense}"));
 	CHECK(rejects("\\p"));
 	CHECK(rejects("\\p{Script=}"));
-	CHECK(search("\\ba\\b", "\xc3\xa9" "a") == 1); /* é is no word character */
+	CHECK(search("\\ba\\b", "\xc3\xa9"
+	                        "a") == 1); /* é is no word character */
 
 	/* \s is ECMA's whitespace and line terminators, Unicode included */
-	const char *spaces[] = {"\t", "\n", "\v", "\f", "\r", " ", "\xc2\xa0", "\xe1\x9a\x80",
-				"\xe2\x80\x83", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf",
-				"\xe3\x80\x80", "\xef\xbb\xbf"};
+	const char *spaces[] = {"\t",           "\n",           "\v",
+	                        "\f",           "\r",           " ",
+	                        "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x83",
+	                        "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf",
+	                        "\xe3\x80\x80", "\xef\xbb\xbf"};
 	for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++) {
 		CHECK(search("^\\s$", spaces[i]) == 1);
 		CHECK(search("^\\S$", spaces[i]) == 0);
@@ -193,8 +204,8 @@ static void test_ecmascript(void)
 		CHECK(search("^[\\S]$", spaces[i]) == 0);
 		CHECK(search("^[^\\S]$", spaces[i]) == 1);
 	}
-	const char *non_spaces[] = {"a", "\x01", "\xc2\x85", "\xe1\xa0\x8e", "\xe2\x80\x8b",
-				    "\xf0\x9f\x90\xb2"};
+	const char *non_spaces[] = {
+	    "a", "\x01", "\xc2\x85", "\xe1\xa0\x8e", "\xe2\x80\x8b", "\xf0\x9f\x90\xb2"};
 	for (size_t i = 0; i < sizeof non_spaces / sizeof non_spaces[0]; i++) {
 		CHECK(search("^\\s$", non_spaces[i]) == 0);
 		CHECK(search("^\\S$", non_spaces[i]) == 1);
@@ -349,14 +360,14 @@ static double now(void)
 static void test_runaway(void)
 {
 	static const char *const patterns[] = {"(a+)+$", "^(a|a)*$", "(a*)*b", "^(\\w+\\s?)*$",
-					       "(x+x+)+y"};
+	                                       "(x+x+)+y"};
 	char s[4096];
 	memset(s, 'a', sizeof s - 2);
 	s[sizeof s - 2] = '!';
 	s[sizeof s - 1] = '\0';
 	for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
 		struct eddy_regex *re =
-			eddy_regex_compile(patterns[i], strlen(patterns[i]), err, sizeof err);
+		    eddy_regex_compile(patterns[i], strlen(patterns[i]), err, sizeof err);
 		CHECK(re != NULL);
 		if (!re)
 			continue;
@@ -368,8 +379,8 @@ static void test_runaway(void)
 			CHECK(rc == -1 || rc == 0);
 			CHECK(took < 1.0);
 			if (took >= 1.0 || rc == 1)
-				fprintf(stderr, "%s on %zu bytes: %d in %.3fs\n", patterns[i], n, rc,
-					took);
+				fprintf(stderr, "%s on %zu bytes: %d in %.3fs\n", patterns[i], n,
+				        rc, took);
 		}
 		CHECK(eddy_regex_search(re, "aab", 3) >= 0);
 		eddy_regex_free(re);
