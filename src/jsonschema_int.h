@@ -1,0 +1,279 @@
+/* jsonschema_int.h - what the parts of the JSON Schema validator share: the
+ * compiled form of a schema and the set that owns it. Not for other modules. */
+#ifndef EDDY_JSONSCHEMA_INT_H
+#define EDDY_JSONSCHEMA_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jsonschema.h"
+#include "regex.h"
+
+/* Nested schema evaluations (in-place applicators and $ref included) before
+ * validation gives up: a schema that refers to itself without consuming any
+ * of the instance would otherwise recurse until the stack ends. */
+#define EDDY_SCHEMA_MAX_DEPTH 300
+
+/* Bits of the "type" keyword; "number" holds the integer bit too. */
+enum {
+	T_NULL = 1,
+	T_BOOL = 2,
+	T_INT = 4,
+	T_NUM = 8,
+	T_STR = 16,
+	T_ARR = 32,
+	T_OBJ = 64,
+};
+
+/* One compiled keyword. The validator switches on op; name is the keyword
+ * as written in the schema, for keyword locations. */
+enum kw_op {
+	OP_FALSE,
+	OP_TYPE,
+	OP_CONST,
+	OP_ENUM,
+	OP_MULTIPLE_OF,
+	OP_MAXIMUM,
+	OP_MINIMUM,
+	OP_EXCL_MAXIMUM,
+	OP_EXCL_MINIMUM,
+	OP_MAX_LENGTH,
+	OP_MIN_LENGTH,
+	OP_PATTERN,
+	OP_FORMAT,
+	OP_MAX_ITEMS,
+	OP_MIN_ITEMS,
+	OP_UNIQUE_ITEMS,
+	OP_ITEMS, /* prefixItems / items / additionalItems together */
+	OP_CONTAINS,
+	OP_MAX_PROPERTIES,
+	OP_MIN_PROPERTIES,
+	OP_OBJECT, /* properties, patternProperties, additionalProperties, required */
+	OP_PROPERTY_NAMES,
+	OP_DEPENDENCIES, /* dependencies, dependentRequired, dependentSchemas */
+	OP_ALL_OF,
+	OP_ANY_OF,
+	OP_ONE_OF,
+	OP_NOT,
+	OP_IF,
+	OP_REF,
+	OP_DYNAMIC_REF,
+	OP_RECURSIVE_REF,
+	OP_UNEVAL_PROPS,
+	OP_UNEVAL_ITEMS,
+};
+
+struct eddy_schema;
+struct schema_resource;
+
+/* A string of the schema, length known, for memcmp comparisons. */
+struct strv {
+	const char *s;
+	uint32_t len;
+};
+
+struct prop {
+	struct strv name;
+	struct eddy_schema *schema;
+};
+
+struct patprop {
+	struct eddy_regex *re;
+	struct eddy_schema *schema;
+};
+
+/* The object keywords of one schema, evaluated in one pass over the
+ * instance's members. Property lookup goes through a small open-addressing
+ * table of prop indexes + 1 keyed by a cheap hash of the name. */
+struct obj_kw {
+	struct prop *props;
+	uint32_t n_props;
+	uint32_t *table;
+	uint32_t mask;
+	struct patprop *pats;
+	uint32_t n_pats;
+	struct eddy_schema *additional;
+	struct strv *required;
+	int32_t *required_prop; /* index into props when < 64, else -1 */
+	uint32_t n_required;
+	bool has_props, has_pats, has_required;
+};
+
+/* The hash of a property name for struct obj_kw's table: a few bytes and
+ * the length tell the names of one schema apart; probing compares fully. */
+static inline uint32_t eddy_schema_prop_hash(const char *s, uint32_t len)
+{
+	uint32_t h = len * 0x9E3779B1u;
+
+	if (len) {
+		h ^= (uint32_t)(unsigned char)s[0] * 0x85EBCA6Bu;
+		h ^= (uint32_t)(unsigned char)s[len - 1] * 0xC2B2AE35u;
+		h ^= (uint32_t)(unsigned char)s[len / 2] * 0x27D4EB2Fu;
+	}
+	return h ^ (h >> 15);
+}
+
+struct dep {
+	struct strv name;
+	struct eddy_schema *schema; /* NULL: the names below are required */
+	struct strv *names;
+	uint32_t n_names;
+};
+
+struct kw {
+	uint8_t op;
+	const char *name;
+	union {
+		uint32_t types;
+		const struct eddy_json *value;
+		struct {
+			const struct eddy_json *values;
+			uint32_t n;
+			/* all values strings: compared by length and memcmp */
+			bool all_strings;
+		} en;
+		struct {
+			double d;
+			int64_t i;
+			bool is_int;
+		} num;
+		uint64_t count;
+		struct eddy_regex *re;
+		const char *format;
+		struct {
+			struct eddy_schema **prefix;
+			uint32_t n_prefix;
+			struct eddy_schema *rest;
+			const char *prefix_name, *rest_name;
+		} items;
+		struct {
+			struct eddy_schema *schema;
+			uint64_t min, max; /* max UINT64_MAX: none */
+		} contains;
+		struct obj_kw *obj;
+		struct eddy_schema *schema;
+		struct {
+			struct eddy_schema **v;
+			uint32_t n;
+		} list;
+		struct {
+			struct eddy_schema *if_s, *then_s, *else_s;
+		} cond;
+		struct {
+			struct eddy_schema *target;
+			const char *anchor; /* $dynamicRef: the bookend anchor, or NULL */
+		} ref;
+		struct {
+			struct dep *v;
+			uint32_t n;
+		} deps;
+	} u;
+};
+
+struct schema_anchor {
+	const char *name;
+	struct eddy_schema *schema;
+	bool dynamic;
+	struct schema_anchor *next;
+};
+
+/* A schema resource: a document, or a subschema with its own $id. */
+struct schema_resource {
+	const char *uri; /* absolute, without fragment */
+	struct eddy_schema *root;
+	enum eddy_schema_dialect dialect;
+	bool recursive_anchor; /* the root has "$recursiveAnchor": true */
+	struct schema_anchor *anchors;
+};
+
+enum { NODE_NEW, NODE_COMPILING, NODE_DONE, NODE_BROKEN };
+
+struct eddy_schema {
+	const char *uri;  /* absolute; "res#/pointer" unless a resource root */
+	const char *ptr;  /* the pointer part of uri inside its resource, "" for a root */
+	const struct eddy_json *json;
+	struct schema_resource *res;
+	enum eddy_schema_dialect dialect;
+	uint8_t state;
+	bool has_uneval; /* evaluates unevaluated*: collects annotations */
+	struct kw *kw;
+	uint32_t n_kw;
+	struct eddy_schema *next_pending;
+};
+
+/* String-keyed and pointer-keyed hash maps (open addressing). */
+struct smap_ent {
+	const char *key;
+	void *val;
+};
+struct smap {
+	struct smap_ent *v;
+	size_t cap, n;
+};
+struct pmap_ent {
+	const void *key;
+	void *val;
+};
+struct pmap {
+	struct pmap_ent *v;
+	size_t cap, n;
+};
+
+struct arena_chunk;
+
+/* Error text is built at offsets into one buffer that may move while it
+ * grows; the pointers of struct eddy_schema_error are set at the end. */
+struct err_rec {
+	size_t inst, kw, abs, msg;
+};
+
+struct eddy_schema_set {
+	struct eddy_schema_opts opts;
+	struct arena_chunk *arena;
+	struct eddy_json_doc *parser;
+	struct smap resources; /* absolute URI without fragment -> resource */
+	struct pmap nodes;     /* JSON value of the schema -> node */
+	struct eddy_schema *pending; /* nodes to compile */
+	unsigned n_generated;
+
+	/* the last validation's errors */
+	struct err_rec *recs;
+	struct eddy_schema_error *errors;
+	size_t n_errors, cap_errors;
+	char *text;
+	size_t text_len, text_cap;
+	/* locations while collecting errors */
+	char *ipath, *kpath;
+	size_t ipath_len, ipath_cap, kpath_len, kpath_cap;
+};
+
+/* jsonschema.c */
+void *eddy_schema_alloc(struct eddy_schema_set *set, size_t size);
+char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len);
+/* Resolves ref against base (RFC 3986 section 5.2) into the set's memory. */
+char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, const char *ref);
+/* The node a reference (absolute URI, fragment allowed) points to, loading
+ * documents through the resolver; NULL with errstr. */
+struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri,
+				     char *errstr, size_t errstr_size);
+/* Appends v as JSON text to a buffer of the set, at most max bytes ("..."
+ * past it). */
+void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v);
+
+/* The node of the schema value v found under parent (registering it when
+ * it is new). */
+struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy_schema *parent,
+					const struct eddy_json *v, const char *key, size_t key_len);
+
+/* jsonschema_compile.c: compiles every pending node; -1 with errstr. */
+int eddy_schema_compile_pending(struct eddy_schema_set *set, char *errstr, size_t errstr_size);
+
+/* jsonschema_validate.c */
+bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b);
+
+/* jsonschema_meta.c: the text of a built-in meta-schema by its URI
+ * (fragment-less), or NULL. */
+const char *eddy_schema_meta_text(const char *uri, size_t *len);
+
+#endif

@@ -1,0 +1,988 @@
+/* jsonschema_validate.c - runs compiled schemas over instances. A first
+ * pass only answers valid or not, building no strings and allocating
+ * nothing; only an invalid instance is evaluated again, collecting errors
+ * with their locations. */
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonschema_format.h"
+#include "jsonschema_int.h"
+
+/* One entry of the dynamic scope: the schema resources evaluation went
+ * through, innermost first ($dynamicRef, $recursiveRef look outward). */
+struct scope {
+	const struct schema_resource *res;
+	const struct scope *up;
+};
+
+struct vctx {
+	struct eddy_schema_set *set;
+	bool collect; /* record errors and locations */
+	bool full;    /* max_errors recorded */
+	unsigned depth;
+	const struct scope *scope;
+};
+
+/* Which members or items of the instance some keyword evaluated, for
+ * unevaluatedProperties / unevaluatedItems. */
+struct eval {
+	uint64_t *bits;
+	uint32_t n;
+	uint64_t small[4];
+};
+
+static void ev_init(struct eval *e, uint32_t n)
+{
+	size_t words = (n + 63) / 64;
+
+	e->n = n;
+	if (words <= 4) {
+		e->bits = e->small;
+		memset(e->small, 0, sizeof(e->small));
+	} else if (!(e->bits = calloc(words, sizeof(uint64_t)))) {
+		abort();
+	}
+}
+
+static void ev_free(struct eval *e)
+{
+	if (e->bits != e->small)
+		free(e->bits);
+}
+
+static inline void ev_mark(struct eval *e, uint32_t i)
+{
+	if (e && i < e->n)
+		e->bits[i / 64] |= 1ULL << (i % 64);
+}
+
+static inline bool ev_has(const struct eval *e, uint32_t i)
+{
+	return (e->bits[i / 64] >> (i % 64)) & 1;
+}
+
+static void ev_merge(struct eval *d, const struct eval *s)
+{
+	for (uint32_t w = 0; w < (d->n + 63) / 64; w++)
+		d->bits[w] |= s->bits[w];
+}
+
+/* ---- locations and errors (collecting pass only) ---- */
+
+static size_t grow_put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	size_t at = *len;
+
+	if (*len + n + 1 > *cap) {
+		size_t nc = *cap ? *cap : 256;
+		char *nb;
+
+		while (*len + n + 1 > nc)
+			nc *= 2;
+		if (!(nb = realloc(*buf, nc)))
+			abort();
+		*buf = nb;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = 0;
+	return at;
+}
+
+/* Appends "/" and a pointer token (~ and / escaped) to a location. */
+static void put_token(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	grow_put(buf, len, cap, "/", 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t run = i;
+
+		while (run < n && s[run] != '~' && s[run] != '/')
+			run++;
+		grow_put(buf, len, cap, s + i, run - i);
+		if (run < n)
+			grow_put(buf, len, cap, s[run] == '~' ? "~0" : "~1", 2);
+		i = run;
+	}
+}
+
+static size_t ipush(struct vctx *c, const char *key, size_t n)
+{
+	struct eddy_schema_set *s = c->set;
+	size_t at = s->ipath_len;
+
+	if (c->collect)
+		put_token(&s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
+	return at;
+}
+
+static size_t ipush_idx(struct vctx *c, uint32_t i)
+{
+	char t[16];
+
+	if (!c->collect)
+		return c->set->ipath_len;
+	return ipush(c, t, (size_t)snprintf(t, sizeof(t), "%" PRIu32, i));
+}
+
+static void ipop(struct vctx *c, size_t at)
+{
+	c->set->ipath_len = at;
+	c->set->ipath[at] = 0;
+}
+
+static size_t kpush(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
+{
+	struct eddy_schema_set *s = c->set;
+	size_t at = s->kpath_len;
+
+	if (c->collect) {
+		put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
+		if (sub)
+			put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, sub, sub_len);
+	}
+	return at;
+}
+
+static size_t kpush_idx(struct vctx *c, const char *kw, uint32_t i)
+{
+	char t[16];
+
+	if (!c->collect)
+		return c->set->kpath_len;
+	return kpush(c, kw, t, (size_t)snprintf(t, sizeof(t), "%" PRIu32, i));
+}
+
+static void kpop(struct vctx *c, size_t at)
+{
+	c->set->kpath_len = at;
+	c->set->kpath[at] = 0;
+}
+
+static size_t text_put(struct eddy_schema_set *s, const char *t, size_t n)
+{
+	size_t at = s->text_len;
+
+	grow_put(&s->text, &s->text_len, &s->text_cap, t, n);
+	/* each string keeps its NUL */
+	s->text_len++;
+	return at;
+}
+
+static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
+
+/* Records an error of keyword kw (NULL: the schema itself) of schema n at
+ * the current locations. */
+static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt,
+		...)
+{
+	struct eddy_schema_set *s = c->set;
+	struct err_rec *r;
+	char msg[512], loc[1024];
+	va_list ap;
+	size_t at;
+
+	if (!c->collect || c->full)
+		return;
+	if (s->n_errors >= s->opts.max_errors) {
+		c->full = true;
+		return;
+	}
+	if (s->n_errors == s->cap_errors) {
+		size_t nc = s->cap_errors ? s->cap_errors * 2 : 16;
+
+		s->recs = realloc(s->recs, nc * sizeof(*s->recs));
+		s->errors = realloc(s->errors, nc * sizeof(*s->errors));
+		if (!s->recs || !s->errors)
+			abort();
+		s->cap_errors = nc;
+	}
+	r = &s->recs[s->n_errors++];
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->inst = text_put(s, s->ipath, s->ipath_len);
+	at = s->kpath_len;
+	if (kw)
+		kpush(c, kw, NULL, 0);
+	r->kw = text_put(s, s->kpath, s->kpath_len);
+	kpop(c, at);
+	if (kw)
+		snprintf(loc, sizeof(loc), "%s%s/%s", n->uri, strchr(n->uri, '#') ? "" : "#", kw);
+	else
+		snprintf(loc, sizeof(loc), "%s", n->uri);
+	r->abs = text_put(s, loc, strlen(loc));
+	r->msg = text_put(s, msg, strlen(msg));
+	if (s->n_errors >= s->opts.max_errors)
+		c->full = true;
+}
+
+static const char *snip(const struct eddy_json *v, char *buf, size_t size)
+{
+	eddy_schema_snippet(buf, size, v);
+	return buf;
+}
+
+/* ---- values ---- */
+
+static const struct eddy_json *member(const struct eddy_json *o, const char *k, uint32_t len)
+{
+	for (uint32_t i = 0; i < o->len; i++)
+		if (o->u.members[i].key_len == len && memcmp(o->u.members[i].key, k, len) == 0)
+			return &o->u.members[i].value;
+	return NULL;
+}
+
+static bool is_num(const struct eddy_json *v)
+{
+	return v->type == EDDY_JSON_INT || v->type == EDDY_JSON_DOUBLE;
+}
+
+/* -1, 0, 1: a against b, exact for every int64 and double (long double
+ * holds both on the platforms eddy builds for; where it does not, only
+ * integers beyond 2^53 compare approximately). */
+static int num_cmp(const struct eddy_json *a, int64_t bi, double bd, bool b_int)
+{
+	if (a->type == EDDY_JSON_INT && b_int)
+		return a->u.i < bi ? -1 : a->u.i > bi;
+	long double x = a->type == EDDY_JSON_INT ? (long double)a->u.i : (long double)a->u.d;
+	long double y = b_int ? (long double)bi : (long double)bd;
+
+	return x < y ? -1 : x > y;
+}
+
+bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b)
+{
+	if (is_num(a) && is_num(b))
+		return num_cmp(a, b->u.i, b->u.d, b->type == EDDY_JSON_INT) == 0 &&
+		       (b->type == EDDY_JSON_INT || a->type == EDDY_JSON_INT || a->u.d == b->u.d);
+	if (a->type != b->type || a->len != b->len)
+		return false;
+	switch (a->type) {
+	case EDDY_JSON_STRING:
+		return memcmp(a->u.s, b->u.s, a->len) == 0;
+	case EDDY_JSON_ARRAY:
+		for (uint32_t i = 0; i < a->len; i++)
+			if (!eddy_schema_json_equal(&a->u.items[i], &b->u.items[i]))
+				return false;
+		return true;
+	case EDDY_JSON_OBJECT:
+		for (uint32_t i = 0; i < a->len; i++) {
+			const struct eddy_json *o =
+			    member(b, a->u.members[i].key, a->u.members[i].key_len);
+
+			if (!o || !eddy_schema_json_equal(&a->u.members[i].value, o))
+				return false;
+		}
+		return true;
+	default:
+		return true;
+	}
+}
+
+static uint32_t inst_type(const struct eddy_json *v)
+{
+	switch (v->type) {
+	case EDDY_JSON_NULL:
+		return T_NULL;
+	case EDDY_JSON_TRUE:
+	case EDDY_JSON_FALSE:
+		return T_BOOL;
+	case EDDY_JSON_INT:
+		return T_INT | T_NUM;
+	case EDDY_JSON_DOUBLE:
+		/* 1.0 is an integer; so is 1e300 */
+		return floor(v->u.d) == v->u.d ? T_INT | T_NUM : T_NUM;
+	case EDDY_JSON_STRING:
+		return T_STR;
+	case EDDY_JSON_ARRAY:
+		return T_ARR;
+	default:
+		return T_OBJ;
+	}
+}
+
+static void type_names(uint32_t bits, char *buf, size_t size)
+{
+	static const char *const names[] = {"null", "boolean", "integer", "number",
+					    "string", "array",	 "object"};
+	size_t o = 0;
+
+	buf[0] = 0;
+	if ((bits & (T_INT | T_NUM)) == (T_INT | T_NUM))
+		bits &= ~(uint32_t)T_INT;
+	for (int i = 0; i < 7; i++)
+		if (bits & (1u << i))
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? " or " : "", names[i]);
+}
+
+static bool multiple_of(const struct eddy_json *x, const struct kw *w)
+{
+	double v, m = w->u.num.d, q;
+
+	if (x->type == EDDY_JSON_INT && w->u.num.is_int)
+		return x->u.i % w->u.num.i == 0;
+	v = x->type == EDDY_JSON_INT ? (double)x->u.i : x->u.d;
+	/* integers (as doubles) divide exactly */
+	if (floor(v) == v && floor(m) == m)
+		return fmod(v, m) == 0;
+	q = v / m;
+	/* Past the range of a quotient the remainder still is exact: 1e308 is a
+	 * multiple of 0.5, and (almost surely) not of 0.123456789. */
+	if (!isfinite(q))
+		return fmod(fabs(v), m) == 0;
+	/* 0.0075 / 0.0001 is 74.99999999999999: a few ulps from an integer */
+	return fabs(q - nearbyint(q)) <= 8 * DBL_EPSILON * fmax(1.0, fabs(q));
+}
+
+static uint64_t utf8_len(const char *s, uint32_t n)
+{
+	uint64_t c = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return c;
+}
+
+static bool is_false(const struct eddy_schema *s)
+{
+	return s->n_kw == 1 && s->kw[0].op == OP_FALSE;
+}
+
+static bool validate(struct vctx *c, const struct eddy_schema *n, const struct eddy_json *v,
+		     struct eval *ev);
+
+/* Evaluates s on v without recording errors (a branch being tried). */
+static bool quiet(struct vctx *c, const struct eddy_schema *s, const struct eddy_json *v,
+		  struct eval *ev)
+{
+	bool saved = c->collect, ok;
+
+	c->collect = false;
+	ok = validate(c, s, v, ev);
+	c->collect = saved;
+	return ok;
+}
+
+static bool check_items(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+			const struct eddy_json *v, struct eval *ev)
+{
+	uint32_t np = w->u.items.n_prefix < v->len ? w->u.items.n_prefix : v->len;
+	bool ok = true;
+
+	for (uint32_t i = 0; i < np; i++) {
+		size_t ia = ipush_idx(c, i), ka = kpush_idx(c, w->u.items.prefix_name, i);
+		bool r = validate(c, w->u.items.prefix[i], &v->u.items[i], NULL);
+
+		kpop(c, ka);
+		ipop(c, ia);
+		if (!r) {
+			ok = false;
+			if (!c->collect || c->full)
+				return false;
+		}
+		ev_mark(ev, i);
+	}
+	if (!w->u.items.rest || v->len <= np)
+		return ok;
+	if (is_false(w->u.items.rest)) {
+		err(c, n, w->u.items.rest_name, "must have at most %" PRIu32 " items, got %" PRIu32,
+		    np, v->len);
+		return false;
+	}
+	for (uint32_t i = np; i < v->len; i++) {
+		size_t ia = ipush_idx(c, i), ka = kpush(c, w->u.items.rest_name, NULL, 0);
+		bool r = validate(c, w->u.items.rest, &v->u.items[i], NULL);
+
+		kpop(c, ka);
+		ipop(c, ia);
+		if (!r) {
+			ok = false;
+			if (!c->collect || c->full)
+				return false;
+		}
+		ev_mark(ev, i);
+	}
+	return ok;
+}
+
+static bool check_contains(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+			   const struct eddy_json *v, struct eval *ev)
+{
+	uint64_t hits = 0, min = w->u.contains.min, max = w->u.contains.max;
+	bool mark = ev && n->dialect == EDDY_DIALECT_2020_12;
+
+	for (uint32_t i = 0; i < v->len; i++) {
+		if (!quiet(c, w->u.contains.schema, &v->u.items[i], NULL))
+			continue;
+		hits++;
+		if (mark)
+			ev_mark(ev, i);
+		else if (max == UINT64_MAX && hits >= min)
+			break;
+	}
+	if (hits >= min && hits <= max)
+		return true;
+	if (hits == 0)
+		err(c, n, "contains", "no item matches the \"contains\" schema (%" PRIu32 " items)",
+		    v->len);
+	else if (hits < min)
+		err(c, n, "minContains",
+		    "%" PRIu64 " items match the \"contains\" schema, must be at least %" PRIu64, hits,
+		    min);
+	else
+		err(c, n, "maxContains",
+		    "%" PRIu64 " items match the \"contains\" schema, must be at most %" PRIu64, hits,
+		    max);
+	return false;
+}
+
+static bool check_object(struct vctx *c, const struct eddy_schema *n, const struct obj_kw *o,
+			 const struct eddy_json *v, struct eval *ev)
+{
+	uint64_t seen = 0;
+	bool ok = true;
+
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct eddy_json_member *m = &v->u.members[i];
+		bool matched = false;
+
+		if (o->n_props) {
+			uint32_t h = eddy_schema_prop_hash(m->key, m->key_len), idx;
+
+			while ((idx = o->table[h & o->mask])) {
+				const struct prop *p = &o->props[idx - 1];
+
+				if (p->name.len == m->key_len &&
+				    memcmp(p->name.s, m->key, m->key_len) == 0) {
+					size_t ia = ipush(c, m->key, m->key_len),
+					       ka = kpush(c, "properties", m->key, m->key_len);
+					bool r = validate(c, p->schema, &m->value, NULL);
+
+					kpop(c, ka);
+					ipop(c, ia);
+					matched = true;
+					if (idx <= 64)
+						seen |= 1ULL << (idx - 1);
+					if (!r) {
+						ok = false;
+						if (!c->collect || c->full)
+							return false;
+					}
+					break;
+				}
+				h++;
+			}
+		}
+		for (uint32_t j = 0; j < o->n_pats; j++) {
+			if (eddy_regex_search(o->pats[j].re, m->key, m->key_len) != 1)
+				continue;
+			size_t ia = ipush(c, m->key, m->key_len),
+			       ka = kpush(c, "patternProperties", eddy_regex_pattern(o->pats[j].re),
+					  strlen(eddy_regex_pattern(o->pats[j].re)));
+			bool r = validate(c, o->pats[j].schema, &m->value, NULL);
+
+			kpop(c, ka);
+			ipop(c, ia);
+			matched = true;
+			if (!r) {
+				ok = false;
+				if (!c->collect || c->full)
+					return false;
+			}
+		}
+		if (!matched && o->additional) {
+			size_t ia = ipush(c, m->key, m->key_len);
+			bool r;
+
+			if (is_false(o->additional)) {
+				err(c, n, "additionalProperties", "property \"%s\" is not allowed",
+				    m->key);
+				r = false;
+			} else {
+				size_t ka = kpush(c, "additionalProperties", NULL, 0);
+
+				r = validate(c, o->additional, &m->value, NULL);
+				kpop(c, ka);
+			}
+			ipop(c, ia);
+			matched = true;
+			if (!r) {
+				ok = false;
+				if (!c->collect || c->full)
+					return false;
+			}
+		}
+		if (matched)
+			ev_mark(ev, i);
+	}
+	for (uint32_t r = 0; r < o->n_required; r++) {
+		int32_t p = o->required_prop[r];
+
+		if (p >= 0 ? (seen >> p) & 1
+			   : member(v, o->required[r].s, o->required[r].len) != NULL)
+			continue;
+		err(c, n, "required", "required property \"%s\" is missing", o->required[r].s);
+		ok = false;
+		if (!c->collect || c->full)
+			return false;
+	}
+	return ok;
+}
+
+static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+		       const struct eddy_json *v, struct eval *ev)
+{
+	bool ok = true;
+
+	for (uint32_t i = 0; i < w->u.deps.n; i++) {
+		const struct dep *d = &w->u.deps.v[i];
+
+		if (!member(v, d->name.s, d->name.len))
+			continue;
+		if (d->schema) {
+			size_t ka = kpush(c, w->name, d->name.s, d->name.len);
+			bool r = validate(c, d->schema, v, ev);
+
+			kpop(c, ka);
+			if (!r) {
+				ok = false;
+				if (!c->collect || c->full)
+					return false;
+			}
+			continue;
+		}
+		for (uint32_t j = 0; j < d->n_names; j++) {
+			if (member(v, d->names[j].s, d->names[j].len))
+				continue;
+			err(c, n, w->name, "property \"%s\" is required when \"%s\" is present",
+			    d->names[j].s, d->name.s);
+			ok = false;
+			if (!c->collect || c->full)
+				return false;
+		}
+	}
+	return ok;
+}
+
+/* anyOf and oneOf: branches are tried quietly; annotations are taken from
+ * the valid ones by evaluating them again, which only a schema with
+ * unevaluated* pays for. */
+static bool check_some(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+		       const struct eddy_json *v, struct eval *ev)
+{
+	uint32_t hits = 0, first = 0, second = 0;
+	bool one = w->op == OP_ONE_OF;
+
+	for (uint32_t i = 0; i < w->u.list.n; i++) {
+		if (!quiet(c, w->u.list.v[i], v, NULL))
+			continue;
+		if (hits == 0)
+			first = i;
+		else if (hits == 1)
+			second = i;
+		hits++;
+		if (ev)
+			quiet(c, w->u.list.v[i], v, ev);
+		else if (!one || hits > 1)
+			break;
+	}
+	if (one ? hits == 1 : hits > 0)
+		return true;
+	if (hits > 1) {
+		err(c, n, w->name, "matches more than one schema of oneOf (%" PRIu32 " and %" PRIu32
+				   "), must match exactly one",
+		    first, second);
+		return false;
+	}
+	if (c->collect) {
+		char g[80];
+
+		for (uint32_t i = 0; i < w->u.list.n && !c->full; i++) {
+			size_t ka = kpush_idx(c, w->name, i);
+
+			validate(c, w->u.list.v[i], v, NULL);
+			kpop(c, ka);
+		}
+		err(c, n, w->name, "%s matches none of the %" PRIu32 " schemas of %s",
+		    snip(v, g, sizeof(g)), w->u.list.n, w->name);
+	}
+	return false;
+}
+
+static bool check_uneval(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+			 const struct eddy_json *v, struct eval *ev)
+{
+	bool props = w->op == OP_UNEVAL_PROPS, ok = true, none = is_false(w->u.schema);
+
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct eddy_json *x = props ? &v->u.members[i].value : &v->u.items[i];
+		size_t ia, ka;
+		bool r;
+
+		if (ev_has(ev, i))
+			continue;
+		ia = props ? ipush(c, v->u.members[i].key, v->u.members[i].key_len)
+			   : ipush_idx(c, i);
+		if (none) {
+			if (props)
+				err(c, n, w->name, "property \"%s\" is not allowed (unevaluated)",
+				    v->u.members[i].key);
+			else
+				err(c, n, w->name, "item %" PRIu32 " is not allowed (unevaluated)", i);
+			r = false;
+		} else {
+			ka = kpush(c, w->name, NULL, 0);
+			r = validate(c, w->u.schema, x, NULL);
+			kpop(c, ka);
+		}
+		ipop(c, ia);
+		if (!r) {
+			ok = false;
+			if (!c->collect || c->full)
+				return false;
+		}
+		ev_mark(ev, i);
+	}
+	return ok;
+}
+
+static const struct eddy_schema *dynamic_target(struct vctx *c, const struct kw *w)
+{
+	const struct eddy_schema *t = w->u.ref.target;
+
+	if (w->op == OP_DYNAMIC_REF) {
+		if (!w->u.ref.anchor)
+			return t;
+		/* the outermost resource of the dynamic scope with that anchor */
+		for (const struct scope *s = c->scope; s; s = s->up)
+			for (const struct schema_anchor *a = s->res->anchors; a; a = a->next)
+				if (a->dynamic && strcmp(a->name, w->u.ref.anchor) == 0) {
+					t = a->schema;
+					break;
+				}
+		return t;
+	}
+	/* $recursiveRef: outward while the resources say $recursiveAnchor */
+	if (!t->res->recursive_anchor || t != t->res->root)
+		return t;
+	for (const struct scope *s = c->scope; s && s->res->recursive_anchor; s = s->up)
+		t = s->res->root;
+	return t;
+}
+
+static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+		  const struct eddy_json *v, struct eval *ev)
+{
+	char g[80], h[80];
+
+	switch ((enum kw_op)w->op) {
+	case OP_FALSE:
+		err(c, n, NULL, "%s is not allowed here (the schema is false)",
+		    snip(v, g, sizeof(g)));
+		return false;
+	case OP_TYPE:
+		if (w->u.types & inst_type(v))
+			return true;
+		type_names(w->u.types, h, sizeof(h));
+		err(c, n, w->name, "must be of type %s, got %s %s", h,
+		    eddy_json_type_name((enum eddy_json_type)v->type), snip(v, g, sizeof(g)));
+		return false;
+	case OP_CONST:
+		if (eddy_schema_json_equal(v, w->u.value))
+			return true;
+		err(c, n, w->name, "must be %s, got %s", snip(w->u.value, h, sizeof(h)),
+		    snip(v, g, sizeof(g)));
+		return false;
+	case OP_ENUM: {
+		char list[200];
+		size_t o = 0;
+
+		if (v->type == EDDY_JSON_STRING) {
+			for (uint32_t i = 0; i < w->u.en.n; i++) {
+				const struct eddy_json *e = &w->u.en.values[i];
+
+				if (e->type == EDDY_JSON_STRING && e->len == v->len &&
+				    memcmp(e->u.s, v->u.s, v->len) == 0)
+					return true;
+			}
+		} else if (!w->u.en.all_strings) {
+			for (uint32_t i = 0; i < w->u.en.n; i++)
+				if (eddy_schema_json_equal(v, &w->u.en.values[i]))
+					return true;
+		}
+		if (!c->collect)
+			return false;
+		list[0] = 0;
+		for (uint32_t i = 0; i < w->u.en.n && o < 120; i++) {
+			snip(&w->u.en.values[i], h, 60);
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", h);
+		}
+		if (o >= 120 && o < sizeof(list))
+			snprintf(list + o, sizeof(list) - o, ", ...");
+		err(c, n, w->name, "%s is not one of %s", snip(v, g, sizeof(g)), list);
+		return false;
+	}
+	case OP_MULTIPLE_OF:
+		if (!is_num(v) || multiple_of(v, w))
+			return true;
+		err(c, n, w->name, "must be a multiple of %.17g, got %s", w->u.num.d,
+		    snip(v, g, sizeof(g)));
+		return false;
+	case OP_MAXIMUM:
+	case OP_MINIMUM:
+	case OP_EXCL_MAXIMUM:
+	case OP_EXCL_MINIMUM: {
+		int r;
+		bool ok;
+		const char *rel;
+
+		if (!is_num(v))
+			return true;
+		r = num_cmp(v, w->u.num.i, w->u.num.d, w->u.num.is_int);
+		ok = w->op == OP_MAXIMUM       ? r <= 0
+		     : w->op == OP_MINIMUM     ? r >= 0
+		     : w->op == OP_EXCL_MAXIMUM ? r < 0
+						: r > 0;
+		if (ok)
+			return true;
+		rel = w->op == OP_MAXIMUM       ? "<="
+		      : w->op == OP_MINIMUM     ? ">="
+		      : w->op == OP_EXCL_MAXIMUM ? "<"
+						 : ">";
+		if (w->u.num.is_int)
+			snprintf(h, sizeof(h), "%" PRId64, w->u.num.i);
+		else
+			snprintf(h, sizeof(h), "%.17g", w->u.num.d);
+		err(c, n, w->name, "must be %s %s, got %s", rel, h, snip(v, g, sizeof(g)));
+		return false;
+	}
+	case OP_MAX_LENGTH:
+	case OP_MIN_LENGTH: {
+		uint64_t len;
+
+		if (v->type != EDDY_JSON_STRING)
+			return true;
+		/* code points never outnumber bytes */
+		if (w->op == OP_MAX_LENGTH ? v->len <= w->u.count : v->len < w->u.count)
+			return w->op == OP_MAX_LENGTH;
+		len = utf8_len(v->u.s, v->len);
+		if (w->op == OP_MAX_LENGTH ? len <= w->u.count : len >= w->u.count)
+			return true;
+		err(c, n, w->name, "must be %s %" PRIu64 " characters long, got %" PRIu64 ": %s",
+		    w->op == OP_MAX_LENGTH ? "at most" : "at least", w->u.count, len,
+		    snip(v, g, sizeof(g)));
+		return false;
+	}
+	case OP_PATTERN: {
+		int r;
+
+		if (v->type != EDDY_JSON_STRING)
+			return true;
+		r = eddy_regex_search(w->u.re, v->u.s, v->len);
+		if (r == 1)
+			return true;
+		err(c, n, w->name, "%s %s pattern \"%s\"", snip(v, g, sizeof(g)),
+		    r == 0 ? "does not match" : "could not be matched (resource limit) against",
+		    eddy_regex_pattern(w->u.re));
+		return false;
+	}
+	case OP_FORMAT:
+		if (v->type != EDDY_JSON_STRING || eddy_format_check(w->u.format, v->u.s, v->len) != 0)
+			return true;
+		err(c, n, w->name, "%s is not a valid \"%s\"", snip(v, g, sizeof(g)), w->u.format);
+		return false;
+	case OP_MAX_ITEMS:
+	case OP_MIN_ITEMS:
+		if (v->type != EDDY_JSON_ARRAY ||
+		    (w->op == OP_MAX_ITEMS ? v->len <= w->u.count : v->len >= w->u.count))
+			return true;
+		err(c, n, w->name, "must have %s %" PRIu64 " items, got %" PRIu32,
+		    w->op == OP_MAX_ITEMS ? "at most" : "at least", w->u.count, v->len);
+		return false;
+	case OP_MAX_PROPERTIES:
+	case OP_MIN_PROPERTIES:
+		if (v->type != EDDY_JSON_OBJECT ||
+		    (w->op == OP_MAX_PROPERTIES ? v->len <= w->u.count : v->len >= w->u.count))
+			return true;
+		err(c, n, w->name, "must have %s %" PRIu64 " properties, got %" PRIu32,
+		    w->op == OP_MAX_PROPERTIES ? "at most" : "at least", w->u.count, v->len);
+		return false;
+	case OP_UNIQUE_ITEMS:
+		if (v->type != EDDY_JSON_ARRAY)
+			return true;
+		for (uint32_t i = 1; i < v->len; i++)
+			for (uint32_t j = 0; j < i; j++)
+				if (eddy_schema_json_equal(&v->u.items[i], &v->u.items[j])) {
+					err(c, n, w->name,
+					    "items %" PRIu32 " and %" PRIu32
+					    " are equal (%s), must be unique",
+					    j, i, snip(&v->u.items[i], g, sizeof(g)));
+					return false;
+				}
+		return true;
+	case OP_ITEMS:
+		return v->type != EDDY_JSON_ARRAY || check_items(c, n, w, v, ev);
+	case OP_CONTAINS:
+		return v->type != EDDY_JSON_ARRAY || check_contains(c, n, w, v, ev);
+	case OP_OBJECT:
+		return v->type != EDDY_JSON_OBJECT || check_object(c, n, w->u.obj, v, ev);
+	case OP_PROPERTY_NAMES: {
+		bool ok = true;
+
+		if (v->type != EDDY_JSON_OBJECT)
+			return true;
+		for (uint32_t i = 0; i < v->len && (ok || (c->collect && !c->full)); i++) {
+			struct eddy_json k = {.type = EDDY_JSON_STRING,
+					      .len = v->u.members[i].key_len,
+					      .u.s = v->u.members[i].key};
+			size_t ka = kpush(c, w->name, NULL, 0);
+
+			ok &= validate(c, w->u.schema, &k, NULL);
+			kpop(c, ka);
+		}
+		return ok;
+	}
+	case OP_DEPENDENCIES:
+		return v->type != EDDY_JSON_OBJECT || check_deps(c, n, w, v, ev);
+	case OP_ALL_OF: {
+		bool ok = true;
+
+		for (uint32_t i = 0; i < w->u.list.n; i++) {
+			size_t ka = kpush_idx(c, w->name, i);
+			bool r = validate(c, w->u.list.v[i], v, ev);
+
+			kpop(c, ka);
+			if (!r) {
+				ok = false;
+				if (!c->collect || c->full)
+					return false;
+			}
+		}
+		return ok;
+	}
+	case OP_ANY_OF:
+	case OP_ONE_OF:
+		return check_some(c, n, w, v, ev);
+	case OP_NOT:
+		if (!quiet(c, w->u.schema, v, NULL))
+			return true;
+		err(c, n, w->name, "%s must not match the \"not\" schema", snip(v, g, sizeof(g)));
+		return false;
+	case OP_IF: {
+		bool r = quiet(c, w->u.cond.if_s, v, NULL);
+		const struct eddy_schema *next = r ? w->u.cond.then_s : w->u.cond.else_s;
+		size_t ka;
+
+		if (r && ev)
+			quiet(c, w->u.cond.if_s, v, ev);
+		if (!next)
+			return true;
+		ka = kpush(c, r ? "then" : "else", NULL, 0);
+		r = validate(c, next, v, ev);
+		kpop(c, ka);
+		return r;
+	}
+	case OP_REF:
+	case OP_DYNAMIC_REF:
+	case OP_RECURSIVE_REF: {
+		size_t ka = kpush(c, w->name, NULL, 0);
+		bool r = validate(c, w->op == OP_REF ? w->u.ref.target : dynamic_target(c, w), v, ev);
+
+		kpop(c, ka);
+		return r;
+	}
+	case OP_UNEVAL_PROPS:
+		return v->type != EDDY_JSON_OBJECT || check_uneval(c, n, w, v, ev);
+	case OP_UNEVAL_ITEMS:
+		return v->type != EDDY_JSON_ARRAY || check_uneval(c, n, w, v, ev);
+	}
+	return true;
+}
+
+static bool validate(struct vctx *c, const struct eddy_schema *n, const struct eddy_json *v,
+		     struct eval *ev)
+{
+	struct scope sc;
+	struct eval local, *e = ev;
+	bool ok = true;
+
+	if (c->depth >= EDDY_SCHEMA_MAX_DEPTH) {
+		err(c, n, NULL,
+		    "evaluation nested deeper than %d schemas: a $ref cycle that never "
+		    "moves into the instance?",
+		    EDDY_SCHEMA_MAX_DEPTH);
+		return false;
+	}
+	if (n->n_kw == 0)
+		return true;
+	c->depth++;
+	if (!c->scope || c->scope->res != n->res) {
+		sc.res = n->res;
+		sc.up = c->scope;
+		c->scope = &sc;
+	}
+	if (n->has_uneval && (v->type == EDDY_JSON_OBJECT || v->type == EDDY_JSON_ARRAY)) {
+		ev_init(&local, v->len);
+		e = &local;
+	}
+	for (uint32_t i = 0; i < n->n_kw; i++)
+		if (!check(c, n, &n->kw[i], v, e)) {
+			ok = false;
+			if (!c->collect || c->full)
+				break;
+		}
+	if (e == &local) {
+		if (ok && ev)
+			ev_merge(ev, &local);
+		ev_free(&local);
+	}
+	if (c->scope == &sc)
+		c->scope = sc.up;
+	c->depth--;
+	return ok;
+}
+
+bool eddy_schema_validate(struct eddy_schema_set *set, const struct eddy_schema *s,
+			  const struct eddy_json *v, struct eddy_schema_result *r)
+{
+	struct vctx c = {.set = set};
+
+	if (validate(&c, s, v, NULL)) {
+		if (r) {
+			r->valid = true;
+			r->n_errors = 0;
+			r->errors = NULL;
+		}
+		return true;
+	}
+	if (!r)
+		return false;
+	set->n_errors = 0;
+	set->text_len = 0;
+	set->ipath_len = set->kpath_len = 0;
+	set->ipath[0] = set->kpath[0] = 0;
+	c.collect = true;
+	validate(&c, s, v, NULL);
+	if (set->n_errors == 0) {
+		/* cannot happen when both passes agree; say so rather than nothing */
+		c.full = false;
+		err(&c, s, NULL, "invalid");
+	}
+	for (size_t i = 0; i < set->n_errors; i++) {
+		set->errors[i].instance_location = set->text + set->recs[i].inst;
+		set->errors[i].keyword_location = set->text + set->recs[i].kw;
+		set->errors[i].absolute_keyword_location = set->text + set->recs[i].abs;
+		set->errors[i].message = set->text + set->recs[i].msg;
+	}
+	r->valid = false;
+	r->n_errors = set->n_errors;
+	r->errors = set->errors;
+	return false;
+}

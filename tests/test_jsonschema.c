@@ -1,0 +1,455 @@
+/* test_jsonschema.c - the JSON Schema validator against the official test
+ * suite (Debian's json-schema-test-suite: draft-04, -06, -07), our own
+ * 2019-09 and 2020-12 tests in the same format, and the API's promises:
+ * error locations and messages, the basic output, lookup, compile errors. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json.h"
+#include "jsonschema.h"
+#include "sample_event.h"
+#include "test.h"
+
+#define SUITE "/usr/share/json-schema-test-suite"
+#define REMOTE_PREFIX "http://localhost:1234/"
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		buf[n] = 0;
+		*len = (size_t)n;
+	} else {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Serves http://localhost:1234/<path> from the first folder holding it,
+ * as the suite's remotes expect. */
+struct remotes {
+	const char *dirs[3];
+};
+
+static int resolve(void *ud, const char *uri, char **text, size_t *len, char *errstr,
+		   size_t errstr_size)
+{
+	const struct remotes *r = ud;
+	char path[1024];
+
+	if (strncmp(uri, REMOTE_PREFIX, strlen(REMOTE_PREFIX)) != 0) {
+		snprintf(errstr, errstr_size, "no remote for \"%s\"", uri);
+		return -1;
+	}
+	for (int i = 0; i < 3 && r->dirs[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->dirs[i], uri + strlen(REMOTE_PREFIX));
+		if ((*text = read_file(path, len)))
+			return 0;
+	}
+	snprintf(errstr, errstr_size, "%s: no such remote file", uri);
+	return -1;
+}
+
+struct tally {
+	int req, req_ok, opt, opt_ok;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_file(const char *path, enum eddy_schema_dialect d, bool optional,
+		     const struct remotes *rem, struct tally *t)
+{
+	size_t len;
+	char *text = read_file(path, &len), err[512];
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	const struct eddy_json *root;
+	/* the optional format tests expect assertion */
+	struct eddy_schema_opts opts = {.default_dialect = d,
+					.format_assert = strstr(path, "/format") != NULL,
+					.resolve = resolve,
+					.resolve_ud = (void *)rem};
+
+	if (!text || !(root = eddy_json_parse(doc, text, len, err, sizeof(err))) ||
+	    root->type != EDDY_JSON_ARRAY) {
+		fprintf(stderr, "%s: cannot read the tests\n", path);
+		t->req++;
+		free(text);
+		eddy_json_doc_destroy(doc);
+		return;
+	}
+	for (uint32_t g = 0; g < root->len; g++) {
+		const struct eddy_json *grp = &root->u.items[g];
+		const struct eddy_json *schema = eddy_json_getz(grp, "schema");
+		const struct eddy_json *tests = eddy_json_getz(grp, "tests");
+		const char *gdesc = eddy_json_str(eddy_json_getz(grp, "description"));
+		struct eddy_schema_set *set = eddy_schema_set_new(&opts);
+		const struct eddy_schema *s = NULL;
+		const char *stext = schema->type == EDDY_JSON_TRUE    ? "true"
+				    : schema->type == EDDY_JSON_FALSE ? "false"
+								      : schema->raw;
+		size_t slen = schema->type == EDDY_JSON_TRUE	? 4
+			      : schema->type == EDDY_JSON_FALSE ? 5
+								: schema->raw_len;
+
+		err[0] = 0;
+		s = eddy_schema_add(set, stext, slen, NULL, err, sizeof(err));
+		for (uint32_t i = 0; tests && i < tests->len; i++) {
+			const struct eddy_json *tc = &tests->u.items[i];
+			const struct eddy_json *data = eddy_json_getz(tc, "data");
+			bool want = eddy_json_getz(tc, "valid")->type == EDDY_JSON_TRUE, got = false,
+			     ok;
+			struct eddy_schema_result r;
+
+			if (s) {
+				got = eddy_schema_validate(set, s, data, &r);
+				/* both passes agree, and an invalid result says why */
+				ok = got == want && r.valid == got && (got || r.n_errors > 0);
+			} else {
+				ok = false;
+			}
+			if (optional) {
+				t->opt++;
+				t->opt_ok += ok;
+			} else {
+				t->req++;
+				t->req_ok += ok;
+			}
+			if (!ok && (!optional || getenv("SCHEMA_TEST_VERBOSE")))
+				fprintf(stderr, "FAIL %s%s: %s / %s: %s%s\n", optional ? "(optional) " : "",
+					path, gdesc, eddy_json_str(eddy_json_getz(tc, "description")),
+					s ? (want ? "want valid" : "want invalid") : "compile: ",
+					s ? "" : err);
+		}
+		eddy_schema_set_destroy(set);
+	}
+	eddy_json_doc_destroy(doc);
+	free(text);
+}
+
+/* Every .json file of dir, sorted, optional/ folders included. */
+static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
+		    const struct remotes *rem, struct tally *t)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char *names[512];
+	size_t n = 0;
+
+	if (!dp)
+		return;
+	while ((e = readdir(dp)) && n < 512)
+		if (e->d_name[0] != '.')
+			names[n++] = strdup(e->d_name);
+	closedir(dp);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char path[1024];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			run_dir(path, d, optional || strcmp(names[i], "optional") == 0, rem, t);
+		else if (strstr(names[i], ".json"))
+			run_file(path, d, optional, rem, t);
+		free(names[i]);
+	}
+}
+
+static void suite(const char *name, const char *dir, enum eddy_schema_dialect d,
+		  const struct remotes *rem)
+{
+	struct tally t = {0};
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		printf("%s: no tests at %s\n", name, dir);
+		return;
+	}
+	run_dir(dir, d, false, rem, &t);
+	printf("%s: %d/%d required passed, optional %d/%d\n", name, t.req_ok, t.req, t.opt_ok,
+	       t.opt);
+	test_checks += t.req;
+	test_failures += t.req - t.req_ok;
+}
+
+static const char schema_path[] = "conf/schemas/order-proposal.schema.json";
+
+static const struct eddy_schema *order_schema(struct eddy_schema_set *set)
+{
+	size_t len;
+	char *text = read_file(schema_path, &len), err[256];
+	const struct eddy_schema *s;
+
+	if (!text)
+		return NULL;
+	s = eddy_schema_add(set, text, len, NULL, err, sizeof(err));
+	if (!s)
+		fprintf(stderr, "%s: %s\n", schema_path, err);
+	free(text);
+	return s;
+}
+
+/* The data of the sample event with one member's text replaced. */
+static const struct eddy_json *sample_data(struct eddy_json_doc *doc, const char *from,
+					   const char *to)
+{
+	char buf[2048], err[256];
+	const char *ev = EDDY_SAMPLE_EVENT, *at = from ? strstr(ev, from) : NULL;
+	const struct eddy_json *root;
+
+	if (at)
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - ev), ev, to, at + strlen(from));
+	else
+		snprintf(buf, sizeof(buf), "%s", ev);
+	root = eddy_json_parse(doc, buf, strlen(buf), err, sizeof(err));
+	if (!root)
+		fprintf(stderr, "sample: %s\n", err);
+	return eddy_json_getz(root, "data");
+}
+
+static void api_errors(void)
+{
+	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	const struct eddy_schema *s = order_schema(set);
+	struct eddy_schema_result r;
+	const struct eddy_json *data;
+	char *out = NULL;
+	size_t out_len = 0;
+	FILE *f;
+
+	CHECK(s != NULL);
+	if (!s)
+		goto out;
+	CHECK_STR(eddy_schema_uri(s),
+		  "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1");
+	data = sample_data(doc, NULL, NULL);
+	CHECK(eddy_schema_validate(set, s, data, &r));
+	CHECK(r.valid && r.n_errors == 0);
+
+	data = sample_data(doc, "\"quantity\":112", "\"quantity\":-3");
+	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(r.n_errors == 1);
+	CHECK_STR(r.errors[0].instance_location, "/lines/1/quantity");
+	CHECK_STR(r.errors[0].keyword_location, "/properties/lines/items/properties/quantity/minimum");
+	CHECK_STR(r.errors[0].absolute_keyword_location,
+		  "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1"
+		  "#/properties/lines/items/properties/quantity/minimum");
+	CHECK_STR(r.errors[0].message, "must be >= 0, got -3");
+
+	data = sample_data(doc, "\"sku\":\"SKU-0001234\",", "");
+	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(r.n_errors == 1);
+	CHECK_STR(r.errors[0].instance_location, "/lines/0");
+	CHECK_STR(r.errors[0].keyword_location, "/properties/lines/items/required");
+	CHECK_STR(r.errors[0].message, "required property \"sku\" is missing");
+
+	/* several errors, in document order of the instance */
+	data = sample_data(doc, "\"unit\":\"CS\"", "\"unit\":\"XX\",\"extra\":1");
+	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(r.n_errors == 1);
+	CHECK_STR(r.errors[0].instance_location, "/unit");
+	CHECK_STR(r.errors[0].keyword_location, "/properties/unit/enum");
+	CHECK_STR(r.errors[0].message, "\"XX\" is not one of \"EA\", \"CS\", \"KG\", \"L\", \"PAL\"");
+
+	data = sample_data(doc, "\"order_id\":\"ORD-1234\"", "\"order_id\":7");
+	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(r.n_errors == 1);
+	CHECK_STR(r.errors[0].message, "must be of type string, got integer 7");
+
+	data = sample_data(doc, "\"unit_cost\":12.5}", "\"unit_cost\":12.5,\"colour\":\"red\"}");
+	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(r.n_errors == 1);
+	CHECK_STR(r.errors[0].instance_location, "/lines/0/colour");
+	CHECK_STR(r.errors[0].keyword_location, "/properties/lines/items/additionalProperties");
+	CHECK_STR(r.errors[0].message, "property \"colour\" is not allowed");
+
+	/* the basic output shape, one line */
+	f = open_memstream(&out, &out_len);
+	eddy_schema_result_write_json(&r, f);
+	fclose(f);
+	CHECK_STR(out,
+		  "{\"valid\":false,\"errors\":[{\"keywordLocation\":\"/properties/lines/items/"
+		  "additionalProperties\",\"absoluteKeywordLocation\":\"urn:relex:schemas:com."
+		  "relexsolutions.supply-chain.transactions.order-proposals.v1#/properties/lines/"
+		  "items/additionalProperties\",\"instanceLocation\":\"/lines/0/colour\",\"error\":"
+		  "\"property \\\"colour\\\" is not allowed\"}]}\n");
+	free(out);
+	out = NULL;
+	r.valid = true;
+	f = open_memstream(&out, &out_len);
+	eddy_schema_result_write_json(&r, f);
+	fclose(f);
+	CHECK_STR(out, "{\"valid\":true}\n");
+	free(out);
+	/* without a result, only the answer */
+	CHECK(!eddy_schema_validate(set, s, data, NULL));
+out:
+	eddy_json_doc_destroy(doc);
+	eddy_schema_set_destroy(set);
+}
+
+static void api_max_errors(void)
+{
+	struct eddy_schema_opts opts = {.max_errors = 2};
+	struct eddy_schema_set *set = eddy_schema_set_new(&opts);
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	static const char schema[] = "{\"items\": {\"type\": \"integer\"}}";
+	const struct eddy_schema *s =
+	    eddy_schema_add(set, schema, sizeof(schema) - 1, "https://x.test/ints.json", NULL, 0);
+	const struct eddy_json *v = eddy_json_parse(doc, "[\"a\", 1, \"b\", \"c\"]", 18, NULL, 0);
+	struct eddy_schema_result r;
+
+	CHECK(s && v);
+	if (s && v) {
+		CHECK(!eddy_schema_validate(set, s, v, &r));
+		CHECK(r.n_errors == 2);
+		CHECK_STR(r.errors[0].instance_location, "/0");
+		CHECK_STR(r.errors[1].instance_location, "/2");
+		CHECK_STR(r.errors[1].absolute_keyword_location, "https://x.test/ints.json#/items/type");
+		CHECK_STR(r.errors[1].message, "must be of type integer, got string \"b\"");
+	}
+	/* adding the same URI again gives the same schema */
+	CHECK(eddy_schema_add(set, "{}", 2, "https://x.test/ints.json", NULL, 0) == s);
+	eddy_json_doc_destroy(doc);
+	eddy_schema_set_destroy(set);
+}
+
+static void api_lookup(void)
+{
+	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	static const char schema[] =
+	    "{\"$id\": \"https://x.test/a.json\", \"definitions\": {\"x\": {\"type\": \"string\"},"
+	    " \"y\": {\"$id\": \"#why\", \"minimum\": 3}, \"a~b/c\": {\"const\": 1}},"
+	    " \"allOf\": [{\"$ref\": \"#/definitions/x\"}]}";
+	static const char s2020[] =
+	    "{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+	    " \"$id\": \"https://x.test/b.json\", \"$defs\": {\"n\": {\"$anchor\": \"num\","
+	    " \"type\": \"number\"}, \"t\": {\"$dynamicAnchor\": \"node\"}}}";
+	char err[256];
+	const struct eddy_schema *s;
+	const struct eddy_json *v;
+
+	CHECK(eddy_schema_add(set, schema, sizeof(schema) - 1, NULL, err, sizeof(err)) != NULL);
+	CHECK(eddy_schema_add(set, s2020, sizeof(s2020) - 1, NULL, err, sizeof(err)) != NULL);
+	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/x", err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_STR(eddy_schema_uri(s), "https://x.test/a.json#/definitions/x");
+		v = eddy_json_parse(doc, "5", 1, NULL, 0);
+		CHECK(!eddy_schema_validate(set, s, v, NULL));
+	}
+	s = eddy_schema_lookup(set, "https://x.test/a.json#why", err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_STR(eddy_schema_uri(s), "https://x.test/a.json#/definitions/y");
+		v = eddy_json_parse(doc, "2", 1, NULL, 0);
+		CHECK(!eddy_schema_validate(set, s, v, NULL));
+	}
+	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a~0b~1c", err, sizeof(err));
+	CHECK(s != NULL);
+	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a%7E0b~1c", err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK(eddy_schema_lookup(set, "https://x.test/b.json#num", err, sizeof(err)) != NULL);
+	CHECK(eddy_schema_lookup(set, "https://x.test/b.json#node", err, sizeof(err)) != NULL);
+	CHECK(eddy_schema_lookup(set, "https://x.test/a.json#nope", err, sizeof(err)) == NULL);
+	CHECK_STR(err, "no anchor \"nope\" in \"https://x.test/a.json\"");
+	CHECK(eddy_schema_lookup(set, "https://x.test/c.json", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "https://x.test/c.json") != NULL);
+	/* the meta-schemas are built in */
+	s = eddy_schema_lookup(set, "http://json-schema.org/draft-07/schema#", err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		v = eddy_json_parse(doc, "{\"type\": 5}", 11, NULL, 0);
+		CHECK(!eddy_schema_validate(set, s, v, NULL));
+	}
+	eddy_json_doc_destroy(doc);
+	eddy_schema_set_destroy(set);
+}
+
+static void api_compile_errors(void)
+{
+	static const struct {
+		const char *schema, *want;
+	} cases[] = {
+	    {"{\"type\": 5}", "urn:eddy:schema:1: /type: must be a type name or an array of them, got 5"},
+	    {"{\"properties\": {\"a\": {\"$ref\": \"other.json\"}}}",
+	     "urn:eddy:schema:2: /properties/a/$ref: cannot resolve \"other.json\": unknown schema "
+	     "\"urn:other.json\" (no resolver)"},
+	    {"{\"pattern\": \"(\"}", NULL},
+	    {"{\"minLength\": -1}", "urn:eddy:schema:4: /minLength: must be a non-negative integer, got -1"},
+	    {"{\"type\": ", NULL},
+	};
+	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = 0;
+		CHECK(eddy_schema_add(set, cases[i].schema, strlen(cases[i].schema), NULL, err,
+				      sizeof(err)) == NULL);
+		CHECK(err[0] && !strchr(err, '\n'));
+		if (cases[i].want)
+			CHECK_STR(err, cases[i].want);
+	}
+	eddy_schema_set_destroy(set);
+}
+
+static void api_recursion(void)
+{
+	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	static const char schema[] = "{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/b\"},"
+				     " \"b\": {\"$ref\": \"#/definitions/a\"}}, \"allOf\": [{\"$ref\": "
+				     "\"#/definitions/a\"}]}";
+	const struct eddy_schema *s = eddy_schema_add(set, schema, sizeof(schema) - 1, NULL, NULL, 0);
+	const struct eddy_json *v = eddy_json_parse(doc, "1", 1, NULL, 0);
+	struct eddy_schema_result r;
+
+	CHECK(s != NULL);
+	if (s) {
+		CHECK(!eddy_schema_validate(set, s, v, &r));
+		CHECK(r.n_errors == 1 && strstr(r.errors[0].message, "deeper than"));
+	}
+	eddy_json_doc_destroy(doc);
+	eddy_schema_set_destroy(set);
+}
+
+int main(void)
+{
+	struct remotes old = {{SUITE "/remotes"}};
+	struct remotes ours = {{"tests/jsonschema/remotes", SUITE "/remotes"}};
+
+	suite("draft4", SUITE "/tests/draft4", EDDY_DIALECT_DRAFT4, &old);
+	suite("draft6", SUITE "/tests/draft6", EDDY_DIALECT_DRAFT6, &old);
+	suite("draft7", SUITE "/tests/draft7", EDDY_DIALECT_DRAFT7, &old);
+	suite("draft2019-09", "tests/jsonschema/draft2019-09", EDDY_DIALECT_2019_09, &ours);
+	suite("draft2020-12", "tests/jsonschema/draft2020-12", EDDY_DIALECT_2020_12, &ours);
+	api_errors();
+	api_max_errors();
+	api_lookup();
+	api_compile_errors();
+	api_recursion();
+	CHECK(eddy_schema_dialect_parse("http://json-schema.org/draft-07/schema#") ==
+	      EDDY_DIALECT_DRAFT7);
+	CHECK(eddy_schema_dialect_parse("https://json-schema.org/draft/2020-12/schema") ==
+	      EDDY_DIALECT_2020_12);
+	CHECK(eddy_schema_dialect_parse("2019-09") == EDDY_DIALECT_2019_09);
+	CHECK(eddy_schema_dialect_parse("draft-99") == -1);
+	CHECK_STR(eddy_schema_dialect_name(EDDY_DIALECT_DRAFT4), "draft-04");
+	return test_report("test_jsonschema");
+}
