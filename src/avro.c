@@ -389,8 +389,9 @@ static struct node *build(struct eddy_avro_schema *S, avro_schema_t s, const str
 		n->kids[0] = build(S,
 				   n->type == AVRO_ARRAY ? avro_schema_array_items(s)
 							 : avro_schema_map_values(s),
-				   obj ? eddy_json_getz(obj, n->type == AVRO_ARRAY ? "items" : "values")
-				       : NULL,
+				   !obj ? NULL
+				   : n->type == AVRO_ARRAY ? eddy_json_getz(obj, "items")
+							   : eddy_json_getz(obj, "values"),
 				   errstr, errstr_size);
 		if (!n->kids[0])
 			return NULL;

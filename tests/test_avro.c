@@ -348,6 +348,49 @@ static void test_logical(void)
 			      NULL));
 	CHECK(s && encode_fails(s, "{\"a\":\"0\",\"b\":\"0\",\"u\":\"nope\"}", "/u: \"nope\" is not a UUID"));
 	eddy_avro_schema_free(s);
+
+	/* Logical types of array items and map values. */
+	s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+		   "{\"name\":\"days\",\"type\":{\"type\":\"array\",\"items\":"
+		   "{\"type\":\"int\",\"logicalType\":\"date\"}}},"
+		   "{\"name\":\"prices\",\"type\":{\"type\":\"map\",\"values\":"
+		   "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":4,\"scale\":1}}}]}");
+	CHECK(s && round_trip(s, "{\"days\":[\"2024-02-29\",\"1970-01-01\"],\"prices\":{\"a\":\"-999.9\"}}",
+			      NULL));
+	eddy_avro_schema_free(s);
+}
+
+/* The bytes a producer writes, spelled out, and how a union picks its branch. */
+static void test_encoding(void)
+{
+	struct eddy_avro_schema *s;
+	size_t len;
+	unsigned char *bin;
+
+	s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
+		   "{\"name\":\"b\",\"type\":\"string\"},{\"name\":\"c\",\"type\":[\"null\",\"long\"]}]}");
+	bin = s ? encode(s, "{\"a\":-1,\"b\":\"h\\u0000i\",\"c\":64}", &len) : NULL;
+	CHECK(bin && len == 8 && memcmp(bin, "\x01\x06h\0i\x02\x80\x01", 8) == 0);
+	free(bin);
+	eddy_avro_schema_free(s);
+
+	s = schema("[\"null\",\"int\",\"long\",\"double\",\"string\",{\"type\":\"array\",\"items\":\"int\"}]");
+	bin = s ? encode(s, "3000000000", &len) : NULL;
+	CHECK(bin && len > 0 && bin[0] == 4); /* too big for int: long */
+	free(bin);
+	bin = s ? encode(s, "7", &len) : NULL;
+	CHECK(bin && len == 2 && bin[0] == 2 && bin[1] == 14);
+	free(bin);
+	bin = s ? encode(s, "1.5", &len) : NULL;
+	CHECK(bin && len == 9 && bin[0] == 6);
+	free(bin);
+	CHECK(s && round_trip(s, "[1,2]", NULL));
+	CHECK(s && round_trip(s, "\"x\"", NULL));
+	CHECK(s && round_trip(s, "null", NULL));
+	/* The array branch is the only one an array fits: its error is the one told. */
+	CHECK(s && encode_fails(s, "[1,\"2\"]", "/1: expected int, got string"));
+	CHECK(s && encode_fails(s, "{}", "expected null or int or long or double or string or array, got object"));
+	eddy_avro_schema_free(s);
 }
 
 static void test_refused(void)
@@ -496,6 +539,7 @@ int main(void)
 {
 	test_order();
 	test_logical();
+	test_encoding();
 	test_refused();
 	test_large();
 	eddy_avro_schema_free(NULL);
