@@ -714,7 +714,7 @@ enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const stru
 	}
 	int rc = wire_get(s, (int)id, NULL, &w, err, sizeof err);
 	if (rc < 0) {
-		eddy_errf(reason, reason_size, "schema registry: %s", err);
+		eddy_errf(reason, reason_size, "%s", err);
 		return EDDY_SCHEMAS_RETRY;
 	}
 	if (rc == 0 || w->error) {
@@ -896,7 +896,7 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 		if (subject_of(s, ev, subject, sizeof subject))
 			rc = wire_get(s, 0, subject, &sw, err, sizeof err);
 		if (rc < 0) {
-			eddy_errf(reason, reason_size, "schema registry: %s", err);
+			eddy_errf(reason, reason_size, "%s", err);
 			return EDDY_SCHEMAS_RETRY;
 		}
 		if (rc > 0 && sw->error) {
