@@ -61,21 +61,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	len += (size_t)snprintf(json + len, sizeof(json) - len,
-				"{\"id\":\"p-20250114-0001\",\"customer\":\"Acme Tools GmbH\","
-				"\"quantity\":12.5,\"unit\":\"KG\",\"version\":3,\"lines\":[");
-	for (int i = 0; i < 10; i++)
-		len += (size_t)snprintf(json + len, sizeof(json) - len,
-					"%s{\"sku\":\"SKU-%06d\",\"description\":\"Steel bolts M%d, "
-					"zinc plated, box\",\"qty\":%d,\"unit\":\"PIECE\","
-					"\"price\":\"%d.%02d\"}",
-					i ? "," : "", 1000 + i, 6 + i, 10 * i + 1, 3 + i, 7 * i);
+	                        "{\"id\":\"p-20250114-0001\",\"customer\":\"Acme Tools GmbH\","
+	                        "\"quantity\":12.5,\"unit\":\"KG\",\"version\":3,\"lines\":[");
+	for (int i = 0; i < 12; i++)
+		len +=
+		    (size_t)snprintf(json + len, sizeof(json) - len,
+		                     "%s{\"sku\":\"SKU-%06d\",\"description\":\"Steel bolts M%d, "
+		                     "zinc plated, box\",\"qty\":%d,\"unit\":\"PIECE\","
+		                     "\"price\":\"%d.%02d\"}",
+		                     i ? "," : "", 1000 + i, 6 + i, 10 * i + 1, 3 + i, 7 * i);
 	len += (size_t)snprintf(json + len, sizeof(json) - len,
-				"],\"note\":\"deliver before noon, gate 4\","
-				"\"created_at\":\"2025-01-14T12:30:00.123Z\","
-				"\"delivery_date\":\"2025-01-20\",\"total\":\"1234.56\","
-				"\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
-				"\"attributes\":{\"channel\":\"web\",\"region\":\"eu-central\"},"
-				"\"checksum\":\"AAECAwQFBgcICQoLDA0ODw==\"}");
+	                        "],\"note\":\"deliver before noon, gate 4\","
+	                        "\"created_at\":\"2025-01-14T12:30:00.123Z\","
+	                        "\"delivery_date\":\"2025-01-20\",\"total\":\"1234.56\","
+	                        "\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	                        "\"attributes\":{\"channel\":\"web\",\"region\":\"eu-central\"},"
+	                        "\"checksum\":\"AAECAwQFBgcICQoLDA0ODw==\"}");
 	if (eddy_avro_from_json(s, json, len, &bin, &bin_len, err, sizeof(err))) {
 		fprintf(stderr, "avro_bench: %s\n", err);
 		return 1;

@@ -49,10 +49,16 @@ enum logical {
 };
 
 static const char *const logical_names[] = {
-	"",		    "date",		     "time-millis",
-	"time-micros",	    "timestamp-millis",	     "timestamp-micros",
-	"local-timestamp-millis", "local-timestamp-micros", "uuid",
-	"decimal",
+    "",
+    "date",
+    "time-millis",
+    "time-micros",
+    "timestamp-millis",
+    "timestamp-micros",
+    "local-timestamp-millis",
+    "local-timestamp-micros",
+    "uuid",
+    "decimal",
 };
 
 /* One occurrence of a type in the schema, parallel to avro-c's schema
@@ -63,13 +69,13 @@ struct node {
 	avro_schema_t schema; /* borrowed from the root schema */
 	enum logical logical;
 	int precision, scale; /* decimal */
-	size_t size;	      /* fixed */
-	size_t n;	      /* record fields, union branches; 1 for array items, map values */
+	size_t size;          /* fixed */
+	size_t n;             /* record fields, union branches; 1 for array items, map values */
 	struct node **kids;
-	char **keys;	      /* record: "\"name\":" ready to write */
+	char **keys; /* record: "\"name\":" ready to write */
 	size_t *key_lens;
 	const struct eddy_json **defaults; /* record fields' "default" (in the schema doc) */
-	int empty;	      /* 0 unknown, 1 being computed, 2 takes bytes, 3 may take none */
+	int empty; /* 0 unknown, 1 being computed, 2 takes bytes, 3 may take none */
 };
 
 struct eddy_avro_schema {
@@ -287,7 +293,8 @@ static void set_logical(struct node *n, const struct eddy_json *obj)
 			break;
 		/* A fixed of size bytes holds floor(log10(2^(8*size-1)-1)) digits. */
 		if (n->type == AVRO_FIXED &&
-		    (n->size == 0 || precision > (int)floor((8.0 * (double)n->size - 1) * log10(2.0))))
+		    (n->size == 0 ||
+		     precision > (int)floor((8.0 * (double)n->size - 1) * log10(2.0))))
 			break;
 		/* What fits the fixed-size work buffers (616 digits in 256 bytes). */
 		if (precision > MAX_DECIMAL_BYTES * 2 ||
@@ -304,10 +311,10 @@ static void set_logical(struct node *n, const struct eddy_json *obj)
 }
 
 static struct node *build(struct eddy_avro_schema *S, avro_schema_t s, const struct eddy_json *j,
-			  char *errstr, size_t errstr_size);
+                          char *errstr, size_t errstr_size);
 
 static int build_record(struct eddy_avro_schema *S, struct node *n, const struct eddy_json *obj,
-			char *errstr, size_t errstr_size)
+                        char *errstr, size_t errstr_size)
 {
 	const struct eddy_json *fields = obj ? eddy_json_getz(obj, "fields") : NULL;
 
@@ -320,8 +327,10 @@ static int build_record(struct eddy_avro_schema *S, struct node *n, const struct
 		goto oom;
 	for (size_t i = 0; i < n->n; i++) {
 		const char *name = avro_schema_record_field_name(n->schema, (int)i);
-		const struct eddy_json *f = fields && fields->type == EDDY_JSON_ARRAY &&
-						    i < fields->len ? &fields->u.items[i] : NULL;
+		const struct eddy_json *f =
+		    fields && fields->type == EDDY_JSON_ARRAY && i < fields->len
+		        ? &fields->u.items[i]
+		        : NULL;
 		size_t len = strlen(name);
 
 		n->key_lens[i] = len + 3;
@@ -334,7 +343,7 @@ static int build_record(struct eddy_avro_schema *S, struct node *n, const struct
 		memcpy(n->keys[i] + 1 + len, "\":", 3);
 		n->defaults[i] = f ? eddy_json_getz(f, "default") : NULL;
 		n->kids[i] = build(S, avro_schema_record_field_get_by_index(n->schema, (int)i),
-				   f ? eddy_json_getz(f, "type") : NULL, errstr, errstr_size);
+		                   f ? eddy_json_getz(f, "type") : NULL, errstr, errstr_size);
 		if (!n->kids[i])
 			return -1;
 	}
@@ -346,7 +355,7 @@ oom:
 
 /* The node for s, whose text is j (NULL when unknown). */
 static struct node *build(struct eddy_avro_schema *S, avro_schema_t s, const struct eddy_json *j,
-			  char *errstr, size_t errstr_size)
+                          char *errstr, size_t errstr_size)
 {
 	const struct eddy_json *obj = type_object(j);
 	struct node *n;
@@ -387,12 +396,12 @@ static struct node *build(struct eddy_avro_schema *S, avro_schema_t s, const str
 		if (!n->kids)
 			goto oom;
 		n->kids[0] = build(S,
-				   n->type == AVRO_ARRAY ? avro_schema_array_items(s)
-							 : avro_schema_map_values(s),
-				   !obj ? NULL
-				   : n->type == AVRO_ARRAY ? eddy_json_getz(obj, "items")
-							   : eddy_json_getz(obj, "values"),
-				   errstr, errstr_size);
+		                   n->type == AVRO_ARRAY ? avro_schema_array_items(s)
+		                                         : avro_schema_map_values(s),
+		                   !obj                    ? NULL
+		                   : n->type == AVRO_ARRAY ? eddy_json_getz(obj, "items")
+		                                           : eddy_json_getz(obj, "values"),
+		                   errstr, errstr_size);
 		if (!n->kids[0])
 			return NULL;
 		break;
@@ -404,9 +413,9 @@ static struct node *build(struct eddy_avro_schema *S, avro_schema_t s, const str
 		if (!n->kids)
 			goto oom;
 		for (size_t i = 0; i < n->n; i++) {
-			n->kids[i] = build(S, avro_schema_union_branch(s, (int)i),
-					   a && i < a->len ? &a->u.items[i] : NULL, errstr,
-					   errstr_size);
+			n->kids[i] =
+			    build(S, avro_schema_union_branch(s, (int)i),
+			          a && i < a->len ? &a->u.items[i] : NULL, errstr, errstr_size);
 			if (!n->kids[i])
 				return NULL;
 		}
@@ -453,7 +462,7 @@ static bool may_be_empty(struct node *n)
 }
 
 struct eddy_avro_schema *eddy_avro_schema_parse(const char *json, size_t len, char *errstr,
-						size_t errstr_size)
+                                                size_t errstr_size)
 {
 	struct eddy_avro_schema *S = calloc(1, sizeof(*S));
 	const struct eddy_json *root;
@@ -466,7 +475,7 @@ struct eddy_avro_schema *eddy_avro_schema_parse(const char *json, size_t len, ch
 	if (avro_schema_from_json_length(json, len, &S->schema)) {
 		S->schema = NULL;
 		eddy_errf(errstr, errstr_size, "invalid Avro schema: %s",
-			  avro_error_line(msg, sizeof(msg)));
+		          avro_error_line(msg, sizeof(msg)));
 		goto err;
 	}
 	S->doc = eddy_json_doc_new();
@@ -487,7 +496,8 @@ struct eddy_avro_schema *eddy_avro_schema_parse(const char *json, size_t len, ch
 	S->iface = avro_generic_class_from_schema(S->schema);
 	if (!S->iface || avro_generic_value_new(S->iface, &S->value)) {
 		S->value.iface = NULL;
-		eddy_errf(errstr, errstr_size, "Avro schema: %s", avro_error_line(msg, sizeof(msg)));
+		eddy_errf(errstr, errstr_size, "Avro schema: %s",
+		          avro_error_line(msg, sizeof(msg)));
 		goto err;
 	}
 	S->reader = avro_reader_memory("", 0);
@@ -516,7 +526,7 @@ struct scan {
 static int scan_truncated(struct scan *c, const char *what)
 {
 	return err_set(c->e, "truncated: %s at byte %zu does not fit in the %zu bytes", what,
-		       (size_t)(c->p - c->start), (size_t)(c->end - c->start));
+	               (size_t)(c->p - c->start), (size_t)(c->end - c->start));
 }
 
 static int scan_long(struct scan *c, int64_t *v, const char *what)
@@ -530,7 +540,7 @@ static int scan_long(struct scan *c, int64_t *v, const char *what)
 		if (shift > 63) {
 			c->p = at;
 			return err_set(c->e, "%s at byte %zu: varint longer than 10 bytes", what,
-				       (size_t)(at - c->start));
+			               (size_t)(at - c->start));
 		}
 		if (c->p == c->end) {
 			c->p = at;
@@ -549,7 +559,7 @@ static int scan_skip(struct scan *c, int64_t n, const char *what)
 {
 	if (n < 0)
 		return err_set(c->e, "%s at byte %zu: negative length %lld", what,
-			       (size_t)(c->p - c->start), (long long)n);
+		               (size_t)(c->p - c->start), (long long)n);
 	if ((uint64_t)n > (uint64_t)(c->end - c->p))
 		return scan_truncated(c, what);
 	c->p += n;
@@ -573,7 +583,7 @@ static int scan_blocks(struct scan *c, const struct node *n, int depth)
 		if (count < 0) {
 			if (count == INT64_MIN)
 				return err_set(c->e, "block count out of range at byte %zu",
-					       (size_t)(c->p - c->start));
+				               (size_t)(c->p - c->start));
 			count = -count;
 			if (scan_long(c, &size, "block size"))
 				return -1;
@@ -584,7 +594,7 @@ static int scan_blocks(struct scan *c, const struct node *n, int depth)
 			c->empty_items += count;
 			if (count > MAX_EMPTY_ITEMS || c->empty_items > MAX_EMPTY_ITEMS)
 				return err_set(c->e, "more than %lld items that take no bytes",
-					       (long long)MAX_EMPTY_ITEMS);
+				               (long long)MAX_EMPTY_ITEMS);
 		} else if ((uint64_t)count > (uint64_t)(c->end - c->p)) {
 			return scan_truncated(c, "block of items");
 		}
@@ -624,7 +634,7 @@ static int scan(struct scan *c, const struct node *n, int depth)
 			return scan_truncated(c, "boolean");
 		if (*c->p > 1)
 			return err_set(c->e, "boolean byte 0x%02x at byte %zu is neither 0 nor 1",
-				       *c->p, (size_t)(c->p - c->start));
+			               *c->p, (size_t)(c->p - c->start));
 		c->p++;
 		return 0;
 	case AVRO_INT32:
@@ -652,14 +662,14 @@ static int scan(struct scan *c, const struct node *n, int depth)
 			return -1;
 		if (v < 0 || v >= avro_schema_enum_number_of_symbols(n->schema))
 			return err_set(c->e, "enum index %lld out of range (%d symbols)",
-				       (long long)v, avro_schema_enum_number_of_symbols(n->schema));
+			               (long long)v, avro_schema_enum_number_of_symbols(n->schema));
 		return 0;
 	case AVRO_UNION:
 		if (scan_long(c, &v, "union index"))
 			return -1;
 		if (v < 0 || (uint64_t)v >= n->n)
 			return err_set(c->e, "union index %lld out of range (%zu branches)",
-				       (long long)v, n->n);
+			               (long long)v, n->n);
 		return scan(c, n->kids[v], depth + 1);
 	case AVRO_RECORD:
 		for (size_t i = 0; i < n->n; i++)
@@ -685,13 +695,11 @@ struct out {
 	bool full;
 };
 
-static bool out_room(struct out *o, size_t n)
+static bool out_grow(struct out *o, size_t n)
 {
 	size_t cap;
 	char *p;
 
-	if (o->cap - o->len > n)
-		return true;
 	if (o->full || n >= MAX_OUT - o->len) {
 		o->full = true;
 		return false;
@@ -711,7 +719,13 @@ static bool out_room(struct out *o, size_t n)
 	return true;
 }
 
-static void put(struct out *o, const void *s, size_t n)
+/* Room for n more bytes and a NUL. */
+static inline bool out_room(struct out *o, size_t n)
+{
+	return o->cap - o->len > n || out_grow(o, n);
+}
+
+static inline void put(struct out *o, const void *s, size_t n)
 {
 	if (out_room(o, n)) {
 		memcpy(o->p + o->len, s, n);
@@ -721,7 +735,7 @@ static void put(struct out *o, const void *s, size_t n)
 
 #define PUTS(o, lit) put((o), (lit), sizeof(lit) - 1)
 
-static void put_ch(struct out *o, char ch)
+static inline void put_ch(struct out *o, char ch)
 {
 	if (out_room(o, 1))
 		o->p[o->len++] = ch;
@@ -801,13 +815,15 @@ static int put_string(struct out *o, const char *str, size_t n)
 
 	put_ch(o, '"');
 	while (i < n) {
-		uint8_t c = s[i];
+		uint8_t c;
 		size_t len;
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+		/* Printable ASCII but '"' and '\\' goes as it is. */
+		while (i < n && (uint8_t)(s[i] - 0x20) < 0x60 && s[i] != '"' && s[i] != '\\')
 			i++;
-			continue;
-		}
+		if (i == n)
+			break;
+		c = s[i];
 		put(o, s + run, i - run);
 		if (c < 0x80) {
 			char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
@@ -897,7 +913,7 @@ static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 
 /* RFC 3339 has four-digit years. */
 #define MIN_DAY (-719528) /* 0000-01-01 */
-#define MAX_DAY 2932896	  /* 9999-12-31 */
+#define MAX_DAY 2932896   /* 9999-12-31 */
 
 static bool leap(int y)
 {
@@ -971,7 +987,7 @@ static int put_logical_int(struct out *o, struct err *e, const struct node *n, i
 	case LT_TIME_MILLIS:
 		if (v < 0 || v >= 86400 * per_sec)
 			return err_set(e, "%s %lld is not a time of day", logical_names[n->logical],
-				       (long long)v);
+			               (long long)v);
 		*p++ = '"';
 		p = fmt_time(p, v, per_sec, digits);
 		*p++ = '"';
@@ -991,7 +1007,7 @@ static int put_logical_int(struct out *o, struct err *e, const struct node *n, i
 		}
 		if (day < MIN_DAY || day > MAX_DAY)
 			return err_set(e, "%s %lld is outside years 0000-9999",
-				       logical_names[n->logical], (long long)v);
+			               logical_names[n->logical], (long long)v);
 		*p++ = '"';
 		p = fmt_date(p, day);
 		*p++ = 'T';
@@ -1213,8 +1229,7 @@ static int write_value(struct out *o, struct err *e, const struct node *n, avro_
 		int d = 0;
 		avro_value_t branch;
 
-		if (avro_value_get_discriminant(v, &d) ||
-		    avro_value_get_current_branch(v, &branch))
+		if (avro_value_get_discriminant(v, &d) || avro_value_get_current_branch(v, &branch))
 			return err_set(e, "avro-c: %s", avro_strerror());
 		return write_value(o, e, n->kids[d], &branch);
 	}
@@ -1245,7 +1260,7 @@ static int write_value(struct out *o, struct err *e, const struct node *n, avro_
 }
 
 int eddy_avro_to_json(struct eddy_avro_schema *s, const void *buf, size_t len, char **out,
-		      size_t *out_len, char *errstr, size_t errstr_size)
+                      size_t *out_len, char *errstr, size_t errstr_size)
 {
 	struct err e;
 	struct scan c = {.p = buf, .end = (const uint8_t *)buf + len, .start = buf, .e = &e};
@@ -1261,7 +1276,7 @@ int eddy_avro_to_json(struct eddy_avro_schema *s, const void *buf, size_t len, c
 		goto err;
 	if (c.p != c.end) {
 		err_set(&e, "%zu trailing bytes after the datum (it ends at byte %zu)",
-			(size_t)(c.end - c.p), (size_t)(c.p - c.start));
+		        (size_t)(c.end - c.p), (size_t)(c.p - c.start));
 		goto err;
 	}
 	avro_reader_memory_set_source(s->reader, (const char *)c.start, (int64_t)len);
@@ -1269,14 +1284,14 @@ int eddy_avro_to_json(struct eddy_avro_schema *s, const void *buf, size_t len, c
 		err_set(&e, "cannot decode: %s", avro_error_line(msg, sizeof(msg)));
 		goto err;
 	}
-	if (!out_room(&o, len * 2 + 64 < MAX_OUT ? len * 2 + 64 : MAX_OUT - 1))
+	if (!out_room(&o, len < MAX_OUT / 4 ? len * 3 + 256 : MAX_OUT - 1))
 		o.full = false; /* too big a guess is no error: grow as needed */
 	if (write_value(&o, &e, s->root, &s->value))
 		goto err;
 	if (o.full || !out_room(&o, 0)) {
 		err_reset(&e);
 		err_set(&e, "JSON text of the datum exceeds %zu MiB (or memory ran out)",
-			MAX_OUT >> 20);
+		        MAX_OUT >> 20);
 		goto err;
 	}
 	o.p[o.len] = '\0';
@@ -1294,24 +1309,23 @@ err:
 static const char *type_name(const struct node *n)
 {
 	static const char *const names[] = {
-	    [AVRO_STRING] = "string", [AVRO_BYTES] = "bytes",	[AVRO_INT32] = "int",
-	    [AVRO_INT64] = "long",    [AVRO_FLOAT] = "float",	[AVRO_DOUBLE] = "double",
-	    [AVRO_BOOLEAN] = "boolean", [AVRO_NULL] = "null",	[AVRO_RECORD] = "record",
-	    [AVRO_ENUM] = "enum",     [AVRO_FIXED] = "fixed",	[AVRO_MAP] = "map",
-	    [AVRO_ARRAY] = "array",   [AVRO_UNION] = "union",	[AVRO_LINK] = "link",
+	    [AVRO_STRING] = "string",   [AVRO_BYTES] = "bytes", [AVRO_INT32] = "int",
+	    [AVRO_INT64] = "long",      [AVRO_FLOAT] = "float", [AVRO_DOUBLE] = "double",
+	    [AVRO_BOOLEAN] = "boolean", [AVRO_NULL] = "null",   [AVRO_RECORD] = "record",
+	    [AVRO_ENUM] = "enum",       [AVRO_FIXED] = "fixed", [AVRO_MAP] = "map",
+	    [AVRO_ARRAY] = "array",     [AVRO_UNION] = "union", [AVRO_LINK] = "link",
 	};
 
 	if (n->logical)
 		return logical_names[n->logical];
-	return (size_t)n->type < sizeof(names) / sizeof(names[0]) && names[n->type]
-		   ? names[n->type]
-		   : "?";
+	return (size_t)n->type < sizeof(names) / sizeof(names[0]) && names[n->type] ? names[n->type]
+	                                                                            : "?";
 }
 
 static int mismatch(struct err *e, const struct node *n, const struct eddy_json *j)
 {
 	return err_set(e, "expected %s, got %s", type_name(n),
-		       eddy_json_type_name((enum eddy_json_type)j->type));
+	               eddy_json_type_name((enum eddy_json_type)j->type));
 }
 
 /* Whether j is of the JSON type that n is written as (not whether it fits
@@ -1535,7 +1549,7 @@ static long base64_decode(const char *s, size_t len, uint8_t *out)
  * size bytes (fixed), or the fewest that hold it (size 0, bytes). Returns
  * the length, or -1 with the reason in e. */
 static long decimal_parse(struct err *e, const struct node *n, const char *s, size_t len,
-			  uint8_t *out, size_t size)
+                          uint8_t *out, size_t size)
 {
 	uint8_t mag[MAX_DECIMAL_BYTES];
 	size_t i = 0, int_digits = 0, frac_digits = 0, nmag = 0, sig = 0, nb;
@@ -1555,8 +1569,10 @@ static long decimal_parse(struct err *e, const struct node *n, const char *s, si
 		if (point) {
 			if (++frac_digits > (size_t)n->scale) {
 				if (d)
-					return err_set(e, "\"%.*s\" has more than %d digits after the point (the scale)",
-						       (int)len, s, n->scale);
+					return err_set(e,
+					               "\"%.*s\" has more than %d digits after the "
+					               "point (the scale)",
+					               (int)len, s, n->scale);
 				continue;
 			}
 		} else {
@@ -1566,7 +1582,7 @@ static long decimal_parse(struct err *e, const struct node *n, const char *s, si
 			sig++;
 		if (sig > (size_t)n->precision)
 			return err_set(e, "\"%.*s\" has more than %d digits (the precision)",
-				       (int)len, s, n->precision);
+			               (int)len, s, n->precision);
 		any = true;
 		/* mag = mag * 10 + d, little-endian bytes */
 		unsigned carry = (unsigned)d;
@@ -1588,7 +1604,7 @@ static long decimal_parse(struct err *e, const struct node *n, const char *s, si
 
 		if (nmag && ++sig > (size_t)n->precision)
 			return err_set(e, "\"%.*s\" has more than %d digits (the precision)",
-				       (int)len, s, n->precision);
+			               (int)len, s, n->precision);
 		for (size_t k = 0; k < nmag; k++) {
 			unsigned v = mag[k] * 10u + carry;
 
@@ -1615,7 +1631,7 @@ static long decimal_parse(struct err *e, const struct node *n, const char *s, si
 		}
 	}
 	while (nb > 1 && ((mag[nb - 1] == 0 && !(mag[nb - 2] & 0x80)) ||
-			  (mag[nb - 1] == 0xff && (mag[nb - 2] & 0x80))))
+	                  (mag[nb - 1] == 0xff && (mag[nb - 2] & 0x80))))
 		nb--;
 	if (size) {
 		if (nb > size)
@@ -1667,7 +1683,7 @@ static int parse_uuid(const char *s, size_t len, uint8_t *out)
 }
 
 static int set_value(struct err *e, const struct node *n, avro_value_t *v,
-		     const struct eddy_json *j, int depth);
+                     const struct eddy_json *j, int depth);
 
 static int avro_fail(struct err *e)
 {
@@ -1677,7 +1693,7 @@ static int avro_fail(struct err *e)
 }
 
 static int set_bytes(struct err *e, const struct node *n, avro_value_t *v,
-		     const struct eddy_json *j)
+                     const struct eddy_json *j)
 {
 	uint8_t small[64], *b = small;
 	size_t cap;
@@ -1688,8 +1704,8 @@ static int set_bytes(struct err *e, const struct node *n, avro_value_t *v,
 		return mismatch(e, n, j);
 	if (n->logical == LT_UUID) {
 		if (parse_uuid(j->u.s, j->len, small))
-			return err_set(e, "\"%.*s\" is not a UUID", (int)(j->len > 60 ? 60 : j->len),
-				       j->u.s);
+			return err_set(e, "\"%.*s\" is not a UUID",
+			               (int)(j->len > 60 ? 60 : j->len), j->u.s);
 		return avro_value_set_fixed(v, small, 16) ? avro_fail(e) : 0;
 	}
 	if (n->logical == LT_DECIMAL) {
@@ -1705,7 +1721,7 @@ static int set_bytes(struct err *e, const struct node *n, avro_value_t *v,
 		len = base64_decode(j->u.s, j->len, b);
 		if (len < 0)
 			err_set(e, "expected base64 %s, got a string that is not base64",
-				type_name(n));
+			        type_name(n));
 		else if (n->type == AVRO_FIXED && (size_t)len != n->size)
 			len = err_set(e, "expected %zu bytes (fixed), got %ld", n->size, len);
 	}
@@ -1727,7 +1743,8 @@ static bool json_int64(const struct eddy_json *j, int64_t *out)
 		*out = j->u.i;
 		return true;
 	}
-	if (j->type == EDDY_JSON_DOUBLE && j->u.d == floor(j->u.d) && fabs(j->u.d) <= 9007199254740992.0) {
+	if (j->type == EDDY_JSON_DOUBLE && j->u.d == floor(j->u.d) &&
+	    fabs(j->u.d) <= 9007199254740992.0) {
 		*out = (int64_t)j->u.d;
 		return true;
 	}
@@ -1735,15 +1752,15 @@ static bool json_int64(const struct eddy_json *j, int64_t *out)
 }
 
 static int set_integer(struct err *e, const struct node *n, avro_value_t *v,
-		       const struct eddy_json *j)
+                       const struct eddy_json *j)
 {
 	int64_t x;
 
 	if (n->logical && j->type == EDDY_JSON_STRING) {
 		if (parse_logical(n, j->u.s, j->len, &x))
 			return err_set(e, "expected %s as \"%s\", got \"%.*s\"", type_name(n),
-				       logical_format(n->logical), (int)(j->len > 60 ? 60 : j->len),
-				       j->u.s);
+			               logical_format(n->logical), (int)(j->len > 60 ? 60 : j->len),
+			               j->u.s);
 	} else if (!json_int64(j, &x)) {
 		return mismatch(e, n, j);
 	}
@@ -1757,7 +1774,7 @@ static int set_integer(struct err *e, const struct node *n, avro_value_t *v,
 static const struct eddy_json null_json = {.type = EDDY_JSON_NULL};
 
 static int set_record(struct err *e, const struct node *n, avro_value_t *v,
-		      const struct eddy_json *j, int depth)
+                      const struct eddy_json *j, int depth)
 {
 	if (j->type != EDDY_JSON_OBJECT)
 		return mismatch(e, n, j);
@@ -1780,7 +1797,8 @@ static int set_record(struct err *e, const struct node *n, avro_value_t *v,
 		if (!f)
 			f = n->defaults[i];
 		/* An optional field may be left out: it is null. */
-		if (!f && (kid->type == AVRO_NULL || (kid->type == AVRO_UNION && shallow_fits(kid, &null_json))))
+		if (!f && (kid->type == AVRO_NULL ||
+		           (kid->type == AVRO_UNION && shallow_fits(kid, &null_json))))
 			f = &null_json;
 		if (!f)
 			return err_set(e, "missing field \"%s\"", name);
@@ -1793,7 +1811,7 @@ static int set_record(struct err *e, const struct node *n, avro_value_t *v,
 }
 
 static int set_container(struct err *e, const struct node *n, avro_value_t *v,
-			 const struct eddy_json *j, int depth)
+                         const struct eddy_json *j, int depth)
 {
 	avro_value_t child;
 
@@ -1830,7 +1848,7 @@ static int set_container(struct err *e, const struct node *n, avro_value_t *v,
 /* The first branch j fits; failing all, the error of the first branch of
  * j's JSON type, or the list of branches. */
 static int set_union(struct err *e, const struct node *n, avro_value_t *v,
-		     const struct eddy_json *j, int depth)
+                     const struct eddy_json *j, int depth)
 {
 	struct err first, attempt;
 	bool have = false;
@@ -1861,13 +1879,13 @@ static int set_union(struct err *e, const struct node *n, avro_value_t *v,
 	list[0] = '\0';
 	for (size_t i = 0; i < n->n && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? " or " : "",
-					type_name(n->kids[i]));
+		                        type_name(n->kids[i]));
 	return err_set(e, "expected %s, got %s", list,
-		       eddy_json_type_name((enum eddy_json_type)j->type));
+	               eddy_json_type_name((enum eddy_json_type)j->type));
 }
 
 static int set_value(struct err *e, const struct node *n, avro_value_t *v,
-		     const struct eddy_json *j, int depth)
+                     const struct eddy_json *j, int depth)
 {
 	if (depth > MAX_DEPTH)
 		return err_set(e, "nested deeper than %d", MAX_DEPTH);
@@ -1903,11 +1921,10 @@ static int set_value(struct err *e, const struct node *n, avro_value_t *v,
 		if (j->type != EDDY_JSON_STRING)
 			return mismatch(e, n, j);
 		if (n->logical == LT_UUID && parse_uuid(j->u.s, j->len, NULL))
-			return err_set(e, "\"%.*s\" is not a UUID", (int)(j->len > 60 ? 60 : j->len),
-				       j->u.s);
+			return err_set(e, "\"%.*s\" is not a UUID",
+			               (int)(j->len > 60 ? 60 : j->len), j->u.s);
 		/* avro-c's length counts a NUL after the text. */
-		return avro_value_set_string_len(v, j->u.s, (size_t)j->len + 1) ? avro_fail(e)
-										: 0;
+		return avro_value_set_string_len(v, j->u.s, (size_t)j->len + 1) ? avro_fail(e) : 0;
 	case AVRO_BYTES:
 	case AVRO_FIXED:
 		return set_bytes(e, n, v, j);
@@ -1919,8 +1936,8 @@ static int set_value(struct err *e, const struct node *n, avro_value_t *v,
 		i = avro_schema_enum_get_by_name(n->schema, j->u.s);
 		if (i < 0 || strlen(j->u.s) != j->len)
 			return err_set(e, "\"%.*s\" is not a symbol of enum %s",
-				       (int)(j->len > 60 ? 60 : j->len), j->u.s,
-				       avro_schema_name(n->schema));
+			               (int)(j->len > 60 ? 60 : j->len), j->u.s,
+			               avro_schema_name(n->schema));
 		return avro_value_set_enum(v, i) ? avro_fail(e) : 0;
 	}
 	case AVRO_RECORD:
@@ -1936,7 +1953,7 @@ static int set_value(struct err *e, const struct node *n, avro_value_t *v,
 }
 
 int eddy_avro_from_json(struct eddy_avro_schema *s, const char *json, size_t len, void **out,
-			size_t *out_len, char *errstr, size_t errstr_size)
+                        size_t *out_len, char *errstr, size_t errstr_size)
 {
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	const struct eddy_json *root;

@@ -36,7 +36,8 @@ static const char order_json[] =
     "{\"id\":\"p-1001\",\"customer\":\"Acme \\\"Tools\\\" GmbH\",\"quantity\":12.5,"
     "\"unit\":\"KG\",\"version\":3,"
     "\"lines\":[{\"sku\":\"A-1\",\"qty\":2,\"unit\":\"PIECE\"},"
-    "{\"sku\":\"B-\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"qty\":-9007199254740993,\"unit\":\"LITRE\"}],"
+    "{\"sku\":\"B-\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"qty\":-9007199254740993,\"unit\":"
+    "\"LITRE\"}],"
     "\"note\":\"deliver\\u0001 before noon\\u000a\","
     "\"created_at\":\"2025-01-14T12:30:00.123Z\",\"delivery_date\":\"2025-01-20\","
     "\"total\":\"12.34\",\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
@@ -229,27 +230,27 @@ static void test_order(void)
 	}
 
 	/* JSON that does not fit names where. */
-	CHECK(encode_fails(s,
-			   "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
-			   "\"version\":1,\"lines\":[{\"sku\":\"a\",\"qty\":\"2\",\"unit\":\"KG\"}],"
-			   "\"note\":null,\"created_at\":0,\"delivery_date\":0,\"total\":\"1\","
-			   "\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
-			   "\"attributes\":{},\"checksum\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}",
-			   "/lines/0/qty: expected long, got string"));
+	CHECK(
+	    encode_fails(s,
+	                 "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
+	                 "\"version\":1,\"lines\":[{\"sku\":\"a\",\"qty\":\"2\",\"unit\":\"KG\"}],"
+	                 "\"note\":null,\"created_at\":0,\"delivery_date\":0,\"total\":\"1\","
+	                 "\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	                 "\"attributes\":{},\"checksum\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}",
+	                 "/lines/0/qty: expected long, got string"));
 	CHECK(encode_fails(s, "{\"id\":\"x\"}", "missing field \"customer\""));
 	CHECK(encode_fails(s, "[]", "expected record, got array"));
 	CHECK(encode_fails(s, "{\"id\":\"x\",\"colour\":1}", "/colour: not a field of record"));
+	CHECK(encode_fails(s, "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"TON\"}",
+	                   "/unit: \"TON\" is not a symbol of enum Unit"));
 	CHECK(encode_fails(s,
-			   "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"TON\"}",
-			   "/unit: \"TON\" is not a symbol of enum Unit"));
+	                   "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
+	                   "\"version\":1,\"lines\":[],\"note\":7}",
+	                   "/note: expected null or string, got integer"));
 	CHECK(encode_fails(s,
-			   "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
-			   "\"version\":1,\"lines\":[],\"note\":7}",
-			   "/note: expected null or string, got integer"));
-	CHECK(encode_fails(s,
-			   "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
-			   "\"version\":1,\"lines\":[],\"note\":null,\"created_at\":\"yesterday\"}",
-			   "/created_at: expected timestamp-millis as"));
+	                   "{\"id\":\"x\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
+	                   "\"version\":1,\"lines\":[],\"note\":null,\"created_at\":\"yesterday\"}",
+	                   "/created_at: expected timestamp-millis as"));
 	CHECK(encode_fails(s, "{\"id\":", "invalid JSON"));
 	eddy_avro_schema_free(s);
 }
@@ -263,19 +264,21 @@ static void test_logical(void)
 	CHECK(s && long_is(s, 0, "\"1970-01-01T00:00:00.000Z\""));
 	CHECK(s && long_is(s, -1, "\"1969-12-31T23:59:59.999Z\""));
 	CHECK(s && decode_fails(s, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10,
-				"outside years 0000-9999"));
+	                        "outside years 0000-9999"));
 	eddy_avro_schema_free(s);
 
 	s = schema("{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}");
 	CHECK(s && long_is(s, 1736857800123456, "\"2025-01-14T12:30:00.123456Z\""));
 	CHECK(s && round_trip(s, "\"2025-01-14T12:30:00.1Z\"", "\"2025-01-14T12:30:00.100000Z\""));
-	CHECK(s && encode_fails(s, "\"2025-01-14T12:30:00.1234567Z\"", "expected timestamp-micros"));
+	CHECK(s &&
+	      encode_fails(s, "\"2025-01-14T12:30:00.1234567Z\"", "expected timestamp-micros"));
 	eddy_avro_schema_free(s);
 
 	s = schema("{\"type\":\"long\",\"logicalType\":\"local-timestamp-millis\"}");
 	CHECK(s && long_is(s, 1736857800123, "\"2025-01-14T12:30:00.123\""));
 	CHECK(s && round_trip(s, "\"2024-02-29T23:59:59.999\"", NULL));
-	CHECK(s && encode_fails(s, "\"2023-02-29T00:00:00.000\"", "expected local-timestamp-millis"));
+	CHECK(s &&
+	      encode_fails(s, "\"2023-02-29T00:00:00.000\"", "expected local-timestamp-millis"));
 	eddy_avro_schema_free(s);
 
 	s = schema("{\"type\":\"long\",\"logicalType\":\"local-timestamp-micros\"}");
@@ -320,8 +323,8 @@ static void test_logical(void)
 	eddy_avro_schema_free(s);
 	{
 		/* 12.34 and -0.05 as a Java producer writes them. */
-		struct eddy_avro_schema *d = schema(
-		    "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":10,\"scale\":2}");
+		struct eddy_avro_schema *d = schema("{\"type\":\"bytes\",\"logicalType\":"
+		                                    "\"decimal\",\"precision\":10,\"scale\":2}");
 		char *out = d ? decode(d, "\x04\x04\xd2", 3) : NULL;
 
 		CHECK_STR(out, "\"12.34\"");
@@ -334,29 +337,34 @@ static void test_logical(void)
 
 	/* decimal and uuid on fixed, the named fixed referenced a second time. */
 	s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
-		   "{\"name\":\"a\",\"type\":{\"type\":\"fixed\",\"name\":\"Dec\",\"size\":8,"
-		   "\"logicalType\":\"decimal\",\"precision\":18,\"scale\":4}},"
-		   "{\"name\":\"b\",\"type\":\"Dec\"},"
-		   "{\"name\":\"u\",\"type\":{\"type\":\"fixed\",\"name\":\"U\",\"size\":16,"
-		   "\"logicalType\":\"uuid\"}},"
-		   "{\"name\":\"f\",\"type\":\"float\"},{\"name\":\"ok\",\"type\":\"boolean\"},"
-		   "{\"name\":\"raw\",\"type\":\"bytes\"}]}");
-	CHECK(s && round_trip(s,
-			      "{\"a\":\"-123456789012.3456\",\"b\":\"0.0001\","
-			      "\"u\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\",\"f\":0.1,\"ok\":true,"
-			      "\"raw\":\"/w==\"}",
-			      NULL));
-	CHECK(s && encode_fails(s, "{\"a\":\"0\",\"b\":\"0\",\"u\":\"nope\"}", "/u: \"nope\" is not a UUID"));
+	           "{\"name\":\"a\",\"type\":{\"type\":\"fixed\",\"name\":\"Dec\",\"size\":8,"
+	           "\"logicalType\":\"decimal\",\"precision\":18,\"scale\":4}},"
+	           "{\"name\":\"b\",\"type\":\"Dec\"},"
+	           "{\"name\":\"u\",\"type\":{\"type\":\"fixed\",\"name\":\"U\",\"size\":16,"
+	           "\"logicalType\":\"uuid\"}},"
+	           "{\"name\":\"f\",\"type\":\"float\"},{\"name\":\"ok\",\"type\":\"boolean\"},"
+	           "{\"name\":\"raw\",\"type\":\"bytes\"}]}");
+	CHECK(s &&
+	      round_trip(s,
+	                 "{\"a\":\"-123456789012.3456\",\"b\":\"0.0001\","
+	                 "\"u\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\",\"f\":0.1,\"ok\":true,"
+	                 "\"raw\":\"/w==\"}",
+	                 NULL));
+	CHECK(s && encode_fails(s, "{\"a\":\"0\",\"b\":\"0\",\"u\":\"nope\"}",
+	                        "/u: \"nope\" is not a UUID"));
 	eddy_avro_schema_free(s);
 
 	/* Logical types of array items and map values. */
-	s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
-		   "{\"name\":\"days\",\"type\":{\"type\":\"array\",\"items\":"
-		   "{\"type\":\"int\",\"logicalType\":\"date\"}}},"
-		   "{\"name\":\"prices\",\"type\":{\"type\":\"map\",\"values\":"
-		   "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":4,\"scale\":1}}}]}");
-	CHECK(s && round_trip(s, "{\"days\":[\"2024-02-29\",\"1970-01-01\"],\"prices\":{\"a\":\"-999.9\"}}",
-			      NULL));
+	s = schema(
+	    "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+	    "{\"name\":\"days\",\"type\":{\"type\":\"array\",\"items\":"
+	    "{\"type\":\"int\",\"logicalType\":\"date\"}}},"
+	    "{\"name\":\"prices\",\"type\":{\"type\":\"map\",\"values\":"
+	    "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":4,\"scale\":1}}}]}");
+	CHECK(s &&
+	      round_trip(s,
+	                 "{\"days\":[\"2024-02-29\",\"1970-01-01\"],\"prices\":{\"a\":\"-999.9\"}}",
+	                 NULL));
 	eddy_avro_schema_free(s);
 }
 
@@ -367,14 +375,16 @@ static void test_encoding(void)
 	size_t len;
 	unsigned char *bin;
 
-	s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
-		   "{\"name\":\"b\",\"type\":\"string\"},{\"name\":\"c\",\"type\":[\"null\",\"long\"]}]}");
+	s = schema(
+	    "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
+	    "{\"name\":\"b\",\"type\":\"string\"},{\"name\":\"c\",\"type\":[\"null\",\"long\"]}]}");
 	bin = s ? encode(s, "{\"a\":-1,\"b\":\"h\\u0000i\",\"c\":64}", &len) : NULL;
 	CHECK(bin && len == 8 && memcmp(bin, "\x01\x06h\0i\x02\x80\x01", 8) == 0);
 	free(bin);
 	eddy_avro_schema_free(s);
 
-	s = schema("[\"null\",\"int\",\"long\",\"double\",\"string\",{\"type\":\"array\",\"items\":\"int\"}]");
+	s = schema("[\"null\",\"int\",\"long\",\"double\",\"string\",{\"type\":\"array\",\"items\":"
+	           "\"int\"}]");
 	bin = s ? encode(s, "3000000000", &len) : NULL;
 	CHECK(bin && len > 0 && bin[0] == 4); /* too big for int: long */
 	free(bin);
@@ -389,7 +399,9 @@ static void test_encoding(void)
 	CHECK(s && round_trip(s, "null", NULL));
 	/* The array branch is the only one an array fits: its error is the one told. */
 	CHECK(s && encode_fails(s, "[1,\"2\"]", "/1: expected int, got string"));
-	CHECK(s && encode_fails(s, "{}", "expected null or int or long or double or string or array, got object"));
+	CHECK(s && encode_fails(
+	               s, "{}",
+	               "expected null or int or long or double or string or array, got object"));
 	eddy_avro_schema_free(s);
 }
 
@@ -414,7 +426,7 @@ static void test_refused(void)
 	/* A length far beyond the bytes is refused before anything is allocated. */
 	CHECK(s && decode_fails(s, "\x02\xfe\xff\xff\xff\x0f", 6, "truncated"));
 	CHECK(s && decode_fails(s, "\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12,
-				"varint longer than 10 bytes"));
+	                        "varint longer than 10 bytes"));
 	out = s ? decode(s, "\x02\x0c\x01\"\\\n\x7f/", 8) : NULL;
 	CHECK_STR(out, "\"\\u0001\\\"\\\\\\u000a\x7f/\"");
 	free(out);
@@ -434,10 +446,10 @@ static void test_refused(void)
 	/* NaN and the infinities are not JSON. */
 	s = schema("{\"type\":\"array\",\"items\":\"double\"}");
 	out = s ? decode(s,
-			 "\x06\x00\x00\x00\x00\x00\x00\xf8\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f"
-			 "\x9a\x99\x99\x99\x99\x99\xb9\x3f\x00",
-			 26)
-		 : NULL;
+	                 "\x06\x00\x00\x00\x00\x00\x00\xf8\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f"
+	                 "\x9a\x99\x99\x99\x99\x99\xb9\x3f\x00",
+	                 26)
+	        : NULL;
 	CHECK_STR(out, "[null,null,0.1]");
 	free(out);
 	/* Blocks with a byte size, as some writers use. */
@@ -448,7 +460,7 @@ static void test_refused(void)
 
 	/* A recursive schema cannot nest without limit. */
 	s = schema("{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
-		   "{\"name\":\"next\",\"type\":[\"null\",\"Node\"]}]}");
+	           "{\"name\":\"next\",\"type\":[\"null\",\"Node\"]}]}");
 	n = 0;
 	for (int i = 0; i < 10; i++)
 		b[n++] = 2;
@@ -504,18 +516,19 @@ static void test_large(void)
 		return;
 	}
 	len += (size_t)snprintf(json + len, cap - len,
-				"{\"id\":\"big\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
-				"\"version\":1,\"lines\":[");
+	                        "{\"id\":\"big\",\"customer\":\"c\",\"quantity\":1,\"unit\":\"KG\","
+	                        "\"version\":1,\"lines\":[");
 	for (int i = 0; i < 20000; i++)
-		len += (size_t)snprintf(json + len, cap - len,
-					"%s{\"sku\":\"SKU-%08d-abcdefghijklmnopqrstuvwxyz\",\"qty\":%d,"
-					"\"unit\":\"LITRE\"}",
-					i ? "," : "", i, i * 37);
+		len += (size_t)snprintf(
+		    json + len, cap - len,
+		    "%s{\"sku\":\"SKU-%08d-abcdefghijklmnopqrstuvwxyz\",\"qty\":%d,"
+		    "\"unit\":\"LITRE\"}",
+		    i ? "," : "", i, i * 37);
 	len += (size_t)snprintf(json + len, cap - len,
-				"],\"note\":null,\"created_at\":\"2025-01-14T12:30:00.123Z\","
-				"\"delivery_date\":\"2025-01-20\",\"total\":\"1.00\","
-				"\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
-				"\"attributes\":{},\"checksum\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}");
+	                        "],\"note\":null,\"created_at\":\"2025-01-14T12:30:00.123Z\","
+	                        "\"delivery_date\":\"2025-01-20\",\"total\":\"1.00\","
+	                        "\"proposal_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	                        "\"attributes\":{},\"checksum\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}");
 	bin = encode(s, json, &bin_len);
 	CHECK(bin != NULL && bin_len > 800000);
 	if (bin) {

@@ -28,9 +28,11 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: avro-encode [-K] [-D DELIM] SCHEMA.avsc ID|raw < lines > records\n"
-			"  DELIM in kcat's notation (\\xNN, \\n, \\t), default '" DEFAULT_DELIM "'; produce with\n"
-			"  kcat -P -b ADDR -t TOPIC [-K '\\t'] -D '" DEFAULT_DELIM "' -l records\n");
+	fprintf(stderr,
+	        "usage: avro-encode [-K] [-D DELIM] SCHEMA.avsc ID|raw < lines > records\n"
+	        "  DELIM in kcat's notation (\\xNN, \\n, \\t), default '" DEFAULT_DELIM
+	        "'; produce with\n"
+	        "  kcat -P -b ADDR -t TOPIC [-K '\\t'] -D '" DEFAULT_DELIM "' -l records\n");
 }
 
 /* A delimiter in kcat's notation into the bytes kcat makes of it: \n,
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
 		id = strtoul(argv[i + 1], &end, 10);
 		if (errno || *end || !argv[i + 1][0] || id > UINT32_MAX) {
 			fprintf(stderr, "avro-encode: schema ID '%s' is not a number up to %lu\n",
-				argv[i + 1], (unsigned long)UINT32_MAX);
+			        argv[i + 1], (unsigned long)UINT32_MAX);
 			return 2;
 		}
 	}
@@ -162,8 +164,9 @@ int main(int argc, char **argv)
 		if (keyed) {
 			tab = memchr(line, '\t', len);
 			if (!tab) {
-				fprintf(stderr, "avro-encode: line %zu: no KEY<TAB> before the JSON\n",
-					lineno);
+				fprintf(stderr,
+				        "avro-encode: line %zu: no KEY<TAB> before the JSON\n",
+				        lineno);
 				goto out;
 			}
 			key_len = (size_t)(tab - line);
@@ -196,19 +199,25 @@ int main(int argc, char **argv)
 		/* kcat splits at the first delimiter it sees, and an empty
 		 * value would be skipped: either would change the records. */
 		if (contains(value, datum_len, delim, (size_t)delim_len) ||
-		    (keyed && contains((const unsigned char *)line, key_len, delim, (size_t)delim_len))) {
-			fprintf(stderr, "avro-encode: line %zu: the record contains the delimiter; "
-					"choose another with -D\n", lineno);
+		    (keyed &&
+		     contains((const unsigned char *)line, key_len, delim, (size_t)delim_len))) {
+			fprintf(stderr,
+			        "avro-encode: line %zu: the record contains the delimiter; "
+			        "choose another with -D\n",
+			        lineno);
 			free(value);
 			goto out;
 		}
 		if (!datum_len) {
-			fprintf(stderr, "avro-encode: line %zu: the datum is empty, which kcat "
-					"would not send; frame it with an ID\n", lineno);
+			fprintf(stderr,
+			        "avro-encode: line %zu: the datum is empty, which kcat "
+			        "would not send; frame it with an ID\n",
+			        lineno);
 			free(value);
 			goto out;
 		}
-		if ((keyed && (fwrite(line, 1, key_len, stdout) != key_len || putchar('\t') == EOF)) ||
+		if ((keyed &&
+		     (fwrite(line, 1, key_len, stdout) != key_len || putchar('\t') == EOF)) ||
 		    fwrite(value, 1, datum_len, stdout) != datum_len ||
 		    fwrite(delim, 1, (size_t)delim_len, stdout) != (size_t)delim_len) {
 			fprintf(stderr, "avro-encode: write: %s\n", strerror(errno));
