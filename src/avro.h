@@ -7,7 +7,10 @@
 
 struct eddy_avro_schema;
 
-/* Parses an Avro schema (its JSON text). NULL with errstr when invalid. */
+/* Parses an Avro schema (its JSON text). NULL with errstr when invalid.
+ * A schema keeps one decoding value and reader, reused by every call: it
+ * and everything from it is used by one thread at a time. Self-contained
+ * schemas only (no references to other registry subjects). */
 struct eddy_avro_schema *eddy_avro_schema_parse(const char *json, size_t len, char *errstr,
 						size_t errstr_size);
 void eddy_avro_schema_free(struct eddy_avro_schema *s);
@@ -17,14 +20,19 @@ void eddy_avro_schema_free(struct eddy_avro_schema *s);
  * frees it. Records are objects, unions their plain value, bytes and fixed
  * base64 strings; logical types as docs/handlers.md says. Returns 0, or -1
  * with errstr when the bytes do not decode with s (truncated, trailing
- * bytes, bad union index). */
+ * bytes, bad union or enum index, invalid UTF-8, a date beyond year 9999,
+ * nesting deeper than EDDY_JSON_MAX_DEPTH, JSON text over 64 MiB). The
+ * bytes are bounds-checked before avro-c reads them. */
 int eddy_avro_to_json(struct eddy_avro_schema *s, const void *buf, size_t len, char **out,
 		      size_t *out_len, char *errstr, size_t errstr_size);
 
 /* Encodes JSON text (the shape eddy_avro_to_json writes) as one Avro
  * binary datum of schema s, the way a producer would (tests, examples).
- * Returns 0 with a malloc'd *out, or -1 with errstr naming the JSON path
- * that does not fit the schema. */
+ * A union takes the first branch the value fits; a field left out takes
+ * its default, or null when its type allows null; logical types also take
+ * their raw number. Returns 0 with a malloc'd *out, or -1 with errstr
+ * naming the JSON path that does not fit the schema
+ * ("/lines/0/qty: expected long, got string"). */
 int eddy_avro_from_json(struct eddy_avro_schema *s, const char *json, size_t len, void **out,
 			size_t *out_len, char *errstr, size_t errstr_size);
 
