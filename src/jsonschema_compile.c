@@ -271,14 +271,10 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 		nk = 1;
 		goto done;
 	}
-	/* "type" first: the cheapest test, and the most telling error */
-	if ((c.key = "type", ref = eddy_json_getz(v, "type"))) {
-		kw[nk].op = OP_TYPE;
-		kw[nk].name = "type";
-		if (type_bits(&c, ref, &kw[nk].u.types))
-			return -1;
-		nk++;
-	}
+	/* "type" is tested first, outside the keyword array: the cheapest
+	 * test, and the most telling error */
+	if ((c.key = "type", ref = eddy_json_getz(v, "type")) && type_bits(&c, ref, &n->types))
+		return -1;
 	for (uint32_t i = 0; i < v->len; i++) {
 		const char *k = v->u.members[i].key;
 		const struct eddy_json *x = &v->u.members[i].value;

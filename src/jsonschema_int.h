@@ -197,6 +197,7 @@ struct eddy_schema {
 	enum eddy_schema_dialect dialect;
 	uint8_t state;
 	bool has_uneval; /* evaluates unevaluated*: collects annotations */
+	uint32_t types;  /* "type", tested before the keywords; 0: absent */
 	struct kw *kw;
 	uint32_t n_kw;
 	struct eddy_schema *next_pending;

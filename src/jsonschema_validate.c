@@ -26,6 +26,7 @@ struct vctx {
 	bool full;    /* max_errors recorded */
 	unsigned depth;
 	const struct scope *scope;
+	const struct schema_resource *res; /* scope->res, or NULL */
 };
 
 /* Which members or items of the instance some keyword evaluated, for
@@ -111,13 +112,20 @@ static void put_token(char **buf, size_t *len, size_t *cap, const char *s, size_
 	}
 }
 
-static size_t ipush(struct vctx *c, const char *key, size_t n)
+static void __attribute__((noinline)) ipush_slow(struct vctx *c, const char *key, size_t n)
 {
 	struct eddy_schema_set *s = c->set;
-	size_t at = s->ipath_len;
+
+	put_token(&s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
+}
+
+/* The location helpers cost one test in the quiet pass. */
+static inline size_t ipush(struct vctx *c, const char *key, size_t n)
+{
+	size_t at = c->set->ipath_len;
 
 	if (c->collect)
-		put_token(&s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
+		ipush_slow(c, key, n);
 	return at;
 }
 
@@ -130,22 +138,30 @@ static size_t ipush_idx(struct vctx *c, uint32_t i)
 	return ipush(c, t, (size_t)snprintf(t, sizeof(t), "%" PRIu32, i));
 }
 
-static void ipop(struct vctx *c, size_t at)
+static inline void ipop(struct vctx *c, size_t at)
 {
-	c->set->ipath_len = at;
-	c->set->ipath[at] = 0;
+	if (c->collect) {
+		c->set->ipath_len = at;
+		c->set->ipath[at] = 0;
+	}
 }
 
-static size_t kpush(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
+static void __attribute__((noinline)) kpush_slow(struct vctx *c, const char *kw,
+						 const char *sub, size_t sub_len)
 {
 	struct eddy_schema_set *s = c->set;
-	size_t at = s->kpath_len;
 
-	if (c->collect) {
-		put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
-		if (sub)
-			put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, sub, sub_len);
-	}
+	put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
+	if (sub)
+		put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, sub, sub_len);
+}
+
+static inline size_t kpush(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
+{
+	size_t at = c->set->kpath_len;
+
+	if (c->collect)
+		kpush_slow(c, kw, sub, sub_len);
 	return at;
 }
 
@@ -158,10 +174,12 @@ static size_t kpush_idx(struct vctx *c, const char *kw, uint32_t i)
 	return kpush(c, kw, t, (size_t)snprintf(t, sizeof(t), "%" PRIu32, i));
 }
 
-static void kpop(struct vctx *c, size_t at)
+static inline void kpop(struct vctx *c, size_t at)
 {
-	c->set->kpath_len = at;
-	c->set->kpath[at] = 0;
+	if (c->collect) {
+		c->set->kpath_len = at;
+		c->set->kpath[at] = 0;
+	}
 }
 
 static size_t text_put(struct eddy_schema_set *s, const char *t, size_t n)
@@ -230,6 +248,25 @@ static const char *snip(const struct eddy_json *v, char *buf, size_t size)
 }
 
 /* ---- values ---- */
+
+/* Short strings (property names, enum values) compare faster inline than
+ * through a call to memcmp. */
+static inline bool same_bytes(const char *a, const char *b, uint32_t n)
+{
+	uint64_t x, y;
+
+	while (n >= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+		a += 8, b += 8, n -= 8;
+	}
+	while (n--)
+		if (*a++ != *b++)
+			return false;
+	return true;
+}
 
 static const struct eddy_json *member(const struct eddy_json *o, const char *k, uint32_t len)
 {
@@ -460,7 +497,7 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 				const struct prop *p = &o->props[idx - 1];
 
 				if (p->name.len == m->key_len &&
-				    memcmp(p->name.s, m->key, m->key_len) == 0) {
+				    same_bytes(p->name.s, m->key, m->key_len)) {
 					size_t ia = ipush(c, m->key, m->key_len),
 					       ka = kpush(c, "properties", m->key, m->key_len);
 					bool r = validate(c, p->schema, &m->value, NULL);
@@ -677,48 +714,31 @@ static const struct eddy_schema *dynamic_target(struct vctx *c, const struct kw 
 	return t;
 }
 
-static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-		  const struct eddy_json *v, struct eval *ev)
+/* The message of a failed keyword. Kept out of check() so that the quiet
+ * pass carries none of its buffers; aux is what check() measured. */
+static bool __attribute__((cold, noinline))
+fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+	const struct eddy_json *v, uint64_t aux)
 {
-	char g[80], h[80];
+	char g[80], h[80], list[200];
+	size_t o = 0;
 
+	if (!c->collect)
+		return false;
+	snip(v, g, sizeof(g));
 	switch ((enum kw_op)w->op) {
 	case OP_FALSE:
-		err(c, n, NULL, "%s is not allowed here (the schema is false)",
-		    snip(v, g, sizeof(g)));
-		return false;
+		err(c, n, NULL, "%s is not allowed here (the schema is false)", g);
+		break;
 	case OP_TYPE:
-		if (w->u.types & inst_type(v))
-			return true;
 		type_names(w->u.types, h, sizeof(h));
 		err(c, n, w->name, "must be of type %s, got %s %s", h,
-		    eddy_json_type_name((enum eddy_json_type)v->type), snip(v, g, sizeof(g)));
-		return false;
+		    eddy_json_type_name((enum eddy_json_type)v->type), g);
+		break;
 	case OP_CONST:
-		if (eddy_schema_json_equal(v, w->u.value))
-			return true;
-		err(c, n, w->name, "must be %s, got %s", snip(w->u.value, h, sizeof(h)),
-		    snip(v, g, sizeof(g)));
-		return false;
-	case OP_ENUM: {
-		char list[200];
-		size_t o = 0;
-
-		if (v->type == EDDY_JSON_STRING) {
-			for (uint32_t i = 0; i < w->u.en.n; i++) {
-				const struct eddy_json *e = &w->u.en.values[i];
-
-				if (e->type == EDDY_JSON_STRING && e->len == v->len &&
-				    memcmp(e->u.s, v->u.s, v->len) == 0)
-					return true;
-			}
-		} else if (!w->u.en.all_strings) {
-			for (uint32_t i = 0; i < w->u.en.n; i++)
-				if (eddy_schema_json_equal(v, &w->u.en.values[i]))
-					return true;
-		}
-		if (!c->collect)
-			return false;
+		err(c, n, w->name, "must be %s, got %s", snip(w->u.value, h, sizeof(h)), g);
+		break;
+	case OP_ENUM:
 		list[0] = 0;
 		for (uint32_t i = 0; i < w->u.en.n && o < 120; i++) {
 			snip(&w->u.en.values[i], h, 60);
@@ -726,22 +746,97 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 		}
 		if (o >= 120 && o < sizeof(list))
 			snprintf(list + o, sizeof(list) - o, ", ...");
-		err(c, n, w->name, "%s is not one of %s", snip(v, g, sizeof(g)), list);
-		return false;
-	}
+		err(c, n, w->name, "%s is not one of %s", g, list);
+		break;
 	case OP_MULTIPLE_OF:
-		if (!is_num(v) || multiple_of(v, w))
-			return true;
-		err(c, n, w->name, "must be a multiple of %.17g, got %s", w->u.num.d,
-		    snip(v, g, sizeof(g)));
-		return false;
+		err(c, n, w->name, "must be a multiple of %.17g, got %s", w->u.num.d, g);
+		break;
+	case OP_MAXIMUM:
+	case OP_MINIMUM:
+	case OP_EXCL_MAXIMUM:
+	case OP_EXCL_MINIMUM:
+		if (w->u.num.is_int)
+			snprintf(h, sizeof(h), "%" PRId64, w->u.num.i);
+		else
+			snprintf(h, sizeof(h), "%.17g", w->u.num.d);
+		err(c, n, w->name, "must be %s %s, got %s",
+		    w->op == OP_MAXIMUM	      ? "<="
+		    : w->op == OP_MINIMUM     ? ">="
+		    : w->op == OP_EXCL_MAXIMUM ? "<"
+					       : ">",
+		    h, g);
+		break;
+	case OP_MAX_LENGTH:
+	case OP_MIN_LENGTH:
+		err(c, n, w->name, "must be %s %" PRIu64 " characters long, got %" PRIu64 ": %s",
+		    w->op == OP_MAX_LENGTH ? "at most" : "at least", w->u.count, aux, g);
+		break;
+	case OP_PATTERN:
+		err(c, n, w->name, "%s %s pattern \"%s\"", g,
+		    aux == 0 ? "does not match" : "could not be matched (resource limit) against",
+		    eddy_regex_pattern(w->u.re));
+		break;
+	case OP_FORMAT:
+		err(c, n, w->name, "%s is not a valid \"%s\"", g, w->u.format);
+		break;
+	case OP_MAX_ITEMS:
+	case OP_MIN_ITEMS:
+		err(c, n, w->name, "must have %s %" PRIu64 " items, got %" PRIu32,
+		    w->op == OP_MAX_ITEMS ? "at most" : "at least", w->u.count, v->len);
+		break;
+	case OP_MAX_PROPERTIES:
+	case OP_MIN_PROPERTIES:
+		err(c, n, w->name, "must have %s %" PRIu64 " properties, got %" PRIu32,
+		    w->op == OP_MAX_PROPERTIES ? "at most" : "at least", w->u.count, v->len);
+		break;
+	case OP_UNIQUE_ITEMS:
+		err(c, n, w->name,
+		    "items %" PRIu64 " and %" PRIu64 " are equal (%s), must be unique", aux >> 32,
+		    aux & 0xffffffffu, snip(&v->u.items[aux & 0xffffffffu], h, sizeof(h)));
+		break;
+	case OP_NOT:
+		err(c, n, w->name, "%s must not match the \"not\" schema", g);
+		break;
+	default:
+		err(c, n, w->name, "%s is not valid", g);
+		break;
+	}
+	return false;
+}
+
+static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+		  const struct eddy_json *v, struct eval *ev)
+{
+	switch ((enum kw_op)w->op) {
+	case OP_FALSE:
+		return fail_kw(c, n, w, v, 0);
+	case OP_TYPE:
+		return (w->u.types & inst_type(v)) || fail_kw(c, n, w, v, 0);
+	case OP_CONST:
+		return eddy_schema_json_equal(v, w->u.value) || fail_kw(c, n, w, v, 0);
+	case OP_ENUM:
+		if (v->type == EDDY_JSON_STRING) {
+			for (uint32_t i = 0; i < w->u.en.n; i++) {
+				const struct eddy_json *e = &w->u.en.values[i];
+
+				if (e->type == EDDY_JSON_STRING && e->len == v->len &&
+				    same_bytes(e->u.s, v->u.s, v->len))
+					return true;
+			}
+		} else if (!w->u.en.all_strings) {
+			for (uint32_t i = 0; i < w->u.en.n; i++)
+				if (eddy_schema_json_equal(v, &w->u.en.values[i]))
+					return true;
+		}
+		return fail_kw(c, n, w, v, 0);
+	case OP_MULTIPLE_OF:
+		return !is_num(v) || multiple_of(v, w) || fail_kw(c, n, w, v, 0);
 	case OP_MAXIMUM:
 	case OP_MINIMUM:
 	case OP_EXCL_MAXIMUM:
 	case OP_EXCL_MINIMUM: {
 		int r;
 		bool ok;
-		const char *rel;
 
 		if (!is_num(v))
 			return true;
@@ -750,18 +845,7 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 		     : w->op == OP_MINIMUM     ? r >= 0
 		     : w->op == OP_EXCL_MAXIMUM ? r < 0
 						: r > 0;
-		if (ok)
-			return true;
-		rel = w->op == OP_MAXIMUM       ? "<="
-		      : w->op == OP_MINIMUM     ? ">="
-		      : w->op == OP_EXCL_MAXIMUM ? "<"
-						 : ">";
-		if (w->u.num.is_int)
-			snprintf(h, sizeof(h), "%" PRId64, w->u.num.i);
-		else
-			snprintf(h, sizeof(h), "%.17g", w->u.num.d);
-		err(c, n, w->name, "must be %s %s, got %s", rel, h, snip(v, g, sizeof(g)));
-		return false;
+		return ok || fail_kw(c, n, w, v, 0);
 	}
 	case OP_MAX_LENGTH:
 	case OP_MIN_LENGTH: {
@@ -769,16 +853,13 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 
 		if (v->type != EDDY_JSON_STRING)
 			return true;
-		/* code points never outnumber bytes */
-		if (w->op == OP_MAX_LENGTH ? v->len <= w->u.count : v->len < w->u.count)
-			return w->op == OP_MAX_LENGTH;
-		len = utf8_len(v->u.s, v->len);
-		if (w->op == OP_MAX_LENGTH ? len <= w->u.count : len >= w->u.count)
+		/* A code point takes one to four bytes: most strings pass or fail
+		 * on their byte length alone. */
+		if (w->op == OP_MAX_LENGTH ? v->len <= w->u.count : v->len / 4 >= w->u.count)
 			return true;
-		err(c, n, w->name, "must be %s %" PRIu64 " characters long, got %" PRIu64 ": %s",
-		    w->op == OP_MAX_LENGTH ? "at most" : "at least", w->u.count, len,
-		    snip(v, g, sizeof(g)));
-		return false;
+		len = utf8_len(v->u.s, v->len);
+		return (w->op == OP_MAX_LENGTH ? len <= w->u.count : len >= w->u.count) ||
+		       fail_kw(c, n, w, v, len);
 	}
 	case OP_PATTERN: {
 		int r;
@@ -786,46 +867,28 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 		if (v->type != EDDY_JSON_STRING)
 			return true;
 		r = eddy_regex_search(w->u.re, v->u.s, v->len);
-		if (r == 1)
-			return true;
-		err(c, n, w->name, "%s %s pattern \"%s\"", snip(v, g, sizeof(g)),
-		    r == 0 ? "does not match" : "could not be matched (resource limit) against",
-		    eddy_regex_pattern(w->u.re));
-		return false;
+		return r == 1 || fail_kw(c, n, w, v, (uint64_t)(r != 0));
 	}
 	case OP_FORMAT:
-		if (v->type != EDDY_JSON_STRING || eddy_format_check(w->u.format, v->u.s, v->len) != 0)
-			return true;
-		err(c, n, w->name, "%s is not a valid \"%s\"", snip(v, g, sizeof(g)), w->u.format);
-		return false;
+		return v->type != EDDY_JSON_STRING ||
+		       eddy_format_check(w->u.format, v->u.s, v->len) != 0 || fail_kw(c, n, w, v, 0);
 	case OP_MAX_ITEMS:
 	case OP_MIN_ITEMS:
-		if (v->type != EDDY_JSON_ARRAY ||
-		    (w->op == OP_MAX_ITEMS ? v->len <= w->u.count : v->len >= w->u.count))
-			return true;
-		err(c, n, w->name, "must have %s %" PRIu64 " items, got %" PRIu32,
-		    w->op == OP_MAX_ITEMS ? "at most" : "at least", w->u.count, v->len);
-		return false;
+		return v->type != EDDY_JSON_ARRAY ||
+		       (w->op == OP_MAX_ITEMS ? v->len <= w->u.count : v->len >= w->u.count) ||
+		       fail_kw(c, n, w, v, 0);
 	case OP_MAX_PROPERTIES:
 	case OP_MIN_PROPERTIES:
-		if (v->type != EDDY_JSON_OBJECT ||
-		    (w->op == OP_MAX_PROPERTIES ? v->len <= w->u.count : v->len >= w->u.count))
-			return true;
-		err(c, n, w->name, "must have %s %" PRIu64 " properties, got %" PRIu32,
-		    w->op == OP_MAX_PROPERTIES ? "at most" : "at least", w->u.count, v->len);
-		return false;
+		return v->type != EDDY_JSON_OBJECT ||
+		       (w->op == OP_MAX_PROPERTIES ? v->len <= w->u.count : v->len >= w->u.count) ||
+		       fail_kw(c, n, w, v, 0);
 	case OP_UNIQUE_ITEMS:
 		if (v->type != EDDY_JSON_ARRAY)
 			return true;
 		for (uint32_t i = 1; i < v->len; i++)
 			for (uint32_t j = 0; j < i; j++)
-				if (eddy_schema_json_equal(&v->u.items[i], &v->u.items[j])) {
-					err(c, n, w->name,
-					    "items %" PRIu32 " and %" PRIu32
-					    " are equal (%s), must be unique",
-					    j, i, snip(&v->u.items[i], g, sizeof(g)));
-					return false;
-				}
+				if (eddy_schema_json_equal(&v->u.items[i], &v->u.items[j]))
+					return fail_kw(c, n, w, v, (uint64_t)j << 32 | i);
 		return true;
 	case OP_ITEMS:
 		return v->type != EDDY_JSON_ARRAY || check_items(c, n, w, v, ev);
@@ -871,10 +934,7 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 	case OP_ONE_OF:
 		return check_some(c, n, w, v, ev);
 	case OP_NOT:
-		if (!quiet(c, w->u.schema, v, NULL))
-			return true;
-		err(c, n, w->name, "%s must not match the \"not\" schema", snip(v, g, sizeof(g)));
-		return false;
+		return !quiet(c, w->u.schema, v, NULL) || fail_kw(c, n, w, v, 0);
 	case OP_IF: {
 		bool r = quiet(c, w->u.cond.if_s, v, NULL);
 		const struct eddy_schema *next = r ? w->u.cond.then_s : w->u.cond.else_s;
@@ -920,11 +980,19 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 		    EDDY_SCHEMA_MAX_DEPTH);
 		return false;
 	}
+	if (n->types && !(n->types & inst_type(v))) {
+		struct kw t = {.op = OP_TYPE, .name = "type", .u.types = n->types};
+
+		fail_kw(c, n, &t, v, 0);
+		if (!c->collect || c->full)
+			return false;
+		ok = false;
+	}
 	if (n->n_kw == 0)
-		return true;
+		return ok;
 	c->depth++;
-	if (!c->scope || c->scope->res != n->res) {
-		sc.res = n->res;
+	if (c->res != n->res) {
+		sc.res = c->res = n->res;
 		sc.up = c->scope;
 		c->scope = &sc;
 	}
@@ -943,8 +1011,10 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 			ev_merge(ev, &local);
 		ev_free(&local);
 	}
-	if (c->scope == &sc)
+	if (c->scope == &sc) {
 		c->scope = sc.up;
+		c->res = sc.up ? sc.up->res : NULL;
+	}
 	c->depth--;
 	return ok;
 }
