@@ -112,21 +112,19 @@ static void put_token(char **buf, size_t *len, size_t *cap, const char *s, size_
 	}
 }
 
-static void __attribute__((noinline)) ipush_slow(struct vctx *c, const char *key, size_t n)
+static size_t __attribute__((noinline)) ipush_slow(struct vctx *c, const char *key, size_t n)
 {
 	struct eddy_schema_set *s = c->set;
+	size_t at = s->ipath_len;
 
 	put_token(&s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
+	return at;
 }
 
 /* The location helpers cost one test in the quiet pass. */
 static inline size_t ipush(struct vctx *c, const char *key, size_t n)
 {
-	size_t at = c->set->ipath_len;
-
-	if (c->collect)
-		ipush_slow(c, key, n);
-	return at;
+	return c->collect ? ipush_slow(c, key, n) : 0;
 }
 
 static size_t ipush_idx(struct vctx *c, uint32_t i)
@@ -134,7 +132,7 @@ static size_t ipush_idx(struct vctx *c, uint32_t i)
 	char t[16];
 
 	if (!c->collect)
-		return c->set->ipath_len;
+		return 0;
 	return ipush(c, t, (size_t)snprintf(t, sizeof(t), "%" PRIu32, i));
 }
 
@@ -146,23 +144,21 @@ static inline void ipop(struct vctx *c, size_t at)
 	}
 }
 
-static void __attribute__((noinline)) kpush_slow(struct vctx *c, const char *kw,
-						 const char *sub, size_t sub_len)
+static size_t __attribute__((noinline)) kpush_slow(struct vctx *c, const char *kw,
+						   const char *sub, size_t sub_len)
 {
 	struct eddy_schema_set *s = c->set;
+	size_t at = s->kpath_len;
 
 	put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
 	if (sub)
 		put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, sub, sub_len);
+	return at;
 }
 
 static inline size_t kpush(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
 {
-	size_t at = c->set->kpath_len;
-
-	if (c->collect)
-		kpush_slow(c, kw, sub, sub_len);
-	return at;
+	return c->collect ? kpush_slow(c, kw, sub, sub_len) : 0;
 }
 
 static size_t kpush_idx(struct vctx *c, const char *kw, uint32_t i)
@@ -170,7 +166,7 @@ static size_t kpush_idx(struct vctx *c, const char *kw, uint32_t i)
 	char t[16];
 
 	if (!c->collect)
-		return c->set->kpath_len;
+		return 0;
 	return kpush(c, kw, t, (size_t)snprintf(t, sizeof(t), "%" PRIu32, i));
 }
 
@@ -253,17 +249,30 @@ static const char *snip(const struct eddy_json *v, char *buf, size_t size)
  * through a call to memcmp. */
 static inline bool same_bytes(const char *a, const char *b, uint32_t n)
 {
-	uint64_t x, y;
+	uint64_t x, y, x2, y2;
+	uint32_t u, v, u2, v2;
 
-	while (n >= 8) {
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return false;
-		a += 8, b += 8, n -= 8;
+	if (n >= 8) {
+		/* whole words, the last one overlapping its predecessor */
+		for (uint32_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x2, a + n - 8, 8);
+		memcpy(&y2, b + n - 8, 8);
+		return x2 == y2;
 	}
-	while (n--)
-		if (*a++ != *b++)
+	if (n >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		memcpy(&u2, a + n - 4, 4);
+		memcpy(&v2, b + n - 4, 4);
+		return u == v && u2 == v2;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (a[i] != b[i])
 			return false;
 	return true;
 }
@@ -323,26 +332,19 @@ bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b
 	}
 }
 
-static uint32_t inst_type(const struct eddy_json *v)
+static inline uint32_t inst_type(const struct eddy_json *v)
 {
-	switch (v->type) {
-	case EDDY_JSON_NULL:
-		return T_NULL;
-	case EDDY_JSON_TRUE:
-	case EDDY_JSON_FALSE:
-		return T_BOOL;
-	case EDDY_JSON_INT:
+	static const uint8_t bits[8] = {
+	    [EDDY_JSON_NULL] = T_NULL,		[EDDY_JSON_FALSE] = T_BOOL,
+	    [EDDY_JSON_TRUE] = T_BOOL,		[EDDY_JSON_INT] = T_INT | T_NUM,
+	    [EDDY_JSON_DOUBLE] = T_NUM,		[EDDY_JSON_STRING] = T_STR,
+	    [EDDY_JSON_ARRAY] = T_ARR,		[EDDY_JSON_OBJECT] = T_OBJ,
+	};
+
+	/* 1.0 is an integer; so is 1e300 */
+	if (v->type == EDDY_JSON_DOUBLE && floor(v->u.d) == v->u.d)
 		return T_INT | T_NUM;
-	case EDDY_JSON_DOUBLE:
-		/* 1.0 is an integer; so is 1e300 */
-		return floor(v->u.d) == v->u.d ? T_INT | T_NUM : T_NUM;
-	case EDDY_JSON_STRING:
-		return T_STR;
-	case EDDY_JSON_ARRAY:
-		return T_ARR;
-	default:
-		return T_OBJ;
-	}
+	return bits[v->type & 7];
 }
 
 static void type_names(uint32_t bits, char *buf, size_t size)
