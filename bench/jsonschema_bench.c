@@ -48,7 +48,7 @@ static char *read_file(const char *path, size_t *len)
  * what the code costs when nothing else competes for the CPU. Returns the
  * number of valid outcomes, so the loop cannot be optimised away. */
 static long run(const char *what, struct eddy_schema_set *set, const struct eddy_schema *s,
-		const struct eddy_json *v, long n)
+                const struct eddy_json *v, long n)
 {
 	long per = n / 10, valid = 0;
 	double total = 0, best = 0;
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 	/* the second line's quantity made negative, and its sku dropped */
 	at = strstr(event, "\"quantity\":112");
 	snprintf(bad, sizeof(bad), "%.*s\"quantity\":-112%s", (int)(at - event), event,
-		 at + strlen("\"quantity\":112"));
+	         at + strlen("\"quantity\":112"));
 	bad_root = eddy_json_parse(bad_doc, bad, strlen(bad), err, sizeof(err));
 	if (!s || !root || !bad_root) {
 		fprintf(stderr, "jsonschema_bench: %s\n", err);

@@ -166,11 +166,11 @@ static const struct {
 	const char *uri;
 	enum eddy_schema_dialect d;
 } dialects[] = {
-	{"draft-04", "http://json-schema.org/draft-04/schema", EDDY_DIALECT_DRAFT4},
-	{"draft-06", "http://json-schema.org/draft-06/schema", EDDY_DIALECT_DRAFT6},
-	{"draft-07", "http://json-schema.org/draft-07/schema", EDDY_DIALECT_DRAFT7},
-	{"2019-09", "https://json-schema.org/draft/2019-09/schema", EDDY_DIALECT_2019_09},
-	{"2020-12", "https://json-schema.org/draft/2020-12/schema", EDDY_DIALECT_2020_12},
+    {"draft-04", "http://json-schema.org/draft-04/schema", EDDY_DIALECT_DRAFT4},
+    {"draft-06", "http://json-schema.org/draft-06/schema", EDDY_DIALECT_DRAFT6},
+    {"draft-07", "http://json-schema.org/draft-07/schema", EDDY_DIALECT_DRAFT7},
+    {"2019-09", "https://json-schema.org/draft/2019-09/schema", EDDY_DIALECT_2019_09},
+    {"2020-12", "https://json-schema.org/draft/2020-12/schema", EDDY_DIALECT_2020_12},
 };
 
 int eddy_schema_dialect_parse(const char *name)
@@ -396,7 +396,7 @@ static char *pct_decode(struct eddy_schema_set *set, const char *s, size_t n, si
 /* ---- documents: registering resources, anchors and subschemas ---- */
 
 static struct schema_resource *resource_new(struct eddy_schema_set *set, const char *uri,
-					    enum eddy_schema_dialect d)
+                                            enum eddy_schema_dialect d)
 {
 	struct schema_resource *r = eddy_schema_alloc(set, sizeof(*r));
 
@@ -408,8 +408,7 @@ static struct schema_resource *resource_new(struct eddy_schema_set *set, const c
 
 /* A pointer token escaped for a URI fragment: "~" "/" as ~0 ~1, and
  * bytes a fragment cannot hold percent-encoded. */
-static char *child_ptr(struct eddy_schema_set *set, const char *parent, const char *key,
-		       size_t len)
+static char *child_ptr(struct eddy_schema_set *set, const char *parent, const char *key, size_t len)
 {
 	size_t pl = strlen(parent);
 	char *d = eddy_schema_alloc(set, pl + 2 + len * 3), *o = d + pl;
@@ -434,8 +433,8 @@ static char *child_ptr(struct eddy_schema_set *set, const char *parent, const ch
 }
 
 static struct eddy_schema *node_new(struct eddy_schema_set *set, const struct eddy_json *v,
-				    struct schema_resource *res, const char *ptr,
-				    enum eddy_schema_dialect d)
+                                    struct schema_resource *res, const char *ptr,
+                                    enum eddy_schema_dialect d)
 {
 	struct eddy_schema *n = eddy_schema_alloc(set, sizeof(*n));
 	size_t ul = strlen(res->uri), pl = strlen(ptr);
@@ -460,7 +459,7 @@ static struct eddy_schema *node_new(struct eddy_schema_set *set, const struct ed
 }
 
 static void anchor_add(struct eddy_schema_set *set, struct schema_resource *res, const char *name,
-		       struct eddy_schema *n, bool dynamic)
+                       struct eddy_schema *n, bool dynamic)
 {
 	struct schema_anchor *a = eddy_schema_alloc(set, sizeof(*a));
 
@@ -472,18 +471,27 @@ static void anchor_add(struct eddy_schema_set *set, struct schema_resource *res,
 }
 
 static const char *const sub_one[] = {
-	"additionalItems", "additionalProperties", "contains", "propertyNames", "not", "if",
-	"then", "else", "unevaluatedItems", "unevaluatedProperties", "contentSchema", "items",
+    "additionalItems",
+    "additionalProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+    "items",
 };
 static const char *const sub_list[] = {"allOf", "anyOf", "oneOf", "items", "prefixItems"};
 static const char *const sub_map[] = {
-	"properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
-	"dependencies",
+    "properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "dependencies",
 };
 
 static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_json *v,
-				struct schema_resource *res, const char *ptr,
-				enum eddy_schema_dialect d);
+                                struct schema_resource *res, const char *ptr,
+                                enum eddy_schema_dialect d);
 
 static void scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
 {
@@ -536,8 +544,8 @@ static const struct eddy_json *id_member(const struct eddy_json *v, enum eddy_sc
 /* Registers the schema at v (and every subschema under it): a node, and for
  * an $id a resource, for $anchor and friends an anchor. Returns the node. */
 static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_json *v,
-				struct schema_resource *res, const char *ptr,
-				enum eddy_schema_dialect d)
+                                struct schema_resource *res, const char *ptr,
+                                enum eddy_schema_dialect d)
 {
 	struct eddy_schema *n = pmap_get(&set->nodes, v);
 	const struct eddy_json *id, *sch, *a;
@@ -606,17 +614,16 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 }
 
 struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy_schema *parent,
-					const struct eddy_json *v, const char *key, size_t key_len)
+                                        const struct eddy_json *v, const char *key, size_t key_len)
 {
 	struct eddy_schema *n = pmap_get(&set->nodes, v);
 
 	return n ? n
-		 : scan(set, v, parent->res, child_ptr(set, parent->ptr, key, key_len),
-			parent->dialect);
+	         : scan(set, v, parent->res, child_ptr(set, parent->ptr, key, key_len),
+	                parent->dialect);
 }
 
-static void copy_json(struct eddy_schema_set *set, struct eddy_json *d,
-		      const struct eddy_json *s)
+static void copy_json(struct eddy_schema_set *set, struct eddy_json *d, const struct eddy_json *s)
 {
 	*d = *s;
 	d->raw = NULL;
@@ -637,8 +644,8 @@ static void copy_json(struct eddy_schema_set *set, struct eddy_json *d,
 		struct eddy_json_member *m = eddy_schema_alloc(set, sizeof(*m) * (s->len + 1));
 
 		for (uint32_t i = 0; i < s->len; i++) {
-			m[i].key = eddy_schema_strndup(set, s->u.members[i].key,
-						       s->u.members[i].key_len);
+			m[i].key =
+			    eddy_schema_strndup(set, s->u.members[i].key, s->u.members[i].key_len);
 			m[i].key_len = s->u.members[i].key_len;
 			copy_json(set, &m[i].value, &s->u.members[i].value);
 		}
@@ -653,8 +660,8 @@ static void copy_json(struct eddy_schema_set *set, struct eddy_json *d,
 /* Parses a document retrieved from uri (no fragment) and registers it;
  * the set keeps its own copy of the tree. */
 static struct schema_resource *load_document(struct eddy_schema_set *set, const char *text,
-					     size_t len, const char *uri, char *errstr,
-					     size_t errstr_size)
+                                             size_t len, const char *uri, char *errstr,
+                                             size_t errstr_size)
 {
 	char perr[200];
 	const struct eddy_json *root = eddy_json_parse(set->parser, text, len, perr, sizeof(perr));
@@ -677,8 +684,8 @@ static struct schema_resource *load_document(struct eddy_schema_set *set, const 
 
 /* Retrieves an unknown document: the built-in meta-schemas first, then the
  * resolver. */
-static struct schema_resource *fetch(struct eddy_schema_set *set, const char *uri,
-				     char *errstr, size_t errstr_size)
+static struct schema_resource *fetch(struct eddy_schema_set *set, const char *uri, char *errstr,
+                                     size_t errstr_size)
 {
 	size_t len = 0;
 	const char *meta = eddy_schema_meta_text(uri, &len);
@@ -702,7 +709,7 @@ static struct schema_resource *fetch(struct eddy_schema_set *set, const char *ur
 }
 
 struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri, char *errstr,
-				     size_t errstr_size)
+                                     size_t errstr_size)
 {
 	const char *hash = strchr(uri, '#');
 	char *base = eddy_schema_strndup(set, uri, hash ? (size_t)(hash - uri) : strlen(uri));
@@ -821,9 +828,8 @@ void eddy_schema_set_destroy(struct eddy_schema_set *set)
 	free(set);
 }
 
-const struct eddy_schema *eddy_schema_add(struct eddy_schema_set *set, const char *text,
-					  size_t len, const char *uri, char *errstr,
-					  size_t errstr_size)
+const struct eddy_schema *eddy_schema_add(struct eddy_schema_set *set, const char *text, size_t len,
+                                          const char *uri, char *errstr, size_t errstr_size)
 {
 	struct schema_resource *res;
 	char gen[64], *base;
@@ -846,7 +852,7 @@ const struct eddy_schema *eddy_schema_add(struct eddy_schema_set *set, const cha
 }
 
 const struct eddy_schema *eddy_schema_lookup(struct eddy_schema_set *set, const char *uri,
-					     char *errstr, size_t errstr_size)
+                                             char *errstr, size_t errstr_size)
 {
 	struct eddy_schema *n = eddy_schema_find(set, uri, errstr, errstr_size);
 

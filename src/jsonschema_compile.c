@@ -29,7 +29,7 @@ static int fail(struct cc *c, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	eddy_errf(c->errstr, c->errstr_size, "%s: %s/%s: %s", c->n->res->uri, c->n->ptr,
-		  c->key ? c->key : "", msg);
+	          c->key ? c->key : "", msg);
 	return -1;
 }
 
@@ -56,14 +56,14 @@ static struct eddy_schema *sub(struct cc *c, const struct eddy_json *v)
 	return eddy_schema_node_at(c->set, c->n, v, c->key, strlen(c->key));
 }
 
-static int sub_list(struct cc *c, const struct eddy_json *v, struct eddy_schema ***out,
-		    uint32_t *n, bool nonempty)
+static int sub_list(struct cc *c, const struct eddy_json *v, struct eddy_schema ***out, uint32_t *n,
+                    bool nonempty)
 {
 	char g[64];
 
 	if (v->type != EDDY_JSON_ARRAY || (nonempty && v->len == 0))
 		return fail(c, "must be a non-empty array of schemas, got %s",
-			    got(v, g, sizeof(g)));
+		            got(v, g, sizeof(g)));
 	*out = eddy_schema_alloc(c->set, sizeof(**out) * (v->len + 1));
 	*n = v->len;
 	for (uint32_t i = 0; i < v->len; i++)
@@ -116,7 +116,7 @@ static int strings(struct cc *c, const struct eddy_json *v, struct strv **out, u
 	for (uint32_t i = 0; i < v->len; i++) {
 		if (v->u.items[i].type != EDDY_JSON_STRING)
 			return fail(c, "must be an array of strings, got %s",
-				    got(&v->u.items[i], g, sizeof(g)));
+			            got(&v->u.items[i], g, sizeof(g)));
 		(*out)[i].s = v->u.items[i].u.s;
 		(*out)[i].len = v->u.items[i].len;
 	}
@@ -129,16 +129,17 @@ static int type_bits(struct cc *c, const struct eddy_json *v, uint32_t *bits)
 		const char *name;
 		uint32_t bits;
 	} names[] = {
-		{"null", T_NULL},     {"boolean", T_BOOL}, {"integer", T_INT}, {"number", T_NUM | T_INT},
-		{"string", T_STR},    {"array", T_ARR},    {"object", T_OBJ},
+	    {"null", T_NULL},  {"boolean", T_BOOL}, {"integer", T_INT}, {"number", T_NUM | T_INT},
+	    {"string", T_STR}, {"array", T_ARR},    {"object", T_OBJ},
 	};
 	char g[64];
 
 	if (v->type == EDDY_JSON_ARRAY) {
 		for (uint32_t i = 0; i < v->len; i++)
-			if (v->u.items[i].type != EDDY_JSON_STRING || type_bits(c, &v->u.items[i], bits))
+			if (v->u.items[i].type != EDDY_JSON_STRING ||
+			    type_bits(c, &v->u.items[i], bits))
 				return fail(c, "must be a type name or an array of them, got %s",
-					    got(v, g, sizeof(g)));
+				            got(v, g, sizeof(g)));
 		return 0;
 	}
 	if (v->type == EDDY_JSON_STRING)
@@ -151,7 +152,7 @@ static int type_bits(struct cc *c, const struct eddy_json *v, uint32_t *bits)
 }
 
 static int resolve_ref(struct cc *c, const struct eddy_json *v, struct eddy_schema **target,
-		       const char **abs_out)
+                       const char **abs_out)
 {
 	char g[64], err[512];
 	const char *abs;
@@ -170,7 +171,7 @@ static int resolve_ref(struct cc *c, const struct eddy_json *v, struct eddy_sche
 }
 
 static int compile_deps(struct cc *c, const struct eddy_json *v, struct kw *w, bool schemas,
-			bool names)
+                        bool names)
 {
 	char g[64];
 
@@ -189,13 +190,14 @@ static int compile_deps(struct cc *c, const struct eddy_json *v, struct kw *w, b
 			if (strings(c, &m->value, &d->names, &d->n_names))
 				return -1;
 		} else if (schemas && is_schema_value(&m->value)) {
-			d->schema = eddy_schema_node_at(c->set, c->n, &m->value, m->key, m->key_len);
+			d->schema =
+			    eddy_schema_node_at(c->set, c->n, &m->value, m->key, m->key_len);
 		} else {
 			return fail(c, "\"%s\" must be %s, got %s", m->key,
-				    schemas && names ? "a schema or an array of names"
-				    : schemas	   ? "a schema"
-						   : "an array of names",
-				    got(&m->value, g, sizeof(g)));
+			            schemas && names ? "a schema or an array of names"
+			            : schemas        ? "a schema"
+			                             : "an array of names",
+			            got(&m->value, g, sizeof(g)));
 		}
 	}
 	return 0;
@@ -235,13 +237,13 @@ static void obj_finish(struct cc *c, struct obj_kw *o)
 }
 
 static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char *errstr,
-			size_t errstr_size)
+                        size_t errstr_size)
 {
 	struct cc c = {set, n, errstr, errstr_size, NULL};
 	const struct eddy_json *v = n->json;
 	enum eddy_schema_dialect d = n->dialect;
-	bool legacy = d == EDDY_DIALECT_DRAFT4 || d == EDDY_DIALECT_DRAFT6 ||
-		      d == EDDY_DIALECT_DRAFT7;
+	bool legacy =
+	    d == EDDY_DIALECT_DRAFT4 || d == EDDY_DIALECT_DRAFT6 || d == EDDY_DIALECT_DRAFT7;
 	const struct eddy_json *ref = NULL;
 	struct kw *kw, items = {0}, contains = {0}, cond = {0}, uneval_p = {0}, uneval_i = {0};
 	struct kw *max_kw = NULL, *min_kw = NULL;
@@ -253,14 +255,15 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	n->state = NODE_COMPILING;
 	if (v->type == EDDY_JSON_TRUE)
 		goto done;
-	n->kw = kw = eddy_schema_alloc(set, sizeof(*kw) * (v->type == EDDY_JSON_OBJECT ? v->len + 4 : 1));
+	n->kw = kw =
+	    eddy_schema_alloc(set, sizeof(*kw) * (v->type == EDDY_JSON_OBJECT ? v->len + 4 : 1));
 	if (v->type == EDDY_JSON_FALSE) {
 		kw[nk++].op = OP_FALSE;
 		goto done;
 	}
 	if (v->type != EDDY_JSON_OBJECT)
 		return fail(&c, "a schema must be an object or a boolean, got %s",
-			    got(v, g, sizeof(g)));
+		            got(v, g, sizeof(g)));
 	/* Before 2019-09, $ref stands alone: its siblings are ignored. */
 	if (legacy && (ref = eddy_json_getz(v, "$ref"))) {
 		c.key = "$ref";
@@ -327,7 +330,8 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 			if (number(&c, x, w))
 				return -1;
 			if (w->u.num.d <= 0)
-				return fail(&c, "must be greater than 0, got %s", got(x, g, sizeof(g)));
+				return fail(&c, "must be greater than 0, got %s",
+				            got(x, g, sizeof(g)));
 			nk++;
 		} else if (strcmp(k, "maximum") == 0 || strcmp(k, "minimum") == 0) {
 			w->op = k[1] == 'a' ? OP_MAXIMUM : OP_MINIMUM;
@@ -335,14 +339,15 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 				return -1;
 			*(k[1] == 'a' ? &max_kw : &min_kw) = w;
 			nk++;
-		} else if (strcmp(k, "exclusiveMaximum") == 0 || strcmp(k, "exclusiveMinimum") == 0) {
+		} else if (strcmp(k, "exclusiveMaximum") == 0 ||
+		           strcmp(k, "exclusiveMinimum") == 0) {
 			bool is_max = k[9] == 'M' && k[10] == 'a';
 
 			if (d == EDDY_DIALECT_DRAFT4) {
 				/* draft-04: a boolean that makes maximum/minimum exclusive */
 				if (x->type != EDDY_JSON_TRUE && x->type != EDDY_JSON_FALSE)
 					return fail(&c, "must be a boolean, got %s",
-						    got(x, g, sizeof(g)));
+					            got(x, g, sizeof(g)));
 				*(is_max ? &excl_max : &excl_min) = x->type == EDDY_JSON_TRUE;
 				continue;
 			}
@@ -351,13 +356,13 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 				return -1;
 			nk++;
 		} else if (strcmp(k, "maxLength") == 0 || strcmp(k, "minLength") == 0 ||
-			   strcmp(k, "maxItems") == 0 || strcmp(k, "minItems") == 0 ||
-			   strcmp(k, "maxProperties") == 0 || strcmp(k, "minProperties") == 0) {
+		           strcmp(k, "maxItems") == 0 || strcmp(k, "minItems") == 0 ||
+		           strcmp(k, "maxProperties") == 0 || strcmp(k, "minProperties") == 0) {
 			bool mx = k[1] == 'a';
 
 			w->op = strstr(k, "Length")  ? (mx ? OP_MAX_LENGTH : OP_MIN_LENGTH)
-				: strstr(k, "Items") ? (mx ? OP_MAX_ITEMS : OP_MIN_ITEMS)
-						     : (mx ? OP_MAX_PROPERTIES : OP_MIN_PROPERTIES);
+			        : strstr(k, "Items") ? (mx ? OP_MAX_ITEMS : OP_MIN_ITEMS)
+			                             : (mx ? OP_MAX_PROPERTIES : OP_MIN_PROPERTIES);
 			if (count(&c, x, &w->u.count))
 				return -1;
 			nk++;
@@ -390,7 +395,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 			if (x->type == EDDY_JSON_ARRAY && d != EDDY_DIALECT_2020_12) {
 				items.u.items.prefix_name = "items";
 				if (sub_list(&c, x, &items.u.items.prefix, &items.u.items.n_prefix,
-					     false))
+				             false))
 					return -1;
 			} else {
 				if (!(items.u.items.rest = sub(&c, x)))
@@ -409,7 +414,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 			if (!(contains.u.contains.schema = sub(&c, x)))
 				return -1;
 		} else if ((strcmp(k, "minContains") == 0 || strcmp(k, "maxContains") == 0) &&
-			   d >= EDDY_DIALECT_2019_09) {
+		           d >= EDDY_DIALECT_2019_09) {
 			if (count(&c, x, &w->u.count))
 				return -1;
 		} else if (strcmp(k, "properties") == 0) {
@@ -427,9 +432,9 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 				o->props[j].name.len = m->key_len;
 				if (!is_schema_value(&m->value))
 					return fail(&c, "\"%s\" must be a schema, got %s", m->key,
-						    got(&m->value, g, sizeof(g)));
-				o->props[j].schema = eddy_schema_node_at(set, n, &m->value, m->key,
-									 m->key_len);
+					            got(&m->value, g, sizeof(g)));
+				o->props[j].schema =
+				    eddy_schema_node_at(set, n, &m->value, m->key, m->key_len);
 			}
 		} else if (strcmp(k, "patternProperties") == 0) {
 			struct obj_kw *o = obj_of(&c, &obj);
@@ -446,17 +451,19 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 
 				if (!is_schema_value(&m->value))
 					return fail(&c, "\"%s\" must be a schema, got %s", m->key,
-						    got(&m->value, g, sizeof(g)));
-				if (!(pp->re = eddy_regex_compile(m->key, m->key_len, err, sizeof(err))))
+					            got(&m->value, g, sizeof(g)));
+				if (!(pp->re =
+				          eddy_regex_compile(m->key, m->key_len, err, sizeof(err))))
 					return fail(&c, "\"%s\": %s", m->key, err);
 				o->n_pats++;
-				pp->schema = eddy_schema_node_at(set, n, &m->value, m->key, m->key_len);
+				pp->schema =
+				    eddy_schema_node_at(set, n, &m->value, m->key, m->key_len);
 			}
 		} else if (strcmp(k, "additionalProperties") == 0) {
 			if (!(obj_of(&c, &obj)->additional = sub(&c, x)))
 				return -1;
 		} else if (strcmp(k, "required") == 0 &&
-			   (d != EDDY_DIALECT_DRAFT4 || x->type == EDDY_JSON_ARRAY)) {
+		           (d != EDDY_DIALECT_DRAFT4 || x->type == EDDY_JSON_ARRAY)) {
 			struct obj_kw *o = obj_of(&c, &obj);
 
 			o->has_required = true;
@@ -480,7 +487,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 				return -1;
 			nk++;
 		} else if (strcmp(k, "allOf") == 0 || strcmp(k, "anyOf") == 0 ||
-			   strcmp(k, "oneOf") == 0) {
+		           strcmp(k, "oneOf") == 0) {
 			w->op = k[0] == 'a' ? (k[1] == 'l' ? OP_ALL_OF : OP_ANY_OF) : OP_ONE_OF;
 			if (sub_list(&c, x, &w->u.list.v, &w->u.list.n, true))
 				return -1;
@@ -491,15 +498,15 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 				return -1;
 			nk++;
 		} else if ((strcmp(k, "if") == 0 || strcmp(k, "then") == 0 ||
-			    strcmp(k, "else") == 0) &&
-			   d != EDDY_DIALECT_DRAFT4 && d != EDDY_DIALECT_DRAFT6) {
+		            strcmp(k, "else") == 0) &&
+		           d != EDDY_DIALECT_DRAFT4 && d != EDDY_DIALECT_DRAFT6) {
 			struct eddy_schema *s = sub(&c, x);
 
 			if (!s)
 				return -1;
-			*(k[0] == 'i' ? &cond.u.cond.if_s
+			*(k[0] == 'i'   ? &cond.u.cond.if_s
 			  : k[0] == 't' ? &cond.u.cond.then_s
-					: &cond.u.cond.else_s) = s;
+			                : &cond.u.cond.else_s) = s;
 		} else if (strcmp(k, "unevaluatedProperties") == 0 && !legacy) {
 			if (!(uneval_p.u.schema = sub(&c, x)))
 				return -1;
@@ -516,7 +523,8 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	if (items.u.items.prefix || items.u.items.rest) {
 		const struct eddy_json *ai = eddy_json_getz(v, "additionalItems");
 
-		if (items.u.items.prefix && !items.u.items.rest && ai && d != EDDY_DIALECT_2020_12) {
+		if (items.u.items.prefix && !items.u.items.rest && ai &&
+		    d != EDDY_DIALECT_2020_12) {
 			items.u.items.rest = eddy_schema_node_at(set, n, ai, "additionalItems", 15);
 			items.u.items.rest_name = "additionalItems";
 		}
@@ -527,7 +535,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	(void)has_items;
 	if (contains.u.contains.schema) {
 		const struct eddy_json *mn = eddy_json_getz(v, "minContains"),
-				       *mx = eddy_json_getz(v, "maxContains");
+		                       *mx = eddy_json_getz(v, "maxContains");
 
 		contains.op = OP_CONTAINS;
 		contains.name = "contains";

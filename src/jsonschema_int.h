@@ -13,7 +13,7 @@
 /* Nested schema evaluations (in-place applicators and $ref included) before
  * validation gives up: a schema that refers to itself without consuming any
  * of the instance would otherwise recurse until the stack ends. */
-#define EDDY_SCHEMA_MAX_DEPTH 300
+#define EDDY_SCHEMA_MAX_DEPTH 1000
 
 /* Bits of the "type" keyword; "number" holds the integer bit too. */
 enum {
@@ -190,8 +190,8 @@ struct schema_resource {
 enum { NODE_NEW, NODE_COMPILING, NODE_DONE, NODE_BROKEN };
 
 struct eddy_schema {
-	const char *uri;  /* absolute; "res#/pointer" unless a resource root */
-	const char *ptr;  /* the pointer part of uri inside its resource, "" for a root */
+	const char *uri; /* absolute; "res#/pointer" unless a resource root */
+	const char *ptr; /* the pointer part of uri inside its resource, "" for a root */
 	const struct eddy_json *json;
 	struct schema_resource *res;
 	enum eddy_schema_dialect dialect;
@@ -233,8 +233,8 @@ struct eddy_schema_set {
 	struct eddy_schema_opts opts;
 	struct arena_chunk *arena;
 	struct eddy_json_doc *parser;
-	struct smap resources; /* absolute URI without fragment -> resource */
-	struct pmap nodes;     /* JSON value of the schema -> node */
+	struct smap resources;       /* absolute URI without fragment -> resource */
+	struct pmap nodes;           /* JSON value of the schema -> node */
 	struct eddy_schema *pending; /* nodes to compile */
 	unsigned n_generated;
 
@@ -256,8 +256,8 @@ char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len
 char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, const char *ref);
 /* The node a reference (absolute URI, fragment allowed) points to, loading
  * documents through the resolver; NULL with errstr. */
-struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri,
-				     char *errstr, size_t errstr_size);
+struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri, char *errstr,
+                                     size_t errstr_size);
 /* Appends v as JSON text to a buffer of the set, at most max bytes ("..."
  * past it). */
 void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v);
@@ -265,7 +265,7 @@ void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v);
 /* The node of the schema value v found under parent (registering it when
  * it is new). */
 struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy_schema *parent,
-					const struct eddy_json *v, const char *key, size_t key_len);
+                                        const struct eddy_json *v, const char *key, size_t key_len);
 
 /* jsonschema_compile.c: compiles every pending node; -1 with errstr. */
 int eddy_schema_compile_pending(struct eddy_schema_set *set, char *errstr, size_t errstr_size);

@@ -29,6 +29,16 @@ struct vctx {
 	const struct schema_resource *res; /* scope->res, or NULL */
 };
 
+/* Notes a failed subschema in *ok; true when evaluation stops there: the
+ * quiet pass needs no more, or the error list is full. */
+static inline bool give_up(const struct vctx *c, bool r, bool *ok)
+{
+	if (r)
+		return false;
+	*ok = false;
+	return !c->collect || c->full;
+}
+
 /* Which members or items of the instance some keyword evaluated, for
  * unevaluatedProperties / unevaluatedItems. */
 struct eval {
@@ -144,8 +154,8 @@ static inline void ipop(struct vctx *c, size_t at)
 	}
 }
 
-static size_t __attribute__((noinline)) kpush_slow(struct vctx *c, const char *kw,
-						   const char *sub, size_t sub_len)
+static size_t __attribute__((noinline))
+kpush_slow(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
 {
 	struct eddy_schema_set *s = c->set;
 	size_t at = s->kpath_len;
@@ -188,13 +198,12 @@ static size_t text_put(struct eddy_schema_set *s, const char *t, size_t n)
 	return at;
 }
 
-static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
+static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Records an error of keyword kw (NULL: the schema itself) of schema n at
  * the current locations. */
-static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt,
-		...)
+static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt, ...)
 {
 	struct eddy_schema_set *s = c->set;
 	struct err_rec *r;
@@ -335,10 +344,9 @@ bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b
 static inline uint32_t inst_type(const struct eddy_json *v)
 {
 	static const uint8_t bits[8] = {
-	    [EDDY_JSON_NULL] = T_NULL,		[EDDY_JSON_FALSE] = T_BOOL,
-	    [EDDY_JSON_TRUE] = T_BOOL,		[EDDY_JSON_INT] = T_INT | T_NUM,
-	    [EDDY_JSON_DOUBLE] = T_NUM,		[EDDY_JSON_STRING] = T_STR,
-	    [EDDY_JSON_ARRAY] = T_ARR,		[EDDY_JSON_OBJECT] = T_OBJ,
+	    [EDDY_JSON_NULL] = T_NULL,       [EDDY_JSON_FALSE] = T_BOOL, [EDDY_JSON_TRUE] = T_BOOL,
+	    [EDDY_JSON_INT] = T_INT | T_NUM, [EDDY_JSON_DOUBLE] = T_NUM, [EDDY_JSON_STRING] = T_STR,
+	    [EDDY_JSON_ARRAY] = T_ARR,       [EDDY_JSON_OBJECT] = T_OBJ,
 	};
 
 	/* 1.0 is an integer; so is 1e300 */
@@ -349,8 +357,8 @@ static inline uint32_t inst_type(const struct eddy_json *v)
 
 static void type_names(uint32_t bits, char *buf, size_t size)
 {
-	static const char *const names[] = {"null", "boolean", "integer", "number",
-					    "string", "array",	 "object"};
+	static const char *const names[] = {"null",   "boolean", "integer", "number",
+	                                    "string", "array",   "object"};
 	size_t o = 0;
 
 	buf[0] = 0;
@@ -395,11 +403,11 @@ static bool is_false(const struct eddy_schema *s)
 }
 
 static bool validate(struct vctx *c, const struct eddy_schema *n, const struct eddy_json *v,
-		     struct eval *ev);
+                     struct eval *ev);
 
 /* Evaluates s on v without recording errors (a branch being tried). */
 static bool quiet(struct vctx *c, const struct eddy_schema *s, const struct eddy_json *v,
-		  struct eval *ev)
+                  struct eval *ev)
 {
 	bool saved = c->collect, ok;
 
@@ -410,7 +418,7 @@ static bool quiet(struct vctx *c, const struct eddy_schema *s, const struct eddy
 }
 
 static bool check_items(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-			const struct eddy_json *v, struct eval *ev)
+                        const struct eddy_json *v, struct eval *ev)
 {
 	uint32_t np = w->u.items.n_prefix < v->len ? w->u.items.n_prefix : v->len;
 	bool ok = true;
@@ -421,11 +429,8 @@ static bool check_items(struct vctx *c, const struct eddy_schema *n, const struc
 
 		kpop(c, ka);
 		ipop(c, ia);
-		if (!r) {
-			ok = false;
-			if (!c->collect || c->full)
-				return false;
-		}
+		if (give_up(c, r, &ok))
+			return false;
 		ev_mark(ev, i);
 	}
 	if (!w->u.items.rest || v->len <= np)
@@ -441,18 +446,15 @@ static bool check_items(struct vctx *c, const struct eddy_schema *n, const struc
 
 		kpop(c, ka);
 		ipop(c, ia);
-		if (!r) {
-			ok = false;
-			if (!c->collect || c->full)
-				return false;
-		}
+		if (give_up(c, r, &ok))
+			return false;
 		ev_mark(ev, i);
 	}
 	return ok;
 }
 
 static bool check_contains(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-			   const struct eddy_json *v, struct eval *ev)
+                           const struct eddy_json *v, struct eval *ev)
 {
 	uint64_t hits = 0, min = w->u.contains.min, max = w->u.contains.max;
 	bool mark = ev && n->dialect == EDDY_DIALECT_2020_12;
@@ -473,17 +475,17 @@ static bool check_contains(struct vctx *c, const struct eddy_schema *n, const st
 		    v->len);
 	else if (hits < min)
 		err(c, n, "minContains",
-		    "%" PRIu64 " items match the \"contains\" schema, must be at least %" PRIu64, hits,
-		    min);
+		    "%" PRIu64 " items match the \"contains\" schema, must be at least %" PRIu64,
+		    hits, min);
 	else
 		err(c, n, "maxContains",
-		    "%" PRIu64 " items match the \"contains\" schema, must be at most %" PRIu64, hits,
-		    max);
+		    "%" PRIu64 " items match the \"contains\" schema, must be at most %" PRIu64,
+		    hits, max);
 	return false;
 }
 
 static bool check_object(struct vctx *c, const struct eddy_schema *n, const struct obj_kw *o,
-			 const struct eddy_json *v, struct eval *ev)
+                         const struct eddy_json *v, struct eval *ev)
 {
 	uint64_t seen = 0;
 	bool ok = true;
@@ -509,11 +511,8 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 					matched = true;
 					if (idx <= 64)
 						seen |= 1ULL << (idx - 1);
-					if (!r) {
-						ok = false;
-						if (!c->collect || c->full)
-							return false;
-					}
+					if (give_up(c, r, &ok))
+						return false;
 					break;
 				}
 				h++;
@@ -524,17 +523,14 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 				continue;
 			size_t ia = ipush(c, m->key, m->key_len),
 			       ka = kpush(c, "patternProperties", eddy_regex_pattern(o->pats[j].re),
-					  strlen(eddy_regex_pattern(o->pats[j].re)));
+			                  strlen(eddy_regex_pattern(o->pats[j].re)));
 			bool r = validate(c, o->pats[j].schema, &m->value, NULL);
 
 			kpop(c, ka);
 			ipop(c, ia);
 			matched = true;
-			if (!r) {
-				ok = false;
-				if (!c->collect || c->full)
-					return false;
-			}
+			if (give_up(c, r, &ok))
+				return false;
 		}
 		if (!matched && o->additional) {
 			size_t ia = ipush(c, m->key, m->key_len);
@@ -552,11 +548,8 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 			}
 			ipop(c, ia);
 			matched = true;
-			if (!r) {
-				ok = false;
-				if (!c->collect || c->full)
-					return false;
-			}
+			if (give_up(c, r, &ok))
+				return false;
 		}
 		if (matched)
 			ev_mark(ev, i);
@@ -565,18 +558,17 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 		int32_t p = o->required_prop[r];
 
 		if (p >= 0 ? (seen >> p) & 1
-			   : member(v, o->required[r].s, o->required[r].len) != NULL)
+		           : member(v, o->required[r].s, o->required[r].len) != NULL)
 			continue;
 		err(c, n, "required", "required property \"%s\" is missing", o->required[r].s);
-		ok = false;
-		if (!c->collect || c->full)
+		if (give_up(c, false, &ok))
 			return false;
 	}
 	return ok;
 }
 
 static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-		       const struct eddy_json *v, struct eval *ev)
+                       const struct eddy_json *v, struct eval *ev)
 {
 	bool ok = true;
 
@@ -590,11 +582,8 @@ static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct
 			bool r = validate(c, d->schema, v, ev);
 
 			kpop(c, ka);
-			if (!r) {
-				ok = false;
-				if (!c->collect || c->full)
-					return false;
-			}
+			if (give_up(c, r, &ok))
+				return false;
 			continue;
 		}
 		for (uint32_t j = 0; j < d->n_names; j++) {
@@ -602,8 +591,7 @@ static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct
 				continue;
 			err(c, n, w->name, "property \"%s\" is required when \"%s\" is present",
 			    d->names[j].s, d->name.s);
-			ok = false;
-			if (!c->collect || c->full)
+			if (give_up(c, false, &ok))
 				return false;
 		}
 	}
@@ -614,7 +602,7 @@ static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct
  * the valid ones by evaluating them again, which only a schema with
  * unevaluated* pays for. */
 static bool check_some(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-		       const struct eddy_json *v, struct eval *ev)
+                       const struct eddy_json *v, struct eval *ev)
 {
 	uint32_t hits = 0, first = 0, second = 0;
 	bool one = w->op == OP_ONE_OF;
@@ -635,8 +623,9 @@ static bool check_some(struct vctx *c, const struct eddy_schema *n, const struct
 	if (one ? hits == 1 : hits > 0)
 		return true;
 	if (hits > 1) {
-		err(c, n, w->name, "matches more than one schema of oneOf (%" PRIu32 " and %" PRIu32
-				   "), must match exactly one",
+		err(c, n, w->name,
+		    "matches more than one schema of oneOf (%" PRIu32 " and %" PRIu32
+		    "), must match exactly one",
 		    first, second);
 		return false;
 	}
@@ -656,7 +645,7 @@ static bool check_some(struct vctx *c, const struct eddy_schema *n, const struct
 }
 
 static bool check_uneval(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-			 const struct eddy_json *v, struct eval *ev)
+                         const struct eddy_json *v, struct eval *ev)
 {
 	bool props = w->op == OP_UNEVAL_PROPS, ok = true, none = is_false(w->u.schema);
 
@@ -668,13 +657,14 @@ static bool check_uneval(struct vctx *c, const struct eddy_schema *n, const stru
 		if (ev_has(ev, i))
 			continue;
 		ia = props ? ipush(c, v->u.members[i].key, v->u.members[i].key_len)
-			   : ipush_idx(c, i);
+		           : ipush_idx(c, i);
 		if (none) {
 			if (props)
 				err(c, n, w->name, "property \"%s\" is not allowed (unevaluated)",
 				    v->u.members[i].key);
 			else
-				err(c, n, w->name, "item %" PRIu32 " is not allowed (unevaluated)", i);
+				err(c, n, w->name, "item %" PRIu32 " is not allowed (unevaluated)",
+				    i);
 			r = false;
 		} else {
 			ka = kpush(c, w->name, NULL, 0);
@@ -682,11 +672,8 @@ static bool check_uneval(struct vctx *c, const struct eddy_schema *n, const stru
 			kpop(c, ka);
 		}
 		ipop(c, ia);
-		if (!r) {
-			ok = false;
-			if (!c->collect || c->full)
-				return false;
-		}
+		if (give_up(c, r, &ok))
+			return false;
 		ev_mark(ev, i);
 	}
 	return ok;
@@ -719,8 +706,8 @@ static const struct eddy_schema *dynamic_target(struct vctx *c, const struct kw 
 /* The message of a failed keyword. Kept out of check() so that the quiet
  * pass carries none of its buffers; aux is what check() measured. */
 static bool __attribute__((cold, noinline))
-fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-	const struct eddy_json *v, uint64_t aux)
+fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w, const struct eddy_json *v,
+        uint64_t aux)
 {
 	char g[80], h[80], list[200];
 	size_t o = 0;
@@ -762,10 +749,10 @@ fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
 		else
 			snprintf(h, sizeof(h), "%.17g", w->u.num.d);
 		err(c, n, w->name, "must be %s %s, got %s",
-		    w->op == OP_MAXIMUM	      ? "<="
-		    : w->op == OP_MINIMUM     ? ">="
+		    w->op == OP_MAXIMUM        ? "<="
+		    : w->op == OP_MINIMUM      ? ">="
 		    : w->op == OP_EXCL_MAXIMUM ? "<"
-					       : ">",
+		                               : ">",
 		    h, g);
 		break;
 	case OP_MAX_LENGTH:
@@ -807,7 +794,7 @@ fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
 }
 
 static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
-		  const struct eddy_json *v, struct eval *ev)
+                  const struct eddy_json *v, struct eval *ev)
 {
 	switch ((enum kw_op)w->op) {
 	case OP_FALSE:
@@ -843,10 +830,10 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 		if (!is_num(v))
 			return true;
 		r = num_cmp(v, w->u.num.i, w->u.num.d, w->u.num.is_int);
-		ok = w->op == OP_MAXIMUM       ? r <= 0
-		     : w->op == OP_MINIMUM     ? r >= 0
+		ok = w->op == OP_MAXIMUM        ? r <= 0
+		     : w->op == OP_MINIMUM      ? r >= 0
 		     : w->op == OP_EXCL_MAXIMUM ? r < 0
-						: r > 0;
+		                                : r > 0;
 		return ok || fail_kw(c, n, w, v, 0);
 	}
 	case OP_MAX_LENGTH:
@@ -873,7 +860,8 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 	}
 	case OP_FORMAT:
 		return v->type != EDDY_JSON_STRING ||
-		       eddy_format_check(w->u.format, v->u.s, v->len) != 0 || fail_kw(c, n, w, v, 0);
+		       eddy_format_check(w->u.format, v->u.s, v->len) != 0 ||
+		       fail_kw(c, n, w, v, 0);
 	case OP_MAX_ITEMS:
 	case OP_MIN_ITEMS:
 		return v->type != EDDY_JSON_ARRAY ||
@@ -905,8 +893,8 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 			return true;
 		for (uint32_t i = 0; i < v->len && (ok || (c->collect && !c->full)); i++) {
 			struct eddy_json k = {.type = EDDY_JSON_STRING,
-					      .len = v->u.members[i].key_len,
-					      .u.s = v->u.members[i].key};
+			                      .len = v->u.members[i].key_len,
+			                      .u.s = v->u.members[i].key};
 			size_t ka = kpush(c, w->name, NULL, 0);
 
 			ok &= validate(c, w->u.schema, &k, NULL);
@@ -924,11 +912,8 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 			bool r = validate(c, w->u.list.v[i], v, ev);
 
 			kpop(c, ka);
-			if (!r) {
-				ok = false;
-				if (!c->collect || c->full)
-					return false;
-			}
+			if (give_up(c, r, &ok))
+				return false;
 		}
 		return ok;
 	}
@@ -955,7 +940,8 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 	case OP_DYNAMIC_REF:
 	case OP_RECURSIVE_REF: {
 		size_t ka = kpush(c, w->name, NULL, 0);
-		bool r = validate(c, w->op == OP_REF ? w->u.ref.target : dynamic_target(c, w), v, ev);
+		bool r =
+		    validate(c, w->op == OP_REF ? w->u.ref.target : dynamic_target(c, w), v, ev);
 
 		kpop(c, ka);
 		return r;
@@ -969,7 +955,7 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 }
 
 static bool validate(struct vctx *c, const struct eddy_schema *n, const struct eddy_json *v,
-		     struct eval *ev)
+                     struct eval *ev)
 {
 	struct scope sc;
 	struct eval local, *e = ev;
@@ -985,10 +971,8 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 	if (n->types && !(n->types & inst_type(v))) {
 		struct kw t = {.op = OP_TYPE, .name = "type", .u.types = n->types};
 
-		fail_kw(c, n, &t, v, 0);
-		if (!c->collect || c->full)
+		if (give_up(c, fail_kw(c, n, &t, v, 0), &ok))
 			return false;
-		ok = false;
 	}
 	if (n->n_kw == 0)
 		return ok;
@@ -1003,11 +987,8 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 		e = &local;
 	}
 	for (uint32_t i = 0; i < n->n_kw; i++)
-		if (!check(c, n, &n->kw[i], v, e)) {
-			ok = false;
-			if (!c->collect || c->full)
-				break;
-		}
+		if (give_up(c, check(c, n, &n->kw[i], v, e), &ok))
+			break;
 	if (e == &local) {
 		if (ok && ev)
 			ev_merge(ev, &local);
@@ -1022,7 +1003,7 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 }
 
 bool eddy_schema_validate(struct eddy_schema_set *set, const struct eddy_schema *s,
-			  const struct eddy_json *v, struct eddy_schema_result *r)
+                          const struct eddy_json *v, struct eddy_schema_result *r)
 {
 	struct vctx c = {.set = set};
 

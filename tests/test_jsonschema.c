@@ -43,7 +43,7 @@ struct remotes {
 };
 
 static int resolve(void *ud, const char *uri, char **text, size_t *len, char *errstr,
-		   size_t errstr_size)
+                   size_t errstr_size)
 {
 	const struct remotes *r = ud;
 	char path[1024];
@@ -71,7 +71,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 static void run_file(const char *path, enum eddy_schema_dialect d, bool optional,
-		     const struct remotes *rem, struct tally *t)
+                     const struct remotes *rem, struct tally *t)
 {
 	size_t len;
 	char *text = read_file(path, &len), err[512];
@@ -79,9 +79,9 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 	const struct eddy_json *root;
 	/* the optional format tests expect assertion */
 	struct eddy_schema_opts opts = {.default_dialect = d,
-					.format_assert = strstr(path, "/format") != NULL,
-					.resolve = resolve,
-					.resolve_ud = (void *)rem};
+	                                .format_assert = strstr(path, "/format") != NULL,
+	                                .resolve = resolve,
+	                                .resolve_ud = (void *)rem};
 
 	if (!text || !(root = eddy_json_parse(doc, text, len, err, sizeof(err))) ||
 	    root->type != EDDY_JSON_ARRAY) {
@@ -99,19 +99,19 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 		struct eddy_schema_set *set = eddy_schema_set_new(&opts);
 		const struct eddy_schema *s = NULL;
 		const char *stext = schema->type == EDDY_JSON_TRUE    ? "true"
-				    : schema->type == EDDY_JSON_FALSE ? "false"
-								      : schema->raw;
-		size_t slen = schema->type == EDDY_JSON_TRUE	? 4
-			      : schema->type == EDDY_JSON_FALSE ? 5
-								: schema->raw_len;
+		                    : schema->type == EDDY_JSON_FALSE ? "false"
+		                                                      : schema->raw;
+		size_t slen = schema->type == EDDY_JSON_TRUE    ? 4
+		              : schema->type == EDDY_JSON_FALSE ? 5
+		                                                : schema->raw_len;
 
 		err[0] = 0;
 		s = eddy_schema_add(set, stext, slen, NULL, err, sizeof(err));
 		for (uint32_t i = 0; tests && i < tests->len; i++) {
 			const struct eddy_json *tc = &tests->u.items[i];
 			const struct eddy_json *data = eddy_json_getz(tc, "data");
-			bool want = eddy_json_getz(tc, "valid")->type == EDDY_JSON_TRUE, got = false,
-			     ok;
+			bool want = eddy_json_getz(tc, "valid")->type == EDDY_JSON_TRUE,
+			     got = false, ok;
 			struct eddy_schema_result r;
 
 			if (s) {
@@ -129,10 +129,11 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 				t->req_ok += ok;
 			}
 			if (!ok && (!optional || getenv("SCHEMA_TEST_VERBOSE")))
-				fprintf(stderr, "FAIL %s%s: %s / %s: %s%s\n", optional ? "(optional) " : "",
-					path, gdesc, eddy_json_str(eddy_json_getz(tc, "description")),
-					s ? (want ? "want valid" : "want invalid") : "compile: ",
-					s ? "" : err);
+				fprintf(stderr, "FAIL %s%s: %s / %s: %s%s\n",
+				        optional ? "(optional) " : "", path, gdesc,
+				        eddy_json_str(eddy_json_getz(tc, "description")),
+				        s ? (want ? "want valid" : "want invalid") : "compile: ",
+				        s ? "" : err);
 		}
 		eddy_schema_set_destroy(set);
 	}
@@ -142,7 +143,7 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 
 /* Every .json file of dir, sorted, optional/ folders included. */
 static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
-		    const struct remotes *rem, struct tally *t)
+                    const struct remotes *rem, struct tally *t)
 {
 	DIR *dp = opendir(dir);
 	struct dirent *e;
@@ -170,7 +171,7 @@ static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
 }
 
 static void suite(const char *name, const char *dir, enum eddy_schema_dialect d,
-		  const struct remotes *rem)
+                  const struct remotes *rem)
 {
 	struct tally t = {0};
 	struct stat st;
@@ -205,7 +206,7 @@ static const struct eddy_schema *order_schema(struct eddy_schema_set *set)
 
 /* The data of the sample event with one member's text replaced. */
 static const struct eddy_json *sample_data(struct eddy_json_doc *doc, const char *from,
-					   const char *to)
+                                           const char *to)
 {
 	char buf[2048], err[256];
 	const char *ev = EDDY_SAMPLE_EVENT, *at = from ? strstr(ev, from) : NULL;
@@ -235,8 +236,9 @@ static void api_errors(void)
 	CHECK(s != NULL);
 	if (!s)
 		goto out;
-	CHECK_STR(eddy_schema_uri(s),
-		  "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1");
+	CHECK_STR(
+	    eddy_schema_uri(s),
+	    "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1");
 	data = sample_data(doc, NULL, NULL);
 	CHECK(eddy_schema_validate(set, s, data, &r));
 	CHECK(r.valid && r.n_errors == 0);
@@ -245,10 +247,12 @@ static void api_errors(void)
 	CHECK(!eddy_schema_validate(set, s, data, &r));
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].instance_location, "/lines/1/quantity");
-	CHECK_STR(r.errors[0].keyword_location, "/properties/lines/items/properties/quantity/minimum");
-	CHECK_STR(r.errors[0].absolute_keyword_location,
-		  "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1"
-		  "#/properties/lines/items/properties/quantity/minimum");
+	CHECK_STR(r.errors[0].keyword_location,
+	          "/properties/lines/items/properties/quantity/minimum");
+	CHECK_STR(
+	    r.errors[0].absolute_keyword_location,
+	    "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1"
+	    "#/properties/lines/items/properties/quantity/minimum");
 	CHECK_STR(r.errors[0].message, "must be >= 0, got -3");
 
 	data = sample_data(doc, "\"sku\":\"SKU-0001234\",", "");
@@ -264,7 +268,8 @@ static void api_errors(void)
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].instance_location, "/unit");
 	CHECK_STR(r.errors[0].keyword_location, "/properties/unit/enum");
-	CHECK_STR(r.errors[0].message, "\"XX\" is not one of \"EA\", \"CS\", \"KG\", \"L\", \"PAL\"");
+	CHECK_STR(r.errors[0].message,
+	          "\"XX\" is not one of \"EA\", \"CS\", \"KG\", \"L\", \"PAL\"");
 
 	data = sample_data(doc, "\"order_id\":\"ORD-1234\"", "\"order_id\":7");
 	CHECK(!eddy_schema_validate(set, s, data, &r));
@@ -283,11 +288,11 @@ static void api_errors(void)
 	eddy_schema_result_write_json(&r, f);
 	fclose(f);
 	CHECK_STR(out,
-		  "{\"valid\":false,\"errors\":[{\"keywordLocation\":\"/properties/lines/items/"
-		  "additionalProperties\",\"absoluteKeywordLocation\":\"urn:relex:schemas:com."
-		  "relexsolutions.supply-chain.transactions.order-proposals.v1#/properties/lines/"
-		  "items/additionalProperties\",\"instanceLocation\":\"/lines/0/colour\",\"error\":"
-		  "\"property \\\"colour\\\" is not allowed\"}]}\n");
+	          "{\"valid\":false,\"errors\":[{\"keywordLocation\":\"/properties/lines/items/"
+	          "additionalProperties\",\"absoluteKeywordLocation\":\"urn:relex:schemas:com."
+	          "relexsolutions.supply-chain.transactions.order-proposals.v1#/properties/lines/"
+	          "items/additionalProperties\",\"instanceLocation\":\"/lines/0/colour\",\"error\":"
+	          "\"property \\\"colour\\\" is not allowed\"}]}\n");
 	free(out);
 	out = NULL;
 	r.valid = true;
@@ -320,7 +325,8 @@ static void api_max_errors(void)
 		CHECK(r.n_errors == 2);
 		CHECK_STR(r.errors[0].instance_location, "/0");
 		CHECK_STR(r.errors[1].instance_location, "/2");
-		CHECK_STR(r.errors[1].absolute_keyword_location, "https://x.test/ints.json#/items/type");
+		CHECK_STR(r.errors[1].absolute_keyword_location,
+		          "https://x.test/ints.json#/items/type");
 		CHECK_STR(r.errors[1].message, "must be of type integer, got string \"b\"");
 	}
 	/* adding the same URI again gives the same schema */
@@ -363,7 +369,8 @@ static void api_lookup(void)
 	}
 	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a~0b~1c", err, sizeof(err));
 	CHECK(s != NULL);
-	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a%7E0b~1c", err, sizeof(err));
+	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a%7E0b~1c", err,
+	                       sizeof(err));
 	CHECK(s != NULL);
 	CHECK(eddy_schema_lookup(set, "https://x.test/b.json#num", err, sizeof(err)) != NULL);
 	CHECK(eddy_schema_lookup(set, "https://x.test/b.json#node", err, sizeof(err)) != NULL);
@@ -387,12 +394,14 @@ static void api_compile_errors(void)
 	static const struct {
 		const char *schema, *want;
 	} cases[] = {
-	    {"{\"type\": 5}", "urn:eddy:schema:1: /type: must be a type name or an array of them, got 5"},
+	    {"{\"type\": 5}",
+	     "urn:eddy:schema:1: /type: must be a type name or an array of them, got 5"},
 	    {"{\"properties\": {\"a\": {\"$ref\": \"other.json\"}}}",
 	     "urn:eddy:schema:2: /properties/a/$ref: cannot resolve \"other.json\": unknown schema "
 	     "\"urn:other.json\" (no resolver)"},
 	    {"{\"pattern\": \"(\"}", NULL},
-	    {"{\"minLength\": -1}", "urn:eddy:schema:4: /minLength: must be a non-negative integer, got -1"},
+	    {"{\"minLength\": -1}",
+	     "urn:eddy:schema:4: /minLength: must be a non-negative integer, got -1"},
 	    {"{\"type\": ", NULL},
 	};
 	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
@@ -401,7 +410,7 @@ static void api_compile_errors(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = 0;
 		CHECK(eddy_schema_add(set, cases[i].schema, strlen(cases[i].schema), NULL, err,
-				      sizeof(err)) == NULL);
+		                      sizeof(err)) == NULL);
 		CHECK(err[0] && !strchr(err, '\n'));
 		if (cases[i].want)
 			CHECK_STR(err, cases[i].want);
@@ -413,10 +422,12 @@ static void api_recursion(void)
 {
 	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
 	struct eddy_json_doc *doc = eddy_json_doc_new();
-	static const char schema[] = "{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/b\"},"
-				     " \"b\": {\"$ref\": \"#/definitions/a\"}}, \"allOf\": [{\"$ref\": "
-				     "\"#/definitions/a\"}]}";
-	const struct eddy_schema *s = eddy_schema_add(set, schema, sizeof(schema) - 1, NULL, NULL, 0);
+	static const char schema[] =
+	    "{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/b\"},"
+	    " \"b\": {\"$ref\": \"#/definitions/a\"}}, \"allOf\": [{\"$ref\": "
+	    "\"#/definitions/a\"}]}";
+	const struct eddy_schema *s =
+	    eddy_schema_add(set, schema, sizeof(schema) - 1, NULL, NULL, 0);
 	const struct eddy_json *v = eddy_json_parse(doc, "1", 1, NULL, 0);
 	struct eddy_schema_result r;
 
