@@ -271,15 +271,29 @@ describe("schemas from a registry", function()
     properties = { data = { ["$ref"] = "order-proposal.json" } },
   })
 
+  local AVRO_SCHEMA = cjson.encode({
+    type = "record", name = "OrderProposal", namespace = "com.example",
+    fields = {
+      { name = "order_id", type = "string" },
+      { name = "quantity", type = { type = "bytes", logicalType = "decimal", precision = 10, scale = 2 } },
+      { name = "delivery", type = { type = "long", logicalType = "timestamp-millis" } },
+      { name = "unit", type = { type = "enum", name = "Unit", symbols = { "EA", "CS" } } },
+      { name = "note", type = { "null", "string" } },
+      { name = "lines", type = { type = "array", items = { type = "record", name = "Line",
+        fields = { { name = "sku", type = "string" }, { name = "qty", type = "long" } } } } },
+    },
+  })
+
   setup(function()
     dir = t.tmpdir()
-    mock = t.start_mock(dir, { "wire", "wire.dlq", "down", "down.dlq", "sub", "sub.dlq" })
+    mock = t.start_mock(dir, { "wire", "wire.dlq", "down", "down.dlq", "sub", "sub.dlq", "avro", "avro.dlq" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
     t.write(dir .. "/schemas.json", cjson.encode({
       -- the whole structured CloudEvent, its data by reference
       ["1"] = { subject = "wire-value", version = 1, schemaType = "JSON", schema = ENVELOPE_SCHEMA,
                 references = { { name = "order-proposal.json", subject = "order-proposal", version = 1 } } },
       ["2"] = { subject = "order-proposal", version = 1, schemaType = "JSON", schema = t.read(SCHEMA) },
+      ["3"] = { subject = "avro-value", version = 1, schema = AVRO_SCHEMA },
       -- the latest schema of the subject "sub-value" (topic strategy)
       ["5"] = { subject = "sub-value", version = 1, schemaType = "JSON",
                 schema = '{"type": "object", "required": ["order_id"], "properties": {"quantity": {"maximum": 100}}}' },
@@ -334,6 +348,40 @@ describe("schemas from a registry", function()
     assert.are.equal(1, seen["GET /schemas/ids/1"])
     assert.are.equal(1, seen["GET /subjects/order-proposal/versions/1"])
     assert.are.equal(1, seen["GET /schemas/ids/99"])
+  end)
+
+  it("decodes Avro payloads (binary mode) into the data handlers get", function()
+    t.write(dir .. "/order.avsc", AVRO_SCHEMA)
+    local headers = { "ce_specversion=1.0", "ce_type=com.example.avro-order", "ce_source=urn:test",
+      "ce_id=A-1", "ce_tenant=t1", "content-type=application/avro" }
+    t.produce_avro(mock, "avro", dir .. "/order.avsc", 3, {
+      { "A-1", '{"order_id": "A-1", "quantity": "12.34", "delivery": "2025-01-20T08:00:00.250Z", ' ..
+        '"unit": "CS", "note": null, "lines": [{"sku": "S-1", "qty": 7}]}' },
+    }, dir, headers)
+    t.produce_raw(mock, "avro", { { "A-1", t.wire(3, "\2A") } }, dir, headers)
+    t.handlers(dir, { ["avro.lua"] = [[
+return {
+  subscribe = { topics = { "avro" } },
+  on_event = function(ev, ctx)
+    ctx.upsert("avro_orders", ev.key, { data = ev.data, ct = ev.datacontenttype })
+  end,
+}
+]] })
+    local conf = reg_conf({ group = "g-avro", topics = { "avro" }, dlq = "avro.dlq", key_equals_id = false,
+      require_tenant = false })
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    os.remove(dir .. "/handlers/avro.lua")
+    assert.are.equal(0, rc, out)
+    local rows = t.query(dir .. "/state.db", "select value from avro_orders")
+    assert.are.equal(1, #rows)
+    local v = cjson.decode(rows[1].value)
+    assert.are.same({ order_id = "A-1", quantity = "12.34", delivery = "2025-01-20T08:00:00.250Z",
+      unit = "CS", note = cjson.null, lines = { { sku = "S-1", qty = 7 } } }, v.data)
+    assert.are.equal("application/avro", v.ct)
+    local dlq = t.consume(mock, "avro.dlq")
+    assert.are.equal(1, #dlq)
+    assert.are.equal("schema", dlq[1].headers["eddy.error.stage"])
+    assert.matches("Avro value does not decode with schema id 3", dlq[1].headers["eddy.error.reason"], 1, true)
   end)
 
   it("checks records without a schema id against the latest schema of the topic's subject", function()

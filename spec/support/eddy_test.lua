@@ -8,6 +8,7 @@ local root = os.getenv("PWD")
 _M.root = root
 _M.bin = os.getenv("EDDY_BIN") or (root .. "/build/release/eddy")
 _M.mock_bin = os.getenv("EDDY_MOCK") or (root .. "/build/release/eddy-mock")
+_M.avro_encode_bin = os.getenv("EDDY_AVRO_ENCODE") or (root .. "/build/release/avro-encode")
 
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -107,6 +108,23 @@ function _M.produce_raw(m, topic, records, dir, headers)
   for _, kv in ipairs(headers or {}) do h[#h + 1] = "-H " .. shell_quote(kv) end
   local rc, out = _M.sh("kcat -P -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..
     " -K \"$(printf '\\037')\" -D \"$(printf '\\036')\" " .. table.concat(h, " ") .. " < " .. shell_quote(file), true)
+  assert(rc == 0, "kcat produce failed: " .. out)
+end
+
+-- Produces JSON values as Avro records of schema id in the wire format
+-- (tests/tools/avro-encode), keyed; headers as in produce_raw.
+function _M.produce_avro(m, topic, schema_file, id, records, dir, headers)
+  local lines = {}
+  for _, r in ipairs(records) do lines[#lines + 1] = r[1] .. "\t" .. r[2] end
+  _M.write(dir .. "/avro.in", table.concat(lines, "\n") .. "\n")
+  local rc, out = _M.sh(shell_quote(_M.avro_encode_bin) .. " -K " .. shell_quote(schema_file) .. " " .. id ..
+    " < " .. shell_quote(dir .. "/avro.in") .. " > " .. shell_quote(dir .. "/avro.bin"), true)
+  assert(rc == 0, "avro-encode failed: " .. out)
+  local h = {}
+  for _, kv in ipairs(headers or {}) do h[#h + 1] = "-H " .. shell_quote(kv) end
+  rc, out = _M.sh("kcat -P -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..
+    " -K '\t' -D '\\xff~eddy-avro~\\xff' " .. table.concat(h, " ") .. " -l " ..
+    shell_quote(dir .. "/avro.bin"), true)
   assert(rc == 0, "kcat produce failed: " .. out)
 end
 
