@@ -136,6 +136,6 @@ return {
     rc, out = t.sh("env -u KAFKA_API_KEY " .. t.q(t.bin) ..
       " replay -c examples/production.yaml --dry-run /dev/null", true)
     assert.are.equal(2, rc, out)
-    assert.matches("examples/production.yaml:9: kafka.bootstrap.servers: ${KAFKA_BOOTSTRAP} is not set", out, 1, true)
+    assert.matches("examples/production.yaml:11: kafka.bootstrap.servers: ${KAFKA_BOOTSTRAP} is not set", out, 1, true)
   end)
 end)
