@@ -8,6 +8,7 @@
 
 #include "jsonschema_int.h"
 #include "log.h"
+#include "text.h"
 
 /* ---- memory: everything a set compiles lives until the set goes ---- */
 
@@ -363,33 +364,12 @@ char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, con
 	return res;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into the set's memory. */
 static char *pct_decode(struct eddy_schema_set *set, const char *s, size_t n, size_t *out_len)
 {
 	char *d = eddy_schema_alloc(set, n + 1);
-	size_t j = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			d[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			d[j++] = s[i];
-		}
-	}
-	d[j] = 0;
-	*out_len = j;
+	*out_len = eddy_pct_decode(s, n, d);
 	return d;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "text.h"
 
 /* Backtracking steps one search may take before it gives up with -1. A
  * pattern that needs more on an event-sized string is catastrophic (e.g.
@@ -171,17 +172,6 @@ __attribute__((format(printf, 2, 3))) static void fail(struct tr *t, const char 
 	}
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads n hex digits at t->i into *v; false (nothing consumed) if absent. */
 static bool read_hex(struct tr *t, size_t n, uint32_t *v)
 {
@@ -189,7 +179,7 @@ static bool read_hex(struct tr *t, size_t n, uint32_t *v)
 	if (t->len - t->i < n)
 		return false;
 	for (size_t k = 0; k < n; k++) {
-		int h = hexval(t->p[t->i + k]);
+		int h = eddy_hexval(t->p[t->i + k]);
 		if (h < 0)
 			return false;
 		x = x * 16 + (uint32_t)h;
@@ -207,8 +197,8 @@ static bool read_u(struct tr *t, uint32_t *cp)
 	if (t->i < t->len && t->p[t->i] == '{') {
 		uint32_t v = 0;
 		size_t k = t->i + 1, start = k;
-		for (; k < t->len && hexval(t->p[k]) >= 0; k++) {
-			v = v * 16 + (uint32_t)hexval(t->p[k]);
+		for (; k < t->len && eddy_hexval(t->p[k]) >= 0; k++) {
+			v = v * 16 + (uint32_t)eddy_hexval(t->p[k]);
 			if (v > 0x10ffff) {
 				fail(t, "code point out of range in \\u{} at offset %zu", at);
 				return false;

@@ -16,6 +16,7 @@
 #include "avro.h"
 #include "log.h"
 #include "registry.h"
+#include "text.h"
 
 /* ---- local files --------------------------------------------------------- */
 
@@ -265,35 +266,11 @@ int eddy_schema_files_allow(struct eddy_schema_files *f, const char *dir, char *
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s into out; false when it does not fit or holds %00. */
 static bool pct_decode(const char *s, char *out, size_t out_size)
 {
-	size_t o = 0;
-	for (; *s; s++) {
-		char c = *s;
-		if (c == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			c = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-			s += 2;
-			if (!c)
-				return false;
-		}
-		if (o + 1 >= out_size)
-			return false;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return true;
+	size_t n = strlen(s);
+	return n < out_size && eddy_pct_decode(s, n, out) == strlen(out);
 }
 
 /* Reads path if it lies below one of the allowed folders. */

@@ -1,0 +1,41 @@
+/* text.h - character helpers the parsers share (regex escapes, URIs). */
+#ifndef EDDY_TEXT_H
+#define EDDY_TEXT_H
+
+#include <stddef.h>
+
+/* The value of hex digit c, or -1. */
+static inline int eddy_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into out (room for n + 1 bytes), NUL-terminated;
+ * a '%' not followed by two hex digits stays as it is. Returns the decoded
+ * length, which is below strlen(out) only when the text held %00. */
+static inline size_t eddy_pct_decode(const char *s, size_t n, char *out)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi = i + 2 < n ? eddy_hexval((unsigned char)s[i + 1]) : -1;
+		int lo = hi >= 0 ? eddy_hexval((unsigned char)s[i + 2]) : -1;
+
+		if (s[i] == '%' && lo >= 0) {
+			out[j++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return j;
+}
+
+#endif
