@@ -375,6 +375,11 @@ struct eddy_schemas {
 	size_t n_refs;
 	char **unknown; /* dataschema URIs found nowhere */
 	size_t n_unknown;
+	struct miss {
+		char *subject; /* a registry subject without schema */
+		time_t at;
+	} *misses;
+	size_t n_misses;
 	/* the record between unwrap and check */
 	const struct wire *cur;
 	struct eddy_schema_result last; /* of the record's failed validation */
@@ -505,6 +510,9 @@ void eddy_schemas_destroy(struct eddy_schemas *s)
 	for (size_t i = 0; i < s->n_unknown; i++)
 		free(s->unknown[i]);
 	free(s->unknown);
+	for (size_t i = 0; i < s->n_misses; i++)
+		free(s->misses[i].subject);
+	free(s->misses);
 	pairs_free(s->refs, s->n_refs);
 	free(s->types);
 	free(s->avro_json);
@@ -596,6 +604,16 @@ static int wire_get(struct eddy_schemas *s, int id, const char *subject, struct 
 	int rc;
 
 	*out = NULL;
+	/* a subject without schema is asked again only after a while, not
+	 * once per record of its topic */
+	struct miss *miss = NULL;
+	for (size_t i = 0; subject && i < s->n_misses && !miss; i++)
+		if (strcmp(s->misses[i].subject, subject) == 0)
+			miss = &s->misses[i];
+	if (miss && now - miss->at < UNKNOWN_RETRY_S) {
+		eddy_errf(errstr, errstr_size, "subject %s has no schema", subject);
+		return 0;
+	}
 	if (w && (!w->unknown || now - w->asked < UNKNOWN_RETRY_S)) {
 		*out = w;
 		if (w->unknown)
@@ -607,8 +625,21 @@ static int wire_get(struct eddy_schemas *s, int id, const char *subject, struct 
 		     : eddy_registry_by_id(s->registry, id, &rs, errstr, errstr_size);
 	if (rc < 0)
 		return -1;
-	if (rc == 0 && subject)
-		return 0; /* a subject without schema says nothing about ids */
+	if (rc == 0 && subject) {
+		/* says nothing about ids; remembered, bounded as the subjects
+		 * come from the records' topics and types */
+		if (miss) {
+			miss->at = now;
+		} else if (s->n_misses < 1024) {
+			struct miss *m = realloc(s->misses, (s->n_misses + 1) * sizeof *m);
+			if (m) {
+				s->misses = m;
+				if ((m[s->n_misses].subject = strdup(subject)))
+					m[s->n_misses++].at = now;
+			}
+		}
+		return 0;
+	}
 	if (rc > 0) {
 		if (subject)
 			id = rs->id;

@@ -286,7 +286,7 @@ describe("schemas from a registry", function()
 
   setup(function()
     dir = t.tmpdir()
-    mock = t.start_mock(dir, { "wire", "wire.dlq", "down", "down.dlq", "sub", "sub.dlq", "avro", "avro.dlq" })
+    mock = t.start_mock(dir, { "wire", "wire.dlq", "down", "down.dlq", "sub", "sub.dlq", "avro", "avro.dlq", "nosub" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
     t.write(dir .. "/schemas.json", cjson.encode({
       -- the whole structured CloudEvent, its data by reference
@@ -395,6 +395,20 @@ return {
     assert.are.equal(1, #dlq)
     assert.are.equal("ORD-2", dlq[1].key)
     assert.matches("^data/quantity: [^;]*500", dlq[1].headers["eddy.error.reason"])
+  end)
+
+  it("asks the registry once for a subject it does not have, and handles those records unchecked", function()
+    t.produce(mock, "nosub", { { "ORD-1", t.event("ORD-1", 1) }, { "ORD-2", t.event("ORD-2", 1) },
+      { "ORD-3", t.event("ORD-3", 1) } }, dir)
+    local conf = reg_conf({ group = "g-nosub", topics = { "nosub" }, batch = 1 })
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    assert.are.same({ 3 }, t.committed(mock, "g-nosub", "nosub"))
+    local asked = 0
+    for _, l in ipairs(t.registry_log(dir)) do
+      if l == "GET /subjects/nosub-value/versions/latest" then asked = asked + 1 end
+    end
+    assert.are.equal(1, asked)
   end)
 
   it("a registry that is down holds the records back instead of dead-lettering them", function()
