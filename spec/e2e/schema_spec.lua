@@ -298,7 +298,8 @@ describe("schemas from a registry", function()
       ["5"] = { subject = "sub-value", version = 1, schemaType = "JSON",
                 schema = '{"type": "object", "required": ["order_id"], "properties": {"quantity": {"maximum": 100}}}' },
     }))
-    reg = t.start_registry(dir, dir .. "/schemas.json")
+    -- basic auth, as Confluent Cloud's API key and secret
+    reg = t.start_registry(dir, dir .. "/schemas.json", "--user sr-key:sr-secret")
   end)
 
   teardown(function()
@@ -308,7 +309,8 @@ describe("schemas from a registry", function()
   end)
 
   local function reg_conf(opts, extra)
-    opts.extra = "registry: { url: " .. reg.url .. ", timeout_ms: 2000, retries: 1 }\n" .. (extra or "")
+    opts.extra = "registry: { url: " .. reg.url .. ", username: sr-key, password: sr-secret, " ..
+      "timeout_ms: 2000, retries: 1 }\n" .. (extra or "")
     return t.config(dir, mock, opts)
   end
 
@@ -395,6 +397,19 @@ return {
     assert.are.equal(1, #dlq)
     assert.are.equal("ORD-2", dlq[1].key)
     assert.matches("^data/quantity: [^;]*500", dlq[1].headers["eddy.error.reason"])
+  end)
+
+  it("eddy validate -c asks the registry too; wrong credentials are an error, not an invalid record", function()
+    t.write(dir .. "/sub.kv", "ORD-1\t" .. t.event("ORD-1", 1) .. "\n")
+    local conf = reg_conf({})
+    local rc, out = t.eddy("validate -c " .. t.q(conf) .. " --topic sub " .. t.q(dir .. "/sub.kv"))
+    assert.are.equal(0, rc, out)
+    assert.matches("sub.kv:1: valid", out, 1, true)
+    t.write(conf, (t.read(conf):gsub("password: sr%-secret", "password: wrong")))
+    rc, out = t.eddy("validate -c " .. t.q(conf) .. " --topic sub " .. t.q(dir .. "/sub.kv"))
+    assert.are.equal(2, rc, out)
+    assert.matches("401", out, 1, true)
+    assert.not_matches("invalid", out, 1, true)
   end)
 
   it("asks the registry once for a subject it does not have, and handles those records unchecked", function()
