@@ -531,8 +531,13 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 		cc |= curl_easy_setopt(r->curl, CURLOPT_PASSWORD,
 		                       conf->password ? conf->password : "");
 	}
-	if (conf->ca_location)
+	/* A CA file given is the only trust: libcurl would otherwise go on
+	 * trusting its built-in CA directory (Debian's: /etc/ssl/certs, every
+	 * public CA) next to it. */
+	if (conf->ca_location) {
 		cc |= curl_easy_setopt(r->curl, CURLOPT_CAINFO, conf->ca_location);
+		cc |= curl_easy_setopt(r->curl, CURLOPT_CAPATH, NULL);
+	}
 	if (conf->insecure_skip_verify) {
 		cc |= curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		cc |= curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -1,10 +1,12 @@
 /* test_registry.c - the Schema Registry client against tests/tools/registry-fixture.py:
- * lookups, not-found answers, retries, timeouts, auth, the cache and "latest". */
+ * lookups, not-found answers, retries, timeouts, auth, TLS, the cache and "latest". */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ static const char schemas_json[] =
 
 static char dir[] = "/tmp/eddy-registry-XXXXXX";
 static char schemas_path[64], log_path[64];
+static char ca_path[64], cert_path[64], key_path[64];
 static char err[512];
 
 struct fixture {
@@ -49,15 +52,23 @@ struct fixture {
 	char url[64];
 };
 
-/* Starts the fixture with extra arguments (NULL-terminated); port 0 when it
- * did not start. */
-static struct fixture fixture_start(const char *arg1, const char *arg2)
+/* Starts the fixture serving scheme ("http", or "https" when the extra
+ * arguments include --tls) with the extra arguments, a NULL-terminated list
+ * of at most 8; port 0 when it did not start. */
+static struct fixture fixture_start(const char *scheme, ...)
 {
 	struct fixture f = {0};
+	const char *argv[16] = {"python3", FIXTURE, "--schemas", schemas_path, "--log", log_path};
 	char line[32] = "";
-	size_t len = 0;
+	size_t len = 0, argc = 6;
 	int fds[2];
+	va_list ap;
 
+	va_start(ap, scheme);
+	while (argc < 14 && (argv[argc] = va_arg(ap, const char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
 	if (pipe(fds) != 0)
 		return f;
 	f.pid = fork();
@@ -65,8 +76,7 @@ static struct fixture fixture_start(const char *arg1, const char *arg2)
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execlp("python3", "python3", FIXTURE, "--schemas", schemas_path, "--log", log_path,
-		       arg1, arg2, (char *)NULL);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -80,7 +90,7 @@ static struct fixture fixture_start(const char *arg1, const char *arg2)
 	line[len] = '\0';
 	close(fds[0]);
 	f.port = atoi(line);
-	snprintf(f.url, sizeof(f.url), "http://127.0.0.1:%d", f.port);
+	snprintf(f.url, sizeof(f.url), "%s://127.0.0.1:%d", scheme, f.port);
 	return f;
 }
 
@@ -368,7 +378,7 @@ static void test_timeout(const struct fixture *f)
 
 static void test_auth(void)
 {
-	struct fixture f = fixture_start("--user", "key:s3cr:et");
+	struct fixture f = fixture_start("http", "--user", "key:s3cr:et", (char *)NULL);
 	struct eddy_registry_conf conf = {.retries = 2, .backoff_ms = 10};
 	const struct eddy_registry_schema *s = NULL;
 	struct eddy_registry *r;
@@ -398,6 +408,183 @@ static void test_auth(void)
 	CHECK(r && eddy_registry_by_subject(r, "orders-value", "1", &s, err, sizeof(err)) == -1);
 	eddy_registry_destroy(r);
 	fixture_stop(&f);
+}
+
+/* Runs an openssl command line in dir, its output going to dir/openssl.log;
+ * 0 when it exits 0. */
+static int openssl(const char *args)
+{
+	char cmd[1024];
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && openssl %s >>openssl.log 2>&1", dir, args);
+	status = system(cmd);
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* A throwaway CA (ca.pem) and a certificate it signed for 127.0.0.1 as an IP
+ * SAN (server.pem, server.key), in dir. 0 on success; otherwise the reason is
+ * on stderr. */
+static int make_certs(void)
+{
+	static const char ext[] = "basicConstraints = critical, CA:FALSE\n"
+	                          "keyUsage = critical, digitalSignature\n"
+	                          "extendedKeyUsage = serverAuth\n"
+	                          "subjectAltName = IP:127.0.0.1\n";
+	char path[64];
+	FILE *out;
+
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", dir);
+	snprintf(cert_path, sizeof(cert_path), "%s/server.pem", dir);
+	snprintf(key_path, sizeof(key_path), "%s/server.key", dir);
+	if (openssl("version") != 0) {
+		fprintf(stderr, "test_registry: no openssl command line (Debian: openssl)\n");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/server.ext", dir);
+	out = fopen(path, "w");
+	if (!out || fputs(ext, out) < 0 || fclose(out) != 0) {
+		perror(path);
+		return -1;
+	}
+	if (openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	            "-keyout ca.key -out ca.pem -days 2 -subj /CN=eddy-test-ca "
+	            "-addext basicConstraints=critical,CA:TRUE "
+	            "-addext keyUsage=critical,keyCertSign,cRLSign") != 0 ||
+	    openssl("req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	            "-keyout server.key -out server.csr -subj /CN=127.0.0.1") != 0 ||
+	    openssl("x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 "
+	            "-extfile server.ext -out server.pem") != 0) {
+		char log[64], buf[256];
+		FILE *in;
+
+		snprintf(log, sizeof(log), "%s/openssl.log", dir);
+		fprintf(stderr, "test_registry: openssl failed:\n");
+		if ((in = fopen(log, "r"))) {
+			while (fgets(buf, sizeof(buf), in))
+				fputs(buf, stderr);
+			fclose(in);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* A client of url with TLS options, retrying twice with waits long enough
+ * that a retry shows in the time a lookup takes. */
+static struct eddy_registry *tls_client(const char *url, const char *ca, bool insecure)
+{
+	struct eddy_registry_conf conf = {.url = url,
+	                                  .ca_location = ca,
+	                                  .insecure_skip_verify = insecure,
+	                                  .retries = 2,
+	                                  .backoff_ms = 1000,
+	                                  .timeout_ms = 2000};
+	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
+
+	if (!r)
+		fprintf(stderr, "eddy_registry_new: %s\n", err);
+	return r;
+}
+
+/* A lookup of id through r that must fail at once, without a retry, on a
+ * certificate the client does not accept; err then contains want. */
+static void check_refused_cert(struct eddy_registry *r, int id, const char *want)
+{
+	const struct eddy_registry_schema *s = NULL;
+	long long t0 = now_ms(), took;
+
+	CHECK(r);
+	if (!r)
+		return;
+	CHECK(eddy_registry_by_id(r, id, &s, err, sizeof(err)) == -1);
+	took = now_ms() - t0;
+	if (!strstr(err, want))
+		fprintf(stderr, "want \"%s\" in: %s\n", want, err);
+	CHECK(strstr(err, want) != NULL);
+	/* One try: no "(N tries)" in the reason, and no backoff in the time. */
+	CHECK(strstr(err, "tries") == NULL);
+	CHECK(took < 900);
+	eddy_registry_destroy(r);
+}
+
+static void test_tls(void)
+{
+	struct fixture f = {0};
+	struct eddy_registry *r;
+	const struct eddy_registry_schema *s = NULL;
+	char url[96], missing[80];
+	int threes = requests("GET /schemas/ids/3"), sevens = requests("GET /schemas/ids/7");
+	int users = requests("GET /subjects/users-value/versions/1");
+	long long t0;
+
+	CHECK(make_certs() == 0);
+	if (ca_path[0] && access(ca_path, R_OK) == 0)
+		f = fixture_start("https", "--tls", cert_path, key_path, (char *)NULL);
+	CHECK(f.port > 0);
+	if (f.port <= 0)
+		return;
+
+	/* The CA given: lookups work. */
+	r = tls_client(f.url, ca_path, false);
+	CHECK(r && eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->id == 1);
+	CHECK(r && eddy_registry_by_subject(r, "users-value", "1", &s, err, sizeof(err)) == 1);
+	CHECK(s && s->id == 2);
+	CHECK(requests("GET /subjects/users-value/versions/1") == users + 1);
+	eddy_registry_destroy(r);
+
+	/* The system's CAs do not know the throwaway one: refused, and asking
+	 * again cannot help. Nothing reached the registry. */
+	check_refused_cert(tls_client(f.url, NULL, false), 3, "SSL certificate problem");
+	CHECK(requests("GET /schemas/ids/3") == threes);
+	/* The right CA, the wrong name: the certificate is for 127.0.0.1. */
+	snprintf(url, sizeof(url), "https://localhost:%d", f.port);
+	check_refused_cert(tls_client(url, ca_path, false), 3, "localhost");
+	/* A CA file that is not there. */
+	snprintf(missing, sizeof(missing), "%s/no-such-ca.pem", dir);
+	check_refused_cert(tls_client(f.url, missing, false), 3, "no-such-ca.pem");
+	CHECK(requests("GET /schemas/ids/3") == threes);
+
+	/* Not verifying accepts the unknown issuer and the wrong name alike. */
+	r = tls_client(f.url, NULL, true);
+	CHECK(r && eddy_registry_by_id(r, 3, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->id == 3);
+	eddy_registry_destroy(r);
+	r = tls_client(url, NULL, true);
+	CHECK(r && eddy_registry_by_id(r, 6, &s, err, sizeof(err)) == 1);
+	CHECK(s && s->id == 6);
+	eddy_registry_destroy(r);
+	CHECK(requests("GET /schemas/ids/3") == threes + 1);
+
+	/* Plain HTTP to the TLS port: the server hangs up; a failure with a
+	 * reason, well within the timeout. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	r = client(url, 0);
+	t0 = now_ms();
+	CHECK(r && eddy_registry_by_id(r, 7, &s, err, sizeof(err)) == -1);
+	CHECK(now_ms() - t0 < 1500);
+	CHECK(strstr(err, "/schemas/ids/7") != NULL);
+	CHECK(requests("GET /schemas/ids/7") == sevens);
+	eddy_registry_destroy(r);
+	fixture_stop(&f);
+}
+
+static void test_tls_to_plain(const struct fixture *f)
+{
+	char url[96];
+	struct eddy_registry *r;
+	const struct eddy_registry_schema *s = NULL;
+	long long t0 = now_ms();
+
+	/* https:// to a plain HTTP server: no handshake, a failure with a
+	 * reason, well within the timeout. */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", f->port);
+	r = client(url, 0);
+	CHECK(r && eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == -1);
+	CHECK(now_ms() - t0 < 1500);
+	CHECK(err[0] != '\0');
+	eddy_registry_destroy(r);
 }
 
 static void test_latest_ttl(const struct fixture *f)
@@ -485,6 +672,24 @@ static void test_wrong_path(const struct fixture *f)
 	eddy_registry_destroy(r);
 }
 
+/* Removes dir and the files in it. */
+static void remove_dir(void)
+{
+	char path[320];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	struct fixture f;
@@ -502,7 +707,7 @@ int main(void)
 		perror(schemas_path);
 		return 1;
 	}
-	f = fixture_start(NULL, NULL);
+	f = fixture_start("http", (char *)NULL);
 	CHECK(f.port > 0);
 	if (f.port > 0) {
 		test_conf();
@@ -516,11 +721,11 @@ int main(void)
 		test_latest_ttl(&f);
 		test_special_subject(&f);
 		test_wrong_path(&f);
+		test_tls_to_plain(&f);
 		test_auth();
+		test_tls();
 	}
 	fixture_stop(&f);
-	unlink(schemas_path);
-	unlink(log_path);
-	rmdir(dir);
+	remove_dir();
 	return test_report("test_registry");
 }

@@ -6,10 +6,18 @@ demand, for the C tests and the end-to-end specs.
 Usage:
   registry-fixture.py --schemas PATH [--user KEY:SECRET] [--log FILE]
                       [--port N] [--fail N] [--fail-status S]
-                      [--fail-code C] [--delay-ms MS]
+                      [--fail-code C] [--delay-ms MS] [--tls CERT KEY]
 
 It binds 127.0.0.1 (port 0 unless --port: the system picks one), prints the
 port alone on the first line of stdout, flushes, and serves until killed.
+
+--tls CERT KEY serves HTTPS instead of HTTP, control endpoints included:
+CERT is the server's certificate in PEM (followed by any intermediates), KEY
+its private key in PEM, unencrypted. The handshake happens in the
+connection's own thread, so a client that never finishes it holds up no
+other. A client that fails it (one that does not trust the certificate, or
+speaks plain HTTP to the port) is disconnected without an answer and leaves
+no line in the request log.
 
 PATH is either
   - a directory of files named {id}.json, or
@@ -68,6 +76,7 @@ import argparse
 import base64
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -167,6 +176,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                # The client refused the certificate or does not speak
+                # TLS: there is nobody to answer.
+                self.close_connection = True
+                return
+        super().handle()
 
     def send(self, status, body, content_type=CONTENT_TYPE):
         if not isinstance(body, (bytes, str)):
@@ -358,6 +378,8 @@ def main():
     p.add_argument("--fail-status", type=int, default=500)
     p.add_argument("--fail-code", type=int, default=50001)
     p.add_argument("--delay-ms", type=int, default=0, help="wait before every answer")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                   help="serve HTTPS with this certificate and key (PEM files)")
     args = p.parse_args()
 
     try:
@@ -377,6 +399,16 @@ def main():
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ctx.load_cert_chain(args.tls[0], args.tls[1])
+        except (OSError, ssl.SSLError) as e:
+            sys.exit("registry-fixture: --tls %s %s: %s" % (args.tls[0], args.tls[1], e))
+        # Handshakes are left to the handlers' threads (see handle), not
+        # done in accept, which runs in the one thread that serves them all.
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()
