@@ -9,6 +9,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "reload.h"
 
 volatile int eddy_stop;
 
@@ -19,6 +20,12 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
+static void on_hup(int sig)
+{
+	(void)sig;
+	eddy_reload_request();
+}
+
 void eddy_cli_signals(void)
 {
 	struct sigaction sa;
@@ -27,6 +34,9 @@ void eddy_cli_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

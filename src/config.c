@@ -200,6 +200,22 @@ static const struct prop props[] = {
      .min = 1000,
      .max = 86400000,
      .doc = "How long the latest version of a subject is used before it is asked again."},
+    {.name = "reload.watch",
+     .type = P_BOOL,
+     .def = "true",
+     .off = OFF(reload_watch),
+     .doc = "Reload the handlers (and schemas) when a file in `handlers` or `schemas.dir` "
+            "changes (inotify). SIGHUP reloads either way. A reload loads everything into a "
+            "fresh state and swaps it in between two batches; if anything fails to load, "
+            "the running handlers stay and the error is logged."},
+    {.name = "reload.debounce_ms",
+     .type = P_INT,
+     .def = "300",
+     .off = OFF(reload_debounce_ms),
+     .min = 0,
+     .max = 60000,
+     .doc = "Quiet time after the last change before reloading, so that an editor's "
+            "several writes make one reload."},
     {.name = "batch.size",
      .type = P_INT,
      .def = "1000",

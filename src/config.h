@@ -45,6 +45,8 @@ struct eddy_config {
 	int registry_retries;
 	char *registry_subject_strategy; /* topic | record | topic_record */
 	int registry_cache_latest_ms;
+	bool reload_watch;       /* reload when handlers or schemas change on disk */
+	int reload_debounce_ms;
 	int batch_size;          /* max records per batch */
 	int batch_timeout_ms;    /* max wait to fill a batch */
 	int handler_retries;     /* retries after the first failure */

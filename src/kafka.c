@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "log.h"
+#include "reload.h"
 
 /* A partition this process holds or has records of in the current batch. */
 struct part {
@@ -39,6 +40,7 @@ struct consumer {
 	rd_kafka_t *rk;       /* consumer */
 	rd_kafka_t *producer; /* dead letters */
 	struct eddy_pipeline *pipeline;
+	struct eddy_reload *reload; /* handlers and schemas changed on disk, SIGHUP */
 	struct part *parts;
 	size_t n_parts, cap_parts;
 	struct pending *pending; /* pending[i] has id pending_base + i */
@@ -459,6 +461,22 @@ static void progress(struct consumer *c)
 }
 
 /* Handles one batch of records; returns false when it had to be abandoned. */
+/* Between two batches: the new handlers and schemas, or the old ones and
+ * the error. */
+static void reload(struct consumer *c)
+{
+	char err[1024];
+	double t0 = now_s();
+
+	if (eddy_pipeline_reload(c->pipeline, err, sizeof err) != 0) {
+		eddy_log(EDDY_LOG_ERROR, "reload failed, the running handlers stay: %s", err);
+		return;
+	}
+	eddy_log(EDDY_LOG_INFO, "reloaded %zu handlers from %s in %.1f ms",
+		 eddy_pipeline_handler_count(c->pipeline), c->conf->handlers,
+		 (now_s() - t0) * 1000);
+}
+
 static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
 {
 	char err[1024];
@@ -607,6 +625,10 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		snprintf(errstr, errstr_size, "out of memory");
 		goto out;
 	}
+	const char *watched[] = {conf->handlers, conf->schemas_dir};
+	if (!(c.reload = eddy_reload_new(watched, 2, conf->reload_watch, conf->reload_debounce_ms,
+					 errstr, errstr_size)))
+		goto out;
 	int backoff = 0;
 	struct timespec last = {0, 0};
 	while (!*opts->stop) {
@@ -654,6 +676,10 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 				last = now;
 			}
 		}
+		if (eddy_reload_due(c.reload)) {
+			reload(&c);
+			eddy_reload_done(c.reload);
+		}
 		if (opts->exit_at_end && ok && all_at_end(&c))
 			break;
 	}
@@ -679,8 +705,10 @@ out:
 		const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c.pipeline);
 		eddy_log(EDDY_LOG_INFO,
 			 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
-			 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes",
-			 s->records, s->handled, s->dead, s->upserts, s->deletes);
+			 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes, %" PRIu64
+			 " reloads (%" PRIu64 " failed)",
+			 s->records, s->handled, s->dead, s->upserts, s->deletes, s->reloads,
+			 s->reload_failures);
 		if (c.last_batch > c.first_batch)
 			eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
 				 (double)s->records / (c.last_batch - c.first_batch), s->records,
@@ -690,6 +718,7 @@ out:
 			 c.t_poll, c.t_handle, c.t_store_commit, c.t_kafka_commit);
 	}
 	eddy_pipeline_destroy(c.pipeline);
+	eddy_reload_destroy(c.reload);
 	if (kc)
 		rd_kafka_conf_destroy(kc);
 	if (pc)

@@ -251,6 +251,30 @@ err:
 	return NULL;
 }
 
+int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
+{
+	struct eddy_handlers *h = eddy_handlers_load(p->conf->handlers, &p->actions, errstr,
+						     errstr_size);
+	struct eddy_schemas *s = h ? eddy_schemas_new(p->conf, errstr, errstr_size) : NULL;
+
+	if (!s) {
+		eddy_handlers_destroy(h);
+		p->stats.reload_failures++;
+		return -1;
+	}
+	eddy_handlers_destroy(p->handlers);
+	eddy_schemas_destroy(p->schemas);
+	p->handlers = h;
+	p->schemas = s;
+	p->stats.reloads++;
+	return 0;
+}
+
+size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p)
+{
+	return eddy_handlers_count(p->handlers);
+}
+
 void eddy_pipeline_destroy(struct eddy_pipeline *p)
 {
 	if (!p)

@@ -34,6 +34,7 @@ enum eddy_outcome {
 struct eddy_pipeline_stats {
 	uint64_t records, handled, unrouted, dead, upserts, deletes, retries;
 	uint64_t schema_invalid; /* of dead: the records that broke their schema */
+	uint64_t reloads, reload_failures;
 	uint64_t batches, aborted_batches;
 };
 
@@ -62,6 +63,13 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
  * batch is rolled back and must be handled again. */
 int eddy_pipeline_commit(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
 void eddy_pipeline_abort(struct eddy_pipeline *p);
+
+/* Loads the handlers and schemas again, each into a fresh state, and swaps
+ * them in only when all of it loaded; otherwise the running ones stay and
+ * errstr says why ("handlers/x.lua:3: ..."). Call between batches: every
+ * event is handled by one set. */
+int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
+size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p);
 
 /* Why the last EDDY_OUTCOME_FAILED happened. */
 const char *eddy_pipeline_error(const struct eddy_pipeline *p);
