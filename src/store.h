@@ -52,4 +52,47 @@ int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, siz
 int eddy_store_delete(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
 		      char *errstr, size_t errstr_size);
 
+/* ---- the alert outbox ------------------------------------------------------
+ * Alerts are written in the batch transaction, beside the state, so they
+ * are durable exactly when the batch's offsets may be committed; a sender
+ * (its own store handle, outside batch transactions) delivers them later. */
+
+enum eddy_outbox_state {
+	EDDY_OUTBOX_PENDING,   /* to be sent (again) at next_attempt_ms */
+	EDDY_OUTBOX_DELIVERED, /* the sink accepted it */
+	EDDY_OUTBOX_FAILED,    /* given up: permanent error or too old */
+};
+
+struct eddy_outbox_alert {
+	int64_t id;
+	const char *sink;
+	const char *dedupe_key;
+	const char *body; /* JSON object of the alert and its event's context */
+	size_t body_len;
+	int attempts;
+	int64_t created_ms, next_attempt_ms;
+};
+
+/* In the open batch transaction: adds an alert for sink, unless one with
+ * the same dedupe_key was added less than window_ms before now_ms (a replay
+ * of the same events, a restart). Returns 0 added, 1 deduplicated, -1
+ * error. */
+int eddy_store_outbox_add(struct eddy_store *s, const char *sink, const char *dedupe_key,
+			  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+			  char *errstr, size_t errstr_size);
+
+/* Outside any transaction: calls cb for up to max pending alerts due at
+ * now_ms (next_attempt_ms <= now_ms), oldest first; the alert is borrowed
+ * for the call. Returns the number seen or -1. */
+int eddy_store_outbox_due(struct eddy_store *s, int64_t now_ms, int max,
+			  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+			  char *errstr, size_t errstr_size);
+
+/* Outside any transaction: records the outcome of an attempt (attempts
+ * counted up): delivered, failed for good (error kept), or pending again
+ * at next_attempt_ms with the error of this attempt. */
+int eddy_store_outbox_mark(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
+			   int64_t next_attempt_ms, const char *error, char *errstr,
+			   size_t errstr_size);
+
 #endif
