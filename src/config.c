@@ -246,6 +246,29 @@ static const struct prop props[] = {
      .max = 600000,
      .doc = "Wait before the first retry, in milliseconds, doubled for each further "
             "retry."},
+    {.name = "handler.cpu_limit_ms",
+     .type = P_INT,
+     .def = "1000",
+     .off = OFF(handler_cpu_limit_ms),
+     .min = 0,
+     .max = 3600000,
+     .doc = "CPU time one handler call may use, in milliseconds (running a handler file "
+            "when it is loaded too); 0: no limit. A call past it is stopped within 10 ms, "
+            "even inside compiled loops and the handler's own `pcall`, and fails like a "
+            "raised error (retried, then dead-lettered with the reason "
+            "`handlers/x.lua: CPU time limit of 1000 ms exceeded`)."},
+    {.name = "handler.memory_limit_mb",
+     .type = P_INT,
+     .def = "256",
+     .off = OFF(handler_memory_limit_mb),
+     .min = 0,
+     .max = 1048576,
+     .doc = "Memory of the Lua state all handlers share, in MiB, garbage not yet "
+            "collected included (keep live data well below it); 0: no limit. A call "
+            "whose allocation would pass it is stopped like one past the CPU limit "
+            "(`handlers/x.lua: memory limit of 256 MB exceeded`). After either stop the "
+            "handlers are loaded again into a fresh state: module-level variables start "
+            "afresh."},
     {.name = "log.level",
      .type = P_ENUM,
      .def = "info",

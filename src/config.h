@@ -51,6 +51,8 @@ struct eddy_config {
 	int batch_timeout_ms;    /* max wait to fill a batch */
 	int handler_retries;     /* retries after the first failure */
 	int handler_backoff_ms;  /* first backoff, doubled each retry */
+	int handler_cpu_limit_ms;    /* CPU time of one handler call; 0: none */
+	int handler_memory_limit_mb; /* memory of the handlers' Lua state; 0: none */
 	char *log_level;         /* debug | info | warn | error */
 	char *log_format;        /* text | json */
 };

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #include <lualib.h>
 
 #include "json.h"
+#include "lualimits.h"
+#include "log.h"
 #include "lua_modules.h"
 
 #ifndef EDDY_CJSON_SO
@@ -38,6 +41,8 @@ struct handler {
 	int on_event; /* registry refs */
 	int ctx;
 	struct globs types, topics;
+	char *src; /* the file as loaded: a rebuilt state loads this again */
+	size_t src_len;
 };
 
 /* A table converted from a JSON array or object during the current call:
@@ -50,6 +55,8 @@ struct seen {
 
 struct eddy_handlers {
 	lua_State *L;
+	struct eddy_limits *limits; /* of L: its allocator, the CPU deadline */
+	struct eddy_handlers_limits limit_conf;
 	const struct eddy_actions *actions; /* borrowed */
 	struct handler *v;
 	size_t n;
@@ -728,6 +735,10 @@ static bool globs_match(const struct globs *g, const char *s, size_t len)
 	return false;
 }
 
+static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_limit hit,
+                        char *errstr, size_t errstr_size);
+static void rebuild(struct eddy_handlers *h);
+
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
                            const char **failed, char *errstr, size_t errstr_size)
 {
@@ -753,16 +764,30 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 		seen_reset(h);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh); /* errh */
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->call); /* errh, call */
-		int rc = lua_pcall(L, 0, 0, top + 1);       /* errh [, err] */
+		if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0) {
+			h->ev = NULL;
+			h->cur = NULL;
+			if (failed)
+				*failed = hd->name;
+			lua_settop(L, top);
+			return -1;
+		}
+		int rc = lua_pcall(L, 0, 0, top + 1); /* errh [, err] */
+		enum eddy_limit hit = eddy_limits_disarm(h->limits);
 		h->ev = NULL;
 		h->cur = NULL;
 		seen_reset(h); /* the nodes are the caller's: forget them */
 		if (rc != 0) {
 			const char *msg = lua_tostring(L, -1);
-			snprintf(errstr, errstr_size, "%s", msg ? msg : "error without a message");
+			if (hit != EDDY_LIMIT_NONE)
+				limit_error(h, hd, hit, errstr, errstr_size);
+			else
+				snprintf(errstr, errstr_size, "%s", msg ? msg : "error without a message");
 			if (failed)
-				*failed = hd->name;
+				*failed = hd->name; /* names outlive a rebuild */
 			lua_settop(L, top);
+			if (hit != EDDY_LIMIT_NONE)
+				rebuild(h);
 			return -1;
 		}
 		lua_settop(L, top);
@@ -1077,12 +1102,142 @@ fail:
 	return NULL;
 }
 
+/* ---- limits ------------------------------------------------------------------- */
+
+static atomic_uint_least64_t limit_stops;
+
+static struct eddy_limits *new_limits(const struct eddy_handlers_limits *conf)
+{
+	return eddy_limits_new(conf->cpu_ms, (size_t)conf->memory_mb << 20);
+}
+
+/* "handlers/x.lua: CPU time limit of 1000 ms exceeded" (hd NULL: eddy's
+ * own set-up of the state), and counts the stop. */
+static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_limit hit,
+                        char *errstr, size_t errstr_size)
+{
+	const char *who = hd ? hd->path : "lua runtime";
+
+	if (hit == EDDY_LIMIT_CPU)
+		snprintf(errstr, errstr_size, "%s: CPU time limit of %d ms exceeded", who,
+		         h->limit_conf.cpu_ms);
+	else
+		snprintf(errstr, errstr_size, "%s: memory limit of %d MB exceeded", who,
+		         h->limit_conf.memory_mb);
+	atomic_fetch_add(&limit_stops, 1);
+}
+
+uint64_t eddy_handlers_limit_stops(void)
+{
+	return atomic_load(&limit_stops);
+}
+
+/* Makes h->L under h->limits: the host side (l_setup), then every handler
+ * of h->v from its source in memory, each run under the limits. On
+ * failure h->L is left for the caller to close. */
+static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size)
+{
+	enum eddy_limit hit;
+	int rc;
+
+	if (!(h->L = eddy_limits_newstate(h->limits))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0)
+		return -1;
+	rc = lua_cpcall(h->L, l_setup, h);
+	hit = eddy_limits_disarm(h->limits);
+	if (rc != 0) {
+		if (hit != EDDY_LIMIT_NONE)
+			limit_error(h, NULL, hit, errstr, errstr_size);
+		else
+			snprintf(errstr, errstr_size, "lua runtime: %s", lua_tostring(h->L, -1));
+		return -1;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		struct handler *hd = &h->v[i];
+		struct load ld = {h, hd, hd->path, hd->src, hd->src_len};
+		if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0)
+			return -1;
+		rc = lua_cpcall(h->L, l_load, &ld);
+		hit = eddy_limits_disarm(h->limits);
+		if (rc != 0) {
+			const char *msg = lua_tostring(h->L, -1);
+			if (hit != EDDY_LIMIT_NONE)
+				limit_error(h, hd, hit, errstr, errstr_size);
+			else
+				snprintf(errstr, errstr_size, "%s", msg ? msg : "error loading handler");
+			return -1;
+		}
+		lua_settop(h->L, 0);
+	}
+	return 0;
+}
+
+/* After a limit stop the state may hold half-done work of the stopped
+ * handler (after a memory error, of eddy's own code too): every handler
+ * is loaded again into a new state from the sources read at load time, so
+ * no event meets a half-changed set. Should that fail (a top level that
+ * behaves differently now), the old state goes on, collected. */
+static void rebuild(struct eddy_handlers *h)
+{
+	struct eddy_handlers old = *h;
+	struct handler *v = calloc(h->n ? h->n : 1, sizeof *v);
+	char err[512] = "out of memory";
+
+	if (!v)
+		goto keep;
+	for (size_t i = 0; i < h->n; i++) {
+		v[i] = old.v[i]; /* name, path and source are shared */
+		v[i].on_event = v[i].ctx = LUA_NOREF;
+		v[i].types = v[i].topics = (struct globs){.all = true};
+	}
+	h->v = v;
+	h->L = NULL;
+	if (!(h->limits = new_limits(&h->limit_conf)) || build_state(h, err, sizeof err) != 0) {
+		if (h->L)
+			lua_close(h->L);
+		eddy_limits_destroy(h->limits);
+		for (size_t i = 0; i < h->n; i++) {
+			globs_free(&v[i].types);
+			globs_free(&v[i].topics);
+		}
+		free(v);
+		*h = old;
+		goto keep;
+	}
+	lua_close(old.L);
+	eddy_limits_destroy(old.limits);
+	for (size_t i = 0; i < old.n; i++) {
+		globs_free(&old.v[i].types);
+		globs_free(&old.v[i].topics);
+	}
+	free(old.v);
+	return;
+keep:
+	eddy_log(EDDY_LOG_ERROR, "handlers: no new state after a limit stop, going on with the old: %s",
+	         err);
+	eddy_limits_collect(h->limits);
+}
+
+/* ---- the set ------------------------------------------------------------------- */
+
 struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_actions *actions,
                                          char *errstr, size_t errstr_size)
 {
+	return eddy_handlers_load_with_limits(dir, actions, NULL, errstr, errstr_size);
+}
+
+struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
+                                                     const struct eddy_actions *actions,
+                                                     const struct eddy_handlers_limits *limits,
+                                                     char *errstr, size_t errstr_size)
+{
+	static const struct eddy_handlers_limits defaults = {EDDY_HANDLERS_CPU_LIMIT_MS,
+	                                                     EDDY_HANDLERS_MEMORY_LIMIT_MB};
 	struct eddy_handlers *h = calloc(1, sizeof *h);
-	char **names = NULL, *base = NULL, *buf = NULL;
-	const char *path;
+	char **names = NULL, *base = NULL;
 	size_t n_names = 0, len;
 
 	if (!h || !(base = strdup(dir))) {
@@ -1091,6 +1246,7 @@ struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_acti
 	}
 	h->actions = actions;
 	h->gen = 1;
+	h->limit_conf = limits ? *limits : defaults;
 	/* "handlers/" and "handlers" name files the same way */
 	for (len = strlen(base); len > 1 && base[len - 1] == '/'; len--)
 		base[len - 1] = '\0';
@@ -1100,15 +1256,7 @@ struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_acti
 		snprintf(errstr, errstr_size, "out of memory");
 		goto err;
 	}
-	if (!(h->doc = eddy_json_doc_new()) || !(h->L = luaL_newstate())) {
-		snprintf(errstr, errstr_size, "out of memory");
-		goto err;
-	}
-	if (lua_cpcall(h->L, l_setup, h) != 0) {
-		snprintf(errstr, errstr_size, "lua runtime: %s", lua_tostring(h->L, -1));
-		goto err;
-	}
-
+	/* every file read first and kept: a rebuilt state loads the same */
 	for (size_t i = 0; i < n_names; i++) {
 		struct handler *hd = &h->v[h->n++];
 		hd->on_event = hd->ctx = LUA_NOREF;
@@ -1120,24 +1268,20 @@ struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_acti
 			snprintf(errstr, errstr_size, "out of memory");
 			goto err;
 		}
-		path = hd->path;
-		if (!(buf = read_file(path, &len, errstr, errstr_size)))
+		if (!(hd->src = read_file(hd->path, &hd->src_len, errstr, errstr_size)))
 			goto err;
-		if (len && buf[0] == '\033') {
+		if (hd->src_len && hd->src[0] == '\033') {
 			snprintf(errstr, errstr_size,
-			         "%s: precompiled bytecode is not accepted, only Lua source", path);
+			         "%s: precompiled bytecode is not accepted, only Lua source", hd->path);
 			goto err;
 		}
-		struct load ld = {h, hd, path, buf, len};
-		if (lua_cpcall(h->L, l_load, &ld) != 0) {
-			const char *msg = lua_tostring(h->L, -1);
-			snprintf(errstr, errstr_size, "%s", msg ? msg : "error loading handler");
-			goto err;
-		}
-		lua_settop(h->L, 0);
-		free(buf);
-		buf = NULL;
 	}
+	if (!(h->doc = eddy_json_doc_new()) || !(h->limits = new_limits(&h->limit_conf))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto err;
+	}
+	if (build_state(h, errstr, errstr_size) != 0)
+		goto err;
 	free(names);
 	free(base);
 	return h;
@@ -1148,7 +1292,6 @@ err:
 			free(names[i]);
 	free(names);
 	free(base);
-	free(buf);
 	eddy_handlers_destroy(h);
 	return NULL;
 }
@@ -1159,9 +1302,11 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 		return;
 	if (h->L)
 		lua_close(h->L);
+	eddy_limits_destroy(h->limits); /* after the state it counts */
 	for (size_t i = 0; i < h->n; i++) {
 		free(h->v[i].name);
 		free(h->v[i].path);
+		free(h->v[i].src);
 		globs_free(&h->v[i].types);
 		globs_free(&h->v[i].topics);
 	}

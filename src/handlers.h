@@ -4,6 +4,7 @@
 #define EDDY_HANDLERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "envelope.h"
 
@@ -28,6 +29,16 @@ struct eddy_actions {
 
 struct eddy_handlers;
 
+/* The limits of every handler call and of running each file at load time:
+ * CPU time of the call and memory of the whole state all handlers share
+ * (garbage not yet collected included). 0: no limit. */
+struct eddy_handlers_limits {
+	int cpu_ms;
+	int memory_mb;
+};
+#define EDDY_HANDLERS_CPU_LIMIT_MS 1000
+#define EDDY_HANDLERS_MEMORY_LIMIT_MB 256
+
 /* Loads the *.lua files of dir (sorted by name) into a new sandboxed LuaJIT state,
  * with eddy's own Lua modules (lua/eddy/ *.lua, compiled into the binary:
  * lua_modules.h). actions is borrowed for the life of the set. Fails as a whole: NULL with errstr naming the file
@@ -35,6 +46,13 @@ struct eddy_handlers;
  * problem ("handlers/orders.lua: on_event must be a function"). */
 struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_actions *actions,
 					 char *errstr, size_t errstr_size);
+/* eddy_handlers_load with limits other than the defaults above (NULL: the
+ * defaults). A file whose loading passes a limit fails the load
+ * ("handlers/x.lua: CPU time limit of 1000 ms exceeded"). */
+struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
+						     const struct eddy_actions *actions,
+						     const struct eddy_handlers_limits *limits,
+						     char *errstr, size_t errstr_size);
 void eddy_handlers_destroy(struct eddy_handlers *h);
 
 size_t eddy_handlers_count(const struct eddy_handlers *h);
@@ -44,9 +62,18 @@ const char *eddy_handlers_name(const struct eddy_handlers *h, size_t i);
 /* Calls on_event of every handler whose subscription matches ev (types and
  * topics globs; a missing list matches all), in name order. Returns the
  * number called (0: nobody subscribed), or -1 when one raised: *failed is
- * its name and errstr its error with the handler's file:line. */
+ * its name and errstr its error with the handler's file:line. A call that
+ * passes a limit is stopped (its own pcall cannot catch that) and fails
+ * with "handlers/x.lua: CPU time limit of 1000 ms exceeded" or "...: memory
+ * limit of 256 MB exceeded"; the state may then hold half-done work, so
+ * every handler is loaded again into a new state from the sources read at
+ * load time (module-level variables start afresh, as after a reload). */
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 			   const char **failed, char *errstr, size_t errstr_size);
+
+/* Handler calls (and loads) stopped by a limit in this process, all
+ * handler sets together. */
+uint64_t eddy_handlers_limit_stops(void);
 
 /* Height of the Lua stack between calls: 0 when every path of loading and
  * dispatching left it balanced (for tests). */

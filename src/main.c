@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "lualimits.h"
 
 static void usage(FILE *f)
 {
@@ -41,7 +42,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("eddy %s\n", EDDY_VERSION);
+		/* the LuaJIT handlers run on, measured: specs check the JIT is on */
+		char lj[128];
+		eddy_limits_describe(lj, sizeof lj);
+		printf("eddy %s (%s)\n", EDDY_VERSION, lj);
 		return 0;
 	}
 	if (strcmp(cmd, "run") == 0)

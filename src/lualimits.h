@@ -1,0 +1,59 @@
+/* lualimits.h - the CPU-time and memory limits of one LuaJIT state (not
+ * limits.h, which would shadow the C library's header): an
+ * allocator with a cap, and a CPU-time deadline per call enforced by a
+ * per-thread timer signal that installs a stopping hook. */
+#ifndef EDDY_LUALIMITS_H
+#define EDDY_LUALIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+/* How often the CPU time of a running call is looked at: a call is
+ * stopped between its limit and this much CPU time later. */
+#define EDDY_LIMITS_TICK_MS 10
+
+enum eddy_limit {
+	EDDY_LIMIT_NONE,
+	EDDY_LIMIT_CPU,    /* the call ran past its CPU time */
+	EDDY_LIMIT_MEMORY, /* an allocation would have passed the cap */
+};
+
+struct eddy_limits;
+
+/* Limits for one state: cpu_ms of CPU time per call (0: none) and
+ * memory_bytes for everything the state allocates, garbage not yet
+ * collected included (0: none). NULL when out of memory. */
+struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes);
+/* Call after lua_close of the state made with it. NULL is a no-op. */
+void eddy_limits_destroy(struct eddy_limits *lim);
+void eddy_limits_set(struct eddy_limits *lim, int cpu_ms, size_t memory_bytes);
+
+/* A new state whose allocations count against lim (lua_newstate with the
+ * capped allocator). lim is borrowed until lua_close; one state per lim. */
+lua_State *eddy_limits_newstate(struct eddy_limits *lim);
+
+/* Starts the limits of one protected call on this thread (the first call
+ * on a thread creates its CPU timer). Between arm and disarm, passing a
+ * limit installs a hook on every call, return and instruction that raises
+ * an error again and again, so the handler's own pcall cannot go on: the
+ * host's lua_pcall returns. -1 with errstr when the timer cannot be made. */
+int eddy_limits_arm(struct eddy_limits *lim, char *errstr, size_t errstr_size);
+/* Ends the call: removes the hook, and says which limit stopped the call
+ * (EDDY_LIMIT_NONE: none). Call right after the lua_pcall returns. */
+enum eddy_limit eddy_limits_disarm(struct eddy_limits *lim);
+
+/* A full collection with the cap lifted, for a state to be used again
+ * after a memory error (LuaJIT collects no garbage before refusing). */
+void eddy_limits_collect(struct eddy_limits *lim);
+/* Bytes the state holds now. */
+size_t eddy_limits_used(const struct eddy_limits *lim);
+
+/* "LuaJIT 2.1.0-beta3, JIT on, checkhook": the linked LuaJIT as handlers
+ * get it. "checkhook" is measured, not assumed: a hook set while a compiled
+ * loop runs stops it (LUAJIT_ENABLE_CHECKHOOK; without it the CPU limit
+ * cannot stop compiled loops). */
+void eddy_limits_describe(char *buf, size_t size);
+
+#endif
