@@ -1,0 +1,119 @@
+/* alerts.h - the alert sender: delivers the store's alert outbox to signed
+ * webhooks, Slack and Prometheus Alertmanager from its own thread. */
+#ifndef EDDY_ALERTS_H
+#define EDDY_ALERTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* ---- the outbox body: the contract of ctx.alert ---------------------------
+ * What ctx.alert writes as the body of an outbox alert
+ * (eddy_store_outbox_add), one JSON object:
+ *
+ *   {"sink": "ops",                      name of a configured sink
+ *    "severity": "warning",              string
+ *    "key": "order-42",                  what the alert is about (may be "")
+ *    "summary": "Large order proposal",  one line
+ *    "description": "...",               text, may be absent or ""
+ *    "labels": {"tenant": "acme"},       object of strings, may be {}
+ *    "annotations": {"runbook": "..."},  object of strings, may be {}
+ *    "dedupe": "ops/order-42/...",       the outbox's dedupe key
+ *    "event": {"id", "type", "source", "tenant", "correlation_id",
+ *              "topic", "partition", "offset"},   of the event that raised it
+ *    "created_at": "2024-05-01T12:00:00.123Z"}   RFC 3339, UTC
+ *
+ * Only "summary" is required by every sink; absent strings are sent as
+ * empty, absent objects as {}. Label and annotation values that are not
+ * strings are sent as their JSON text (null ones are left out). Event
+ * members may be absent (replayed input has no topic). What each sink gets:
+ *
+ * - webhook: the body exactly as stored, POSTed with Content-Type
+ *   application/json and the Standard Webhooks headers: webhook-id
+ *   "eddy-<outbox id>-<8 hex digits of SHA-256 of the dedupe key>" (the
+ *   same for every attempt of one alert, so a receiver drops replays by it),
+ *   webhook-timestamp (unix seconds of the attempt) and webhook-signature
+ *   "v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">" keyed with the
+ *   base64-decoded secret after "whsec_" (no signature without a secret).
+ * - slack: an incoming-webhook message: "text" (severity and summary, the
+ *   notification's fallback) and "blocks": a header "[SEVERITY] summary",
+ *   a section with the description (when there is one), and a context line
+ *   with key, tenant and event (type, id, topic/partition/offset).
+ * - alertmanager: POST <url>/api/v2/alerts with one alert: "labels"
+ *   alertname (labels.alertname, else the event's type, else "eddy"),
+ *   severity, key and tenant (when not empty), then the alert's labels (a
+ *   label of the alert wins over the computed one of the same name);
+ *   "annotations" summary and description, then the alert's annotations;
+ *   "startsAt" created_at; "generatorURL" when configured.
+ */
+
+enum eddy_alerts_sink_type {
+	EDDY_ALERTS_WEBHOOK,
+	EDDY_ALERTS_SLACK,
+	EDDY_ALERTS_ALERTMANAGER,
+};
+
+/* One destination; the outbox's "sink" column names it. */
+struct eddy_alerts_sink {
+	const char *name;
+	enum eddy_alerts_sink_type type;
+	/* webhook: the URL POSTed to; slack: the incoming webhook's URL;
+	 * alertmanager: its base URL ("http://am:9093"), /api/v2/alerts is
+	 * appended unless already there. http:// or https:// only. */
+	const char *url;
+	/* webhook only: the Standard Webhooks secret, "whsec_<base64>" (the
+	 * prefix may be left out); NULL sends unsigned requests. */
+	const char *secret;
+	int timeout_ms; /* per request, connection included; 0: 10000 */
+};
+
+/* Zero values mean the defaults given. Every string is copied by
+ * eddy_alerts_start: the conf may be freed once it returns. */
+struct eddy_alerts_conf {
+	const struct eddy_alerts_sink *sinks;
+	size_t n_sinks;
+	int max_age_ms;     /* an alert older than this is given up; 0: 24 h */
+	int backoff_ms;     /* first retry's wait; 0: 1000 */
+	int backoff_max_ms; /* doubling stops here; 0: 300000 */
+	int max_in_flight;  /* requests at once, all sinks together; 0: 16 */
+	int poll_ms;        /* outbox looked at this often without a wake; 0: 1000 */
+	const char *generator_url; /* alertmanager's generatorURL; NULL: none */
+};
+
+/* What the sender has done since it started; every field counts alerts
+ * (retried counts attempts that will be tried again). */
+struct eddy_alerts_stats {
+	uint64_t delivered; /* a sink accepted it (2xx) */
+	uint64_t retried;   /* failed for now: 5xx, 408, 429, network, timeout */
+	uint64_t failed;    /* failed for good: another 4xx, 3xx, unknown sink, bad body */
+	uint64_t given_up;  /* older than max_age_ms before it could be delivered */
+	uint64_t in_flight; /* requests under way now */
+};
+
+struct eddy_alerts;
+
+/* Starts the sender's thread on store, a handle of its own on the database
+ * the consumer writes the outbox of (eddy_store_* handles are not shared
+ * between threads); the sender takes ownership of it, also when start fails.
+ * Returns NULL with errstr filled when the conf is invalid (no sinks, a sink
+ * without name or with a bad URL or secret, two sinks of one name) or
+ * resources could not be had. */
+struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf,
+				      struct eddy_store *store, char *errstr, size_t errstr_size);
+
+/* New alerts were committed: the sender looks at the outbox now rather than
+ * at its next poll. Cheap, callable from any thread, until stop. */
+void eddy_alerts_wake(struct eddy_alerts *a);
+
+/* Thread-safe snapshot of the counters. */
+void eddy_alerts_stats(const struct eddy_alerts *a, struct eddy_alerts_stats *out);
+
+/* Stops sending: no new request starts; those under way get up to grace_ms
+ * to finish (their outcome recorded), then are aborted and stay pending,
+ * to be sent again by the next start (receivers drop the replay by its
+ * webhook-id). Joins the thread, closes the store handle and frees a.
+ * NULL is a no-op. */
+void eddy_alerts_stop(struct eddy_alerts *a, int grace_ms);
+
+#endif
