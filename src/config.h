@@ -45,6 +45,9 @@ struct eddy_config {
 	int registry_retries;
 	char *registry_subject_strategy; /* topic | record | topic_record */
 	int registry_cache_latest_ms;
+	char *publish_source;          /* CloudEvents source of what handlers publish */
+	char *publish_application;     /* meta.source.application */
+	char *publish_environment_type; /* meta.source.environment_type, NULL: left out */
 	bool reload_watch;       /* reload when handlers or schemas change on disk */
 	int reload_debounce_ms;
 	int batch_size;          /* max records per batch */

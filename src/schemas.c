@@ -383,6 +383,7 @@ struct eddy_schemas {
 	/* the record between unwrap and check */
 	const struct wire *cur;
 	struct eddy_schema_result last; /* of the record's failed validation */
+	struct eddy_json_doc *pub_doc;  /* data of ctx.publish */
 	bool have_last;
 	char *avro_json;
 };
@@ -516,6 +517,7 @@ void eddy_schemas_destroy(struct eddy_schemas *s)
 	pairs_free(s->refs, s->n_refs);
 	free(s->types);
 	free(s->avro_json);
+	eddy_json_doc_destroy(s->pub_doc);
 	eddy_registry_destroy(s->registry);
 	eddy_schema_set_destroy(s->set);
 	eddy_schema_files_destroy(s->files);
@@ -951,6 +953,34 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 		return EDDY_SCHEMAS_INVALID;
 	}
 	return validate(s, sc, ev->data_json, "data", reason, reason_size);
+}
+
+enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const char *topic,
+						  const char *type, const char *dataschema,
+						  const char *data, size_t len, char *reason,
+						  size_t reason_size)
+{
+	char jerr[256] = "";
+
+	if (!s->pub_doc && !(s->pub_doc = eddy_json_doc_new())) {
+		eddy_errf(reason, reason_size, "out of memory");
+		return EDDY_SCHEMAS_INVALID;
+	}
+	/* the same path as a record without wire format: a record made up of
+	 * what the event will be */
+	struct eddy_msg m = {.topic = topic, .partition = -1, .offset = -1, .timestamp_ms = -1};
+	struct eddy_event ev = {.msg = &m, .mode = EDDY_ENVELOPE_STRUCTURED};
+	ev.type = (struct eddy_attr){type, strlen(type)};
+	if (dataschema)
+		ev.dataschema = (struct eddy_attr){dataschema, strlen(dataschema)};
+	ev.data_json = eddy_json_parse(s->pub_doc, data, len, jerr, sizeof jerr);
+	if (!ev.data_json) {
+		eddy_errf(reason, reason_size, "data is not JSON: %s", jerr);
+		return EDDY_SCHEMAS_INVALID;
+	}
+	s->cur = NULL;
+	s->have_last = false;
+	return eddy_schemas_check(s, &ev, s->pub_doc, reason, reason_size);
 }
 
 const struct eddy_schema_result *eddy_schemas_last_errors(const struct eddy_schemas *s)

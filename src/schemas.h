@@ -46,6 +46,14 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 					     struct eddy_json_doc *doc, char *reason,
 					     size_t reason_size);
 
+/* Schema-on-write: checks data (JSON text) that is to be published to topic
+ * as an event of type (and dataschema, may be NULL) against its schema,
+ * found as for a record without wire format. */
+enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const char *topic,
+						  const char *type, const char *dataschema,
+						  const char *data, size_t len, char *reason,
+						  size_t reason_size);
+
 /* The errors of the last record's failed validation, valid until the next
  * unwrap; NULL when it failed otherwise (or did not fail). */
 const struct eddy_schema_result *eddy_schemas_last_errors(const struct eddy_schemas *s);
