@@ -21,6 +21,7 @@ enum prop_type {
 	P_ENUM,
 	P_LIST, /* char ** at off, size_t count at off_n */
 	P_MAP,  /* struct eddy_config_kv * at off, size_t count at off_n */
+	P_SINKS, /* struct eddy_config_sink * at off, size_t count at off_n */
 };
 
 /* Each flag is a check the loader applies to every value the property gets,
@@ -218,6 +219,38 @@ static const struct prop props[] = {
      .off = OFF(publish_environment_type),
      .doc = "`meta.source.environment_type` of published events (e.g. `production`); unset: "
             "left out."},
+    {.name = "alerts.sinks",
+     .type = P_SINKS,
+     .off = OFF(alert_sinks),
+     .off_n = OFF(n_alert_sinks),
+     .doc = "Where `ctx.alert` sends alerts, by name: each a mapping of `type` (`webhook`: "
+            "JSON signed as Standard Webhooks do; `slack`: an incoming webhook; "
+            "`alertmanager`: Prometheus Alertmanager's `/api/v2/alerts`), `url`, `secret` "
+            "(webhook: `whsec_<base64>`, use `${VAR}`) and `timeout_ms` (default 10000)."},
+    {.name = "alerts.default_sink",
+     .type = P_STRING,
+     .off = OFF(alerts_default_sink),
+     .doc = "Sink of alerts that name none. Unset: the first sink."},
+    {.name = "alerts.dedupe_window_s",
+     .type = P_INT,
+     .def = "86400",
+     .off = OFF(alerts_dedupe_window_s),
+     .min = 0,
+     .max = 31536000,
+     .doc = "An alert whose dedupe key (sink, handler and `key`, or `dedupe`) was raised "
+            "within this many seconds is not sent again: replays and restarts do not "
+            "repeat alerts."},
+    {.name = "alerts.max_age_s",
+     .type = P_INT,
+     .def = "86400",
+     .off = OFF(alerts_max_age_s),
+     .min = 1,
+     .max = 31536000,
+     .doc = "An alert not delivered within this many seconds is given up (logged)."},
+    {.name = "alerts.generator_url",
+     .type = P_STRING,
+     .off = OFF(alerts_generator_url),
+     .doc = "`generatorURL` of alerts sent to Alertmanager."},
     {.name = "reload.watch",
      .type = P_BOOL,
      .def = "true",
@@ -369,6 +402,17 @@ static void list_free(char **items, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(items[i]);
 	free(items);
+}
+
+static void sinks_free(struct eddy_config_sink *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].type);
+		free(v[i].url);
+		free(v[i].secret);
+	}
+	free(v);
 }
 
 static void kv_free(struct eddy_config_kv *kv, size_t n)
@@ -530,6 +574,7 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 	}
 	case P_LIST:
 	case P_MAP:
+	case P_SINKS:
 		break;
 	}
 	eddy_errf(msg, msg_size, "not a single value");
@@ -617,6 +662,15 @@ static int set_default(struct eddy_config *c, const struct prop *p, char *msg, s
 		*n = 0;
 		return 0;
 	}
+	case P_SINKS: {
+		struct eddy_config_sink **v = field(c, p->off);
+		size_t *n = field(c, p->off_n);
+
+		sinks_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		return 0;
+	}
 	case P_LIST:
 		return set_list_text(c, p, p->def ? p->def : "", msg, msg_size);
 	default:
@@ -657,6 +711,10 @@ void eddy_config_destroy(struct eddy_config *c)
 		switch (p->type) {
 		case P_MAP:
 			kv_free(*(struct eddy_config_kv **)field(c, p->off),
+			           *(size_t *)field(c, p->off_n));
+			break;
+		case P_SINKS:
+			sinks_free(*(struct eddy_config_sink **)field(c, p->off),
 			           *(size_t *)field(c, p->off_n));
 			break;
 		case P_LIST:
@@ -886,6 +944,8 @@ static const char *expected(enum prop_type t)
 		return "a string or a list of strings";
 	case P_MAP:
 		return "a mapping";
+	case P_SINKS:
+		return "a mapping of sink names to their settings";
 	default:
 		return "a string";
 	}
@@ -966,6 +1026,114 @@ static int load_map(struct loader *ld, const struct prop *p, const yaml_node_t *
 	return 0;
 }
 
+/* alerts.sinks: name -> { type, url, secret, timeout_ms }. */
+static int load_sinks(struct loader *ld, const struct prop *p, const yaml_node_t *key,
+                      const yaml_node_t *n)
+{
+	static const char *const types[] = {"webhook", "slack", "alertmanager", NULL};
+	struct eddy_config_sink **v = field(ld->c, p->off);
+	size_t *nv = field(ld->c, p->off_n);
+	char msg[256];
+
+	if (is_null(n))
+		return set_default(ld->c, p, msg, sizeof(msg));
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(ld, key, p->name, "expected %s, got %s", expected(p->type), kind(n));
+	if (check_keys(ld, n, p->name) < 0 || set_default(ld->c, p, msg, sizeof(msg)) < 0)
+		return -1;
+	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, pair->key);
+		yaml_node_t *sv = yaml_document_get_node(ld->doc, pair->value);
+		const char *sname = (const char *)k->data.scalar.value;
+		struct eddy_config_sink *s;
+		char full[256];
+
+		snprintf(full, sizeof(full), "%s.%s", p->name, sname);
+		if (!*sname)
+			return fail_at(ld, k, p->name, "empty sink name");
+		if (sv->type != YAML_MAPPING_NODE)
+			return fail_at(ld, k, full, "expected a mapping (type, url, ...), got %s",
+			               kind(sv));
+		if (check_keys(ld, sv, full) < 0)
+			return -1;
+		s = realloc(*v, (*nv + 1) * sizeof(**v));
+		if (!s)
+			return fail_at(ld, k, full, "out of memory");
+		*v = s;
+		s = &s[(*nv)++];
+		memset(s, 0, sizeof(*s));
+		s->timeout_ms = 10000;
+		if (!(s->name = strdup(sname)))
+			return fail_at(ld, k, full, "out of memory");
+		for (yaml_node_pair_t *q = sv->data.mapping.pairs.start; q < sv->data.mapping.pairs.top;
+		     q++) {
+			yaml_node_t *qk = yaml_document_get_node(ld->doc, q->key);
+			yaml_node_t *qv = yaml_document_get_node(ld->doc, q->value);
+			const char *qname = (const char *)qk->data.scalar.value;
+			char item[300];
+			char *text;
+			char **dst = NULL;
+
+			snprintf(item, sizeof(item), "%s.%s", full, qname);
+			if (qv->type != YAML_SCALAR_NODE || is_null(qv))
+				return fail_at(ld, qk, item, "expected a string, got %s", kind(qv));
+			if (!(text = scalar_text(ld, qv, item)))
+				return -1;
+			if (strcmp(qname, "type") == 0) {
+				size_t i;
+				for (i = 0; types[i] && strcasecmp(text, types[i]) != 0; i++)
+					;
+				if (!types[i]) {
+					fail_at(ld, qv, item,
+					        "\"%.*s\" is not one of: webhook, slack, alertmanager",
+					        QUOTE_MAX, text);
+					free(text);
+					return -1;
+				}
+				free(text);
+				text = strdup(types[i]);
+				dst = &s->type;
+			} else if (strcmp(qname, "url") == 0) {
+				if (strncmp(text, "http://", 7) != 0 && strncmp(text, "https://", 8) != 0) {
+					fail_at(ld, qv, item, "\"%.*s\" is not an http:// or https:// URL",
+					        QUOTE_MAX, text);
+					free(text);
+					return -1;
+				}
+				dst = &s->url;
+			} else if (strcmp(qname, "secret") == 0) {
+				dst = &s->secret;
+			} else if (strcmp(qname, "timeout_ms") == 0) {
+				long ms;
+				if (parse_long(text, &ms) != 0 || ms < 100 || ms > 600000) {
+					fail_at(ld, qv, item, "\"%.*s\" is not a whole number in 100..600000",
+					        QUOTE_MAX, text);
+					free(text);
+					return -1;
+				}
+				s->timeout_ms = (int)ms;
+				free(text);
+				continue;
+			} else {
+				free(text);
+				return fail_at(ld, qk, item, "unknown key (type, url, secret, timeout_ms)");
+			}
+			if (!text)
+				return fail_at(ld, qv, item, "out of memory");
+			free(*dst);
+			*dst = text;
+		}
+		if (!s->type)
+			return fail_at(ld, k, full, "type is required (webhook, slack, alertmanager)");
+		if (!s->url)
+			return fail_at(ld, k, full, "url is required");
+		if (s->secret && strcmp(s->type, "webhook") != 0)
+			return fail_at(ld, k, full, "secret is for webhook sinks only");
+	}
+	return 0;
+}
+
 static int load_list(struct loader *ld, const struct prop *p, const yaml_node_t *key,
                      const yaml_node_t *n)
 {
@@ -1033,6 +1201,8 @@ static int load_prop(struct loader *ld, const struct prop *p, const yaml_node_t 
 
 	if (p->type == P_MAP)
 		return load_map(ld, p, key, n);
+	if (p->type == P_SINKS)
+		return load_sinks(ld, p, key, n);
 	if (p->type == P_LIST)
 		return load_list(ld, p, key, n);
 	if (n->type != YAML_SCALAR_NODE)
@@ -1147,7 +1317,7 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 		char env[128];
 		int rc;
 
-		if (p->type == P_MAP)
+		if (p->type == P_MAP || p->type == P_SINKS)
 			continue;
 		env_name(p->name, env, sizeof(env));
 		if (strcmp(env, name) != 0)
@@ -1179,7 +1349,7 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 			char cand[128];
 			size_t d;
 
-			if (props[j].type == P_MAP)
+			if (props[j].type == P_MAP || props[j].type == P_SINKS)
 				continue;
 			env_name(props[j].name, cand, sizeof(cand));
 			d = distance(name, cand);
@@ -1230,6 +1400,19 @@ static char *dir_of(const char *path)
 	if (slash == path)
 		return strdup("/");
 	return strndup(path, (size_t)(slash - path));
+}
+
+/* alerts.default_sink, from the file or the environment, names a sink. */
+static int check_default_sink(const struct eddy_config *c, char *errstr, size_t errstr_size)
+{
+	if (!c->alerts_default_sink)
+		return 0;
+	for (size_t i = 0; i < c->n_alert_sinks; i++)
+		if (strcmp(c->alert_sinks[i].name, c->alerts_default_sink) == 0)
+			return 0;
+	eddy_errf(errstr, errstr_size, "%s: alerts.default_sink: \"%.*s\" is not one of alerts.sinks",
+	          c->path, QUOTE_MAX, c->alerts_default_sink);
+	return -1;
 }
 
 /* Loads len bytes of YAML named name into a new config. */
@@ -1283,6 +1466,8 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 			goto err;
 	}
 	if (apply_env_all(c, envp, errstr, errstr_size) < 0)
+		goto err;
+	if (check_default_sink(c, errstr, errstr_size) < 0)
 		goto err;
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
@@ -1427,16 +1612,20 @@ void eddy_config_write_doc(FILE *out)
 		case P_MAP:
 			fputs("mapping", out);
 			break;
+		case P_SINKS:
+			fputs("mapping of sinks", out);
+			break;
 		}
 		fputs(" | ", out);
-		if (p->type == P_MAP || (p->type == P_LIST && (!p->def || !*p->def)))
+		if (p->type == P_MAP || p->type == P_SINKS ||
+		    (p->type == P_LIST && (!p->def || !*p->def)))
 			fputs("empty", out);
 		else if (!p->def)
 			fputs("unset", out);
 		else
 			fprintf(out, "`%s`", p->def);
 		fputs(" | ", out);
-		if (p->type == P_MAP) {
+		if (p->type == P_MAP || p->type == P_SINKS) {
 			fputs(strcmp(p->name, "kafka") == 0 ? "`EDDY_KAFKA_<NAME>`" : "none", out);
 		} else {
 			env_name(p->name, env, sizeof(env));

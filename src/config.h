@@ -13,6 +13,15 @@ struct eddy_config_kv {
 	char *value;
 };
 
+/* An alert sink (alerts.sinks.<name>). */
+struct eddy_config_sink {
+	char *name;
+	char *type;   /* webhook | slack | alertmanager */
+	char *url;
+	char *secret; /* webhook signing secret, NULL: unsigned */
+	int timeout_ms;
+};
+
 struct eddy_config {
 	char *path;          /* the file read, NULL for defaults only */
 	char *dir;           /* its directory: relative paths below resolve against the
@@ -48,6 +57,12 @@ struct eddy_config {
 	char *publish_source;          /* CloudEvents source of what handlers publish */
 	char *publish_application;     /* meta.source.application */
 	char *publish_environment_type; /* meta.source.environment_type, NULL: left out */
+	struct eddy_config_sink *alert_sinks; /* in file order */
+	size_t n_alert_sinks;
+	char *alerts_default_sink; /* NULL: the first sink */
+	int alerts_dedupe_window_s;
+	int alerts_max_age_s;
+	char *alerts_generator_url;
 	bool reload_watch;       /* reload when handlers or schemas change on disk */
 	int reload_debounce_ms;
 	int batch_size;          /* max records per batch */

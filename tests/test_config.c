@@ -524,6 +524,48 @@ static void test_doc(void)
 	free(file);
 }
 
+/* alerts.sinks: named sinks with their own keys, checked where they are. */
+static void test_sinks(void)
+{
+	char *env[] = {"HOOK_SECRET=whsec_c2VjcmV0", NULL};
+	struct eddy_config *c =
+	    load("alerts:\n  default_sink: chat\n  sinks:\n"
+	         "    ops: { type: webhook, url: \"https://h.example.com/a\", secret: \"${HOOK_SECRET}\" }\n"
+	         "    chat: { type: Slack, url: \"https://hooks.slack.com/x\", timeout_ms: 2500 }\n"
+	         "    am: { type: alertmanager, url: \"http://am:9093\" }\n",
+	         env);
+	CHECK(c != NULL && c->n_alert_sinks == 3);
+	if (c && c->n_alert_sinks == 3) {
+		CHECK_STR(c->alert_sinks[0].name, "ops");
+		CHECK_STR(c->alert_sinks[0].type, "webhook");
+		CHECK_STR(c->alert_sinks[0].secret, "whsec_c2VjcmV0");
+		CHECK(c->alert_sinks[0].timeout_ms == 10000);
+		CHECK_STR(c->alert_sinks[1].type, "slack");
+		CHECK(c->alert_sinks[1].timeout_ms == 2500);
+		CHECK(c->alert_sinks[1].secret == NULL);
+		CHECK_STR(c->alert_sinks[2].url, "http://am:9093");
+		CHECK_STR(c->alerts_default_sink, "chat");
+		CHECK(c->alerts_dedupe_window_s == 86400);
+	}
+	eddy_config_destroy(c);
+
+	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: webhok, url: \"http://x\" }\n", NULL,
+	          NAME ":3: alerts.sinks.ops.type: \"webhok\" is not one of: webhook, slack, "
+	               "alertmanager");
+	CHECK_ERR("alerts:\n  sinks:\n    ops:\n      type: webhook\n", NULL,
+	          NAME ":3: alerts.sinks.ops: url is required");
+	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"ftp://x\" }\n", NULL,
+	          NAME ":3: alerts.sinks.ops.url: \"ftp://x\" is not an http:// or https:// URL");
+	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"http://x\", secret: s }\n", NULL,
+	          NAME ":3: alerts.sinks.ops: secret is for webhook sinks only");
+	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"http://x\", retries: 3 }\n", NULL,
+	          NAME ":3: alerts.sinks.ops.retries: unknown key (type, url, secret, timeout_ms)");
+	CHECK_ERR("alerts:\n  sinks:\n    ops: http://x\n", NULL,
+	          NAME ":3: alerts.sinks.ops: expected a mapping (type, url, ...), got a scalar");
+	CHECK_ERR("alerts:\n  default_sink: pager\n  sinks:\n    ops: { type: slack, url: \"http://x\" }\n",
+	          NULL, NAME ": alerts.default_sink: \"pager\" is not one of alerts.sinks");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -532,6 +574,7 @@ int main(void)
 	test_expansion();
 	test_overrides();
 	test_errors();
+	test_sinks();
 	test_file();
 	test_doc();
 	return test_report("config");
