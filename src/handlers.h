@@ -8,6 +8,8 @@
 
 #include "envelope.h"
 
+struct eddy_publish_req;
+
 /* What ctx.get/upsert/delete/log do: supplied by the pipeline (apply to the
  * store, print in eddy dev, ...). Each returns 0 (get: 1 found, 0 not
  * found) or -1 with errstr filled; a -1 raises a Lua error in the handler
@@ -25,6 +27,10 @@ struct eddy_actions {
 	 * text or NULL */
 	void (*log)(void *ud, const char *handler, const char *level, const char *msg,
 		    const char *fields_json);
+	/* ctx.publish: req borrowed for the call; the record is produced only
+	 * when every handler of the event succeeded */
+	int (*publish)(void *ud, const struct eddy_publish_req *req, char *errstr,
+		       size_t errstr_size);
 };
 
 struct eddy_handlers;

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "log.h"
+#include "publish.h"
 #include "reload.h"
 
 /* A partition this process holds or has records of in the current batch. */
@@ -26,12 +27,14 @@ struct part {
 	int64_t committed;     /* last offset committed to the group, -1 none */
 };
 
-/* A dead letter not yet acknowledged holds its partition's commit below
- * its offset; one that failed sends the partition back to it. */
+/* A record produced for a source record (its dead letter, or what its
+ * handlers published) not yet acknowledged holds the source partition's
+ * commit below its offset; one that failed sends the partition back to it. */
 struct pending {
 	size_t part;
 	int64_t offset;
 	int state; /* 0 in flight, 1 settled, -1 failed */
+	bool published; /* else a dead letter */
 };
 
 struct consumer {
@@ -178,7 +181,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	size_t i = (size_t)(id - c->pending_base);
 	c->pending[i].state = m->err ? -1 : 1;
 	if (m->err)
-		eddy_log(EDDY_LOG_ERROR, "dead letter for %s %d/%" PRId64 " not delivered: %s",
+		eddy_log(EDDY_LOG_ERROR, "%s for %s %d/%" PRId64 " not delivered: %s",
+			 c->pending[i].published ? "published record" : "dead letter",
 			 c->parts[c->pending[i].part].topic, (int)c->parts[c->pending[i].part].partition,
 			 c->pending[i].offset, rd_kafka_err2str(m->err));
 }
@@ -197,6 +201,40 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	(void)opaque;
 	eddy_log(err == RD_KAFKA_RESP_ERR__FATAL ? EDDY_LOG_ERROR : EDDY_LOG_WARN, "kafka: %s: %s",
 		 rd_kafka_err2name(err), reason);
+}
+
+/* Produces to topic (taking h), the delivery tracked as pending for the
+ * source record m. */
+static int produce_tracked(struct consumer *c, const struct eddy_msg *m, bool published,
+			   const char *topic, const char *key, size_t key_len, const char *value,
+			   size_t value_len, rd_kafka_headers_t *h)
+{
+	if (c->n_pending == c->cap_pending) {
+		size_t cap = c->cap_pending ? c->cap_pending * 2 : 64;
+		struct pending *np = realloc(c->pending, cap * sizeof *np);
+		if (!np) {
+			rd_kafka_headers_destroy(h);
+			return -1;
+		}
+		c->pending = np;
+		c->cap_pending = cap;
+	}
+	uint64_t id = c->pending_base + c->n_pending;
+	c->pending[c->n_pending] =
+		(struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0, published};
+	rd_kafka_resp_err_t err = rd_kafka_producev(
+		c->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
+	if (err) {
+		rd_kafka_headers_destroy(h);
+		eddy_log(EDDY_LOG_ERROR, "%s to %s: %s", published ? "publish" : "dead letter", topic,
+			 rd_kafka_err2str(err));
+		return -1;
+	}
+	c->n_pending++;
+	rd_kafka_poll(c->producer, 0);
+	return 0;
 }
 
 /* Produces a dead letter: the original key, value and headers plus the
@@ -229,34 +267,20 @@ static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dea
 	snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	rd_kafka_header_add(h, "eddy.error.time", -1, when, -1);
 
-	if (c->n_pending == c->cap_pending) {
-		size_t cap = c->cap_pending ? c->cap_pending * 2 : 64;
-		struct pending *np = realloc(c->pending, cap * sizeof *np);
-		if (!np) {
-			rd_kafka_headers_destroy(h);
-			return -1;
-		}
-		c->pending = np;
-		c->cap_pending = cap;
-	}
-	uint64_t id = c->pending_base + c->n_pending;
-	c->pending[c->n_pending] =
-		(struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0};
-	rd_kafka_resp_err_t err = rd_kafka_producev(
-		c->producer, RD_KAFKA_V_TOPIC(c->conf->dead_letter_topic),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_KEY((void *)m->key, m->key ? m->key_len : 0),
-		RD_KAFKA_V_VALUE((void *)m->value, m->value ? m->value_len : 0),
-		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
-	if (err) {
-		rd_kafka_headers_destroy(h);
-		eddy_log(EDDY_LOG_ERROR, "dead letter to %s: %s", c->conf->dead_letter_topic,
-			 rd_kafka_err2str(err));
-		return -1;
-	}
-	c->n_pending++;
-	rd_kafka_poll(c->producer, 0);
-	return 0;
+	return produce_tracked(c, m, false, c->conf->dead_letter_topic, m->key,
+			       m->key ? m->key_len : 0, m->value, m->value ? m->value_len : 0, h);
+}
+
+/* Produces a record of the handlers of m (ctx.publish), its delivery
+ * awaited before m's offset is committed. */
+static int publish(void *ud, const struct eddy_msg *m, const struct eddy_record *r)
+{
+	struct consumer *c = ud;
+	rd_kafka_headers_t *h = rd_kafka_headers_new(r->n_headers ? r->n_headers : 1);
+	for (size_t i = 0; i < r->n_headers; i++)
+		rd_kafka_header_add(h, r->headers[2 * i], -1, r->headers[2 * i + 1], -1);
+	return produce_tracked(c, m, true, r->topic, r->key, r->key ? r->key_len : 0, r->value,
+			       r->value ? r->value_len : 0, h);
 }
 
 /* Lends m's fields to an eddy_msg; headers go into c's reused array. */
@@ -591,6 +615,8 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 	struct eddy_pipeline_opts popts = opts->pipeline;
 	popts.dead_letter = dead_letter;
 	popts.dead_letter_ud = &c;
+	popts.publish = publish;
+	popts.publish_ud = &c;
 	if (!(c.pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
 		goto out;
 

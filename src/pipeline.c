@@ -12,6 +12,7 @@
 #include "handlers.h"
 #include "json.h"
 #include "log.h"
+#include "publish.h"
 #include "schemas.h"
 #include "store.h"
 
@@ -33,6 +34,9 @@ struct eddy_pipeline {
 	struct eddy_envelope_conf env;
 	struct eddy_actions actions;
 	const struct eddy_msg *cur; /* the record being handled */
+	const struct eddy_event *cur_ev;
+	struct eddy_record *records; /* published by the event's handlers, not yet out */
+	size_t n_records, cap_records;
 	bool store_failed;          /* an action hit a store error: abort the batch */
 	struct write *writes;
 	size_t n_writes, cap_writes;
@@ -136,6 +140,9 @@ static void drop_writes(struct eddy_pipeline *p)
 {
 	p->n_writes = 0;
 	p->buf_len = 0;
+	for (size_t i = 0; i < p->n_records; i++)
+		eddy_record_free(&p->records[i]);
+	p->n_records = 0;
 }
 
 /* Applies the event's writes to the batch transaction. */
@@ -159,7 +166,53 @@ static int apply_writes(struct eddy_pipeline *p)
 			print_action(p, "upsert", ns, key, w->key_len, p->buf + w->value, w->len);
 		}
 	}
+	for (size_t i = 0; i < p->n_records; i++) {
+		const struct eddy_record *r = &p->records[i];
+		/* without a producer (replay) the records are reported */
+		FILE *out = p->opts.print_actions ? p->opts.print_actions
+			    : p->opts.publish     ? NULL
+						  : stdout;
+		if (out) {
+			fprintf(out, "publish %s %.*s %.*s\n", r->topic, (int)r->key_len,
+				r->key ? r->key : "", (int)(r->value ? r->value_len : 11),
+				r->value ? r->value : "(tombstone)");
+			fflush(out);
+		}
+		if (p->opts.publish && p->opts.publish(p->opts.publish_ud, p->cur, r) != 0) {
+			eddy_errf(p->error, sizeof p->error, "publish to %s not accepted", r->topic);
+			p->store_failed = true;
+			return -1;
+		}
+		p->stats.published++;
+	}
 	drop_writes(p);
+	return 0;
+}
+
+static int act_publish(void *ud, const struct eddy_publish_req *req, char *errstr,
+		       size_t errstr_size)
+{
+	struct eddy_pipeline *p = ud;
+	struct eddy_record r;
+	enum eddy_schemas_outcome so =
+	    eddy_publish_build(p->conf, p->schemas, req, p->cur_ev, &r, errstr, errstr_size);
+
+	if (so == EDDY_SCHEMAS_RETRY)
+		return store_error(p, errstr); /* the registry: not the event's fault */
+	if (so != EDDY_SCHEMAS_VALID)
+		return -1;
+	if (p->n_records == p->cap_records) {
+		size_t cap = p->cap_records ? p->cap_records * 2 : 8;
+		struct eddy_record *v = realloc(p->records, cap * sizeof *v);
+		if (!v) {
+			eddy_record_free(&r);
+			eddy_errf(errstr, errstr_size, "out of memory");
+			return -1;
+		}
+		p->records = v;
+		p->cap_records = cap;
+	}
+	p->records[p->n_records++] = r;
 	return 0;
 }
 
@@ -233,7 +286,7 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 	p->env.require_key_equals_id = conf->require_key_equals_id;
 	p->env.require_tenant = conf->require_tenant;
 	p->env.tenant_topic_pattern = conf->tenant_topic_pattern;
-	p->actions = (struct eddy_actions){p, act_get, act_upsert, act_del, act_log};
+	p->actions = (struct eddy_actions){p, act_get, act_upsert, act_del, act_log, act_publish};
 
 	if (!(p->doc = eddy_json_doc_new())) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -241,7 +294,7 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 	}
 	if (!(p->schemas = eddy_schemas_new(conf, errstr, errstr_size)))
 		goto err;
-	if (!(p->store = eddy_store_open_sqlite(conf->store_path, errstr, errstr_size)))
+	if (!(p->store = eddy_store_open(conf, errstr, errstr_size)))
 		goto err;
 	if (!(p->handlers = eddy_handlers_load(conf->handlers, &p->actions, errstr, errstr_size)))
 		goto err;
@@ -279,6 +332,8 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 {
 	if (!p)
 		return;
+	drop_writes(p);
+	free(p->records);
 	free(p->writes);
 	free(p->buf);
 	eddy_handlers_destroy(p->handlers);
@@ -350,7 +405,9 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 
 	for (int attempt = 0;; attempt++) {
 		drop_writes(p);
+		p->cur_ev = &ev;
 		int n = eddy_handlers_dispatch(p->handlers, &ev, &failed, reason, sizeof reason);
+		p->cur_ev = NULL;
 		if (p->store_failed)
 			return EDDY_OUTCOME_FAILED;
 		if (n >= 0) {

@@ -25,6 +25,13 @@ struct eddy_dead_letter {
 typedef int (*eddy_dead_letter_fn)(void *ud, const struct eddy_msg *m,
 				   const struct eddy_dead_letter *dl);
 
+struct eddy_record;
+
+/* Where the records handlers publish go: produced in run and dev (their
+ * delivery confirmed before the offset of m is committed), reported in
+ * replay. Returns 0 when accepted, -1 when not. */
+typedef int (*eddy_publish_fn)(void *ud, const struct eddy_msg *m, const struct eddy_record *r);
+
 enum eddy_outcome {
 	EDDY_OUTCOME_HANDLED,  /* handlers ran (or none subscribed) */
 	EDDY_OUTCOME_DEAD,     /* dead-lettered */
@@ -35,6 +42,7 @@ struct eddy_pipeline_stats {
 	uint64_t records, handled, unrouted, dead, upserts, deletes, retries;
 	uint64_t schema_invalid; /* of dead: the records that broke their schema */
 	uint64_t reloads, reload_failures;
+	uint64_t published;
 	uint64_t batches, aborted_batches;
 };
 
@@ -45,6 +53,8 @@ struct eddy_pipeline_opts {
 	bool dry_run;
 	eddy_dead_letter_fn dead_letter;
 	void *dead_letter_ud;
+	eddy_publish_fn publish; /* NULL: published records are printed on stdout */
+	void *publish_ud;
 };
 
 struct eddy_pipeline;
