@@ -73,11 +73,11 @@ struct eddy_alerts_sink {
 struct eddy_alerts_conf {
 	const struct eddy_alerts_sink *sinks;
 	size_t n_sinks;
-	int max_age_ms;     /* an alert older than this is given up; 0: 24 h */
-	int backoff_ms;     /* first retry's wait; 0: 1000 */
-	int backoff_max_ms; /* doubling stops here; 0: 300000 */
-	int max_in_flight;  /* requests at once, all sinks together; 0: 16 */
-	int poll_ms;        /* outbox looked at this often without a wake; 0: 1000 */
+	int max_age_ms;            /* an alert older than this is given up; 0: 24 h */
+	int backoff_ms;            /* first retry's wait; 0: 1000 */
+	int backoff_max_ms;        /* doubling stops here; 0: 300000 */
+	int max_in_flight;         /* requests at once, all sinks together; 0: 16 */
+	int poll_ms;               /* outbox looked at this often without a wake; 0: 1000 */
 	const char *generator_url; /* alertmanager's generatorURL; NULL: none */
 };
 
@@ -99,8 +99,8 @@ struct eddy_alerts;
  * Returns NULL with errstr filled when the conf is invalid (no sinks, a sink
  * without name or with a bad URL or secret, two sinks of one name) or
  * resources could not be had. */
-struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf,
-				      struct eddy_store *store, char *errstr, size_t errstr_size);
+struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struct eddy_store *store,
+                                      char *errstr, size_t errstr_size);
 
 /* New alerts were committed: the sender looks at the outbox now rather than
  * at its next poll. Cheap, callable from any thread, until stop. */

@@ -1,0 +1,1182 @@
+/* alerts.c - the alert sender: one thread that takes due alerts from the
+ * store's outbox, sends them with libcurl's multi interface (webhook signed
+ * as Standard Webhooks do, Slack message, Alertmanager alert) and records
+ * each outcome in the outbox. */
+#include "alerts.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "log.h"
+
+/* Kept of a sink's answer, for the log and the outbox's error column. */
+#define ANSWER_MAX 2048
+
+/* Longest part of an answer quoted in a log line or an error. */
+#define EXCERPT_MAX 200
+
+/* Slack refuses longer texts: a header's plain text holds 150 characters,
+ * a section's 3000 (limits in characters; we count bytes, which is safe). */
+#define SLACK_HEADER_MAX 150
+#define SLACK_SECTION_MAX 3000
+#define SLACK_CONTEXT_MAX 300
+
+#define AM_PATH "/api/v2/alerts"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The outbox keeps wall-clock times: they must survive a restart. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *dup_n(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+/* An output buffer that remembers running out of memory, so a run of puts
+ * is checked once at its end. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(b->p, cap))) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void putz(struct buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* The length of s[0..n) cut to at most max bytes, not inside a UTF-8
+ * sequence. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* s[0..n) (valid UTF-8, may hold NULs) as a quoted JSON string, cut to max
+ * bytes of text with "…" marking the cut; max 0: no limit. */
+static void put_str(struct buf *b, const char *s, size_t n, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	bool cut = false;
+	size_t i, run = 0;
+
+	if (max && n > max) {
+		n = utf8_cut(s, n, max - 3); /* room for the ellipsis' 3 bytes */
+		cut = true;
+	}
+	put(b, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = {'\\', 0};
+		size_t len = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			len = 6;
+		}
+		put(b, esc, len);
+	}
+	put(b, s + run, n - run);
+	if (cut)
+		put(b, "\xe2\x80\xa6", 3);
+	put(b, "\"", 1);
+}
+
+static void put_strz(struct buf *b, const char *s)
+{
+	put_str(b, s, strlen(s), 0);
+}
+
+/* Slack's mrkdwn takes &, < and > as markup: they are escaped, the rest
+ * (*bold*, _italic_) is left for the author to use. */
+static void put_mrkdwn(struct buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0, run = 0; i <= n; i++) {
+		const char *esc = i == n        ? ""
+		                  : s[i] == '&' ? "&amp;"
+		                  : s[i] == '<' ? "&lt;"
+		                  : s[i] == '>' ? "&gt;"
+		                                : NULL;
+		if (!esc)
+			continue;
+		put(b, s + run, i - run);
+		putz(b, esc);
+		run = i + 1;
+	}
+}
+
+/* The printable first EXCERPT_MAX bytes of an answer, as one line. */
+static void excerpt(char *out, size_t size, const char *s, size_t n)
+{
+	n = utf8_cut(s, n, EXCERPT_MAX < size - 1 ? EXCERPT_MAX : size - 1);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+	out[n] = '\0';
+}
+
+/* ---- process-wide set-up ------------------------------------------------ */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+/* curl_global_init is not thread-safe and must run before any other
+ * thread uses libcurl; it counts its calls, so other modules doing the
+ * same is harmless. Never cleaned up (that would race other users). */
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- the sender --------------------------------------------------------- */
+
+struct sink {
+	char *name;
+	enum eddy_alerts_sink_type type;
+	char *url;
+	unsigned char *key; /* webhook: the decoded secret, NULL: unsigned */
+	size_t key_len;
+	long timeout_ms;
+};
+
+/* An alert taken from the outbox: copies, owned by the sender. */
+struct pick {
+	int64_t id, created_ms;
+	int attempts;
+	char *sink, *dedupe, *body;
+	size_t body_len;
+};
+
+/* A request under way. */
+struct request {
+	struct request *next;
+	struct eddy_alerts *a;
+	CURL *easy;
+	struct curl_slist *headers;
+	const struct sink *sink;
+	int64_t id, created_ms;
+	int attempts;
+	char *payload; /* the body sent, owned */
+	char answer[ANSWER_MAX];
+	size_t answer_len;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+struct eddy_alerts {
+	struct sink *sinks;
+	size_t n_sinks;
+	int64_t max_age_ms;
+	int backoff_ms, backoff_max_ms, max_in_flight, poll_ms;
+	char *generator_url;
+	struct eddy_store *store;
+	CURLM *multi;
+	EVP_MAC *hmac;
+	pthread_t thread;
+	bool started;
+
+	/* shared with other threads */
+	atomic_bool stopping, woken;
+	atomic_int grace_ms;
+	atomic_uint_fast64_t delivered, retried, failed, given_up, in_flight;
+
+	/* the sender thread's own */
+	struct request *flying;
+	int n_flying;
+	struct pick *picks;
+	int n_picks;
+	struct eddy_json_doc *doc;
+	uint64_t rng;
+	int64_t hint_ms; /* wall time of the earliest retry this run scheduled */
+};
+
+/* Log fields naming an alert: {"alert_id":1,"sink":"ops"}. */
+static void alert_log(enum eddy_log_level level, int64_t id, const char *sink, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void alert_log(enum eddy_log_level level, int64_t id, const char *sink, const char *fmt, ...)
+{
+	struct buf f = {0};
+	char msg[1024];
+	va_list ap;
+
+	if (!eddy_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	putf(&f, "{\"alert_id\":%" PRId64 ",\"sink\":", id);
+	put_strz(&f, sink);
+	putz(&f, "}");
+	eddy_log_fields(level, f.oom ? NULL : f.p, "%s", msg);
+	free(f.p);
+}
+
+static const struct sink *find_sink(const struct eddy_alerts *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_sinks; i++)
+		if (strcmp(a->sinks[i].name, name) == 0)
+			return &a->sinks[i];
+	return NULL;
+}
+
+/* xorshift64*: jitter needs spread, not secrecy. */
+static uint64_t rnd(struct eddy_alerts *a)
+{
+	a->rng ^= a->rng >> 12;
+	a->rng ^= a->rng << 25;
+	a->rng ^= a->rng >> 27;
+	return a->rng * 2685821657736338717ull;
+}
+
+/* The wait before the next attempt after attempts failed ones: doubling
+ * from backoff_ms up to backoff_max_ms, of which a random half is taken
+ * off so that alerts failed together do not come back together. */
+static int64_t backoff(struct eddy_alerts *a, int attempts)
+{
+	int64_t wait = a->backoff_ms;
+
+	for (int i = 1; i < attempts && wait < a->backoff_max_ms; i++)
+		wait *= 2;
+	if (wait > a->backoff_max_ms)
+		wait = a->backoff_max_ms;
+	return wait - wait / 2 + (int64_t)(rnd(a) % (uint64_t)(wait / 2 + 1));
+}
+
+static void mark(struct eddy_alerts *a, int64_t id, const char *sink, enum eddy_outbox_state state,
+                 int64_t next_ms, const char *error)
+{
+	char err[256];
+
+	if (eddy_store_outbox_mark(a->store, id, state, next_ms, error, err, sizeof(err)) != 0)
+		/* It stays pending as it was: sent again, dropped by the
+		 * receiver by its webhook-id. */
+		alert_log(EDDY_LOG_ERROR, id, sink, "alert %" PRId64 ": recording the outcome: %s",
+		          id, err);
+}
+
+/* Records a failure for good; given_up tells which counter it goes to. */
+static void fail(struct eddy_alerts *a, int64_t id, const char *sink, bool given_up,
+                 const char *why)
+{
+	alert_log(EDDY_LOG_ERROR, id, sink, "alert %" PRId64 " to sink %s %s: %s", id, sink,
+	          given_up ? "given up" : "failed for good", why);
+	mark(a, id, sink, EDDY_OUTBOX_FAILED, 0, why);
+	atomic_fetch_add(given_up ? &a->given_up : &a->failed, 1);
+}
+
+/* ---- bodies ------------------------------------------------------------- */
+
+/* A member's string, "" when absent or not a string. */
+static const char *member_str(const struct eddy_json *obj, const char *key, size_t *len)
+{
+	const struct eddy_json *v = eddy_json_get(obj, key, strlen(key));
+
+	if (v && v->type == EDDY_JSON_STRING) {
+		*len = v->len;
+		return v->u.s;
+	}
+	*len = 0;
+	return "";
+}
+
+/* A label or annotation value as Alertmanager wants it: a string. Returns
+ * false for null (left out). */
+static bool put_value_str(struct buf *b, const struct eddy_json *v)
+{
+	char tmp[40];
+
+	switch (v->type) {
+	case EDDY_JSON_NULL:
+		return false;
+	case EDDY_JSON_STRING:
+		put_str(b, v->u.s, v->len, 0);
+		break;
+	case EDDY_JSON_TRUE:
+		put_strz(b, "true");
+		break;
+	case EDDY_JSON_FALSE:
+		put_strz(b, "false");
+		break;
+	case EDDY_JSON_INT:
+		snprintf(tmp, sizeof(tmp), "%" PRId64, v->u.i);
+		put_strz(b, tmp);
+		break;
+	case EDDY_JSON_DOUBLE:
+		snprintf(tmp, sizeof(tmp), "%.17g", v->u.d);
+		put_strz(b, tmp);
+		break;
+	default:
+		put_str(b, v->raw, v->raw_len, 0);
+	}
+	return true;
+}
+
+/* One computed member of a labels/annotations object, unless the alert's
+ * own object (own) names it or the value is empty. */
+static void put_computed(struct buf *b, bool *first, const struct eddy_json *own, const char *name,
+                         const char *value, size_t len)
+{
+	if (!len || eddy_json_get(own, name, strlen(name)))
+		return;
+	putz(b, *first ? "" : ",");
+	put_strz(b, name);
+	putz(b, ":");
+	put_str(b, value, len, 0);
+	*first = false;
+}
+
+/* The alert's own members of obj (labels or annotations), after the
+ * computed ones. */
+static void put_own(struct buf *b, bool first, const struct eddy_json *obj)
+{
+	if (!obj || obj->type != EDDY_JSON_OBJECT)
+		return;
+	for (uint32_t i = 0; i < obj->len; i++) {
+		const struct eddy_json_member *m = &obj->u.members[i];
+		size_t mark_len = b->len;
+
+		putz(b, first ? "" : ",");
+		put_str(b, m->key, m->key_len, 0);
+		putz(b, ":");
+		if (!put_value_str(b, &m->value)) {
+			b->len = mark_len; /* a null value: nothing written */
+			if (b->p)
+				b->p[b->len] = '\0';
+			continue;
+		}
+		first = false;
+	}
+}
+
+static void put_rfc3339(struct buf *b, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char tmp[40];
+
+	gmtime_r(&t, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	putf(b, "\"%s.%03dZ\"", tmp, (int)(ms % 1000));
+}
+
+static void alertmanager_body(const struct eddy_alerts *a, const struct pick *p,
+                              const struct eddy_json *root, struct buf *b)
+{
+	const struct eddy_json *labels = eddy_json_getz(root, "labels");
+	const struct eddy_json *annotations = eddy_json_getz(root, "annotations");
+	const struct eddy_json *event = eddy_json_getz(root, "event");
+	const char *s;
+	size_t len;
+	bool first = true;
+
+	if (labels && labels->type != EDDY_JSON_OBJECT)
+		labels = NULL;
+	if (annotations && annotations->type != EDDY_JSON_OBJECT)
+		annotations = NULL;
+	putz(b, "[{\"labels\":{");
+	/* alertname: the one thing Alertmanager requires; the event's type
+	 * groups alerts of one kind when the handler named none. */
+	if (!eddy_json_getz(labels, "alertname")) {
+		s = member_str(event, "type", &len);
+		put_computed(b, &first, NULL, "alertname", len ? s : "eddy", len ? len : 4);
+	}
+	s = member_str(root, "severity", &len);
+	put_computed(b, &first, labels, "severity", s, len);
+	s = member_str(root, "key", &len);
+	put_computed(b, &first, labels, "key", s, len);
+	s = member_str(event, "tenant", &len);
+	put_computed(b, &first, labels, "tenant", s, len);
+	put_own(b, first, labels);
+	putz(b, "},\"annotations\":{");
+	first = true;
+	s = member_str(root, "summary", &len);
+	put_computed(b, &first, annotations, "summary", s, len);
+	s = member_str(root, "description", &len);
+	put_computed(b, &first, annotations, "description", s, len);
+	put_own(b, first, annotations);
+	putz(b, "},\"startsAt\":");
+	s = member_str(root, "created_at", &len);
+	if (len)
+		put_str(b, s, len, 0);
+	else
+		put_rfc3339(b, p->created_ms);
+	if (a->generator_url) {
+		putz(b, ",\"generatorURL\":");
+		put_strz(b, a->generator_url);
+	}
+	putz(b, "}]");
+}
+
+/* One mrkdwn element of a context block: "*name:* value". */
+static void slack_context(struct buf *b, bool *first, const char *name, const struct buf *value)
+{
+	struct buf t = {0};
+
+	if (!value->len)
+		return;
+	putf(&t, "*%s:* ", name);
+	put(&t, value->p, value->len);
+	putz(b, *first ? "" : ",");
+	putz(b, "{\"type\":\"mrkdwn\",\"text\":");
+	if (t.oom)
+		b->oom = true;
+	else
+		put_str(b, t.p, t.len, SLACK_CONTEXT_MAX);
+	putz(b, "}");
+	*first = false;
+	free(t.p);
+}
+
+static void slack_body(const struct eddy_json *root, struct buf *b)
+{
+	const struct eddy_json *event = eddy_json_getz(root, "event");
+	const struct eddy_json *v;
+	struct buf head = {0}, text = {0}, ctx = {0};
+	const char *s;
+	size_t len;
+	bool first = true;
+
+	/* "[WARNING] summary": the severity shouts, as in every pager */
+	s = member_str(root, "severity", &len);
+	if (len) {
+		putz(&head, "[");
+		for (size_t i = 0; i < len; i++) {
+			char c = (char)toupper((unsigned char)s[i]);
+			put(&head, &c, 1);
+		}
+		putz(&head, "] ");
+	}
+	s = member_str(root, "summary", &len);
+	put(&head, s, len);
+	if (!head.len)
+		putz(&head, "alert");
+
+	putz(b, "{\"text\":");
+	put_mrkdwn(&text, head.p, head.len);
+	put_str(b, text.p ? text.p : "", text.len, SLACK_SECTION_MAX);
+	putz(b, ",\"blocks\":[{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":");
+	put_str(b, head.p, head.len, SLACK_HEADER_MAX);
+	putz(b, "}}");
+
+	s = member_str(root, "description", &len);
+	if (len) {
+		text.len = 0;
+		put_mrkdwn(&text, s, len);
+		putz(b, ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
+		put_str(b, text.p, text.len, SLACK_SECTION_MAX);
+		putz(b, "}}");
+	}
+
+	putz(b, ",{\"type\":\"context\",\"elements\":[");
+	s = member_str(root, "key", &len);
+	put_mrkdwn(&ctx, s, len);
+	slack_context(b, &first, "key", &ctx);
+	ctx.len = 0;
+	s = member_str(event, "tenant", &len);
+	put_mrkdwn(&ctx, s, len);
+	slack_context(b, &first, "tenant", &ctx);
+	ctx.len = 0;
+	s = member_str(event, "type", &len);
+	put_mrkdwn(&ctx, s, len);
+	s = member_str(event, "id", &len);
+	if (len) {
+		putz(&ctx, ctx.len ? " " : "");
+		put_mrkdwn(&ctx, s, len);
+	}
+	slack_context(b, &first, "event", &ctx);
+	ctx.len = 0;
+	s = member_str(event, "topic", &len);
+	if (len) {
+		put_mrkdwn(&ctx, s, len);
+		if ((v = eddy_json_getz(event, "partition")) && v->type == EDDY_JSON_INT)
+			putf(&ctx, " [%" PRId64 "]", v->u.i);
+		if ((v = eddy_json_getz(event, "offset")) && v->type == EDDY_JSON_INT)
+			putf(&ctx, " @%" PRId64, v->u.i);
+	}
+	slack_context(b, &first, "from", &ctx);
+	if (first) /* a context block needs an element */
+		putz(b, "{\"type\":\"mrkdwn\",\"text\":\"eddy\"}");
+	putz(b, "]}]}");
+	if (head.oom || text.oom || ctx.oom)
+		b->oom = true;
+	free(head.p);
+	free(text.p);
+	free(ctx.p);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static size_t on_answer(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct request *r = arg;
+	size_t n = size * nmemb, room = sizeof(r->answer) - 1 - r->answer_len;
+
+	/* The rest of a long answer is read and dropped: the status decides. */
+	memcpy(r->answer + r->answer_len, data, n < room ? n : room);
+	r->answer_len += n < room ? n : room;
+	r->answer[r->answer_len] = '\0';
+	return n;
+}
+
+/* Appends a header line to r's list; false when out of memory. */
+static bool add_header(struct request *r, const char *line)
+{
+	struct curl_slist *h = curl_slist_append(r->headers, line);
+
+	if (h)
+		r->headers = h;
+	return h != NULL;
+}
+
+static void request_free(struct request *r)
+{
+	if (!r)
+		return;
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	free(r->payload);
+	free(r);
+}
+
+/* The Standard Webhooks headers of an attempt at p. Returns false when
+ * out of memory or when libcrypto fails. */
+static bool sign(struct eddy_alerts *a, struct request *r, const struct pick *p)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+	char hdr[200], ts[24], id[64];
+	unsigned int digest_len = 0;
+	size_t mac_len = 0;
+	unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	bool ok = false;
+
+	/* Stable for every attempt of this alert, unique across databases by
+	 * the dedupe key's digest, and without the '.' the scheme forbids. */
+	if (!EVP_Digest(p->dedupe, strlen(p->dedupe), digest, &digest_len, EVP_sha256(), NULL))
+		return false;
+	snprintf(id, sizeof(id), "eddy-%" PRId64 "-%02x%02x%02x%02x", p->id, digest[0], digest[1],
+	         digest[2], digest[3]);
+	snprintf(ts, sizeof(ts), "%lld", (long long)(wall_ms() / 1000));
+	snprintf(hdr, sizeof(hdr), "webhook-id: %s", id);
+	if (!add_header(r, hdr))
+		return false;
+	snprintf(hdr, sizeof(hdr), "webhook-timestamp: %s", ts);
+	if (!add_header(r, hdr))
+		return false;
+	if (!r->sink->key)
+		return true;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_MAC_CTX_new(a->hmac)) &&
+	    EVP_MAC_init(ctx, r->sink->key, r->sink->key_len, params) &&
+	    EVP_MAC_update(ctx, (const unsigned char *)id, strlen(id)) &&
+	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
+	    EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts)) &&
+	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
+	    EVP_MAC_update(ctx, (const unsigned char *)r->payload, strlen(r->payload)) &&
+	    EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac))) {
+		EVP_EncodeBlock(b64, mac, (int)mac_len);
+		snprintf(hdr, sizeof(hdr), "webhook-signature: v1,%s", (const char *)b64);
+		ok = add_header(r, hdr);
+	}
+	EVP_MAC_CTX_free(ctx);
+	return ok;
+}
+
+/* Starts sending p. Returns 0 when under way, -1 when p was recorded as
+ * failed for good, -2 when it could not start now (left pending). */
+static int send_one(struct eddy_alerts *a, const struct pick *p)
+{
+	const struct sink *sink = find_sink(a, p->sink);
+	const struct eddy_json *root = NULL;
+	struct request *r;
+	struct buf body = {0};
+	char jerr[160];
+	CURLcode cc = CURLE_OK;
+
+	if (!sink) {
+		fail(a, p->id, p->sink, false, "no sink of this name is configured");
+		return -1;
+	}
+	if (sink->type != EDDY_ALERTS_WEBHOOK) {
+		root = eddy_json_parse(a->doc, p->body, p->body_len, jerr, sizeof(jerr));
+		if (!root || root->type != EDDY_JSON_OBJECT) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "the stored alert is not a JSON object: %s",
+			         root ? "another type" : jerr);
+			fail(a, p->id, p->sink, false, why);
+			return -1;
+		}
+	}
+	if (!(r = calloc(1, sizeof(*r))))
+		return -2;
+	r->a = a;
+	r->sink = sink;
+	r->id = p->id;
+	r->created_ms = p->created_ms;
+	r->attempts = p->attempts;
+	switch (sink->type) {
+	case EDDY_ALERTS_WEBHOOK:
+		r->payload = dup_n(p->body, p->body_len);
+		break;
+	case EDDY_ALERTS_SLACK:
+		slack_body(root, &body);
+		r->payload = body.oom ? NULL : body.p;
+		break;
+	case EDDY_ALERTS_ALERTMANAGER:
+		alertmanager_body(a, p, root, &body);
+		r->payload = body.oom ? NULL : body.p;
+		break;
+	}
+	if (!r->payload) {
+		free(body.p);
+		goto retry_later;
+	}
+	/* No "Expect: 100-continue" round trip before larger bodies. */
+	if (!add_header(r, "Content-Type: application/json") || !add_header(r, "Expect:") ||
+	    (sink->type == EDDY_ALERTS_WEBHOOK && !sign(a, r, p)) || !(r->easy = curl_easy_init()))
+		goto retry_later;
+	cc |= curl_easy_setopt(r->easy, CURLOPT_URL, sink->url);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->payload);
+	cc |=
+	    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->payload));
+	cc |= curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_answer);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_err);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "eddy/" EDDY_VERSION);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	cc |= curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, sink->timeout_ms);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, sink->timeout_ms);
+	cc |= curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (cc != CURLE_OK || curl_multi_add_handle(a->multi, r->easy) != CURLM_OK)
+		goto retry_later;
+	r->next = a->flying;
+	a->flying = r;
+	a->n_flying++;
+	atomic_store(&a->in_flight, (uint_fast64_t)a->n_flying);
+	return 0;
+retry_later:
+	/* Out of memory: the alert stays as it is in the outbox, and the next
+	 * look at it tries again. */
+	alert_log(EDDY_LOG_WARN, p->id, p->sink, "alert %" PRId64 ": cannot start a request now",
+	          p->id);
+	request_free(r);
+	return -2;
+}
+
+/* Records the outcome of a finished request and frees it. */
+static void finish(struct eddy_alerts *a, struct request *r, CURLcode cc)
+{
+	const char *sink = r->sink->name;
+	char why[CURL_ERROR_SIZE + EXCERPT_MAX + 64], ex[EXCERPT_MAX + 1];
+	int64_t now = wall_ms(), wait;
+	curl_off_t retry_after = 0;
+	long status = 0;
+
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc == CURLE_OK && status >= 200 && status <= 299) {
+		mark(a, r->id, sink, EDDY_OUTBOX_DELIVERED, 0, NULL);
+		atomic_fetch_add(&a->delivered, 1);
+		alert_log(EDDY_LOG_DEBUG, r->id, sink, "alert %" PRId64 " delivered to sink %s",
+		          r->id, sink);
+		return;
+	}
+	excerpt(ex, sizeof(ex), r->answer, r->answer_len);
+	if (cc != CURLE_OK)
+		snprintf(why, sizeof(why), "%s",
+		         r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
+	else
+		snprintf(why, sizeof(why), "HTTP %ld%s%s", status, ex[0] ? ": " : "", ex);
+	/* A refused alert (bad request, unknown channel, wrong URL or
+	 * credentials) is refused again: only a change of config helps. The
+	 * network, an overloaded or rate-limiting sink may recover. */
+	if (cc == CURLE_OK && status != 408 && status != 429 && status < 500) {
+		fail(a, r->id, sink, false, why);
+		return;
+	}
+	if (now - r->created_ms >= a->max_age_ms) {
+		fail(a, r->id, sink, true, why);
+		return;
+	}
+	wait = backoff(a, r->attempts + 1);
+	if (cc == CURLE_OK &&
+	    curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+	    retry_after > 0) {
+		/* The sink said when: not sooner, capped as our own backoff is */
+		int64_t said = retry_after > INT32_MAX ? INT64_C(1000) * INT32_MAX
+		                                       : (int64_t)retry_after * 1000;
+		if (said > wait)
+			wait = said < a->max_age_ms ? said : a->max_age_ms;
+	}
+	alert_log(EDDY_LOG_WARN, r->id, sink,
+	          "alert %" PRId64 " to sink %s: %s; trying again in %" PRId64 " ms (attempt %d)",
+	          r->id, sink, why, wait, r->attempts + 1);
+	mark(a, r->id, sink, EDDY_OUTBOX_PENDING, now + wait, why);
+	atomic_fetch_add(&a->retried, 1);
+	if (now + wait < a->hint_ms)
+		a->hint_ms = now + wait;
+}
+
+/* Takes finished requests off the multi handle. */
+static void reap(struct eddy_alerts *a)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(a->multi, &left))) {
+		struct request *r = NULL, **pp;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		for (pp = &a->flying; *pp && *pp != r; pp = &(*pp)->next)
+			;
+		if (!r || !*pp)
+			continue;
+		*pp = r->next;
+		a->n_flying--;
+		atomic_store(&a->in_flight, (uint_fast64_t)a->n_flying);
+		curl_multi_remove_handle(a->multi, r->easy);
+		finish(a, r, msg->data.result);
+		request_free(r);
+	}
+}
+
+static void picks_clear(struct eddy_alerts *a)
+{
+	for (int i = 0; i < a->n_picks; i++) {
+		free(a->picks[i].sink);
+		free(a->picks[i].dedupe);
+		free(a->picks[i].body);
+	}
+	a->n_picks = 0;
+}
+
+/* eddy_store_outbox_due's callback: copies the alerts not under way. */
+static void on_due(void *ud, const struct eddy_outbox_alert *al)
+{
+	struct eddy_alerts *a = ud;
+	struct pick *p;
+
+	for (const struct request *r = a->flying; r; r = r->next)
+		if (r->id == al->id)
+			return;
+	if (a->n_picks + a->n_flying >= a->max_in_flight)
+		return;
+	p = &a->picks[a->n_picks];
+	memset(p, 0, sizeof(*p));
+	p->id = al->id;
+	p->created_ms = al->created_ms;
+	p->attempts = al->attempts;
+	p->body_len = al->body_len;
+	if (!(p->sink = strdup(al->sink ? al->sink : "")) ||
+	    !(p->dedupe = strdup(al->dedupe_key ? al->dedupe_key : "")) ||
+	    !(p->body = dup_n(al->body ? al->body : "", al->body_len))) {
+		free(p->sink);
+		free(p->dedupe);
+		free(p->body);
+		return;
+	}
+	a->n_picks++;
+}
+
+/* Starts requests for due alerts while there is room. Returns true when
+ * the outbox may hold more due alerts than there was room for. */
+static bool fill(struct eddy_alerts *a)
+{
+	char err[256];
+	int64_t now = wall_ms();
+	int seen;
+
+	/* Those under way are due too, and oldest first: asking for as many
+	 * as fit in flight finds every free slot's alert. */
+	seen = eddy_store_outbox_due(a->store, now, a->max_in_flight, on_due, a, err, sizeof(err));
+	if (seen < 0) {
+		eddy_log(EDDY_LOG_ERROR, "alerts: reading the outbox: %s", err);
+		return false;
+	}
+	for (int i = 0; i < a->n_picks; i++) {
+		const struct pick *p = &a->picks[i];
+
+		if (now - p->created_ms >= a->max_age_ms) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "older than %" PRId64 " ms, after %d attempts",
+			         a->max_age_ms, p->attempts);
+			fail(a, p->id, p->sink, true, why);
+		} else {
+			send_one(a, p);
+		}
+	}
+	picks_clear(a);
+	return seen >= a->max_in_flight;
+}
+
+static void *run(void *arg)
+{
+	struct eddy_alerts *a = arg;
+	int64_t next_poll = 0, deadline = -1;
+	bool more = false;
+	int running;
+
+	for (;;) {
+		int64_t now = mono_ms(), timeout;
+		bool stopping = atomic_load(&a->stopping);
+
+		if (stopping && deadline < 0)
+			deadline = now + atomic_load(&a->grace_ms);
+		if (stopping && (a->n_flying == 0 || now >= deadline))
+			break;
+		/* Look at the outbox when told to, at every poll, when a retry
+		 * this run scheduled is due, and after completions when a
+		 * look found more than fitted (once half the slots are free:
+		 * one query per slot would cost more than it gains). */
+		if (!stopping && a->n_flying < a->max_in_flight &&
+		    (atomic_exchange(&a->woken, false) || now >= next_poll ||
+		     wall_ms() >= a->hint_ms || (more && a->n_flying <= a->max_in_flight / 2))) {
+			a->hint_ms = INT64_MAX;
+			more = fill(a);
+			next_poll = now + a->poll_ms;
+		}
+		curl_multi_perform(a->multi, &running);
+		reap(a);
+
+		now = mono_ms();
+		timeout = next_poll - now;
+		if (stopping)
+			timeout = deadline - now;
+		else if (more && a->n_flying <= a->max_in_flight / 2)
+			timeout = 0;
+		else if (a->hint_ms != INT64_MAX && a->hint_ms - wall_ms() < timeout)
+			timeout = a->hint_ms - wall_ms();
+		if (timeout < 0)
+			timeout = 0;
+		/* libcurl shortens the wait to its own timers; a wake or stop
+		 * ends it at once. */
+		curl_multi_poll(a->multi, NULL, 0, (int)(timeout > 60000 ? 60000 : timeout), NULL);
+	}
+	/* Past the grace: what is under way is dropped unrecorded and stays
+	 * pending for the next start. */
+	while (a->flying) {
+		struct request *r = a->flying;
+
+		a->flying = r->next;
+		curl_multi_remove_handle(a->multi, r->easy);
+		alert_log(EDDY_LOG_WARN, r->id, r->sink->name,
+		          "alert %" PRId64 " to sink %s: aborted by shutdown, stays pending", r->id,
+		          r->sink->name);
+		request_free(r);
+	}
+	a->n_flying = 0;
+	atomic_store(&a->in_flight, 0);
+	return NULL;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+/* Decodes a Standard Webhooks secret ("whsec_" and base64) into s->key. */
+static int decode_secret(struct sink *s, const char *secret, char *errstr, size_t errstr_size)
+{
+	size_t len, pad = 0;
+	int n;
+
+	if (strncmp(secret, "whsec_", 6) == 0)
+		secret += 6;
+	len = strlen(secret);
+	if (!len || len % 4 || len > 4096)
+		goto bad;
+	if (!(s->key = malloc(len / 4 * 3 + 1))) {
+		eddy_errf(errstr, errstr_size, "alerts: out of memory");
+		return -1;
+	}
+	while (pad < 2 && secret[len - 1 - pad] == '=')
+		pad++;
+	/* EVP_DecodeBlock counts the padding's bytes as decoded zeros. */
+	n = EVP_DecodeBlock(s->key, (const unsigned char *)secret, (int)len);
+	if (n < 0 || (size_t)n < pad || (size_t)n - pad == 0)
+		goto bad;
+	s->key_len = (size_t)n - pad;
+	return 0;
+bad:
+	eddy_errf(errstr, errstr_size,
+	          "alerts: sink %s: secret: want \"whsec_\" followed by base64", s->name);
+	return -1;
+}
+
+static int copy_sink(struct sink *s, const struct eddy_alerts_sink *in, char *errstr,
+                     size_t errstr_size)
+{
+	size_t len;
+
+	if (!in->name || !*in->name) {
+		eddy_errf(errstr, errstr_size, "alerts: a sink has no name");
+		return -1;
+	}
+	if (!(s->name = strdup(in->name)))
+		goto oom;
+	if (in->type != EDDY_ALERTS_WEBHOOK && in->type != EDDY_ALERTS_SLACK &&
+	    in->type != EDDY_ALERTS_ALERTMANAGER) {
+		eddy_errf(errstr, errstr_size, "alerts: sink %s: unknown type", in->name);
+		return -1;
+	}
+	s->type = in->type;
+	if (!in->url ||
+	    (strncmp(in->url, "http://", 7) != 0 && strncmp(in->url, "https://", 8) != 0)) {
+		eddy_errf(errstr, errstr_size,
+		          "alerts: sink %s: url: want one starting with http:// or https://",
+		          in->name);
+		return -1;
+	}
+	len = strlen(in->url);
+	if (s->type == EDDY_ALERTS_ALERTMANAGER) {
+		while (len && in->url[len - 1] == '/')
+			len--;
+		if (len < strlen(AM_PATH) ||
+		    memcmp(in->url + len - strlen(AM_PATH), AM_PATH, strlen(AM_PATH)) != 0) {
+			if (!(s->url = malloc(len + strlen(AM_PATH) + 1)))
+				goto oom;
+			memcpy(s->url, in->url, len);
+			strcpy(s->url + len, AM_PATH);
+		}
+	}
+	if (!s->url && !(s->url = dup_n(in->url, len)))
+		goto oom;
+	if (in->secret && s->type != EDDY_ALERTS_WEBHOOK) {
+		eddy_errf(errstr, errstr_size, "alerts: sink %s: only webhooks take a secret",
+		          in->name);
+		return -1;
+	}
+	if (in->secret && decode_secret(s, in->secret, errstr, errstr_size) != 0)
+		return -1;
+	if (s->type == EDDY_ALERTS_WEBHOOK && !in->secret)
+		eddy_log(EDDY_LOG_WARN, "alerts: sink %s: no secret, requests are not signed",
+		         in->name);
+	s->timeout_ms = in->timeout_ms > 0 ? in->timeout_ms : 10000;
+	return 0;
+oom:
+	eddy_errf(errstr, errstr_size, "alerts: out of memory");
+	return -1;
+}
+
+/* Frees what start made; the thread is not running. */
+static void destroy(struct eddy_alerts *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n_sinks; i++) {
+		free(a->sinks[i].name);
+		free(a->sinks[i].url);
+		free(a->sinks[i].key);
+	}
+	free(a->sinks);
+	free(a->picks);
+	free(a->generator_url);
+	eddy_json_doc_destroy(a->doc);
+	curl_multi_cleanup(a->multi);
+	EVP_MAC_free(a->hmac);
+	eddy_store_destroy(a->store);
+	free(a);
+}
+
+struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struct eddy_store *store,
+                                      char *errstr, size_t errstr_size)
+{
+	struct eddy_alerts *a;
+
+	if (!(a = calloc(1, sizeof(*a)))) {
+		eddy_store_destroy(store);
+		eddy_errf(errstr, errstr_size, "alerts: out of memory");
+		return NULL;
+	}
+	a->store = store;
+	if (!store) {
+		eddy_errf(errstr, errstr_size, "alerts: no store");
+		goto err;
+	}
+	if (!conf || !conf->n_sinks || !conf->sinks) {
+		eddy_errf(errstr, errstr_size, "alerts: no sinks");
+		goto err;
+	}
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK) {
+		eddy_errf(errstr, errstr_size, "alerts: libcurl: %s",
+		          curl_easy_strerror(global_rc));
+		goto err;
+	}
+	a->max_age_ms = conf->max_age_ms > 0 ? conf->max_age_ms : 24 * 3600 * 1000;
+	a->backoff_ms = conf->backoff_ms > 0 ? conf->backoff_ms : 1000;
+	a->backoff_max_ms = conf->backoff_max_ms > 0 ? conf->backoff_max_ms : 300000;
+	if (a->backoff_max_ms < a->backoff_ms)
+		a->backoff_max_ms = a->backoff_ms;
+	a->max_in_flight = conf->max_in_flight > 0 ? conf->max_in_flight : 16;
+	a->poll_ms = conf->poll_ms > 0 ? conf->poll_ms : 1000;
+	a->hint_ms = INT64_MAX;
+	a->rng = (uint64_t)wall_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)a;
+	if (!a->rng)
+		a->rng = 1;
+	if (!(a->sinks = calloc(conf->n_sinks, sizeof(*a->sinks))))
+		goto oom;
+	for (size_t i = 0; i < conf->n_sinks; i++) {
+		a->n_sinks = i + 1;
+		if (copy_sink(&a->sinks[i], &conf->sinks[i], errstr, errstr_size) != 0)
+			goto err;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(a->sinks[j].name, a->sinks[i].name) == 0) {
+				eddy_errf(errstr, errstr_size, "alerts: two sinks named %s",
+				          a->sinks[i].name);
+				goto err;
+			}
+	}
+	if ((conf->generator_url && !(a->generator_url = strdup(conf->generator_url))) ||
+	    !(a->picks = calloc((size_t)a->max_in_flight, sizeof(*a->picks))) ||
+	    !(a->doc = eddy_json_doc_new()))
+		goto oom;
+	if (!(a->multi = curl_multi_init()) || !(a->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL))) {
+		eddy_errf(errstr, errstr_size, "alerts: cannot set up libcurl or libcrypto");
+		goto err;
+	}
+	if (pthread_create(&a->thread, NULL, run, a) != 0) {
+		eddy_errf(errstr, errstr_size, "alerts: cannot start the sender's thread");
+		goto err;
+	}
+	a->started = true;
+	return a;
+oom:
+	eddy_errf(errstr, errstr_size, "alerts: out of memory");
+err:
+	destroy(a);
+	return NULL;
+}
+
+void eddy_alerts_wake(struct eddy_alerts *a)
+{
+	if (!a)
+		return;
+	atomic_store(&a->woken, true);
+	curl_multi_wakeup(a->multi);
+}
+
+void eddy_alerts_stats(const struct eddy_alerts *a, struct eddy_alerts_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!a)
+		return;
+	out->delivered = atomic_load(&a->delivered);
+	out->retried = atomic_load(&a->retried);
+	out->failed = atomic_load(&a->failed);
+	out->given_up = atomic_load(&a->given_up);
+	out->in_flight = atomic_load(&a->in_flight);
+}
+
+void eddy_alerts_stop(struct eddy_alerts *a, int grace_ms)
+{
+	if (!a)
+		return;
+	atomic_store(&a->grace_ms, grace_ms > 0 ? grace_ms : 0);
+	atomic_store(&a->stopping, true);
+	curl_multi_wakeup(a->multi);
+	if (a->started)
+		pthread_join(a->thread, NULL);
+	destroy(a);
+}
