@@ -10,6 +10,20 @@
 
 struct eddy_publish_req;
 
+/* ctx.alert{...} as the host gets it; strings borrowed for the call, NULL
+ * when not given. */
+struct eddy_alert_req {
+	const char *handler;     /* "orders.lua" */
+	const char *sink;        /* NULL: alerts.default_sink */
+	const char *severity;    /* critical | warning | info */
+	const char *key;
+	const char *summary;     /* required */
+	const char *description;
+	const char *labels;      /* JSON object text of strings, NULL: {} */
+	const char *annotations; /* JSON object text of strings, NULL: {} */
+	const char *dedupe;      /* NULL: sink/handler/key */
+};
+
 /* What ctx.get/upsert/delete/log do: supplied by the pipeline (apply to the
  * store, print in eddy dev, ...). Each returns 0 (get: 1 found, 0 not
  * found) or -1 with errstr filled; a -1 raises a Lua error in the handler
@@ -31,6 +45,9 @@ struct eddy_actions {
 	 * when every handler of the event succeeded */
 	int (*publish)(void *ud, const struct eddy_publish_req *req, char *errstr,
 		       size_t errstr_size);
+	/* ctx.alert: written to the outbox only when every handler of the
+	 * event succeeded */
+	int (*alert)(void *ud, const struct eddy_alert_req *req, char *errstr, size_t errstr_size);
 };
 
 struct eddy_handlers;

@@ -11,8 +11,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "alerts.h"
 #include "log.h"
 #include "publish.h"
+#include "store.h"
 #include "reload.h"
 
 /* A partition this process holds or has records of in the current batch. */
@@ -44,6 +46,7 @@ struct consumer {
 	rd_kafka_t *producer; /* dead letters */
 	struct eddy_pipeline *pipeline;
 	struct eddy_reload *reload; /* handlers and schemas changed on disk, SIGHUP */
+	struct eddy_alerts *alerts; /* the outbox's sender, NULL without sinks */
 	struct part *parts;
 	size_t n_parts, cap_parts;
 	struct pending *pending; /* pending[i] has id pending_base + i */
@@ -501,6 +504,40 @@ static void reload(struct consumer *c)
 		 (now_s() - t0) * 1000);
 }
 
+/* The sender of the alert outbox, on a store handle of its own. */
+static struct eddy_alerts *start_alerts(const struct eddy_config *conf, char *errstr,
+					size_t errstr_size)
+{
+	struct eddy_alerts_sink *sinks = calloc(conf->n_alert_sinks, sizeof *sinks);
+	struct eddy_store *store = NULL;
+	struct eddy_alerts *a = NULL;
+
+	if (!sinks) {
+		eddy_errf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < conf->n_alert_sinks; i++) {
+		const struct eddy_config_sink *s = &conf->alert_sinks[i];
+		sinks[i] = (struct eddy_alerts_sink){
+		    s->name,
+		    strcmp(s->type, "slack") == 0          ? EDDY_ALERTS_SLACK
+		    : strcmp(s->type, "alertmanager") == 0 ? EDDY_ALERTS_ALERTMANAGER
+							   : EDDY_ALERTS_WEBHOOK,
+		    s->url, s->secret, s->timeout_ms};
+	}
+	struct eddy_alerts_conf ac = {
+	    .sinks = sinks,
+	    .n_sinks = conf->n_alert_sinks,
+	    .max_age_ms = conf->alerts_max_age_s > INT32_MAX / 1000 ? INT32_MAX
+								    : conf->alerts_max_age_s * 1000,
+	    .generator_url = conf->alerts_generator_url,
+	};
+	if ((store = eddy_store_open(conf, errstr, errstr_size)))
+		a = eddy_alerts_start(&ac, store, errstr, errstr_size);
+	free(sinks);
+	return a;
+}
+
 static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
 {
 	char err[1024];
@@ -651,6 +688,8 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		snprintf(errstr, errstr_size, "out of memory");
 		goto out;
 	}
+	if (conf->n_alert_sinks && !(c.alerts = start_alerts(conf, errstr, errstr_size)))
+		goto out;
 	const char *watched[] = {conf->handlers, conf->schemas_dir};
 	if (!(c.reload = eddy_reload_new(watched, 2, conf->reload_watch, conf->reload_debounce_ms,
 					 errstr, errstr_size)))
@@ -669,7 +708,10 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		reset_batch(&c);
 		double t0 = now_s();
 		uint64_t consumed = c.consumed;
+		uint64_t alerts = eddy_pipeline_stats(c.pipeline)->alerts;
 		bool ok = handle_batch(&c, msgs, n);
+		if (ok && c.alerts && eddy_pipeline_stats(c.pipeline)->alerts != alerts)
+			eddy_alerts_wake(c.alerts);
 		if (ok && c.consumed > consumed) {
 			if (c.first_batch == 0)
 				c.first_batch = t0;
@@ -742,6 +784,15 @@ out:
 		eddy_log(EDDY_LOG_DEBUG,
 			 "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
 			 c.t_poll, c.t_handle, c.t_store_commit, c.t_kafka_commit);
+	}
+	if (c.alerts) {
+		struct eddy_alerts_stats as;
+		eddy_alerts_stats(c.alerts, &as);
+		eddy_alerts_stop(c.alerts, 5000);
+		eddy_log(EDDY_LOG_INFO,
+			 "alerts: %" PRIu64 " delivered, %" PRIu64 " retries, %" PRIu64
+			 " failed, %" PRIu64 " given up",
+			 as.delivered, as.retried, as.failed, as.given_up);
 	}
 	eddy_pipeline_destroy(c.pipeline);
 	eddy_reload_destroy(c.reload);

@@ -11,6 +11,7 @@
 #include "envelope.h"
 #include "handlers.h"
 #include "json.h"
+#include "jsonw.h"
 #include "log.h"
 #include "publish.h"
 #include "schemas.h"
@@ -23,6 +24,21 @@
 struct write {
 	size_t ns, key, key_len, value, len; /* value == SIZE_MAX: a delete */
 };
+
+/* An alert of the event being handled, ready for the outbox. */
+struct alert {
+	char *sink, *dedupe, *body, *summary, *severity;
+	size_t body_len;
+};
+
+static void alert_free(struct alert *a)
+{
+	free(a->sink);
+	free(a->dedupe);
+	free(a->body);
+	free(a->summary);
+	free(a->severity);
+}
 
 struct eddy_pipeline {
 	const struct eddy_config *conf;
@@ -37,6 +53,8 @@ struct eddy_pipeline {
 	const struct eddy_event *cur_ev;
 	struct eddy_record *records; /* published by the event's handlers, not yet out */
 	size_t n_records, cap_records;
+	struct alert *alerts; /* raised by the event's handlers, not yet in the outbox */
+	size_t n_alerts, cap_alerts;
 	bool store_failed;          /* an action hit a store error: abort the batch */
 	struct write *writes;
 	size_t n_writes, cap_writes;
@@ -143,6 +161,16 @@ static void drop_writes(struct eddy_pipeline *p)
 	for (size_t i = 0; i < p->n_records; i++)
 		eddy_record_free(&p->records[i]);
 	p->n_records = 0;
+	for (size_t i = 0; i < p->n_alerts; i++)
+		alert_free(&p->alerts[i]);
+	p->n_alerts = 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Applies the event's writes to the batch transaction. */
@@ -185,8 +213,139 @@ static int apply_writes(struct eddy_pipeline *p)
 		}
 		p->stats.published++;
 	}
+	int64_t now = now_ms();
+	for (size_t i = 0; i < p->n_alerts; i++) {
+		const struct alert *a = &p->alerts[i];
+		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len, now,
+					       (int64_t)p->conf->alerts_dedupe_window_s * 1000, err,
+					       sizeof err);
+		if (rc < 0)
+			return store_error(p, err);
+		if (rc == 0)
+			p->stats.alerts++;
+		else
+			p->stats.alerts_deduped++;
+		if (p->opts.print_actions) {
+			fprintf(p->opts.print_actions, "alert  %s %s %s%s\n", a->sink, a->severity,
+				a->summary, rc ? " (already raised: not sent again)" : "");
+			fflush(p->opts.print_actions);
+		}
+	}
 	drop_writes(p);
 	return 0;
+}
+
+/* The sink an alert goes to: named, or the default one; NULL when unknown. */
+static const char *sink_of(const struct eddy_config *conf, const char *name)
+{
+	if (!name)
+		name = conf->alerts_default_sink ? conf->alerts_default_sink
+		       : conf->n_alert_sinks    ? conf->alert_sinks[0].name
+						: NULL;
+	for (size_t i = 0; name && i < conf->n_alert_sinks; i++)
+		if (strcmp(conf->alert_sinks[i].name, name) == 0)
+			return conf->alert_sinks[i].name;
+	return NULL;
+}
+
+static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
+		     size_t errstr_size)
+{
+	struct eddy_pipeline *p = ud;
+	const struct eddy_event *ev = p->cur_ev;
+	const struct eddy_msg *m = p->cur;
+	const char *sink = sink_of(p->conf, req->sink);
+	const char *severity = req->severity ? req->severity : "warning";
+	char when[40], dedupe[1024];
+	struct alert a = {0};
+
+	if (!sink) {
+		if (req->sink)
+			eddy_errf(errstr, errstr_size, "ctx.alert: sink \"%.64s\" is not in alerts.sinks",
+				  req->sink);
+		else
+			eddy_errf(errstr, errstr_size, "ctx.alert: no alerts.sinks configured");
+		return -1;
+	}
+	if (strcmp(severity, "critical") != 0 && strcmp(severity, "warning") != 0 &&
+	    strcmp(severity, "info") != 0) {
+		eddy_errf(errstr, errstr_size,
+			  "ctx.alert: severity \"%.32s\" is not critical, warning or info", severity);
+		return -1;
+	}
+	if (!req->summary || !*req->summary) {
+		eddy_errf(errstr, errstr_size, "ctx.alert: summary is required");
+		return -1;
+	}
+	if (req->dedupe)
+		snprintf(dedupe, sizeof dedupe, "%s", req->dedupe);
+	else
+		snprintf(dedupe, sizeof dedupe, "%s/%s/%s", sink, req->handler,
+			 req->key ? req->key : "");
+
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+
+	struct eddy_jsonw w;
+	eddy_jsonw_init(&w, 1 << 20);
+	eddy_jsonw_object(&w);
+	eddy_jsonw_member(&w, "sink", sink, strlen(sink));
+	eddy_jsonw_member(&w, "severity", severity, strlen(severity));
+	eddy_jsonw_member(&w, "key", req->key ? req->key : "", req->key ? strlen(req->key) : 0);
+	eddy_jsonw_member(&w, "summary", req->summary, strlen(req->summary));
+	if (req->description)
+		eddy_jsonw_member(&w, "description", req->description, strlen(req->description));
+	eddy_jsonw_key(&w, "labels");
+	eddy_jsonw_raw(&w, req->labels ? req->labels : "{}", req->labels ? strlen(req->labels) : 2);
+	eddy_jsonw_key(&w, "annotations");
+	eddy_jsonw_raw(&w, req->annotations ? req->annotations : "{}",
+		       req->annotations ? strlen(req->annotations) : 2);
+	eddy_jsonw_member(&w, "dedupe", dedupe, strlen(dedupe));
+	eddy_jsonw_key(&w, "event");
+	eddy_jsonw_object(&w);
+	if (ev) {
+		eddy_jsonw_member(&w, "id", ev->id.s, ev->id.len);
+		eddy_jsonw_member(&w, "type", ev->type.s, ev->type.len);
+		eddy_jsonw_member(&w, "source", ev->source.s, ev->source.len);
+		eddy_jsonw_member(&w, "tenant", ev->tenant.s, ev->tenant.len);
+		eddy_jsonw_member(&w, "correlation_id", ev->correlation_id.s, ev->correlation_id.len);
+	}
+	if (m && m->topic) {
+		eddy_jsonw_member(&w, "topic", m->topic, strlen(m->topic));
+		eddy_jsonw_key(&w, "partition");
+		eddy_jsonw_int(&w, m->partition);
+		eddy_jsonw_key(&w, "offset");
+		eddy_jsonw_int(&w, m->offset);
+	}
+	eddy_jsonw_end(&w);
+	eddy_jsonw_member(&w, "created_at", when, strlen(when));
+	eddy_jsonw_end(&w);
+
+	a.body = eddy_jsonw_take(&w, &a.body_len);
+	a.sink = strdup(sink);
+	a.dedupe = strdup(dedupe);
+	a.summary = strdup(req->summary);
+	a.severity = strdup(severity);
+	if (!a.body || !a.sink || !a.dedupe || !a.summary || !a.severity)
+		goto oom;
+	if (p->n_alerts == p->cap_alerts) {
+		size_t cap = p->cap_alerts ? p->cap_alerts * 2 : 4;
+		struct alert *v = realloc(p->alerts, cap * sizeof *v);
+		if (!v)
+			goto oom;
+		p->alerts = v;
+		p->cap_alerts = cap;
+	}
+	p->alerts[p->n_alerts++] = a;
+	return 0;
+oom:
+	alert_free(&a);
+	eddy_errf(errstr, errstr_size, "ctx.alert: out of memory or alert too big");
+	return -1;
 }
 
 static int act_publish(void *ud, const struct eddy_publish_req *req, char *errstr,
@@ -286,7 +445,8 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 	p->env.require_key_equals_id = conf->require_key_equals_id;
 	p->env.require_tenant = conf->require_tenant;
 	p->env.tenant_topic_pattern = conf->tenant_topic_pattern;
-	p->actions = (struct eddy_actions){p, act_get, act_upsert, act_del, act_log, act_publish};
+	p->actions =
+	    (struct eddy_actions){p, act_get, act_upsert, act_del, act_log, act_publish, act_alert};
 
 	if (!(p->doc = eddy_json_doc_new())) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -334,6 +494,7 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 		return;
 	drop_writes(p);
 	free(p->records);
+	free(p->alerts);
 	free(p->writes);
 	free(p->buf);
 	eddy_handlers_destroy(p->handlers);

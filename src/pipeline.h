@@ -43,6 +43,7 @@ struct eddy_pipeline_stats {
 	uint64_t schema_invalid; /* of dead: the records that broke their schema */
 	uint64_t reloads, reload_failures;
 	uint64_t published;
+	uint64_t alerts, alerts_deduped; /* written to the outbox / already there */
 	uint64_t batches, aborted_batches;
 };
 
