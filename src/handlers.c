@@ -2,6 +2,7 @@
  * LuaJIT state: loading, the ev table each call gets, routing by type and
  * topic, and the ctx API. */
 #include "handlers.h"
+#include "publish.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +54,8 @@ struct seen {
 	uint32_t gen; /* valid while equal to eddy_handlers.gen */
 };
 
+#define N_CTX 6 /* functions of ctx */
+
 struct eddy_handlers {
 	lua_State *L;
 	struct eddy_limits *limits; /* of L: its allocator, the CPU deadline */
@@ -63,7 +66,7 @@ struct eddy_handlers {
 
 	/* registry refs to what every call needs */
 	int call, errh, encode, json, new_env, array_mt, ev_keys;
-	int ctx_fn[4]; /* get, upsert, delete, log */
+	int ctx_fn[N_CTX]; /* get, upsert, delete, log, publish, alert */
 	const void *array_mt_ptr;
 
 	/* ctx.get and json.decode parse into this; nothing outlives a call */
@@ -79,7 +82,7 @@ struct eddy_handlers {
 	uint32_t gen;
 };
 
-static const char *const ctx_names[4] = {"get", "upsert", "delete", "log"};
+static const char *const ctx_names[N_CTX] = {"get", "upsert", "delete", "log", "publish", "alert"};
 
 /* The set a C closure belongs to: its first upvalue. */
 static struct eddy_handlers *self(lua_State *L)
@@ -678,6 +681,136 @@ static int l_ctx_log(lua_State *L)
 	return 0;
 }
 
+/* Field name of the table at idx as an optional string (numbers are
+ * turned into strings); NULL when absent. Raises on another type. */
+static const char *opt_field(lua_State *L, int idx, const char *name, const char *fn, size_t *len)
+{
+	lua_getfield(L, idx, name);
+	int t = lua_type(L, -1);
+	if (t == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (t != LUA_TSTRING && t != LUA_TNUMBER)
+		raise_error(L, "%s: %s must be a string, got %s", fn, name, luaL_typename(L, -1));
+	/* left on the stack, so the string lives until the call returns */
+	return lua_tolstring(L, -1, len);
+}
+
+/* The table field name encoded as a JSON object, or NULL when absent. */
+static const char *opt_object(lua_State *L, struct eddy_handlers *h, int idx, const char *name,
+                              const char *fn)
+{
+	lua_getfield(L, idx, name);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (!lua_istable(L, -1))
+		raise_error(L, "%s: %s must be a table, got %s", fn, name, luaL_typename(L, -1));
+	push_encoded(L, h, lua_gettop(L), fn); /* table, text */
+	const char *text = lua_tostring(L, -1);
+	if (text[0] != '{')
+		raise_error(L, "%s: %s must be a table of names to values, not a list", fn, name);
+	return text;
+}
+
+/* ctx.publish{ topic, type, key, data, id, subject, dataschema, headers,
+ * mode }: a CloudEvent produced once every handler of the event succeeded;
+ * data is checked against the schema of type first. data = nil publishes
+ * a tombstone for key. */
+static int l_ctx_publish(lua_State *L)
+{
+	struct eddy_handlers *h = self(L);
+	const char *fn = "ctx.publish";
+	struct eddy_publish_req req = {0};
+	const char *hdrs[64];
+	char err[1024] = "";
+
+	if (!lua_istable(L, 1))
+		return raise_error(L, "ctx.publish: expects a table, got %s", luaL_typename(L, 1));
+	const struct eddy_actions *a = actions_for(L, h, fn);
+	req.topic = opt_field(L, 1, "topic", fn, NULL);
+	req.type = opt_field(L, 1, "type", fn, NULL);
+	req.key = opt_field(L, 1, "key", fn, &req.key_len);
+	req.id = opt_field(L, 1, "id", fn, NULL);
+	req.subject = opt_field(L, 1, "subject", fn, NULL);
+	req.dataschema = opt_field(L, 1, "dataschema", fn, NULL);
+	const char *mode = opt_field(L, 1, "mode", fn, NULL);
+	if (mode && strcmp(mode, "binary") != 0 && strcmp(mode, "structured") != 0)
+		return raise_error(L, "ctx.publish: mode must be \"structured\" or \"binary\", got \"%s\"",
+		                   mode);
+	req.binary = mode && strcmp(mode, "binary") == 0;
+	if (!req.topic)
+		return raise_error(L, "ctx.publish: topic is required");
+	lua_getfield(L, 1, "data"); /* ..., data */
+	int data = lua_gettop(L);
+	if (!lua_isnil(L, data)) {
+		const struct eddy_json *node =
+		    lua_istable(L, data) ? seen_find(h, lua_topointer(L, data)) : NULL;
+		if (node && node->raw && same_json(h, data, node)) {
+			req.data = node->raw;
+			req.data_len = node->raw_len;
+		} else {
+			push_encoded(L, h, data, fn);
+			req.data = lua_tolstring(L, -1, &req.data_len);
+		}
+	}
+	lua_getfield(L, 1, "headers"); /* ..., headers */
+	int headers = lua_gettop(L);
+	if (!lua_isnil(L, headers)) {
+		if (!lua_istable(L, headers))
+			return raise_error(L, "ctx.publish: headers must be a table, got %s",
+			                   luaL_typename(L, headers));
+		lua_pushnil(L);
+		while (lua_next(L, headers)) { /* ..., key, value */
+			if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+				return raise_error(L, "ctx.publish: headers must map names to strings");
+			if (req.n_headers == sizeof hdrs / sizeof hdrs[0] / 2)
+				return raise_error(L, "ctx.publish: at most 32 headers");
+			hdrs[2 * req.n_headers] = lua_tostring(L, -2);
+			hdrs[2 * req.n_headers + 1] = lua_tostring(L, -1);
+			req.n_headers++;
+			lua_pop(L, 1);
+		}
+		req.headers = hdrs;
+	}
+	if (!a || !a->publish)
+		return raise_error(L, "ctx.publish: not available here");
+	if (a->publish(a->ud, &req, err, sizeof err) < 0)
+		return raise_error(L, "%s", err);
+	return 0;
+}
+
+/* ctx.alert{ sink, severity, key, summary, description, labels,
+ * annotations, dedupe }: written to the alert outbox once every handler of
+ * the event succeeded, then sent to the sink. */
+static int l_ctx_alert(lua_State *L)
+{
+	struct eddy_handlers *h = self(L);
+	const char *fn = "ctx.alert";
+	struct eddy_alert_req req = {0};
+	char err[512] = "";
+
+	if (!lua_istable(L, 1))
+		return raise_error(L, "ctx.alert: expects a table, got %s", luaL_typename(L, 1));
+	const struct eddy_actions *a = actions_for(L, h, fn);
+	req.handler = h->cur->name;
+	req.sink = opt_field(L, 1, "sink", fn, NULL);
+	req.severity = opt_field(L, 1, "severity", fn, NULL);
+	req.key = opt_field(L, 1, "key", fn, NULL);
+	req.summary = opt_field(L, 1, "summary", fn, NULL);
+	req.description = opt_field(L, 1, "description", fn, NULL);
+	req.dedupe = opt_field(L, 1, "dedupe", fn, NULL);
+	req.labels = opt_object(L, h, 1, "labels", fn);
+	req.annotations = opt_object(L, h, 1, "annotations", fn);
+	if (!a || !a->alert)
+		return raise_error(L, "ctx.alert: not available here");
+	if (a->alert(a->ud, &req, err, sizeof err) < 0)
+		return raise_error(L, "%s", err);
+	return 0;
+}
+
 /* json.decode(text): the host's decoder, the same conversion as ev.data. */
 static int l_json_decode(lua_State *L)
 {
@@ -914,8 +1047,8 @@ static int l_load(lua_State *L)
 		}
 	}
 
-	lua_createtable(L, 0, 4); /* ..., ctx */
-	for (int i = 0; i < 4; i++) {
+	lua_createtable(L, 0, N_CTX); /* ..., ctx */
+	for (int i = 0; i < N_CTX; i++) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_fn[i]);
 		lua_setfield(L, -2, ctx_names[i]);
 	}
@@ -929,7 +1062,8 @@ static int l_load(lua_State *L)
 static int l_setup(lua_State *L)
 {
 	struct eddy_handlers *h = lua_touserdata(L, 1);
-	static const lua_CFunction ctx_fn[4] = {l_ctx_get, l_ctx_upsert, l_ctx_delete, l_ctx_log};
+	static const lua_CFunction ctx_fn[N_CTX] = {l_ctx_get, l_ctx_upsert, l_ctx_delete,
+	                                            l_ctx_log, l_ctx_publish, l_ctx_alert};
 
 	luaL_openlibs(L);
 	/* after openlibs: luaopen_jit turns the JIT on with its defaults */
@@ -989,7 +1123,7 @@ static int l_setup(lua_State *L)
 	h->new_env = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < N_CTX; i++) {
 		lua_pushlightuserdata(L, h);
 		lua_pushcclosure(L, ctx_fn[i], 1);
 		h->ctx_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
