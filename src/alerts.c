@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "jsonw.h"
 #include "log.h"
 
 /* Kept of a sink's answer, for the log and the outbox's error column. */
@@ -35,6 +36,10 @@
 #define SLACK_CONTEXT_MAX 300
 
 #define AM_PATH "/api/v2/alerts"
+
+/* Bodies we build (Slack, Alertmanager) are the alert's texts plus a
+ * little: past this, something is wrong with the alert. */
+#define BODY_MAX (4u << 20)
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -101,20 +106,6 @@ static void putz(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n >= 0)
-		put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* The length of s[0..n) cut to at most max bytes, not inside a UTF-8
  * sequence. */
 static size_t utf8_cut(const char *s, size_t n, size_t max)
@@ -126,61 +117,23 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
 	return max;
 }
 
-/* s[0..n) (valid UTF-8, may hold NULs) as a quoted JSON string, cut to max
- * bytes of text with "…" marking the cut; max 0: no limit. */
-static void put_str(struct buf *b, const char *s, size_t n, size_t max)
+/* s[0..n) as a JSON string value, cut to max bytes with "…" marking the
+ * cut. */
+static void string_max(struct eddy_jsonw *w, const char *s, size_t n, size_t max)
 {
-	static const char hex[] = "0123456789abcdef";
-	bool cut = false;
-	size_t i, run = 0;
+	struct buf t = {0};
 
-	if (max && n > max) {
-		n = utf8_cut(s, n, max - 3); /* room for the ellipsis' 3 bytes */
-		cut = true;
+	if (n <= max) {
+		eddy_jsonw_string(w, s, n);
+		return;
 	}
-	put(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[6] = {'\\', 0};
-		size_t len = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		put(b, s + run, i - run);
-		run = i + 1;
-		switch (c) {
-		case '"':
-			esc[1] = '"';
-			break;
-		case '\\':
-			esc[1] = '\\';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			len = 6;
-		}
-		put(b, esc, len);
-	}
-	put(b, s + run, n - run);
-	if (cut)
-		put(b, "\xe2\x80\xa6", 3);
-	put(b, "\"", 1);
-}
-
-static void put_strz(struct buf *b, const char *s)
-{
-	put_str(b, s, strlen(s), 0);
+	put(&t, s, utf8_cut(s, n, max - 3)); /* room for the ellipsis' 3 bytes */
+	put(&t, "\xe2\x80\xa6", 3);
+	if (t.oom)
+		w->failed = true;
+	else
+		eddy_jsonw_string(w, t.p, t.len);
+	free(t.p);
 }
 
 /* Slack's mrkdwn takes &, < and > as markup: they are escaped, the rest
@@ -289,8 +242,8 @@ static void alert_log(enum eddy_log_level level, int64_t id, const char *sink, c
     __attribute__((format(printf, 4, 5)));
 static void alert_log(enum eddy_log_level level, int64_t id, const char *sink, const char *fmt, ...)
 {
-	struct buf f = {0};
-	char msg[1024];
+	struct eddy_jsonw f;
+	char msg[1024], *fields;
 	va_list ap;
 
 	if (!eddy_log_enabled(level))
@@ -298,11 +251,15 @@ static void alert_log(enum eddy_log_level level, int64_t id, const char *sink, c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	putf(&f, "{\"alert_id\":%" PRId64 ",\"sink\":", id);
-	put_strz(&f, sink);
-	putz(&f, "}");
-	eddy_log_fields(level, f.oom ? NULL : f.p, "%s", msg);
-	free(f.p);
+	eddy_jsonw_init(&f, 4096);
+	eddy_jsonw_object(&f);
+	eddy_jsonw_key(&f, "alert_id");
+	eddy_jsonw_int(&f, id);
+	eddy_jsonw_member(&f, "sink", sink, strlen(sink));
+	eddy_jsonw_end(&f);
+	fields = eddy_jsonw_take(&f, NULL);
+	eddy_log_fields(level, fields, "%s", msg);
+	free(fields);
 }
 
 static const struct sink *find_sink(const struct eddy_alerts *a, const char *name)
@@ -375,7 +332,7 @@ static const char *member_str(const struct eddy_json *obj, const char *key, size
 
 /* A label or annotation value as Alertmanager wants it: a string. Returns
  * false for null (left out). */
-static bool put_value_str(struct buf *b, const struct eddy_json *v)
+static bool value_string(struct eddy_jsonw *w, const struct eddy_json *v)
 {
 	char tmp[40];
 
@@ -383,152 +340,143 @@ static bool put_value_str(struct buf *b, const struct eddy_json *v)
 	case EDDY_JSON_NULL:
 		return false;
 	case EDDY_JSON_STRING:
-		put_str(b, v->u.s, v->len, 0);
-		break;
+		eddy_jsonw_string(w, v->u.s, v->len);
+		return true;
 	case EDDY_JSON_TRUE:
-		put_strz(b, "true");
-		break;
 	case EDDY_JSON_FALSE:
-		put_strz(b, "false");
+		snprintf(tmp, sizeof(tmp), "%s", v->type == EDDY_JSON_TRUE ? "true" : "false");
 		break;
 	case EDDY_JSON_INT:
 		snprintf(tmp, sizeof(tmp), "%" PRId64, v->u.i);
-		put_strz(b, tmp);
 		break;
 	case EDDY_JSON_DOUBLE:
 		snprintf(tmp, sizeof(tmp), "%.17g", v->u.d);
-		put_strz(b, tmp);
 		break;
 	default:
-		put_str(b, v->raw, v->raw_len, 0);
+		eddy_jsonw_string(w, v->raw, v->raw_len);
+		return true;
 	}
+	eddy_jsonw_string(w, tmp, strlen(tmp));
 	return true;
 }
 
 /* One computed member of a labels/annotations object, unless the alert's
  * own object (own) names it or the value is empty. */
-static void put_computed(struct buf *b, bool *first, const struct eddy_json *own, const char *name,
-                         const char *value, size_t len)
+static void computed(struct eddy_jsonw *w, const struct eddy_json *own, const char *name,
+                     const char *value, size_t len)
 {
-	if (!len || eddy_json_get(own, name, strlen(name)))
-		return;
-	putz(b, *first ? "" : ",");
-	put_strz(b, name);
-	putz(b, ":");
-	put_str(b, value, len, 0);
-	*first = false;
+	if (len && !eddy_json_get(own, name, strlen(name)))
+		eddy_jsonw_member(w, name, value, len);
 }
 
 /* The alert's own members of obj (labels or annotations), after the
- * computed ones. */
-static void put_own(struct buf *b, bool first, const struct eddy_json *obj)
+ * computed ones; null values are left out. */
+static void own_members(struct eddy_jsonw *w, const struct eddy_json *obj)
 {
-	if (!obj || obj->type != EDDY_JSON_OBJECT)
-		return;
-	for (uint32_t i = 0; i < obj->len; i++) {
+	for (uint32_t i = 0; obj && i < obj->len; i++) {
 		const struct eddy_json_member *m = &obj->u.members[i];
-		size_t mark_len = b->len;
 
-		putz(b, first ? "" : ",");
-		put_str(b, m->key, m->key_len, 0);
-		putz(b, ":");
-		if (!put_value_str(b, &m->value)) {
-			b->len = mark_len; /* a null value: nothing written */
-			if (b->p)
-				b->p[b->len] = '\0';
+		if (m->value.type == EDDY_JSON_NULL)
 			continue;
-		}
-		first = false;
+		eddy_jsonw_key(w, m->key);
+		value_string(w, &m->value);
 	}
 }
 
-static void put_rfc3339(struct buf *b, int64_t ms)
+/* An object member of root, NULL when absent or not an object. */
+static const struct eddy_json *object_member(const struct eddy_json *root, const char *key)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char tmp[40];
+	const struct eddy_json *v = eddy_json_get(root, key, strlen(key));
 
-	gmtime_r(&t, &tm);
-	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	putf(b, "\"%s.%03dZ\"", tmp, (int)(ms % 1000));
+	return v && v->type == EDDY_JSON_OBJECT ? v : NULL;
 }
 
 static void alertmanager_body(const struct eddy_alerts *a, const struct pick *p,
-                              const struct eddy_json *root, struct buf *b)
+                              const struct eddy_json *root, struct eddy_jsonw *w)
 {
-	const struct eddy_json *labels = eddy_json_getz(root, "labels");
-	const struct eddy_json *annotations = eddy_json_getz(root, "annotations");
-	const struct eddy_json *event = eddy_json_getz(root, "event");
+	const struct eddy_json *labels = object_member(root, "labels");
+	const struct eddy_json *annotations = object_member(root, "annotations");
+	const struct eddy_json *event = object_member(root, "event");
 	const char *s;
 	size_t len;
-	bool first = true;
 
-	if (labels && labels->type != EDDY_JSON_OBJECT)
-		labels = NULL;
-	if (annotations && annotations->type != EDDY_JSON_OBJECT)
-		annotations = NULL;
-	putz(b, "[{\"labels\":{");
-	/* alertname: the one thing Alertmanager requires; the event's type
+	eddy_jsonw_array(w);
+	eddy_jsonw_object(w);
+	eddy_jsonw_key(w, "labels");
+	eddy_jsonw_object(w);
+	/* alertname: the one label Alertmanager requires; the event's type
 	 * groups alerts of one kind when the handler named none. */
-	if (!eddy_json_getz(labels, "alertname")) {
-		s = member_str(event, "type", &len);
-		put_computed(b, &first, NULL, "alertname", len ? s : "eddy", len ? len : 4);
-	}
+	s = member_str(event, "type", &len);
+	computed(w, labels, "alertname", len ? s : "eddy", len ? len : 4);
 	s = member_str(root, "severity", &len);
-	put_computed(b, &first, labels, "severity", s, len);
+	computed(w, labels, "severity", s, len);
 	s = member_str(root, "key", &len);
-	put_computed(b, &first, labels, "key", s, len);
+	computed(w, labels, "key", s, len);
 	s = member_str(event, "tenant", &len);
-	put_computed(b, &first, labels, "tenant", s, len);
-	put_own(b, first, labels);
-	putz(b, "},\"annotations\":{");
-	first = true;
+	computed(w, labels, "tenant", s, len);
+	own_members(w, labels);
+	eddy_jsonw_end(w);
+	eddy_jsonw_key(w, "annotations");
+	eddy_jsonw_object(w);
 	s = member_str(root, "summary", &len);
-	put_computed(b, &first, annotations, "summary", s, len);
+	computed(w, annotations, "summary", s, len);
 	s = member_str(root, "description", &len);
-	put_computed(b, &first, annotations, "description", s, len);
-	put_own(b, first, annotations);
-	putz(b, "},\"startsAt\":");
+	computed(w, annotations, "description", s, len);
+	own_members(w, annotations);
+	eddy_jsonw_end(w);
 	s = member_str(root, "created_at", &len);
-	if (len)
-		put_str(b, s, len, 0);
-	else
-		put_rfc3339(b, p->created_ms);
-	if (a->generator_url) {
-		putz(b, ",\"generatorURL\":");
-		put_strz(b, a->generator_url);
+	if (len) {
+		eddy_jsonw_member(w, "startsAt", s, len);
+	} else {
+		time_t t = (time_t)(p->created_ms / 1000);
+		char when[40];
+		struct tm tm;
+		size_t n;
+
+		gmtime_r(&t, &tm);
+		n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + n, sizeof(when) - n, ".%03dZ", (int)(p->created_ms % 1000));
+		eddy_jsonw_member(w, "startsAt", when, strlen(when));
 	}
-	putz(b, "}]");
+	if (a->generator_url)
+		eddy_jsonw_member(w, "generatorURL", a->generator_url, strlen(a->generator_url));
+	eddy_jsonw_end(w);
+	eddy_jsonw_end(w);
 }
 
-/* One mrkdwn element of a context block: "*name:* value". */
-static void slack_context(struct buf *b, bool *first, const char *name, const struct buf *value)
+/* One mrkdwn element of a context block, "*name:* value", when value (in
+ * t, mrkdwn already) is not empty; t is emptied. */
+static void slack_context(struct eddy_jsonw *w, const char *name, struct buf *t)
 {
-	struct buf t = {0};
+	struct buf e = {0};
 
-	if (!value->len)
-		return;
-	putf(&t, "*%s:* ", name);
-	put(&t, value->p, value->len);
-	putz(b, *first ? "" : ",");
-	putz(b, "{\"type\":\"mrkdwn\",\"text\":");
-	if (t.oom)
-		b->oom = true;
-	else
-		put_str(b, t.p, t.len, SLACK_CONTEXT_MAX);
-	putz(b, "}");
-	*first = false;
-	free(t.p);
+	if (t->len) {
+		putz(&e, "*");
+		putz(&e, name);
+		putz(&e, ":* ");
+		put(&e, t->p, t->len);
+		eddy_jsonw_object(w);
+		eddy_jsonw_member(w, "type", "mrkdwn", 6);
+		eddy_jsonw_key(w, "text");
+		if (e.oom)
+			w->failed = true;
+		else
+			string_max(w, e.p, e.len, SLACK_CONTEXT_MAX);
+		eddy_jsonw_end(w);
+	}
+	if (t->oom)
+		w->failed = true;
+	t->len = 0;
+	free(e.p);
 }
 
-static void slack_body(const struct eddy_json *root, struct buf *b)
+static void slack_body(const struct eddy_json *root, struct eddy_jsonw *w)
 {
-	const struct eddy_json *event = eddy_json_getz(root, "event");
+	const struct eddy_json *event = object_member(root, "event");
 	const struct eddy_json *v;
-	struct buf head = {0}, text = {0}, ctx = {0};
+	struct buf head = {0}, t = {0};
 	const char *s;
 	size_t len;
-	bool first = true;
 
 	/* "[WARNING] summary": the severity shouts, as in every pager */
 	s = member_str(root, "severity", &len);
@@ -544,58 +492,92 @@ static void slack_body(const struct eddy_json *root, struct buf *b)
 	put(&head, s, len);
 	if (!head.len)
 		putz(&head, "alert");
+	if (head.oom) {
+		w->failed = true;
+		return;
+	}
 
-	putz(b, "{\"text\":");
-	put_mrkdwn(&text, head.p, head.len);
-	put_str(b, text.p ? text.p : "", text.len, SLACK_SECTION_MAX);
-	putz(b, ",\"blocks\":[{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":");
-	put_str(b, head.p, head.len, SLACK_HEADER_MAX);
-	putz(b, "}}");
+	eddy_jsonw_object(w);
+	/* the notification's text, and what clients without blocks show */
+	put_mrkdwn(&t, head.p, head.len);
+	eddy_jsonw_key(w, "text");
+	string_max(w, t.p ? t.p : "", t.len, SLACK_SECTION_MAX);
+	t.len = 0;
+	eddy_jsonw_key(w, "blocks");
+	eddy_jsonw_array(w);
+
+	eddy_jsonw_object(w);
+	eddy_jsonw_member(w, "type", "header", 6);
+	eddy_jsonw_key(w, "text");
+	eddy_jsonw_object(w);
+	eddy_jsonw_member(w, "type", "plain_text", 10);
+	eddy_jsonw_key(w, "text");
+	string_max(w, head.p, head.len, SLACK_HEADER_MAX);
+	eddy_jsonw_end(w);
+	eddy_jsonw_end(w);
 
 	s = member_str(root, "description", &len);
 	if (len) {
-		text.len = 0;
-		put_mrkdwn(&text, s, len);
-		putz(b, ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
-		put_str(b, text.p, text.len, SLACK_SECTION_MAX);
-		putz(b, "}}");
+		put_mrkdwn(&t, s, len);
+		eddy_jsonw_object(w);
+		eddy_jsonw_member(w, "type", "section", 7);
+		eddy_jsonw_key(w, "text");
+		eddy_jsonw_object(w);
+		eddy_jsonw_member(w, "type", "mrkdwn", 6);
+		eddy_jsonw_key(w, "text");
+		string_max(w, t.p ? t.p : "", t.len, SLACK_SECTION_MAX);
+		eddy_jsonw_end(w);
+		eddy_jsonw_end(w);
+		t.len = 0;
 	}
 
-	putz(b, ",{\"type\":\"context\",\"elements\":[");
+	eddy_jsonw_object(w);
+	eddy_jsonw_member(w, "type", "context", 7);
+	eddy_jsonw_key(w, "elements");
+	eddy_jsonw_array(w);
 	s = member_str(root, "key", &len);
-	put_mrkdwn(&ctx, s, len);
-	slack_context(b, &first, "key", &ctx);
-	ctx.len = 0;
+	put_mrkdwn(&t, s, len);
+	slack_context(w, "key", &t);
 	s = member_str(event, "tenant", &len);
-	put_mrkdwn(&ctx, s, len);
-	slack_context(b, &first, "tenant", &ctx);
-	ctx.len = 0;
+	put_mrkdwn(&t, s, len);
+	slack_context(w, "tenant", &t);
 	s = member_str(event, "type", &len);
-	put_mrkdwn(&ctx, s, len);
+	put_mrkdwn(&t, s, len);
 	s = member_str(event, "id", &len);
 	if (len) {
-		putz(&ctx, ctx.len ? " " : "");
-		put_mrkdwn(&ctx, s, len);
+		putz(&t, t.len ? " " : "");
+		put_mrkdwn(&t, s, len);
 	}
-	slack_context(b, &first, "event", &ctx);
-	ctx.len = 0;
+	slack_context(w, "event", &t);
 	s = member_str(event, "topic", &len);
 	if (len) {
-		put_mrkdwn(&ctx, s, len);
-		if ((v = eddy_json_getz(event, "partition")) && v->type == EDDY_JSON_INT)
-			putf(&ctx, " [%" PRId64 "]", v->u.i);
-		if ((v = eddy_json_getz(event, "offset")) && v->type == EDDY_JSON_INT)
-			putf(&ctx, " @%" PRId64, v->u.i);
+		char num[32];
+
+		put_mrkdwn(&t, s, len);
+		if ((v = eddy_json_getz(event, "partition")) && v->type == EDDY_JSON_INT) {
+			snprintf(num, sizeof(num), " [%" PRId64 "]", v->u.i);
+			putz(&t, num);
+		}
+		if ((v = eddy_json_getz(event, "offset")) && v->type == EDDY_JSON_INT) {
+			snprintf(num, sizeof(num), " @%" PRId64, v->u.i);
+			putz(&t, num);
+		}
 	}
-	slack_context(b, &first, "from", &ctx);
-	if (first) /* a context block needs an element */
-		putz(b, "{\"type\":\"mrkdwn\",\"text\":\"eddy\"}");
-	putz(b, "]}]}");
-	if (head.oom || text.oom || ctx.oom)
-		b->oom = true;
+	slack_context(w, "from", &t);
+	/* A context block needs one element: the sender's name, at least. */
+	if (w->first[w->depth - 1]) {
+		eddy_jsonw_object(w);
+		eddy_jsonw_member(w, "type", "mrkdwn", 6);
+		eddy_jsonw_member(w, "text", "eddy", 4);
+		eddy_jsonw_end(w);
+	}
+	eddy_jsonw_end(w);
+	eddy_jsonw_end(w);
+
+	eddy_jsonw_end(w);
+	eddy_jsonw_end(w);
 	free(head.p);
-	free(text.p);
-	free(ctx.p);
+	free(t.p);
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -686,7 +668,7 @@ static int send_one(struct eddy_alerts *a, const struct pick *p)
 	const struct sink *sink = find_sink(a, p->sink);
 	const struct eddy_json *root = NULL;
 	struct request *r;
-	struct buf body = {0};
+	struct eddy_jsonw body;
 	char jerr[160];
 	CURLcode cc = CURLE_OK;
 
@@ -712,23 +694,23 @@ static int send_one(struct eddy_alerts *a, const struct pick *p)
 	r->id = p->id;
 	r->created_ms = p->created_ms;
 	r->attempts = p->attempts;
+	eddy_jsonw_init(&body, BODY_MAX);
 	switch (sink->type) {
 	case EDDY_ALERTS_WEBHOOK:
 		r->payload = dup_n(p->body, p->body_len);
 		break;
 	case EDDY_ALERTS_SLACK:
 		slack_body(root, &body);
-		r->payload = body.oom ? NULL : body.p;
 		break;
 	case EDDY_ALERTS_ALERTMANAGER:
 		alertmanager_body(a, p, root, &body);
-		r->payload = body.oom ? NULL : body.p;
 		break;
 	}
-	if (!r->payload) {
-		free(body.p);
+	if (sink->type != EDDY_ALERTS_WEBHOOK)
+		r->payload = eddy_jsonw_take(&body, NULL);
+	eddy_jsonw_free(&body);
+	if (!r->payload)
 		goto retry_later;
-	}
 	/* No "Expect: 100-continue" round trip before larger bodies. */
 	if (!add_header(r, "Content-Type: application/json") || !add_header(r, "Expect:") ||
 	    (sink->type == EDDY_ALERTS_WEBHOOK && !sign(a, r, p)) || !(r->easy = curl_easy_init()))

@@ -1,0 +1,679 @@
+/* test_alerts.c - the alert sender against tests/tools/webhook-receiver.py,
+ * on a real SQLite outbox written by a second handle: signatures, Slack and
+ * Alertmanager bodies, retries, Retry-After, timeouts, permanent failures,
+ * max age, wake-ups and a restart in the middle of a run. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "test.h"
+
+#define RECEIVER "tests/tools/webhook-receiver.py"
+#define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define OTHER_SECRET "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+static char dir[] = "/tmp/eddy-alerts-XXXXXX";
+static char err[512];
+static int n_dbs;
+
+struct receiver {
+	pid_t pid;
+	int port;
+	char url[64];
+	char log[96];
+};
+
+/* Starts the receiver with the extra arguments (NULL-terminated, at most
+ * 8); port 0 when it did not start. Its log is a new file. */
+static struct receiver receiver_start(const char *first, ...)
+{
+	static int n;
+	struct receiver r = {0};
+	const char *argv[16] = {"python3", RECEIVER, "--log", r.log};
+	char line[32] = "";
+	size_t len = 0, argc = 4;
+	int fds[2];
+	va_list ap;
+
+	snprintf(r.log, sizeof(r.log), "%s/receiver-%d.log", dir, ++n);
+	argv[3] = r.log;
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 14; a = va_arg(ap, const char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	if (pipe(fds) != 0)
+		return r;
+	r.pid = fork();
+	if (r.pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len < sizeof(line) - 1) {
+		ssize_t got = read(fds[0], line + len, 1);
+
+		if (got <= 0 || line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	close(fds[0]);
+	r.port = atoi(line);
+	snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d", r.port);
+	return r;
+}
+
+static void receiver_stop(struct receiver *r)
+{
+	if (r->pid > 0) {
+		kill(r->pid, SIGTERM);
+		waitpid(r->pid, NULL, 0);
+	}
+	r->pid = 0;
+}
+
+/* One line of the receiver's log. */
+struct delivery {
+	char path[64], webhook_id[64];
+	int status;   /* 0: closed without an answer */
+	int verified; /* 1, 0, or -1 for not checked */
+	int duplicate;
+	double time;
+	char *body;
+};
+
+#define MAX_DELIVERIES 512
+static struct delivery got[MAX_DELIVERIES];
+static int n_got;
+
+static void copy_str(char *out, size_t size, const struct eddy_json *v)
+{
+	snprintf(out, size, "%s", eddy_json_str(v) ? v->u.s : "");
+}
+
+/* Reads the receiver's log into got[0..n_got). */
+static int deliveries(const struct receiver *r)
+{
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f = fopen(r->log, "r");
+
+	for (int i = 0; i < n_got; i++)
+		free(got[i].body);
+	n_got = 0;
+	while (f && (len = getline(&line, &cap, f)) > 0 && n_got < MAX_DELIVERIES) {
+		const struct eddy_json *v = eddy_json_parse(doc, line, (size_t)len, NULL, 0), *x;
+		struct delivery *d = &got[n_got++];
+
+		memset(d, 0, sizeof(*d));
+		copy_str(d->path, sizeof(d->path), eddy_json_getz(v, "path"));
+		copy_str(d->webhook_id, sizeof(d->webhook_id), eddy_json_getz(v, "webhook_id"));
+		x = eddy_json_getz(v, "status");
+		d->status = x && x->type == EDDY_JSON_INT ? (int)x->u.i : 0;
+		x = eddy_json_getz(v, "verified");
+		d->verified = !x || x->type == EDDY_JSON_NULL ? -1 : x->type == EDDY_JSON_TRUE;
+		x = eddy_json_getz(v, "duplicate");
+		d->duplicate = x && x->type == EDDY_JSON_TRUE;
+		x = eddy_json_getz(v, "time");
+		d->time = !x ? 0 : x->type == EDDY_JSON_DOUBLE ? x->u.d : (double)x->u.i;
+		x = eddy_json_getz(v, "body");
+		d->body = strdup(eddy_json_str(x) ? x->u.s : "");
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	eddy_json_doc_destroy(doc);
+	return n_got;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A new database with its writer's handle; the path in path. */
+static struct eddy_store *new_db(char *path, size_t size)
+{
+	struct eddy_store *s;
+
+	snprintf(path, size, "%s/outbox-%d.db", dir, ++n_dbs);
+	if (!(s = eddy_store_open_sqlite(path, err, sizeof(err))))
+		fprintf(stderr, "eddy_store_open_sqlite: %s\n", err);
+	return s;
+}
+
+/* The body ctx.alert writes (alerts.h), for key. */
+static void alert_body(char *out, size_t size, const char *sink, const char *key,
+                       const char *summary)
+{
+	snprintf(out, size,
+	         "{\"sink\":\"%s\",\"severity\":\"warning\",\"key\":\"%s\",\"summary\":\"%s\","
+	         "\"description\":\"Quantity 12000 > 10000 & <rising>\","
+	         "\"labels\":{\"team\":\"supply\",\"priority\":2,\"gone\":null},"
+	         "\"annotations\":{\"runbook\":\"https://runbooks.example/large-orders\"},"
+	         "\"dedupe\":\"%s/large/%s\","
+	         "\"event\":{\"id\":\"evt-%s\",\"type\":\"com.example.orders.v1\","
+	         "\"source\":\"/orders\",\"tenant\":\"acme\",\"correlation_id\":\"c-1\","
+	         "\"topic\":\"orders.acme\",\"partition\":3,\"offset\":42},"
+	         "\"created_at\":\"2024-05-01T12:00:00.123Z\"}",
+	         sink, key, summary, sink, key, key);
+}
+
+/* Adds alerts key-<first>..key-<first+n-1> for sink in one committed batch,
+ * created at created_ms (0: now). */
+static void add_alerts(struct eddy_store *s, const char *sink, int first, int n, int64_t created_ms)
+{
+	char body[2048], key[32], dedupe[64];
+
+	CHECK(eddy_store_begin(s, err, sizeof(err)) == 0);
+	for (int i = first; i < first + n; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		snprintf(dedupe, sizeof(dedupe), "%s/large/%s", sink, key);
+		alert_body(body, sizeof(body), sink, key, "Large order proposal");
+		CHECK(eddy_store_outbox_add(s, sink, dedupe, body, strlen(body),
+		                            created_ms ? created_ms : wall_ms(), 60000, err,
+		                            sizeof(err)) == 0);
+	}
+	CHECK(eddy_store_commit(s, err, sizeof(err)) == 0);
+}
+
+static void count_cb(void *ud, const struct eddy_outbox_alert *a)
+{
+	(void)a;
+	++*(int *)ud;
+}
+
+/* Alerts still pending, due or not. */
+static int pending(struct eddy_store *s)
+{
+	int n = 0;
+
+	CHECK(eddy_store_outbox_due(s, INT64_MAX / 2, 100000, count_cb, &n, err, sizeof(err)) >= 0);
+	return n;
+}
+
+/* A sender on a new handle of path. */
+static struct eddy_alerts *sender(const char *path, const struct eddy_alerts_conf *conf)
+{
+	struct eddy_store *s = eddy_store_open_sqlite(path, err, sizeof(err));
+	struct eddy_alerts *a;
+
+	CHECK(s != NULL);
+	if (!s)
+		return NULL;
+	a = eddy_alerts_start(conf, s, err, sizeof(err));
+	if (!a)
+		fprintf(stderr, "eddy_alerts_start: %s\n", err);
+	return a;
+}
+
+static struct eddy_alerts_stats stats(struct eddy_alerts *a)
+{
+	struct eddy_alerts_stats st;
+
+	eddy_alerts_stats(a, &st);
+	return st;
+}
+
+/* Waits up to ms for the sender's counter field to reach n. */
+#define WAIT_FOR(a, field, n, ms)                                                                  \
+	do {                                                                                       \
+		for (int w_ = 0; w_ < (ms) / 20 && stats(a).field < (uint64_t)(n); w_++)           \
+			sleep_ms(20);                                                              \
+	} while (0)
+
+static void test_conf(void)
+{
+	struct eddy_alerts_sink sink = {"ops", EDDY_ALERTS_WEBHOOK, "http://127.0.0.1:1/", SECRET,
+	                                0};
+	struct eddy_alerts_sink two[2] = {sink, sink};
+	struct eddy_alerts_conf conf = {.sinks = &sink, .n_sinks = 1};
+	char path[128];
+	struct eddy_store *w = new_db(path, sizeof(path));
+
+	CHECK(!eddy_alerts_start(&conf, NULL, err, sizeof(err)));
+	conf.n_sinks = 0;
+	CHECK(!sender(path, &conf));
+	CHECK(strstr(err, "no sinks") != NULL);
+	conf.n_sinks = 1;
+	sink.url = "ftp://example.com";
+	CHECK(!sender(path, &conf));
+	CHECK(strstr(err, "url") != NULL);
+	sink.url = "http://127.0.0.1:1/";
+	sink.secret = "whsec_not base64!";
+	CHECK(!sender(path, &conf));
+	CHECK(strstr(err, "secret") != NULL);
+	sink.secret = "whsec_";
+	CHECK(!sender(path, &conf));
+	sink.secret = SECRET;
+	sink.type = EDDY_ALERTS_SLACK;
+	CHECK(!sender(path, &conf));
+	CHECK(strstr(err, "only webhooks") != NULL);
+	conf.sinks = two;
+	conf.n_sinks = 2;
+	CHECK(!sender(path, &conf));
+	CHECK(strstr(err, "two sinks") != NULL);
+	eddy_alerts_stop(NULL, 0);
+	eddy_store_destroy(w);
+}
+
+/* Signed webhooks: the receiver verifies each signature; a sink with the
+ * wrong secret is refused (401) and that is a failure for good. */
+static void test_webhook(void)
+{
+	struct receiver rc = receiver_start("--secret", SECRET, NULL);
+	char url[96], bad_url[96], path[128], body[2048];
+	struct eddy_alerts_sink sinks[2] = {
+	    {"ops", EDDY_ALERTS_WEBHOOK, url, SECRET, 2000},
+	    {"wrong", EDDY_ALERTS_WEBHOOK, bad_url, OTHER_SECRET, 2000},
+	};
+	struct eddy_alerts_conf conf = {.sinks = sinks, .n_sinks = 2, .backoff_ms = 50};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_alerts *a;
+	int verified = 0, refused = 0;
+
+	CHECK(rc.port > 0 && w);
+	snprintf(url, sizeof(url), "%s/hook", rc.url);
+	snprintf(bad_url, sizeof(bad_url), "%s/wrong", rc.url);
+	add_alerts(w, "ops", 1, 3, 0);
+	add_alerts(w, "wrong", 10, 1, 0);
+	a = sender(path, &conf);
+	CHECK(a != NULL);
+	WAIT_FOR(a, delivered, 3, 5000);
+	WAIT_FOR(a, failed, 1, 5000);
+	CHECK(stats(a).delivered == 3);
+	CHECK(stats(a).failed == 1);
+	CHECK(stats(a).retried == 0);
+	eddy_alerts_stop(a, 1000);
+	CHECK(pending(w) == 0);
+
+	deliveries(&rc);
+	CHECK(n_got == 4);
+	for (int i = 0; i < n_got; i++) {
+		if (strcmp(got[i].path, "/hook") == 0) {
+			char key[32];
+			int k = 0;
+
+			verified += got[i].verified == 1 && got[i].status == 200;
+			/* the body is the stored alert, byte for byte */
+			CHECK(sscanf(got[i].body,
+			             "{\"sink\":\"ops\",\"severity\":\"warning\",\"key\":"
+			             "\"key-%d\"",
+			             &k) == 1);
+			snprintf(key, sizeof(key), "key-%d", k);
+			alert_body(body, sizeof(body), "ops", key, "Large order proposal");
+			CHECK_STR(got[i].body, body);
+			CHECK(strncmp(got[i].webhook_id, "eddy-", 5) == 0);
+			CHECK(strchr(got[i].webhook_id, '.') == NULL);
+		} else {
+			refused += got[i].verified == 0 && got[i].status == 401;
+		}
+	}
+	CHECK(verified == 3);
+	CHECK(refused == 1);
+	receiver_stop(&rc);
+	eddy_store_destroy(w);
+}
+
+/* Finds the first delivery to path in the log. */
+static const struct delivery *delivery_to(const char *path)
+{
+	for (int i = 0; i < n_got; i++)
+		if (strcmp(got[i].path, path) == 0)
+			return &got[i];
+	return NULL;
+}
+
+static const char *str_at(const struct eddy_json *v, const char *key)
+{
+	return eddy_json_str(eddy_json_get(v, key, strlen(key)));
+}
+
+/* Slack and Alertmanager: the bodies parse and carry what they should, with
+ * texts that need escaping. */
+static void test_slack_alertmanager(void)
+{
+	struct receiver rc = receiver_start(NULL);
+	char slack_url[96], path[128];
+	struct eddy_alerts_sink sinks[2] = {
+	    {"chat", EDDY_ALERTS_SLACK, slack_url, NULL, 2000},
+	    {"am", EDDY_ALERTS_ALERTMANAGER, rc.url, NULL, 2000},
+	};
+	struct eddy_alerts_conf conf = {
+	    .sinks = sinks, .n_sinks = 2, .generator_url = "http://eddy.example/alerts"};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	const struct eddy_json *v, *b, *el, *l, *an;
+	const struct delivery *d;
+	struct eddy_alerts *a;
+	static const char weird[] = "Order \\\"big\\\" \\u00e9\\n<&>\\t\\\\ done";
+	char body[2048];
+
+	CHECK(rc.port > 0 && w);
+	snprintf(slack_url, sizeof(slack_url), "%s/slack", rc.url);
+	CHECK(eddy_store_begin(w, err, sizeof(err)) == 0);
+	alert_body(body, sizeof(body), "chat", "k\\\"1", weird);
+	CHECK(eddy_store_outbox_add(w, "chat", "d1", body, strlen(body), wall_ms(), 0, err,
+	                            sizeof(err)) == 0);
+	alert_body(body, sizeof(body), "am", "k\\\"1", weird);
+	CHECK(eddy_store_outbox_add(w, "am", "d2", body, strlen(body), wall_ms(), 0, err,
+	                            sizeof(err)) == 0);
+	CHECK(eddy_store_commit(w, err, sizeof(err)) == 0);
+	a = sender(path, &conf);
+	WAIT_FOR(a, delivered, 2, 5000);
+	CHECK(stats(a).delivered == 2);
+	eddy_alerts_stop(a, 1000);
+
+	deliveries(&rc);
+	CHECK(n_got == 2);
+	if ((d = delivery_to("/slack"))) {
+		v = eddy_json_parse(doc, d->body, strlen(d->body), err, sizeof(err));
+		CHECK(v && v->type == EDDY_JSON_OBJECT);
+		CHECK_STR(str_at(v, "text"),
+		          "[WARNING] Order \"big\" \xc3\xa9\n&lt;&amp;&gt;\t\\ done");
+		b = eddy_json_getz(v, "blocks");
+		CHECK(b && b->type == EDDY_JSON_ARRAY && b->len == 3);
+		if (b && b->type == EDDY_JSON_ARRAY && b->len == 3) {
+			CHECK_STR(str_at(&b->u.items[0], "type"), "header");
+			el = eddy_json_getz(&b->u.items[0], "text");
+			CHECK_STR(str_at(el, "type"), "plain_text");
+			CHECK_STR(str_at(el, "text"),
+			          "[WARNING] Order \"big\" \xc3\xa9\n<&>\t\\ done");
+			CHECK_STR(str_at(&b->u.items[1], "type"), "section");
+			el = eddy_json_getz(&b->u.items[1], "text");
+			CHECK_STR(str_at(el, "type"), "mrkdwn");
+			CHECK_STR(str_at(el, "text"),
+			          "Quantity 12000 &gt; 10000 &amp; &lt;rising&gt;");
+			CHECK_STR(str_at(&b->u.items[2], "type"), "context");
+			el = eddy_json_getz(&b->u.items[2], "elements");
+			CHECK(el && el->type == EDDY_JSON_ARRAY && el->len == 4);
+			if (el && el->type == EDDY_JSON_ARRAY && el->len == 4) {
+				CHECK_STR(str_at(&el->u.items[0], "text"), "*key:* k\"1");
+				CHECK_STR(str_at(&el->u.items[1], "text"), "*tenant:* acme");
+				CHECK_STR(str_at(&el->u.items[2], "text"),
+				          "*event:* com.example.orders.v1 evt-k\"1");
+				CHECK_STR(str_at(&el->u.items[3], "text"),
+				          "*from:* orders.acme [3] @42");
+			}
+		}
+	} else {
+		CHECK(!"no Slack delivery");
+	}
+	if ((d = delivery_to("/api/v2/alerts"))) {
+		v = eddy_json_parse(doc, d->body, strlen(d->body), err, sizeof(err));
+		CHECK(v && v->type == EDDY_JSON_ARRAY && v->len == 1);
+		if (v && v->type == EDDY_JSON_ARRAY && v->len == 1) {
+			v = &v->u.items[0];
+			l = eddy_json_getz(v, "labels");
+			CHECK(l && l->type == EDDY_JSON_OBJECT && l->len == 6);
+			CHECK_STR(str_at(l, "alertname"), "com.example.orders.v1");
+			CHECK_STR(str_at(l, "severity"), "warning");
+			CHECK_STR(str_at(l, "key"), "k\"1");
+			CHECK_STR(str_at(l, "tenant"), "acme");
+			CHECK_STR(str_at(l, "team"), "supply");
+			CHECK_STR(str_at(l, "priority"), "2"); /* labels are strings */
+			CHECK(!eddy_json_getz(l, "gone"));
+			an = eddy_json_getz(v, "annotations");
+			CHECK(an && an->type == EDDY_JSON_OBJECT && an->len == 3);
+			CHECK_STR(str_at(an, "summary"), "Order \"big\" \xc3\xa9\n<&>\t\\ done");
+			CHECK_STR(str_at(an, "description"), "Quantity 12000 > 10000 & <rising>");
+			CHECK_STR(str_at(an, "runbook"), "https://runbooks.example/large-orders");
+			CHECK_STR(str_at(v, "startsAt"), "2024-05-01T12:00:00.123Z");
+			CHECK_STR(str_at(v, "generatorURL"), "http://eddy.example/alerts");
+		}
+	} else {
+		CHECK(!"no Alertmanager delivery");
+	}
+	eddy_json_doc_destroy(doc);
+	receiver_stop(&rc);
+	eddy_store_destroy(w);
+}
+
+/* One alert through a scripted receiver; returns the sender stopped, its
+ * counters in *st, the receiver's log in got[]. */
+static void one_alert(const char *script, int timeout_ms, int max_age_ms,
+                      struct eddy_alerts_stats *st, int wait_ms, uint64_t want_delivered,
+                      struct eddy_store **writer)
+{
+	struct receiver rc = receiver_start("--script", script, NULL);
+	char url[96], path[128];
+	struct eddy_alerts_sink sink = {"ops", EDDY_ALERTS_WEBHOOK, url, NULL, timeout_ms};
+	struct eddy_alerts_conf conf = {.sinks = &sink,
+	                                .n_sinks = 1,
+	                                .backoff_ms = 100,
+	                                .backoff_max_ms = 200,
+	                                .max_age_ms = max_age_ms,
+	                                .poll_ms = 50};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_alerts *a;
+
+	CHECK(rc.port > 0 && w);
+	snprintf(url, sizeof(url), "%s/hook", rc.url);
+	add_alerts(w, "ops", 1, 1, 0);
+	a = sender(path, &conf);
+	if (want_delivered)
+		WAIT_FOR(a, delivered, want_delivered, wait_ms);
+	else
+		sleep_ms(wait_ms);
+	*st = stats(a);
+	eddy_alerts_stop(a, 0);
+	deliveries(&rc);
+	receiver_stop(&rc);
+	*writer = w;
+}
+
+static void test_retries(void)
+{
+	struct eddy_alerts_stats st;
+	struct eddy_store *w;
+
+	/* 500 then 200: delivered at the second attempt, one webhook-id */
+	one_alert("500,200", 2000, 0, &st, 5000, 1, &w);
+	CHECK(st.delivered == 1 && st.retried == 1 && st.failed == 0);
+	CHECK(n_got == 2);
+	CHECK(n_got == 2 && got[0].status == 500 && got[1].status == 200);
+	CHECK(n_got == 2 && strcmp(got[0].webhook_id, got[1].webhook_id) == 0);
+	CHECK(pending(w) == 0);
+	eddy_store_destroy(w);
+
+	/* 429 with Retry-After: 2 wins over a 100 ms backoff */
+	one_alert("429:2,200", 2000, 0, &st, 6000, 1, &w);
+	CHECK(st.delivered == 1 && st.retried == 1);
+	CHECK(n_got == 2);
+	if (n_got == 2) {
+		CHECK(got[1].time - got[0].time >= 1.9);
+		CHECK(got[1].time - got[0].time < 3.5);
+	}
+	eddy_store_destroy(w);
+
+	/* ... also as an HTTP date (whole seconds: at least one of them) */
+	one_alert("503:d3,200", 2000, 0, &st, 6000, 1, &w);
+	CHECK(st.delivered == 1 && st.retried == 1);
+	CHECK(n_got == 2 && got[1].time - got[0].time >= 1.9);
+	eddy_store_destroy(w);
+
+	/* a receiver that does not answer in time: timeout, tried again */
+	one_alert("hang:3,200", 300, 0, &st, 5000, 1, &w);
+	CHECK(st.delivered == 1 && st.retried == 1);
+	CHECK(n_got == 2);
+	CHECK(n_got == 2 && got[1].time - got[0].time < 2.0);
+	eddy_store_destroy(w);
+
+	/* a connection closed without an answer: tried again */
+	one_alert("close,200", 2000, 0, &st, 5000, 1, &w);
+	CHECK(st.delivered == 1 && st.retried == 1);
+	eddy_store_destroy(w);
+
+	/* 400: failed for good, never sent again */
+	one_alert("400", 2000, 0, &st, 1500, 0, &w);
+	CHECK(st.failed == 1 && st.delivered == 0 && st.retried == 0);
+	CHECK(n_got == 1 && got[0].status == 400);
+	CHECK(pending(w) == 0);
+	eddy_store_destroy(w);
+
+	/* failing on: given up once older than max age */
+	one_alert("500*100", 2000, 1000, &st, 2500, 0, &w);
+	CHECK(st.given_up == 1 && st.delivered == 0 && st.failed == 0);
+	CHECK(st.retried >= 2);
+	/* given up after a failed attempt, or when next due */
+	CHECK(n_got >= 3 && (n_got == (int)st.retried + 1 || n_got == (int)st.retried));
+	CHECK(pending(w) == 0);
+	eddy_store_destroy(w);
+}
+
+/* An alert already too old when the sender first sees it is given up
+ * without a request; a wake makes a new alert go at once. */
+static void test_age_and_wake(void)
+{
+	struct receiver rc = receiver_start(NULL);
+	char url[96], path[128];
+	struct eddy_alerts_sink sink = {"ops", EDDY_ALERTS_WEBHOOK, url, NULL, 2000};
+	struct eddy_alerts_conf conf = {
+	    .sinks = &sink, .n_sinks = 1, .max_age_ms = 3600 * 1000, .poll_ms = 30000};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_alerts *a;
+	int64_t t0;
+
+	CHECK(rc.port > 0 && w);
+	snprintf(url, sizeof(url), "%s/hook", rc.url);
+	add_alerts(w, "ops", 1, 1, wall_ms() - 2 * 3600 * 1000);
+	a = sender(path, &conf);
+	WAIT_FOR(a, given_up, 1, 3000);
+	CHECK(stats(a).given_up == 1);
+	sleep_ms(100);
+	/* the poll is 30 s away: only the wake explains a quick delivery */
+	add_alerts(w, "ops", 2, 1, 0);
+	t0 = wall_ms();
+	eddy_alerts_wake(a);
+	WAIT_FOR(a, delivered, 1, 3000);
+	CHECK(stats(a).delivered == 1);
+	CHECK(wall_ms() - t0 < 1000);
+	eddy_alerts_stop(a, 1000);
+	deliveries(&rc);
+	CHECK(n_got == 1);
+	CHECK(pending(w) == 0);
+	receiver_stop(&rc);
+	eddy_store_destroy(w);
+}
+
+/* Stopped in the middle of a slow run and started again: every alert
+ * arrives, none is lost; a delivery recorded before the stop is not sent
+ * again, one aborted by it may be (and the receiver sees its webhook-id
+ * again). A stop with enough grace lets requests under way finish. */
+static void test_restart(void)
+{
+	struct receiver rc = receiver_start("--delay-ms", "150", "--secret", SECRET, NULL);
+	char url[96], path[128];
+	struct eddy_alerts_sink sink = {"ops", EDDY_ALERTS_WEBHOOK, url, SECRET, 5000};
+	struct eddy_alerts_conf conf = {.sinks = &sink, .n_sinks = 1, .max_in_flight = 4};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_alerts *a;
+	struct eddy_alerts_stats st;
+	char ids[40][64];
+	int n_ids = 0, dups = 0, fresh = 0;
+
+	CHECK(rc.port > 0 && w);
+	snprintf(url, sizeof(url), "%s/hook", rc.url);
+	add_alerts(w, "ops", 1, 40, 0);
+
+	/* a stop without grace aborts what is under way: still pending */
+	a = sender(path, &conf);
+	WAIT_FOR(a, delivered, 8, 5000);
+	st = stats(a);
+	CHECK(st.delivered >= 8 && st.in_flight > 0);
+	eddy_alerts_stop(a, 0);
+	CHECK(pending(w) >= 40 - (int)st.delivered - 4);
+	CHECK(pending(w) <= 40 - (int)st.delivered);
+
+	/* a stop with grace lets requests under way finish and records them:
+	 * every alert the receiver has seen by now is delivered */
+	a = sender(path, &conf);
+	WAIT_FOR(a, delivered, 8, 5000);
+	eddy_alerts_stop(a, 3000);
+	deliveries(&rc);
+	n_ids = 0;
+	for (int i = 0; i < n_got; i++)
+		n_ids += !got[i].duplicate;
+	CHECK(n_ids == 40 - pending(w));
+
+	/* the rest, with nothing sent twice that was recorded */
+	a = sender(path, &conf);
+	for (int i = 0; i < 500 && pending(w) > 0; i++)
+		sleep_ms(20);
+	CHECK(pending(w) == 0);
+	eddy_alerts_stop(a, 1000);
+
+	deliveries(&rc);
+	n_ids = 0;
+	for (int i = 0; i < n_got; i++) {
+		int seen = 0;
+
+		CHECK(got[i].status == 200 && got[i].verified == 1);
+		for (int j = 0; j < n_ids; j++)
+			seen |= strcmp(ids[j], got[i].webhook_id) == 0;
+		if (!seen && n_ids < 40)
+			snprintf(ids[n_ids++], sizeof(ids[0]), "%s", got[i].webhook_id);
+		dups += got[i].duplicate;
+		fresh += !got[i].duplicate;
+	}
+	/* all 40 arrived, each accepted once; replays only of the aborted */
+	CHECK(n_ids == 40);
+	CHECK(fresh == 40);
+	CHECK(dups <= 4);
+	receiver_stop(&rc);
+	eddy_store_destroy(w);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	eddy_log_setup(getenv("EDDY_TEST_LOG") ? getenv("EDDY_TEST_LOG") : "error", NULL);
+	test_conf();
+	test_webhook();
+	test_slack_alertmanager();
+	test_retries();
+	test_age_and_wake();
+	test_restart();
+
+	for (int i = 0; i < n_got; i++)
+		free(got[i].body);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	return test_report("test_alerts");
+}
