@@ -1,9 +1,7 @@
 /* store_bench.c - upserts per second through the SQLite store, batched
- * the way the consumer batches them, and what savepoints and
- * synchronous=FULL cost.
+ * the way the consumer batches them, and what synchronous=FULL costs.
  *
- * gcc -std=c11 -O2 -D_GNU_SOURCE -Isrc bench/store_bench.c src/store_sqlite.c -lsqlite3 \
- *     -o build/store_bench && build/store_bench [DIR]
+ * Built with the project (build/release/store_bench [DIR]).
  *
  * DIR (default: a new directory under $TMPDIR or /tmp) should be on the
  * disk the service will use: the commit figures are fsync figures. */
@@ -23,7 +21,6 @@
 #define KEYS 20000
 #define BATCH 1000
 #define VALUES 256
-#define SAVEPOINTS 1000000
 #define COMMITS 300
 
 static char values[VALUES][800];
@@ -89,34 +86,26 @@ static void die(const char *what, const char *err)
 	exit(1);
 }
 
-/* Upserts per second over UPSERTS upserts in batches of BATCH, with or
- * without a savepoint around each event, on a fresh database. */
-static double run_upserts(const char *path, int savepoints, double *commit_share)
+/* Upserts per second over UPSERTS upserts in batches of BATCH on a fresh
+ * store. */
+static double run_upserts(struct eddy_store *s, double *commit_share)
 {
 	struct eddy_store_origin o = {"orders", 0, 0};
-	struct eddy_store *s;
 	unsigned seed = 2463534242u;
 	char err[256];
 	double t0, t, tc, in_commit = 0;
 	int i;
 
-	s = eddy_store_open_sqlite(path, err, sizeof(err));
-	if (!s)
-		die("open", err);
 	t0 = now();
 	for (i = 0; i < UPSERTS; i++) {
 		unsigned k = next_rand(&seed) % KEYS;
 
 		if (i % BATCH == 0 && eddy_store_begin(s, err, sizeof(err)) < 0)
 			die("begin", err);
-		if (savepoints && eddy_store_savepoint(s, err, sizeof(err)) < 0)
-			die("savepoint", err);
 		o.offset = i;
 		if (eddy_store_upsert(s, "orders", keys[k], strlen(keys[k]), values[i % VALUES],
 		                      value_len[i % VALUES], &o, err, sizeof(err)) < 0)
 			die("upsert", err);
-		if (savepoints && eddy_store_release(s, err, sizeof(err)) < 0)
-			die("release", err);
 		if (i % BATCH != BATCH - 1)
 			continue;
 		tc = now();
@@ -125,35 +114,8 @@ static double run_upserts(const char *path, int savepoints, double *commit_share
 		in_commit += now() - tc;
 	}
 	t = now() - t0;
-	eddy_store_destroy(s);
 	*commit_share = in_commit / t;
 	return UPSERTS / t;
-}
-
-/* Microseconds a savepoint and its release add to an event, alone. */
-static double run_savepoints(const char *path)
-{
-	struct eddy_store *s;
-	char err[256];
-	double t0, t;
-	int i;
-
-	s = eddy_store_open_sqlite(path, err, sizeof(err));
-	if (!s)
-		die("open", err);
-	if (eddy_store_begin(s, err, sizeof(err)) < 0)
-		die("begin", err);
-	t0 = now();
-	for (i = 0; i < SAVEPOINTS; i++) {
-		if (eddy_store_savepoint(s, err, sizeof(err)) < 0)
-			die("savepoint", err);
-		if (eddy_store_release(s, err, sizeof(err)) < 0)
-			die("release", err);
-	}
-	t = now() - t0;
-	eddy_store_rollback(s);
-	eddy_store_destroy(s);
-	return t / SAVEPOINTS * 1e6;
 }
 
 /* Microseconds per one-upsert transaction with plain SQLite in WAL mode,
@@ -212,7 +174,9 @@ int main(int argc, char **argv)
 {
 	char dir[1024], path[1100];
 	const char *tmp = getenv("TMPDIR");
-	double with_sp, without_sp, sp, full, normal, share, share_no_sp;
+	double upserts, full, normal, share;
+	struct eddy_store *s;
+	char err[256];
 
 	snprintf(dir, sizeof(dir), "%s/eddy-store-bench-XXXXXX",
 	         argc > 1      ? argv[1]
@@ -226,12 +190,11 @@ int main(int argc, char **argv)
 	}
 	make_values();
 
-	snprintf(path, sizeof(path), "%s/with-savepoints.db", dir);
-	with_sp = run_upserts(path, 1, &share);
-	snprintf(path, sizeof(path), "%s/without-savepoints.db", dir);
-	without_sp = run_upserts(path, 0, &share_no_sp);
-	snprintf(path, sizeof(path), "%s/savepoints.db", dir);
-	sp = run_savepoints(path);
+	snprintf(path, sizeof(path), "%s/upserts.db", dir);
+	if (!(s = eddy_store_open_sqlite(path, err, sizeof(err))))
+		die("open", err);
+	upserts = run_upserts(s, &share);
+	eddy_store_destroy(s);
 	snprintf(path, sizeof(path), "%s/full.db", dir);
 	full = run_commits(path, "FULL");
 	snprintf(path, sizeof(path), "%s/normal.db", dir);
@@ -239,11 +202,8 @@ int main(int argc, char **argv)
 
 	printf("store: %d upserts of %zu-byte values over %d keys, batches of %d, in %s\n", UPSERTS,
 	       value_len[0], KEYS, BATCH, dir);
-	printf("  with a savepoint per event  %9.0f upserts/s (%.0f%% of it in commit)\n", with_sp,
+	printf("  store upserts               %9.0f upserts/s (%.0f%% of it in commit)\n", upserts,
 	       share * 100);
-	printf("  without savepoints          %9.0f upserts/s (%.0f%% of it in commit)\n",
-	       without_sp, share_no_sp * 100);
-	printf("  savepoint + release         %9.2f us/event\n", sp);
 	printf("  commit, synchronous=FULL    %9.1f us/transaction\n", full);
 	printf("  commit, synchronous=NORMAL  %9.1f us/transaction\n", normal);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -1,11 +1,14 @@
 /* store.h - where handlers keep state: namespaces of key -> JSON value,
- * written in one transaction per batch. */
+ * written in one transaction per batch, and the alert outbox beside them.
+ * One interface, two backends: SQLite (store_sqlite.c) and PostgreSQL
+ * (store_pg.c). */
 #ifndef EDDY_STORE_H
 #define EDDY_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+struct eddy_config;
 struct eddy_store;
 
 /* Where a write came from, kept beside the value. */
@@ -15,35 +18,57 @@ struct eddy_store_origin {
 	int64_t offset;
 };
 
+/* Opens the store conf names (store.type: sqlite at store.path, postgres
+ * at store.dsn). Returns NULL with errstr filled on failure. */
+struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
+				   size_t errstr_size);
+
 /* Opens (creating if needed) the SQLite database at path: WAL mode, one
  * table per namespace. Returns NULL with errstr filled on failure. */
 struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t errstr_size);
+
+/* Connects to PostgreSQL with a libpq connection string or URI: one table
+ * per namespace in the connection's current schema. Returns NULL with
+ * errstr filled when the server cannot be reached at start-up; a
+ * connection lost later is made again by the next begin. */
+struct eddy_store *eddy_store_open_pg(const char *dsn, char *errstr, size_t errstr_size);
+
+/* An open transaction is rolled back: closing is not committing. */
 void eddy_store_destroy(struct eddy_store *s);
 
-/* Batch transaction. begin fails when one is already open. */
+/* "sqlite" or "postgres". */
+const char *eddy_store_type(const struct eddy_store *s);
+
+/* Batch transaction. begin fails when one is already open. A failed
+ * commit rolls back: the store is ready for the next begin either way, and
+ * the caller handles the batch again. */
 int eddy_store_begin(struct eddy_store *s, char *errstr, size_t errstr_size);
 int eddy_store_commit(struct eddy_store *s, char *errstr, size_t errstr_size);
+/* Nothing to roll back is not an error: cleanup paths call it always. */
 int eddy_store_rollback(struct eddy_store *s);
 
-/* Per-event savepoint inside the batch transaction: release keeps the
- * event's writes, rollback undoes them (the transaction stays open). */
-int eddy_store_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size);
-int eddy_store_release(struct eddy_store *s, char *errstr, size_t errstr_size);
-int eddy_store_rollback_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size);
-
 /* true when ns is a valid namespace name: [A-Za-z_][A-Za-z0-9_]{0,62}, not
- * starting with "sqlite_" (SQLite's own). Names that differ only in ASCII
- * case are one namespace, as they are one SQLite table. */
+ * starting with "sqlite_" (SQLite's own) or "eddy_" (the store's own
+ * tables, such as eddy_outbox). Names that differ only in ASCII case are
+ * one namespace, as they are one SQLite table; PostgreSQL tables are named
+ * by the lower-case spelling. */
 int eddy_store_ns_valid(const char *ns);
 
 /* Looks key up in namespace ns (a missing namespace is empty). Returns 1
  * and sets *value and *len (borrowed until the next call on s) when found, 0
- * when not, -1 on error. Sees the open transaction's own writes. */
+ * when not, -1 on error. Sees the open transaction's own writes. The value
+ * is valid JSON: SQLite gives the text as stored, PostgreSQL its jsonb
+ * form of it (see eddy_store_upsert). */
 int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
 		   const char **value, size_t *len, char *errstr, size_t errstr_size);
 
-/* Inserts or replaces key's value (JSON text, stored as is) in ns,
- * creating the namespace's table on first use. */
+/* Inserts or replaces key's value (JSON text) in ns, creating the
+ * namespace's table on first use. SQLite stores the text as is;
+ * PostgreSQL stores jsonb, which normalizes it: whitespace, object keys
+ * sorted (shorter first) with the last of duplicate keys kept, \u escapes
+ * of printable characters decoded, numbers in exponent form written out
+ * (1e3 -> 1000; 312.0 stays 312.0). PostgreSQL also refuses keys with a NUL
+ * byte or invalid UTF-8, and \u0000 in a value. */
 int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
 		      const char *value, size_t len, const struct eddy_store_origin *origin,
 		      char *errstr, size_t errstr_size);
@@ -74,23 +99,28 @@ struct eddy_outbox_alert {
 };
 
 /* In the open batch transaction: adds an alert for sink, unless one with
- * the same dedupe_key was added less than window_ms before now_ms (a replay
- * of the same events, a restart). Returns 0 added, 1 deduplicated, -1
+ * the same dedupe_key (whatever its sink and state: name the sink in the
+ * key when one alert goes to several) was added less than window_ms before
+ * now_ms (a replay of the same events, a restart). Rolled back with the
+ * batch. The body is stored as given. Returns 0 added, 1 deduplicated, -1
  * error. */
 int eddy_store_outbox_add(struct eddy_store *s, const char *sink, const char *dedupe_key,
 			  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
 			  char *errstr, size_t errstr_size);
 
-/* Outside any transaction: calls cb for up to max pending alerts due at
- * now_ms (next_attempt_ms <= now_ms), oldest first; the alert is borrowed
- * for the call. Returns the number seen or -1. */
+/* Outside any transaction (the sender's own handle, while the consumer's
+ * holds a batch open): calls cb for up to max pending alerts due at now_ms
+ * (next_attempt_ms <= now_ms), oldest (first added) first; the alert is
+ * borrowed for the call. The alerts are read before the first call, so cb
+ * may mark them on the same store. Returns the number seen or -1. */
 int eddy_store_outbox_due(struct eddy_store *s, int64_t now_ms, int max,
 			  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
 			  char *errstr, size_t errstr_size);
 
 /* Outside any transaction: records the outcome of an attempt (attempts
  * counted up): delivered, failed for good (error kept), or pending again
- * at next_attempt_ms with the error of this attempt. */
+ * at next_attempt_ms with the error of this attempt (error may be NULL).
+ * An unknown id is an error. */
 int eddy_store_outbox_mark(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
 			   int64_t next_attempt_ms, const char *error, char *errstr,
 			   size_t errstr_size);

@@ -1,6 +1,7 @@
 /* store_sqlite.c - the store on one SQLite file: a table per namespace,
- * statements prepared once per namespace, WAL with synchronous=FULL. */
-#include "store.h"
+ * statements prepared once per namespace, WAL with synchronous=FULL, and
+ * the alert outbox in the table eddy_outbox. */
+#include "store_backend.h"
 #include "log.h"
 
 #include <errno.h>
@@ -18,13 +19,11 @@
 #define CACHE_KIB "65536"
 #define CHECKPOINT_PAGES "10000"
 
-/* Where a namespace's table came from, so that undoing a transaction or a
- * savepoint also forgets the statements prepared against a table it
- * dropped. */
+/* Where a namespace's table came from, so that undoing a transaction also
+ * forgets the statements prepared against a table it dropped. */
 enum created {
 	CREATED_BEFORE, /* existed when first seen, or created and committed */
 	CREATED_TXN,    /* created by the open transaction */
-	CREATED_SP,     /* created inside the open savepoint */
 };
 
 /* A namespace whose table exists, with its statements ready. */
@@ -36,16 +35,20 @@ struct ns {
 	sqlite3_stmt *del;
 };
 
-struct eddy_store {
+struct store {
+	struct eddy_store base; /* first: the interface's view of it */
 	sqlite3 *db;
 	int in_txn;
-	int in_sp;
 	/* the get statement whose row the caller still borrows: reset at the
 	 * start of the next call, not before, so the value stays valid */
 	sqlite3_stmt *pending;
 	sqlite3_stmt *begin, *commit, *rollback;
-	sqlite3_stmt *savepoint, *release, *rollback_to;
 	sqlite3_stmt *table_exists;
+	/* the outbox's statements, prepared once its table exists: the first
+	 * alert creates it (in its batch), so that opening writes nothing */
+	sqlite3_stmt *ob_seen, *ob_add, *ob_due, *ob_mark;
+	int ob_ready;
+	enum created ob_created;
 	/* sorted by ns_cmp; few namespaces, so a sorted array beats a hash */
 	struct ns *ns;
 	size_t n_ns, cap_ns;
@@ -57,7 +60,7 @@ struct eddy_store {
 
 /* "sqlite: <what>[ <ns>]: <SQLite's message>", for every failure SQLite
  * reports. */
-static void db_fail(struct eddy_store *s, const char *what, const char *ns, char *errstr,
+static void db_fail(struct store *s, const char *what, const char *ns, char *errstr,
                     size_t errstr_size)
 {
 	eddy_errf(errstr, errstr_size, "sqlite: %s%s%s: %s", what, ns ? " " : "", ns ? ns : "",
@@ -78,53 +81,6 @@ static int ns_cmp(const char *a, const char *b)
 		b++;
 	}
 	return lower((unsigned char)*a) - lower((unsigned char)*b);
-}
-
-static int is_alpha(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-int eddy_store_ns_valid(const char *ns)
-{
-	static const char reserved[] = "sqlite_";
-	size_t i;
-
-	if (!ns || !is_alpha(ns[0]))
-		return 0;
-	for (i = 1; ns[i]; i++)
-		if (i >= NS_MAX || !(is_alpha(ns[i]) || (ns[i] >= '0' && ns[i] <= '9')))
-			return 0;
-	/* SQLite refuses to create tables with these names */
-	for (i = 0; reserved[i]; i++)
-		if (lower((unsigned char)ns[i]) != reserved[i])
-			return 1;
-	return 0;
-}
-
-/* The namespace as it may appear in a message: invalid names come from
- * handlers, and the message must stay one short line. */
-static const char *printable(char *out, size_t out_size, const char *ns)
-{
-	size_t i;
-
-	for (i = 0; ns && ns[i] && i + 1 < out_size; i++)
-		out[i] = (ns[i] >= 0x20 && ns[i] < 0x7f) ? ns[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
-static int check_ns(const char *ns, char *errstr, size_t errstr_size)
-{
-	char shown[NS_MAX + 2];
-
-	if (eddy_store_ns_valid(ns))
-		return 0;
-	eddy_errf(
-	    errstr, errstr_size,
-	    "invalid namespace \"%s\": want [A-Za-z_][A-Za-z0-9_]{0,62}, not starting with sqlite_",
-	    printable(shown, sizeof(shown), ns));
-	return -1;
 }
 
 /* mkdir -p of path's directory, so a fresh deployment needs no setup. */
@@ -162,7 +118,7 @@ static int make_parent(const char *path, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-static int prepare(struct eddy_store *s, const char *sql, sqlite3_stmt **st, const char *what,
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what,
                    const char *ns, char *errstr, size_t errstr_size)
 {
 	/* PERSISTENT: these live as long as the store, keep them out of
@@ -177,7 +133,7 @@ static int prepare(struct eddy_store *s, const char *sql, sqlite3_stmt **st, con
  * rc is its step's result, or a failed bind's. The message is taken before
  * the reset so that it is the step's own; clearing the bindings drops the
  * pointers to the caller's key and value. */
-static int finish(struct eddy_store *s, sqlite3_stmt *st, int rc, const char *what, const char *ns,
+static int finish(struct store *s, sqlite3_stmt *st, int rc, const char *what, const char *ns,
                   char *errstr, size_t errstr_size)
 {
 	if (rc != SQLITE_DONE)
@@ -187,7 +143,7 @@ static int finish(struct eddy_store *s, sqlite3_stmt *st, int rc, const char *wh
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int run(struct eddy_store *s, sqlite3_stmt *st, const char *what, char *errstr,
+static int run(struct store *s, sqlite3_stmt *st, const char *what, char *errstr,
                size_t errstr_size)
 {
 	return finish(s, st, sqlite3_step(st), what, NULL, errstr, errstr_size);
@@ -195,7 +151,7 @@ static int run(struct eddy_store *s, sqlite3_stmt *st, const char *what, char *e
 
 /* Ends the borrow of the last get's value: every call on the store starts
  * here. Clearing the bindings drops the pointer to the caller's key. */
-static void settle(struct eddy_store *s)
+static void settle(struct store *s)
 {
 	if (!s->pending)
 		return;
@@ -204,7 +160,7 @@ static void settle(struct eddy_store *s)
 	s->pending = NULL;
 }
 
-static void ns_drop(struct eddy_store *s, size_t i)
+static void ns_drop(struct store *s, size_t i)
 {
 	struct ns *n = &s->ns[i];
 
@@ -217,7 +173,7 @@ static void ns_drop(struct eddy_store *s, size_t i)
 
 /* Forgets the namespaces whose table was created at level or deeper: an
  * undone CREATE TABLE takes the table, and their statements, away. */
-static void ns_forget(struct eddy_store *s, enum created level)
+static void ns_forget(struct store *s, enum created level)
 {
 	size_t i = 0;
 
@@ -229,7 +185,7 @@ static void ns_forget(struct eddy_store *s, enum created level)
 	}
 }
 
-static void ns_promote(struct eddy_store *s, enum created from, enum created to)
+static void ns_promote(struct store *s, enum created from, enum created to)
 {
 	size_t i;
 
@@ -239,7 +195,7 @@ static void ns_promote(struct eddy_store *s, enum created from, enum created to)
 }
 
 /* Index of ns in the cache, or -1 with *pos where it would go. */
-static long ns_find(const struct eddy_store *s, const char *ns, size_t *pos)
+static long ns_find(const struct store *s, const char *ns, size_t *pos)
 {
 	size_t lo = 0, hi = s->n_ns;
 
@@ -258,7 +214,7 @@ static long ns_find(const struct eddy_store *s, const char *ns, size_t *pos)
 	return -1;
 }
 
-static int table_exists(struct eddy_store *s, const char *ns, char *errstr, size_t errstr_size)
+static int table_exists(struct store *s, const char *ns, char *errstr, size_t errstr_size)
 {
 	sqlite3_stmt *st = s->table_exists;
 	int rc;
@@ -277,7 +233,7 @@ static int table_exists(struct eddy_store *s, const char *ns, char *errstr, size
  * a missing table yields 0 and leaves the database as it was. Returns 1
  * with *out set, 0, or -1 with errstr filled. *out is valid until the next
  * change to the cache. */
-static int ns_get(struct eddy_store *s, const char *ns, int create, struct ns **out, char *errstr,
+static int ns_get(struct store *s, const char *ns, int create, struct ns **out, char *errstr,
                   size_t errstr_size)
 {
 	char sql[512];
@@ -287,13 +243,13 @@ static int ns_get(struct eddy_store *s, const char *ns, int create, struct ns **
 	int exists;
 
 	if (!ns)
-		return check_ns(ns, errstr, errstr_size);
+		return eddy_store_check_ns(ns, errstr, errstr_size);
 	i = ns_find(s, ns, &pos);
 	if (i >= 0) {
 		*out = &s->ns[i];
 		return 1;
 	}
-	if (check_ns(ns, errstr, errstr_size) < 0)
+	if (eddy_store_check_ns(ns, errstr, errstr_size) < 0)
 		return -1;
 	exists = table_exists(s, ns, errstr, errstr_size);
 	if (exists < 0)
@@ -314,7 +270,7 @@ static int ns_get(struct eddy_store *s, const char *ns, int create, struct ns **
 			sqlite3_free(msg);
 			return -1;
 		}
-		n.created = s->in_sp ? CREATED_SP : s->in_txn ? CREATED_TXN : CREATED_BEFORE;
+		n.created = s->in_txn ? CREATED_TXN : CREATED_BEFORE;
 	}
 	strcpy(n.name, ns);
 
@@ -362,7 +318,7 @@ err:
 /* SQLite rolls a transaction back by itself after some errors (disk full,
  * I/O error); writing on would then autocommit each write, outside the
  * batch the offsets describe. */
-static int check_txn(struct eddy_store *s, const char *what, char *errstr, size_t errstr_size)
+static int check_txn(struct store *s, const char *what, char *errstr, size_t errstr_size)
 {
 	if (!s->in_txn || !sqlite3_get_autocommit(s->db))
 		return 0;
@@ -373,7 +329,7 @@ static int check_txn(struct eddy_store *s, const char *what, char *errstr, size_
 
 /* Updates the cached timestamp: ISO 8601 UTC with milliseconds, what a
  * person reading the table with the sqlite3 shell expects. */
-static const char *stamp(struct eddy_store *s)
+static const char *stamp(struct store *s)
 {
 	struct timespec ts;
 	int ms;
@@ -396,9 +352,81 @@ static const char *stamp(struct eddy_store *s)
 	return s->stamp;
 }
 
+/* The outbox table and its indexes: the dedupe lookup by key and time,
+ * and the pending alerts in the order they were added. */
+static const char outbox_schema[] =
+    "CREATE TABLE IF NOT EXISTS eddy_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "sink TEXT NOT NULL, dedupe_key TEXT NOT NULL, body TEXT NOT NULL, "
+    "created_ms INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL, "
+    "attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending', error TEXT);"
+    "CREATE INDEX IF NOT EXISTS eddy_outbox_dedupe ON eddy_outbox (dedupe_key, created_ms);"
+    "CREATE INDEX IF NOT EXISTS eddy_outbox_pending ON eddy_outbox (id) "
+    "WHERE state = 'pending'";
+
+static void outbox_forget(struct store *s)
+{
+	sqlite3_finalize(s->ob_seen);
+	sqlite3_finalize(s->ob_add);
+	sqlite3_finalize(s->ob_due);
+	sqlite3_finalize(s->ob_mark);
+	s->ob_seen = s->ob_add = s->ob_due = s->ob_mark = NULL;
+	s->ob_ready = 0;
+}
+
+/* Prepares the outbox's statements, creating its table first when create
+ * is set (inside the open transaction: undone with it). Returns 1 ready,
+ * 0 no table yet (without create), -1 with errstr filled. */
+static int outbox_ready(struct store *s, int create, char *errstr, size_t errstr_size)
+{
+	int exists;
+
+	if (s->ob_ready)
+		return 1;
+	exists = table_exists(s, "eddy_outbox", errstr, errstr_size);
+	if (exists < 0)
+		return -1;
+	if (!exists && !create)
+		return 0;
+	if (!exists) {
+		char *msg = NULL;
+
+		if (sqlite3_exec(s->db, outbox_schema, NULL, NULL, &msg) != SQLITE_OK) {
+			eddy_errf(errstr, errstr_size, "sqlite: creating eddy_outbox: %s",
+			          msg ? msg : sqlite3_errmsg(s->db));
+			sqlite3_free(msg);
+			return -1;
+		}
+	}
+	s->ob_created = !exists && s->in_txn ? CREATED_TXN : CREATED_BEFORE;
+	if (prepare(s,
+	            "SELECT 1 FROM eddy_outbox WHERE dedupe_key = ?1 AND created_ms > ?2 LIMIT 1",
+	            &s->ob_seen, "outbox", NULL, errstr, errstr_size) < 0 ||
+	    prepare(s,
+	            "INSERT INTO eddy_outbox (sink, dedupe_key, body, created_ms, next_attempt_ms) "
+	            "VALUES (?1, ?2, ?3, ?4, ?4)",
+	            &s->ob_add, "outbox", NULL, errstr, errstr_size) < 0 ||
+	    prepare(s,
+	            "SELECT id, sink, dedupe_key, body, attempts, created_ms, next_attempt_ms "
+	            "FROM eddy_outbox WHERE state = 'pending' AND next_attempt_ms <= ?1 "
+	            "ORDER BY id LIMIT ?2",
+	            &s->ob_due, "outbox", NULL, errstr, errstr_size) < 0 ||
+	    prepare(s,
+	            "UPDATE eddy_outbox SET state = ?2, next_attempt_ms = ?3, "
+	            "attempts = attempts + 1, error = ?4 WHERE id = ?1",
+	            &s->ob_mark, "outbox", NULL, errstr, errstr_size) < 0) {
+		outbox_forget(s);
+		return -1;
+	}
+	s->ob_ready = 1;
+	return 1;
+}
+
+static const struct eddy_store_ops sqlite_ops;
+static void store_destroy(struct eddy_store *base);
+
 struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t errstr_size)
 {
-	struct eddy_store *s = NULL;
+	struct store *s = NULL;
 	sqlite3_stmt *st = NULL;
 	const char *mode;
 	int rc;
@@ -414,6 +442,7 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 		eddy_errf(errstr, errstr_size, "sqlite: out of memory");
 		return NULL;
 	}
+	s->base.ops = &sqlite_ops;
 	s->stamp_sec = (time_t)-1;
 
 	/* NOMUTEX: a store belongs to one thread, its locks would be waste */
@@ -424,8 +453,8 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 		     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto err;
 	}
-	/* another process (a person with the sqlite3 shell) may hold the
-	 * write lock for a moment: wait rather than fail the batch */
+	/* another connection (the alert sender's, a person with the sqlite3
+	 * shell) may hold the write lock for a moment: wait rather than fail */
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 
 	/* the first statement that reads the file: "file is not a database"
@@ -467,56 +496,52 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	if (prepare(s, "BEGIN IMMEDIATE", &s->begin, "begin", NULL, errstr, errstr_size) < 0 ||
 	    prepare(s, "COMMIT", &s->commit, "commit", NULL, errstr, errstr_size) < 0 ||
 	    prepare(s, "ROLLBACK", &s->rollback, "rollback", NULL, errstr, errstr_size) < 0 ||
-	    prepare(s, "SAVEPOINT ev", &s->savepoint, "savepoint", NULL, errstr, errstr_size) < 0 ||
-	    prepare(s, "RELEASE ev", &s->release, "release", NULL, errstr, errstr_size) < 0 ||
-	    prepare(s, "ROLLBACK TO ev", &s->rollback_to, "rollback to savepoint", NULL, errstr,
-	            errstr_size) < 0 ||
 	    prepare(s,
 	            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
 	            &s->table_exists, "schema", NULL, errstr, errstr_size) < 0)
 		goto err;
-	return s;
+	return &s->base;
 
 err:
 	sqlite3_finalize(st);
-	eddy_store_destroy(s);
+	store_destroy(&s->base);
 	return NULL;
 }
 
-/* An open transaction is rolled back: closing is not committing. */
-void eddy_store_destroy(struct eddy_store *s)
+static void store_destroy(struct eddy_store *base)
 {
-	if (!s)
-		return;
+	struct store *s = (struct store *)base;
+
 	while (s->n_ns)
 		ns_drop(s, s->n_ns - 1);
 	free(s->ns);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->rollback);
-	sqlite3_finalize(s->savepoint);
-	sqlite3_finalize(s->release);
-	sqlite3_finalize(s->rollback_to);
 	sqlite3_finalize(s->table_exists);
+	outbox_forget(s);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
 
 /* Leaves the store outside any transaction, whatever SQLite did. */
-static void end_txn(struct eddy_store *s, int committed)
+static void end_txn(struct store *s, int committed)
 {
 	if (committed) {
 		ns_promote(s, CREATED_TXN, CREATED_BEFORE);
-		ns_promote(s, CREATED_SP, CREATED_BEFORE);
+		s->ob_created = CREATED_BEFORE;
 	} else {
 		ns_forget(s, CREATED_TXN);
+		if (s->ob_ready && s->ob_created == CREATED_TXN)
+			outbox_forget(s);
 	}
 	s->in_txn = 0;
-	s->in_sp = 0;
 }
 
-int eddy_store_begin(struct eddy_store *s, char *errstr, size_t errstr_size)
+static int store_begin(struct eddy_store *base, char *errstr, size_t errstr_size)
 {
+	struct store *s = (struct store *)base;
+
 	settle(s);
 	if (s->in_txn || !sqlite3_get_autocommit(s->db)) {
 		eddy_errf(errstr, errstr_size, "sqlite: begin: a transaction is already open");
@@ -528,10 +553,10 @@ int eddy_store_begin(struct eddy_store *s, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-/* On failure the transaction is rolled back and the store is ready for
- * the next begin: the caller handles the batch again. */
-int eddy_store_commit(struct eddy_store *s, char *errstr, size_t errstr_size)
+static int store_commit(struct eddy_store *base, char *errstr, size_t errstr_size)
 {
+	struct store *s = (struct store *)base;
+
 	settle(s);
 	if (!s->in_txn) {
 		eddy_errf(errstr, errstr_size, "sqlite: commit: no transaction open");
@@ -551,10 +576,9 @@ int eddy_store_commit(struct eddy_store *s, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-/* Nothing to roll back is not an error, so that cleanup paths can call
- * it unconditionally. */
-int eddy_store_rollback(struct eddy_store *s)
+static int store_rollback(struct eddy_store *base)
 {
+	struct store *s = (struct store *)base;
 	int rc = 0;
 
 	settle(s);
@@ -564,61 +588,6 @@ int eddy_store_rollback(struct eddy_store *s)
 	return rc;
 }
 
-int eddy_store_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size)
-{
-	settle(s);
-	if (!s->in_txn) {
-		eddy_errf(errstr, errstr_size, "sqlite: savepoint: no transaction open");
-		return -1;
-	}
-	if (s->in_sp) {
-		eddy_errf(errstr, errstr_size, "sqlite: savepoint: one is already open");
-		return -1;
-	}
-	if (check_txn(s, "savepoint", errstr, errstr_size) < 0)
-		return -1;
-	if (run(s, s->savepoint, "savepoint", errstr, errstr_size) < 0)
-		return -1;
-	s->in_sp = 1;
-	return 0;
-}
-
-int eddy_store_release(struct eddy_store *s, char *errstr, size_t errstr_size)
-{
-	settle(s);
-	if (!s->in_sp) {
-		eddy_errf(errstr, errstr_size, "sqlite: release: no savepoint open");
-		return -1;
-	}
-	if (check_txn(s, "release", errstr, errstr_size) < 0)
-		return -1;
-	if (run(s, s->release, "release", errstr, errstr_size) < 0)
-		return -1;
-	s->in_sp = 0;
-	ns_promote(s, CREATED_SP, CREATED_TXN);
-	return 0;
-}
-
-/* ROLLBACK TO keeps the savepoint; the RELEASE after it ends it, so that
- * the next event starts a fresh one. */
-int eddy_store_rollback_savepoint(struct eddy_store *s, char *errstr, size_t errstr_size)
-{
-	settle(s);
-	if (!s->in_sp) {
-		eddy_errf(errstr, errstr_size, "sqlite: rollback to savepoint: no savepoint open");
-		return -1;
-	}
-	if (check_txn(s, "rollback to savepoint", errstr, errstr_size) < 0)
-		return -1;
-	if (run(s, s->rollback_to, "rollback to savepoint", errstr, errstr_size) < 0)
-		return -1;
-	ns_forget(s, CREATED_SP);
-	if (run(s, s->release, "release", errstr, errstr_size) < 0)
-		return -1;
-	s->in_sp = 0;
-	return 0;
-}
-
 /* Binds are STATIC: the step that follows is the only reader, and finish
  * or settle clears them before the caller's buffers can go. */
 static int bind_key(sqlite3_stmt *st, const char *key, size_t key_len)
@@ -626,9 +595,10 @@ static int bind_key(sqlite3_stmt *st, const char *key, size_t key_len)
 	return sqlite3_bind_text64(st, 1, key ? key : "", key_len, SQLITE_STATIC, SQLITE_UTF8);
 }
 
-int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-                   const char **value, size_t *len, char *errstr, size_t errstr_size)
+static int store_get(struct eddy_store *base, const char *ns, const char *key, size_t key_len,
+                     const char **value, size_t *len, char *errstr, size_t errstr_size)
 {
+	struct store *s = (struct store *)base;
 	struct ns *n;
 	int rc;
 
@@ -655,10 +625,11 @@ int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t
 	return 1;
 }
 
-int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-                      const char *value, size_t len, const struct eddy_store_origin *origin,
-                      char *errstr, size_t errstr_size)
+static int store_upsert(struct eddy_store *base, const char *ns, const char *key, size_t key_len,
+                        const char *value, size_t len, const struct eddy_store_origin *origin,
+                        char *errstr, size_t errstr_size)
 {
+	struct store *s = (struct store *)base;
 	sqlite3_stmt *st;
 	struct ns *n;
 	int rc;
@@ -686,9 +657,10 @@ int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, siz
 	return finish(s, st, rc, "upsert into", ns, errstr, errstr_size);
 }
 
-int eddy_store_delete(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-                      char *errstr, size_t errstr_size)
+static int store_delete(struct eddy_store *base, const char *ns, const char *key, size_t key_len,
+                        char *errstr, size_t errstr_size)
 {
+	struct store *s = (struct store *)base;
 	struct ns *n;
 	int rc;
 
@@ -704,3 +676,172 @@ int eddy_store_delete(struct eddy_store *s, const char *ns, const char *key, siz
 		rc = sqlite3_step(n->del);
 	return finish(s, n->del, rc, "delete from", ns, errstr, errstr_size);
 }
+
+static int outbox_add(struct eddy_store *base, const char *sink, const char *dedupe_key,
+                      const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+                      char *errstr, size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+	int rc;
+
+	settle(s);
+	if (!s->in_txn) {
+		eddy_errf(errstr, errstr_size, "sqlite: outbox add: no transaction open");
+		return -1;
+	}
+	if (check_txn(s, "outbox add", errstr, errstr_size) < 0 ||
+	    outbox_ready(s, 1, errstr, errstr_size) < 0)
+		return -1;
+	rc = sqlite3_bind_text(s->ob_seen, 1, dedupe_key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s->ob_seen, 2, now_ms - window_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s->ob_seen);
+	if (rc == SQLITE_ROW) {
+		finish(s, s->ob_seen, SQLITE_DONE, NULL, NULL, NULL, 0);
+		return 1;
+	}
+	if (finish(s, s->ob_seen, rc, "outbox dedupe lookup", NULL, errstr, errstr_size) < 0)
+		return -1;
+	rc = sqlite3_bind_text(s->ob_add, 1, sink, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s->ob_add, 2, dedupe_key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text64(s->ob_add, 3, body ? body : "", body_len, SQLITE_STATIC,
+		                         SQLITE_UTF8);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s->ob_add, 4, now_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s->ob_add);
+	return finish(s, s->ob_add, rc, "outbox add", NULL, errstr, errstr_size);
+}
+
+/* A due alert copied out of its row: the rows are all read before the
+ * first callback, which may then write to the table. */
+struct due {
+	struct eddy_outbox_alert a;
+	char *text; /* sink, dedupe_key and body, each NUL-terminated */
+};
+
+static int outbox_due(struct eddy_store *base, int64_t now_ms, int max,
+                      void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+                      char *errstr, size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+	sqlite3_stmt *st;
+	struct due *rows = NULL;
+	int n = 0, i, rc = SQLITE_DONE;
+
+	settle(s);
+	if (s->in_txn) {
+		eddy_errf(errstr, errstr_size, "sqlite: outbox due: a transaction is open");
+		return -1;
+	}
+	if (max <= 0)
+		return 0;
+	rc = outbox_ready(s, 0, errstr, errstr_size);
+	if (rc <= 0)
+		return rc; /* no alert was ever added */
+	st = s->ob_due;
+	rc = SQLITE_DONE;
+	rows = calloc((size_t)max, sizeof(*rows));
+	if (!rows) {
+		eddy_errf(errstr, errstr_size, "sqlite: out of memory");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int(st, 2, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct due *d = &rows[n];
+		const char *sink = (const char *)sqlite3_column_text(st, 1);
+		size_t sink_len = (size_t)sqlite3_column_bytes(st, 1);
+		const char *key = (const char *)sqlite3_column_text(st, 2);
+		size_t key_len = (size_t)sqlite3_column_bytes(st, 2);
+		const char *body = (const char *)sqlite3_column_text(st, 3);
+		size_t body_len = (size_t)sqlite3_column_bytes(st, 3);
+
+		d->text = malloc(sink_len + key_len + body_len + 3);
+		if (!d->text || !sink || !key || !body) {
+			eddy_errf(errstr, errstr_size, "sqlite: outbox due: out of memory");
+			rc = SQLITE_NOMEM;
+			n++;
+			break;
+		}
+		memcpy(d->text, sink, sink_len + 1);
+		memcpy(d->text + sink_len + 1, key, key_len + 1);
+		memcpy(d->text + sink_len + key_len + 2, body, body_len + 1);
+		d->a.id = sqlite3_column_int64(st, 0);
+		d->a.sink = d->text;
+		d->a.dedupe_key = d->text + sink_len + 1;
+		d->a.body = d->text + sink_len + key_len + 2;
+		d->a.body_len = body_len;
+		d->a.attempts = sqlite3_column_int(st, 4);
+		d->a.created_ms = sqlite3_column_int64(st, 5);
+		d->a.next_attempt_ms = sqlite3_column_int64(st, 6);
+		n++;
+	}
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE;
+	if (rc == SQLITE_NOMEM) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		rc = -1;
+	} else {
+		rc = finish(s, st, rc, "outbox due", NULL, errstr, errstr_size);
+	}
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			cb(ud, &rows[i].a);
+		free(rows[i].text);
+	}
+	free(rows);
+	return rc < 0 ? -1 : n;
+}
+
+static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_state state,
+                       int64_t next_attempt_ms, const char *error, char *errstr,
+                       size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+	sqlite3_stmt *st;
+
+	settle(s);
+	if (s->in_txn) {
+		eddy_errf(errstr, errstr_size, "sqlite: outbox mark: a transaction is open");
+		return -1;
+	}
+	switch (outbox_ready(s, 0, errstr, errstr_size)) {
+	case -1:
+		return -1;
+	case 0:
+		eddy_errf(errstr, errstr_size, "sqlite: outbox mark: no alert %lld", (long long)id);
+		return -1;
+	}
+	st = s->ob_mark;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, eddy_store_outbox_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, next_attempt_ms);
+	if (error)
+		sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+	if (finish(s, st, sqlite3_step(st), "outbox mark", NULL, errstr, errstr_size) < 0)
+		return -1;
+	if (sqlite3_changes(s->db) == 0) {
+		eddy_errf(errstr, errstr_size, "sqlite: outbox mark: no alert %lld", (long long)id);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct eddy_store_ops sqlite_ops = {
+    .type = "sqlite",
+    .destroy = store_destroy,
+    .begin = store_begin,
+    .commit = store_commit,
+    .rollback = store_rollback,
+    .get = store_get,
+    .upsert = store_upsert,
+    .del = store_delete,
+    .outbox_add = outbox_add,
+    .outbox_due = outbox_due,
+    .outbox_mark = outbox_mark,
+};

@@ -1,7 +1,9 @@
-/* test_store.c - the SQLite store on real files, checked through its API
- * and through a second connection, the way a user with the sqlite3 shell
- * sees it. */
+/* test_store.c - the stores on real files and a real PostgreSQL server,
+ * checked through their API and through a connection of their own, the way
+ * a user with the sqlite3 shell or psql sees them; the alert outbox on
+ * both. */
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -16,6 +18,24 @@
 #include "test.h"
 
 static char dir[1024];
+
+/* A store backend under test: how a test's store is opened by name, and
+ * how its tables look from a connection of its own (the sqlite3 shell,
+ * psql). */
+struct backend {
+	const char *name;
+	struct eddy_store *(*open)(const char *name, char *err, size_t err_size);
+	/* the first column of the first row of sql as text ("(null)" for
+	 * NULL), or NULL when there is no row or an error; freed by the
+	 * caller */
+	char *(*query)(const char *name, const char *sql);
+	/* SQL: the count of namespace tables, the same up to a name's
+	 * closing quote, updated_at of key 'a' in orders as ISO 8601 UTC,
+	 * and the function joining strings with a separator */
+	const char *tables_sql, *table_sql, *stamp_sql, *agg;
+};
+
+static const struct backend *be;
 
 static const char *path_in(const char *name)
 {
@@ -35,16 +55,18 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 	return remove(p);
 }
 
-/* The first column of the first row of sql on a separate connection, as
- * text ("(null)" for NULL), or NULL when there is no row or an error.
- * The caller frees it. */
-static char *query(const char *db_path, const char *sql)
+static struct eddy_store *sqlite_open(const char *name, char *err, size_t err_size)
+{
+	return eddy_store_open_sqlite(path_in(name), err, err_size);
+}
+
+static char *sqlite_query(const char *name, const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char *out = NULL;
 
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path_in(name), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		goto done;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "query %s: %s\n", sql, sqlite3_errmsg(db));
@@ -61,25 +83,54 @@ done:
 	return out;
 }
 
-static int query_is(const char *db_path, const char *sql, const char *want)
+static const struct backend sqlite_backend = {
+    "sqlite",
+    sqlite_open,
+    sqlite_query,
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'eddy%' "
+    "AND name NOT LIKE 'sqlite%'",
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '",
+    "SELECT updated_at FROM orders WHERE key = 'a'",
+    "group_concat",
+};
+
+static char *query(const char *name, const char *sql)
 {
-	char *got = query(db_path, sql);
+	return be->query(name, sql);
+}
+
+static int query_is(const char *name, const char *sql, const char *want)
+{
+	char *got = query(name, sql);
 	int ok = got && strcmp(got, want) == 0;
 
 	if (!ok)
-		fprintf(stderr, "  %s: got \"%s\", want \"%s\"\n", sql, got ? got : "(no row)",
-		        want);
+		fprintf(stderr, "  %s: %s: got \"%s\", want \"%s\"\n", be->name, sql,
+		        got ? got : "(no row)", want);
 	free(got);
 	return ok;
+}
+
+/* The number of namespace tables of the store called name (like is NULL),
+ * or of those named like like, is want. */
+static int tables_is(const char *name, const char *like, const char *want)
+{
+	char sql[512];
+
+	if (like)
+		snprintf(sql, sizeof(sql), "%s%s'", be->table_sql, like);
+	else
+		snprintf(sql, sizeof(sql), "%s", be->tables_sql);
+	return query_is(name, sql, want);
 }
 
 static struct eddy_store *open_at(const char *name)
 {
 	char err[256] = "";
-	struct eddy_store *s = eddy_store_open_sqlite(path_in(name), err, sizeof(err));
+	struct eddy_store *s = be->open(name, err, sizeof(err));
 
 	if (!s)
-		fprintf(stderr, "open %s: %s\n", name, err);
+		fprintf(stderr, "%s: open %s: %s\n", be->name, name, err);
 	return s;
 }
 
@@ -148,7 +199,7 @@ static void test_round_trip(void)
 	CHECK(eddy_store_delete(s, "orders", "o-1", 3, err, sizeof(err)) == 0);
 	CHECK_STR(get(s, "orders", "o-1"), "");
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("round/state.db"), "SELECT count(*) FROM orders", "0"));
+	CHECK(query_is("round/state.db", "SELECT count(*) FROM orders", "0"));
 	eddy_store_destroy(s);
 }
 
@@ -164,7 +215,7 @@ static void test_replace_keeps_one_row(void)
 	CHECK(put(s, "orders", "o-1", "{\"v\":2}") == 0);
 	CHECK_STR(get(s, "orders", "o-1"), "{\"v\":2}");
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("replace.db"), "SELECT count(*) || ' ' || value FROM orders",
+	CHECK(query_is("replace.db", "SELECT count(*) || ' ' || value FROM orders",
 	               "1 {\"v\":2}"));
 	eddy_store_destroy(s);
 }
@@ -204,16 +255,16 @@ static void test_origin_columns(void)
 	CHECK(eddy_store_upsert(s, "orders", "b", 1, "2", 1, NULL, err, sizeof(err)) == 0);
 	CHECK(eddy_store_upsert(s, "orders", "c", 1, "3", 1, &no_topic, err, sizeof(err)) == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("origin.db"),
+	CHECK(query_is("origin.db",
 	               "SELECT topic || '/' || partition || '/' || \"offset\" FROM orders "
 	               "WHERE key = 'a'",
 	               "orders.v1/3/1234567890123"));
-	CHECK(query_is(path_in("origin.db"),
+	CHECK(query_is("origin.db",
 	               "SELECT count(*) FROM orders WHERE key = 'b' AND topic IS NULL AND "
 	               "partition IS NULL AND \"offset\" IS NULL",
 	               "1"));
-	CHECK(query_is(path_in("origin.db"),
-	               "SELECT quote(topic) || '/' || partition || '/' || \"offset\" FROM orders "
+	CHECK(query_is("origin.db",
+	               "SELECT coalesce(topic, 'NULL') || '/' || partition || '/' || \"offset\" FROM orders "
 	               "WHERE key = 'c'",
 	               "NULL/0/17"));
 	/* a replace moves the origin along with the value */
@@ -221,10 +272,10 @@ static void test_origin_columns(void)
 	o.offset++;
 	CHECK(eddy_store_upsert(s, "orders", "a", 1, "4", 1, &o, err, sizeof(err)) == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("origin.db"),
+	CHECK(query_is("origin.db",
 	               "SELECT value || '/' || \"offset\" FROM orders WHERE key = 'a'",
 	               "4/1234567890124"));
-	stamp = query(path_in("origin.db"), "SELECT updated_at FROM orders WHERE key = 'a'");
+	stamp = query("origin.db", be->stamp_sql);
 	CHECK(recent_stamp(stamp));
 	if (!recent_stamp(stamp))
 		fprintf(stderr, "  updated_at: %s\n", stamp ? stamp : "(none)");
@@ -243,10 +294,9 @@ static void test_transaction_sees_own_writes_only(void)
 	CHECK(put(s, "orders", "o-1", "{}") == 0);
 	CHECK_STR(get(s, "orders", "o-1"), "{}");
 	/* nobody else sees the batch before it commits */
-	CHECK(query_is(path_in("own.db"),
-	               "SELECT count(*) FROM sqlite_master WHERE name = 'orders'", "0"));
+	CHECK(tables_is("own.db", "orders", "0"));
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("own.db"), "SELECT value FROM orders WHERE key = 'o-1'", "{}"));
+	CHECK(query_is("own.db", "SELECT value FROM orders WHERE key = 'o-1'", "{}"));
 	eddy_store_destroy(s);
 }
 
@@ -271,65 +321,13 @@ static void test_rollback(void)
 	/* the table created by the undone batch is gone, and comes back on
 	 * the next write */
 	CHECK_STR(get(s, "ghost", "x"), "");
-	CHECK(query_is(path_in("rollback.db"),
-	               "SELECT count(*) FROM sqlite_master WHERE name = 'ghost'", "0"));
+	CHECK(tables_is("rollback.db", "ghost", "0"));
 	CHECK(begin(s) == 0);
 	CHECK(put(s, "ghost", "x", "5") == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("rollback.db"), "SELECT value FROM ghost", "5"));
+	CHECK(query_is("rollback.db", "SELECT value FROM ghost", "5"));
 	/* nothing to roll back is fine */
 	CHECK(eddy_store_rollback(s) == 0);
-	eddy_store_destroy(s);
-}
-
-static void test_savepoints(void)
-{
-	struct eddy_store *s = open_at("savepoint.db");
-	char err[256] = "";
-
-	CHECK(s != NULL);
-	if (!s)
-		return;
-	CHECK(begin(s) == 0);
-	CHECK(eddy_store_savepoint(s, err, sizeof(err)) == 0);
-	CHECK(put(s, "orders", "a", "1") == 0);
-	CHECK(eddy_store_release(s, err, sizeof(err)) == 0);
-
-	/* a failed event: its writes go, the batch's stay */
-	CHECK(eddy_store_savepoint(s, err, sizeof(err)) == 0);
-	CHECK(put(s, "orders", "a", "changed") == 0);
-	CHECK(put(s, "orders", "b", "2") == 0);
-	CHECK(put(s, "fresh", "f", "3") == 0);
-	CHECK(eddy_store_rollback_savepoint(s, err, sizeof(err)) == 0);
-	CHECK_STR(get(s, "orders", "a"), "1");
-	CHECK_STR(get(s, "orders", "b"), "");
-	CHECK_STR(get(s, "fresh", "f"), "");
-
-	/* the savepoint is gone: a new one opens, and a second release fails */
-	CHECK(eddy_store_savepoint(s, err, sizeof(err)) == 0);
-	CHECK(put(s, "orders", "c", "4") == 0);
-	CHECK(put(s, "fresh", "g", "5") == 0);
-	CHECK(eddy_store_release(s, err, sizeof(err)) == 0);
-	CHECK(eddy_store_release(s, err, sizeof(err)) == -1);
-	CHECK(eddy_store_rollback_savepoint(s, err, sizeof(err)) == -1);
-	CHECK(commit(s) == 0);
-
-	CHECK(query_is(path_in("savepoint.db"),
-	               "SELECT group_concat(key || '=' || value, ',') FROM "
-	               "(SELECT * FROM orders ORDER BY key)",
-	               "a=1,c=4"));
-	CHECK(query_is(path_in("savepoint.db"), "SELECT group_concat(key) FROM fresh", "g"));
-
-	/* savepoints belong inside a batch */
-	CHECK(eddy_store_savepoint(s, err, sizeof(err)) == -1);
-	CHECK(strstr(err, "no transaction") != NULL);
-	CHECK(begin(s) == 0);
-	CHECK(eddy_store_savepoint(s, err, sizeof(err)) == 0);
-	CHECK(eddy_store_savepoint(s, err, sizeof(err)) == -1);
-	/* commit with the event's savepoint open keeps the event */
-	CHECK(put(s, "orders", "d", "6") == 0);
-	CHECK(commit(s) == 0);
-	CHECK_STR(get(s, "orders", "d"), "6");
 	eddy_store_destroy(s);
 }
 
@@ -361,7 +359,7 @@ static void test_namespace_names(void)
 {
 	static const char *bad[] = {"",         "1abc",     "a-b",          "a b", "a\"b",
 	                            "sqlite_x", "SQLite_x", "sqlite_",      "é",   "orders;",
-	                            "a\nb",     "a.b",      "sqlite_master"};
+	                            "a\nb",     "a.b",      "sqlite_master", "eddy_outbox", "EDDY_x", "eddy_"};
 	char long63[64], long64[65];
 	struct eddy_store *s = open_at("names.db");
 	char err[256];
@@ -377,6 +375,8 @@ static void test_namespace_names(void)
 	CHECK(eddy_store_ns_valid("Orders_2"));
 	CHECK(eddy_store_ns_valid("sqlite"));
 	CHECK(eddy_store_ns_valid("sqlitex"));
+	CHECK(eddy_store_ns_valid("eddy"));
+	CHECK(eddy_store_ns_valid("eddyx"));
 	CHECK(eddy_store_ns_valid(long63));
 	CHECK(!eddy_store_ns_valid(long64));
 	CHECK(!eddy_store_ns_valid(NULL));
@@ -401,8 +401,7 @@ static void test_namespace_names(void)
 	CHECK(put(s, long63, "k", "1") == 0);
 	CHECK(commit(s) == 0);
 	/* the refused names left no table behind */
-	CHECK(query_is(path_in("names.db"),
-	               "SELECT count(*) FROM sqlite_master WHERE type = 'table'", "1"));
+	CHECK(tables_is("names.db", NULL, "1"));
 	eddy_store_destroy(s);
 }
 
@@ -421,7 +420,7 @@ static void test_missing_namespace(void)
 	CHECK(eddy_store_get(s, "nowhere", "k", 1, &v, &len, err, sizeof(err)) == 0);
 	CHECK(eddy_store_delete(s, "nowhere", "k", 1, err, sizeof(err)) == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("missing.db"), "SELECT count(*) FROM sqlite_master", "0"));
+	CHECK(tables_is("missing.db", NULL, "0"));
 	eddy_store_destroy(s);
 }
 
@@ -441,10 +440,9 @@ static void test_two_namespaces(void)
 	CHECK_STR(get(s, "ORDERS", "k"), "\"order\"");
 	CHECK(put(s, "Orders", "k", "\"again\"") == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("two.db"), "SELECT value FROM customers", "\"customer\""));
-	CHECK(query_is(path_in("two.db"), "SELECT count(*) || value FROM orders", "1\"again\""));
-	CHECK(query_is(path_in("two.db"), "SELECT count(*) FROM sqlite_master WHERE type='table'",
-	               "2"));
+	CHECK(query_is("two.db", "SELECT value FROM customers", "\"customer\""));
+	CHECK(query_is("two.db", "SELECT count(*) || value FROM orders", "1\"again\""));
+	CHECK(tables_is("two.db", NULL, "2"));
 	eddy_store_destroy(s);
 
 	/* a table found on disk is found under any case */
@@ -468,7 +466,7 @@ static void test_wal(void)
 	struct eddy_store *s = open_at("wal.db");
 
 	CHECK(s != NULL);
-	CHECK(query_is(path_in("wal.db"), "PRAGMA journal_mode", "wal"));
+	CHECK(query_is("wal.db", "PRAGMA journal_mode", "wal"));
 	eddy_store_destroy(s);
 }
 
@@ -535,7 +533,7 @@ static void test_key_and_value_bytes(void)
 	CHECK(eddy_store_get(s, "b", "ab", 2, &v, &len, err, sizeof(err)) == 1);
 	CHECK(len == 5 && memcmp(v, "[1,2]", 5) == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("bytes.db"), "SELECT count(*) FROM b", "3"));
+	CHECK(query_is("bytes.db", "SELECT count(*) FROM b", "3"));
 	eddy_store_destroy(s);
 }
 
@@ -561,7 +559,7 @@ static void test_borrowed_value(void)
 	CHECK(put(s, "orders", "k", "{\"a\":2}") == 0);
 	CHECK(eddy_store_get(s, "orders", "k", 1, &v, &len, err, sizeof(err)) == 1);
 	CHECK(commit(s) == 0);
-	CHECK(query_is(path_in("borrow.db"), "SELECT value FROM orders", "{\"a\":2}"));
+	CHECK(query_is("borrow.db", "SELECT value FROM orders", "{\"a\":2}"));
 	eddy_store_destroy(s);
 }
 
@@ -641,10 +639,10 @@ static void test_failing_commit(void)
 	CHECK(put(s, "grown", "g", "3") == 0);
 	CHECK(commit(s) == 0);
 	eddy_store_destroy(s);
-	CHECK(query_is(path_in("full/state.db"),
+	CHECK(query_is("full/state.db",
 	               "SELECT group_concat(key, ',') FROM (SELECT key FROM orders ORDER BY key)",
 	               "after,before"));
-	CHECK(query_is(path_in("full/state.db"), "SELECT value FROM grown", "3"));
+	CHECK(query_is("full/state.db", "SELECT value FROM grown", "3"));
 }
 
 /* Someone else holding the write lock for a moment (the sqlite3 shell)
@@ -691,6 +689,330 @@ static void test_waits_for_lock(void)
 	eddy_store_destroy(s);
 }
 
+/* ---- the alert outbox ---------------------------------------------------- */
+
+static int add(struct eddy_store *s, const char *sink, const char *key, const char *body,
+               int64_t now_ms, int64_t window_ms)
+{
+	char err[256] = "";
+	int rc = eddy_store_outbox_add(s, sink, key, body, strlen(body), now_ms, window_ms, err,
+	                               sizeof(err));
+
+	if (rc < 0)
+		fprintf(stderr, "%s: outbox add %s: %s\n", be->name, key, err);
+	return rc;
+}
+
+/* What outbox_due saw, in order: "id:sink:key:body:attempts:created:next" */
+struct seen {
+	char rows[16][256];
+	int n;
+};
+
+static void collect(void *ud, const struct eddy_outbox_alert *a)
+{
+	struct seen *seen = ud;
+
+	if (seen->n < 16)
+		snprintf(seen->rows[seen->n], sizeof(seen->rows[0]), "%lld:%s:%s:%.*s:%d:%lld:%lld",
+		         (long long)a->id, a->sink, a->dedupe_key, (int)a->body_len, a->body,
+		         a->attempts, (long long)a->created_ms, (long long)a->next_attempt_ms);
+	seen->n++;
+}
+
+/* The due alerts' dedupe keys, comma-separated, or "(error)". */
+static const char *due_keys(struct eddy_store *s, int64_t now_ms, int max)
+{
+	static char out[1024];
+	struct seen seen = {0};
+	char err[256] = "";
+	int i, n = eddy_store_outbox_due(s, now_ms, max, collect, &seen, err, sizeof(err));
+
+	if (n < 0 || n != seen.n) {
+		fprintf(stderr, "%s: outbox due: %d (%d seen) %s\n", be->name, n, seen.n, err);
+		return "(error)";
+	}
+	out[0] = '\0';
+	for (i = 0; i < seen.n && i < 16; i++) {
+		char *key = strchr(strchr(seen.rows[i], ':') + 1, ':') + 1;
+
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%.*s", i ? "," : "",
+		         (int)(strchr(key, ':') - key), key);
+	}
+	return out;
+}
+
+static int64_t first_due_id(struct eddy_store *s, int64_t now_ms)
+{
+	struct seen seen = {0};
+	char err[256] = "";
+
+	if (eddy_store_outbox_due(s, now_ms, 1, collect, &seen, err, sizeof(err)) != 1)
+		return -1;
+	return strtoll(seen.rows[0], NULL, 10);
+}
+
+static void test_outbox_add_and_dedupe(void)
+{
+	struct eddy_store *s = open_at("outbox.db");
+	struct seen seen = {0};
+	char err[256] = "";
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	/* outside a batch: refused */
+	CHECK(eddy_store_outbox_add(s, "ops", "k", "{}", 2, 1000, 60000, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "no transaction") != NULL);
+
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "ORD-1", "{\"n\":1}", 1000000, 60000) == 0);
+	/* the same key within the window, in the same batch: once */
+	CHECK(add(s, "ops", "ORD-1", "{\"n\":2}", 1000500, 60000) == 1);
+	/* another sink, same key: the key decides */
+	CHECK(add(s, "pager", "ORD-1", "{\"n\":3}", 1001000, 60000) == 1);
+	CHECK(add(s, "ops", "ORD-2", "{\"n\":4}", 1002000, 60000) == 0);
+	CHECK(commit(s) == 0);
+
+	/* a later batch (a replay after a restart) still within the window */
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "ORD-1", "{\"n\":5}", 1059999, 60000) == 1);
+	/* exactly the window after it: added again */
+	CHECK(add(s, "ops", "ORD-2", "{\"n\":6}", 1062000, 60000) == 0);
+	/* a window of 0 never deduplicates */
+	CHECK(add(s, "ops", "ORD-2", "{\"n\":7}", 1062000, 0) == 0);
+	CHECK(commit(s) == 0);
+
+	CHECK(eddy_store_outbox_due(s, 2000000, 10, collect, &seen, err, sizeof(err)) == 4);
+	CHECK(seen.n == 4);
+	/* the first as it was added: body as given, no attempts, due at once */
+	CHECK(strstr(seen.rows[0], ":ops:ORD-1:{\"n\":1}:0:1000000:1000000") != NULL);
+	CHECK(strstr(seen.rows[1], ":ops:ORD-2:{\"n\":4}:0:1002000:1002000") != NULL);
+	CHECK(strstr(seen.rows[2], ":ops:ORD-2:{\"n\":6}:0:1062000:1062000") != NULL);
+	CHECK(strstr(seen.rows[3], ":ops:ORD-2:{\"n\":7}:0:1062000:1062000") != NULL);
+	eddy_store_destroy(s);
+}
+
+static void test_outbox_rollback(void)
+{
+	struct eddy_store *s = open_at("outbox-rollback.db");
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "kept", "{}", 1000, 60000) == 0);
+	CHECK(commit(s) == 0);
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "undone", "{}", 2000, 60000) == 0);
+	CHECK(put(s, "orders", "k", "1") == 0);
+	CHECK(eddy_store_rollback(s) == 0);
+	CHECK_STR(due_keys(s, 10000, 10), "kept");
+	/* the undone alert left nothing to deduplicate against */
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "undone", "{}", 3000, 60000) == 0);
+	CHECK(commit(s) == 0);
+	CHECK_STR(due_keys(s, 10000, 10), "kept,undone");
+	eddy_store_destroy(s);
+
+	/* the first alert of a store creates the outbox in its batch: undone
+	 * with it, and made again by the next */
+	s = open_at("outbox-fresh.db");
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_STR(due_keys(s, 10000, 10), "");
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "gone", "{}", 1000, 60000) == 0);
+	CHECK(eddy_store_rollback(s) == 0);
+	CHECK_STR(due_keys(s, 10000, 10), "");
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "here", "{}", 1000, 60000) == 0);
+	CHECK(commit(s) == 0);
+	CHECK_STR(due_keys(s, 10000, 10), "here");
+	eddy_store_destroy(s);
+}
+
+static void test_outbox_due_and_mark(void)
+{
+	struct eddy_store *s = open_at("outbox-due.db");
+	char err[256] = "", sql[512];
+	struct seen seen = {0};
+	int64_t id;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_STR(due_keys(s, 10000, 10), "");
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "a", "{}", 1000, 0) == 0);
+	CHECK(add(s, "ops", "b", "{}", 1001, 0) == 0);
+	CHECK(add(s, "ops", "c", "{}", 1002, 0) == 0);
+	CHECK(add(s, "ops", "d", "{}", 5000, 0) == 0);
+	/* not while a batch is open on this handle */
+	CHECK(eddy_store_outbox_due(s, 10000, 10, collect, &seen, err, sizeof(err)) == -1);
+	CHECK(eddy_store_outbox_mark(s, 1, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) == -1);
+	CHECK(commit(s) == 0);
+
+	/* only what is due, first added first, at most max */
+	CHECK_STR(due_keys(s, 999, 10), "");
+	CHECK_STR(due_keys(s, 1001, 10), "a,b");
+	CHECK_STR(due_keys(s, 10000, 10), "a,b,c,d");
+	CHECK_STR(due_keys(s, 10000, 2), "a,b");
+	CHECK_STR(due_keys(s, 10000, 0), "");
+
+	/* a delivered: gone from the due list */
+	id = first_due_id(s, 10000);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) ==
+	      0);
+	CHECK_STR(due_keys(s, 10000, 10), "b,c,d");
+	/* b failed for now: due again later, attempts counted, the error kept */
+	id = first_due_id(s, 10000);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_PENDING, 20000, "HTTP 503", err,
+	                             sizeof(err)) == 0);
+	CHECK_STR(due_keys(s, 10000, 10), "c,d");
+	CHECK_STR(due_keys(s, 20000, 10), "b,c,d");
+	memset(&seen, 0, sizeof(seen));
+	CHECK(eddy_store_outbox_due(s, 20000, 1, collect, &seen, err, sizeof(err)) == 1);
+	CHECK(strstr(seen.rows[0], ":ops:b:{}:1:1001:20000") != NULL);
+	/* c failed for good */
+	id = first_due_id(s, 10000);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_FAILED, 0, "HTTP 400", err, sizeof(err)) ==
+	      0);
+	CHECK_STR(due_keys(s, 1000000, 10), "b,d");
+	/* an unknown id is an error */
+	err[0] = '\0';
+	CHECK(eddy_store_outbox_mark(s, 987654, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) ==
+	      -1);
+	CHECK(strstr(err, "987654") != NULL);
+	snprintf(sql, sizeof(sql),
+	         "SELECT %s(dedupe_key || '=' || state || '/' || attempts || '/' || "
+	         "coalesce(error, '-'), ',') FROM (SELECT * FROM eddy_outbox ORDER BY id) o",
+	         be->agg);
+	CHECK(query_is("outbox-due.db", sql,
+	               "a=delivered/1/-,b=pending/1/HTTP 503,c=failed/1/HTTP 400,d=pending/0/-"));
+	eddy_store_destroy(s);
+}
+
+/* The callback marks what it is given on the same handle. */
+struct marker {
+	struct eddy_store *s;
+	int ok;
+};
+
+static void mark_delivered(void *ud, const struct eddy_outbox_alert *a)
+{
+	struct marker *m = ud;
+	char err[256] = "";
+
+	if (eddy_store_outbox_mark(m->s, a->id, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "%s: mark in callback: %s\n", be->name, err);
+		m->ok = 0;
+	}
+}
+
+static void test_outbox_mark_in_callback(void)
+{
+	struct eddy_store *s = open_at("outbox-cb.db");
+	struct marker m;
+	char err[256] = "";
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "a", "{}", 1000, 0) == 0);
+	CHECK(add(s, "ops", "b", "{}", 1000, 0) == 0);
+	CHECK(commit(s) == 0);
+	m.s = s;
+	m.ok = 1;
+	CHECK(eddy_store_outbox_due(s, 2000, 10, mark_delivered, &m, err, sizeof(err)) == 2);
+	CHECK(m.ok);
+	CHECK_STR(due_keys(s, 2000, 10), "");
+	eddy_store_destroy(s);
+}
+
+struct mark_job {
+	struct eddy_store *s;
+	int64_t id;
+	int rc;
+	char err[256];
+};
+
+static void *mark_thread(void *arg)
+{
+	struct mark_job *j = arg;
+
+	j->rc = eddy_store_outbox_mark(j->s, j->id, EDDY_OUTBOX_DELIVERED, 0, NULL, j->err,
+	                               sizeof(j->err));
+	return NULL;
+}
+
+/* The sender's handle reads and marks while the consumer's holds a batch
+ * open: it sees what is committed, not the batch's alerts, and its mark
+ * waits for the batch rather than failing. */
+static void test_outbox_second_handle(void)
+{
+	struct eddy_store *consumer = open_at("outbox-two.db");
+	struct eddy_store *sender = open_at("outbox-two.db");
+	struct timespec pause = {0, 200 * 1000 * 1000};
+	struct mark_job job = {0};
+	pthread_t th;
+
+	CHECK(consumer != NULL && sender != NULL);
+	if (!consumer || !sender) {
+		eddy_store_destroy(consumer);
+		eddy_store_destroy(sender);
+		return;
+	}
+	CHECK(begin(consumer) == 0);
+	CHECK(add(consumer, "ops", "first", "{}", 1000, 60000) == 0);
+	CHECK(commit(consumer) == 0);
+
+	CHECK(begin(consumer) == 0);
+	CHECK(add(consumer, "ops", "second", "{}", 1001, 60000) == 0);
+	CHECK(put(consumer, "orders", "k", "1") == 0);
+	CHECK_STR(due_keys(sender, 5000, 10), "first");
+	job.s = sender;
+	job.id = first_due_id(sender, 5000);
+	job.rc = -2;
+	CHECK(pthread_create(&th, NULL, mark_thread, &job) == 0);
+	nanosleep(&pause, NULL);
+	CHECK(commit(consumer) == 0);
+	pthread_join(th, NULL);
+	CHECK(job.rc == 0);
+	if (job.rc != 0)
+		fprintf(stderr, "%s: mark while a batch was open: %s\n", be->name, job.err);
+	CHECK_STR(due_keys(sender, 5000, 10), "second");
+	CHECK_STR(get(sender, "orders", "k"), "1");
+	eddy_store_destroy(sender);
+	eddy_store_destroy(consumer);
+}
+
+/* Every check that holds for any backend. */
+static void test_backend(const struct backend *b)
+{
+	be = b;
+	test_round_trip();
+	test_replace_keeps_one_row();
+	test_origin_columns();
+	test_transaction_sees_own_writes_only();
+	test_rollback();
+	test_persists_across_reopen();
+	test_namespace_names();
+	test_missing_namespace();
+	test_two_namespaces();
+	test_delete_missing_key();
+	test_transaction_misuse();
+	test_borrowed_value();
+	test_outbox_add_and_dedupe();
+	test_outbox_rollback();
+	test_outbox_due_and_mark();
+	test_outbox_mark_in_callback();
+	test_outbox_second_handle();
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -701,21 +1023,10 @@ int main(void)
 		return 1;
 	}
 	eddy_store_destroy(NULL);
-	test_round_trip();
-	test_replace_keeps_one_row();
-	test_origin_columns();
-	test_transaction_sees_own_writes_only();
-	test_rollback();
-	test_savepoints();
-	test_persists_across_reopen();
-	test_namespace_names();
-	test_missing_namespace();
-	test_two_namespaces();
+	test_backend(&sqlite_backend);
+	/* SQLite's own */
 	test_wal();
-	test_delete_missing_key();
-	test_transaction_misuse();
 	test_key_and_value_bytes();
-	test_borrowed_value();
 	test_open_errors();
 	test_failing_commit();
 	test_waits_for_lock();

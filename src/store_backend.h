@@ -1,0 +1,48 @@
+/* store_backend.h - what a store backend provides: the table of operations
+ * store.c dispatches through. Only the backends include this. */
+#ifndef EDDY_STORE_BACKEND_H
+#define EDDY_STORE_BACKEND_H
+
+#include "store.h"
+
+/* One function per call of store.h, with its meaning; errstr is never
+ * NULL (store.c passes a scratch buffer for the calls without one). */
+struct eddy_store_ops {
+	const char *type;
+	void (*destroy)(struct eddy_store *s);
+	int (*begin)(struct eddy_store *s, char *errstr, size_t errstr_size);
+	int (*commit)(struct eddy_store *s, char *errstr, size_t errstr_size);
+	int (*rollback)(struct eddy_store *s);
+	int (*get)(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+		   const char **value, size_t *len, char *errstr, size_t errstr_size);
+	int (*upsert)(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+		      const char *value, size_t len, const struct eddy_store_origin *origin,
+		      char *errstr, size_t errstr_size);
+	int (*del)(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+		   char *errstr, size_t errstr_size);
+	int (*outbox_add)(struct eddy_store *s, const char *sink, const char *dedupe_key,
+			  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+			  char *errstr, size_t errstr_size);
+	int (*outbox_due)(struct eddy_store *s, int64_t now_ms, int max,
+			  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+			  char *errstr, size_t errstr_size);
+	int (*outbox_mark)(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
+			   int64_t next_attempt_ms, const char *error, char *errstr,
+			   size_t errstr_size);
+};
+
+/* The first member of every backend's store, so that a struct eddy_store *
+ * is also a pointer to the backend's own struct. */
+struct eddy_store {
+	const struct eddy_store_ops *ops;
+};
+
+/* The outbox's states as both backends store them: readable in a shell. */
+const char *eddy_store_outbox_state_name(enum eddy_outbox_state state);
+
+/* The namespace as it may appear in a message: invalid names come from
+ * handlers, and the message must stay one short line. "invalid namespace"
+ * in errstr and -1 when ns is not valid, else 0. */
+int eddy_store_check_ns(const char *ns, char *errstr, size_t errstr_size);
+
+#endif
