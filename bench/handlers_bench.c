@@ -1,12 +1,15 @@
 /* handlers_bench.c - the cost of one handler call: the sample event turned
  * into ev, on_event run, ctx.upsert of ev.data, with actions that only
- * count. The event is parsed once; every dispatch converts it again.
+ * count. The event is parsed once; every dispatch converts it again. Each
+ * run twice: with the CPU-time and memory limits armed around every call
+ * (the defaults), and without limits.
  *
  * usage: handlers_bench [EVENTS [RUN]]    RUN: only that run (0, 1, 2) */
 /* clock_gettime and mkdtemp with -std=c11 even outside the project build. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +99,12 @@ int main(int argc, char **argv)
 	ev.correlation_id = attr(eddy_json_getz(ev.meta, "correlation_id"));
 
 	snprintf(path, sizeof path, "%s/bench.lua", dir);
-	for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
-		if (only >= 0 && (size_t)only != r)
+	for (size_t r = 0; r < 2 * sizeof runs / sizeof runs[0]; r++) {
+		static const struct eddy_handlers_limits limited = {EDDY_HANDLERS_CPU_LIMIT_MS,
+		                                                    EDDY_HANDLERS_MEMORY_LIMIT_MB};
+		static const struct eddy_handlers_limits unlimited = {0, 0};
+		bool limits = r % 2 == 0;
+		if (only >= 0 && (size_t)only != r / 2)
 			continue;
 		struct counts c = {0, 0};
 		struct eddy_actions actions = {.ud = &c, .upsert = count_upsert};
@@ -106,9 +113,10 @@ int main(int argc, char **argv)
 			perror(path);
 			return 1;
 		}
-		fprintf(f, "return { on_event = function(ev, ctx) %s end }\n", runs[r].body);
+		fprintf(f, "return { on_event = function(ev, ctx) %s end }\n", runs[r / 2].body);
 		fclose(f);
-		struct eddy_handlers *h = eddy_handlers_load(dir, &actions, err, sizeof err);
+		struct eddy_handlers *h = eddy_handlers_load_with_limits(
+		    dir, &actions, limits ? &limited : &unlimited, err, sizeof err);
 		if (!h) {
 			fprintf(stderr, "handlers_bench: %s\n", err);
 			return 1;
@@ -133,9 +141,9 @@ int main(int argc, char **argv)
 			if (round == 0 || t < best)
 				best = t;
 		}
-		printf("handlers_bench: %-38s %ld events: %5.0f ns/event (best round %4.0f), "
+		printf("handlers_bench: %-38s limits %-3s %ld events: %5.0f ns/event (best round %4.0f), "
 		       "%zu B stored each\n",
-		       runs[r].name, 10 * per, total / (double)(10 * per), best / (double)per,
+		       runs[r / 2].name, limits ? "on" : "off", 10 * per, total / (double)(10 * per), best / (double)per,
 		       c.upserts ? c.bytes / c.upserts : 0);
 		eddy_handlers_destroy(h);
 	}

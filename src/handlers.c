@@ -1330,8 +1330,7 @@ static void rebuild(struct eddy_handlers *h)
 	h->v = v;
 	h->L = NULL;
 	if (!(h->limits = new_limits(&h->limit_conf)) || build_state(h, err, sizeof err) != 0) {
-		if (h->L)
-			lua_close(h->L);
+		eddy_limits_close(h->limits);
 		eddy_limits_destroy(h->limits);
 		for (size_t i = 0; i < h->n; i++) {
 			globs_free(&v[i].types);
@@ -1341,7 +1340,7 @@ static void rebuild(struct eddy_handlers *h)
 		*h = old;
 		goto keep;
 	}
-	lua_close(old.L);
+	eddy_limits_close(old.limits);
 	eddy_limits_destroy(old.limits);
 	for (size_t i = 0; i < old.n; i++) {
 		globs_free(&old.v[i].types);
@@ -1434,9 +1433,8 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 {
 	if (!h)
 		return;
-	if (h->L)
-		lua_close(h->L);
-	eddy_limits_destroy(h->limits); /* after the state it counts */
+	eddy_limits_close(h->limits); /* h->L */
+	eddy_limits_destroy(h->limits);
 	for (size_t i = 0; i < h->n; i++) {
 		free(h->v[i].name);
 		free(h->v[i].path);

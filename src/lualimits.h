@@ -26,13 +26,15 @@ struct eddy_limits;
  * memory_bytes for everything the state allocates, garbage not yet
  * collected included (0: none). NULL when out of memory. */
 struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes);
-/* Call after lua_close of the state made with it. NULL is a no-op. */
+/* Call after eddy_limits_close. NULL is a no-op. */
 void eddy_limits_destroy(struct eddy_limits *lim);
 void eddy_limits_set(struct eddy_limits *lim, int cpu_ms, size_t memory_bytes);
 
-/* A new state whose allocations count against lim (lua_newstate with the
- * capped allocator). lim is borrowed until lua_close; one state per lim. */
+/* A new state whose allocations count against lim (LuaJIT's allocator
+ * behind the cap). One state per lim; close it with eddy_limits_close. */
 lua_State *eddy_limits_newstate(struct eddy_limits *lim);
+/* lua_close of lim's state (NULL or no state: nothing). */
+void eddy_limits_close(struct eddy_limits *lim);
 
 /* Starts the limits of one protected call on this thread (the first call
  * on a thread creates its CPU timer). Between arm and disarm, passing a

@@ -1015,6 +1015,70 @@ static void test_deep(struct eddy_json_doc *doc)
 	eddy_handlers_destroy(h);
 }
 
+/* ---- CPU-time and memory limits ------------------------------------------------ */
+
+static struct eddy_handlers *load_limited(const char *const *files, int cpu_ms, int memory_mb,
+                                          char *err, size_t err_size)
+{
+	struct eddy_handlers_limits lim = {cpu_ms, memory_mb};
+	clear_dir();
+	for (size_t i = 0; files[i]; i += 2)
+		write_file(files[i], files[i + 1], strlen(files[i + 1]));
+	rec_clear(&rec);
+	err[0] = '\0';
+	return eddy_handlers_load_with_limits("handlers", &actions, &lim, err, err_size);
+}
+
+static void test_limits(void)
+{
+	const char *files[] = {
+	    "a_spin.lua",
+	    "return { subscribe = { types = { 'spin', 'hog' } }, on_event = function(ev, ctx)\n"
+	    "  if ev.type == 'spin' then\n"
+	    "    while true do pcall(function() local x = 0 for i = 1, 1e12 do x = x + i end end) end\n"
+	    "  end\n"
+	    "  local t = {} while true do t[#t + 1] = string.rep('x', 1e5) .. #t end\n"
+	    "end }\n",
+	    "b_count.lua",
+	    "local n = 0\n"
+	    "return { on_event = function(ev, ctx) n = n + 1; ctx.upsert('n', ev.type, n) end }\n",
+	    NULL};
+	char err[512];
+	const char *failed;
+	uint64_t stops = eddy_handlers_limit_stops();
+	struct eddy_handlers *h = load_limited(files, 50, 16, err, sizeof err);
+
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	CHECK(eddy_handlers_dispatch(h, event("x", "t", NULL), &failed, err, sizeof err) == 1);
+	CHECK_STR(stored("n", "x"), "1");
+	CHECK(eddy_handlers_dispatch(h, event("spin", "t", NULL), &failed, err, sizeof err) == -1);
+	CHECK_STR(failed, "a_spin.lua");
+	CHECK_STR(err, "handlers/a_spin.lua: CPU time limit of 50 ms exceeded");
+	CHECK(eddy_handlers_dispatch(h, event("hog", "t", NULL), &failed, err, sizeof err) == -1);
+	CHECK_STR(err, "handlers/a_spin.lua: memory limit of 16 MB exceeded");
+	CHECK(eddy_handlers_limit_stops() == stops + 2);
+	/* a new state after each stop: the module-level count started again */
+	CHECK(eddy_handlers_dispatch(h, event("y", "t", NULL), &failed, err, sizeof err) == 1);
+	CHECK_STR(stored("n", "y"), "1");
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	eddy_handlers_destroy(h);
+
+	/* loading runs under the limits too */
+	const char *slow[] = {"slow.lua", "while true do end\nreturn {}\n", NULL};
+	CHECK(load_limited(slow, 50, 0, err, sizeof err) == NULL);
+	CHECK_STR(err, "handlers/slow.lua: CPU time limit of 50 ms exceeded");
+	const char *big[] = {"big.lua", "local t = {} for i = 1, 100 do t[i] = string.rep('y', 1e6) .. i end\n"
+	                                "return { on_event = function() end }\n", NULL};
+	CHECK(load_limited(big, 0, 16, err, sizeof err) == NULL);
+	CHECK_STR(err, "handlers/big.lua: memory limit of 16 MB exceeded");
+	/* 0: no limit */
+	h = load_limited(big, 0, 0, err, sizeof err);
+	CHECK(h != NULL);
+	eddy_handlers_destroy(h);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp_root) || chdir(tmp_root) != 0 || mkdir("handlers", 0700) != 0) {
@@ -1031,6 +1095,7 @@ int main(void)
 	test_ctx();
 	test_sandbox();
 	test_deep(doc);
+	test_limits();
 
 	eddy_json_doc_destroy(doc);
 	rec_clear(&rec);

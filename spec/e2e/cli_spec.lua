@@ -10,7 +10,7 @@ describe("eddy command line", function()
     end
     rc, out = t.eddy("--version")
     assert.are.equal(0, rc, out)
-    assert.matches("^eddy %d+%.%d+%.%d+\n$", out)
+    assert.matches("^eddy %d+%.%d+%.%d+ %(LuaJIT [^)]*%)\n$", out)
     for _, cmd in ipairs({ "run", "dev", "replay" }) do
       rc, out = t.eddy(cmd .. " --help")
       assert.are.equal(0, rc, out)
