@@ -36,7 +36,9 @@ struct eddy_limits {
 
 /* The call whose CPU time this thread's timer counts (NULL: none runs),
  * and the timer. The signal handler runs on the same thread, so plain
- * thread-local variables ordered by signal fences are enough. */
+ * thread-local variables ordered by signal fences are enough. The timer
+ * is made by the first call on a thread and kept for the process's life:
+ * eddy runs its handlers on one long-lived thread. */
 static _Thread_local struct eddy_limits *volatile armed;
 static _Thread_local struct {
 	bool made;

@@ -1,0 +1,168 @@
+-- CPU-time and memory limits of handler calls, with the JIT on: runaway
+-- handlers stopped, retried, dead-lettered with the limit in the reason;
+-- the other events handled; the handlers' state rebuilt.
+local t = require "eddy_test"
+
+local CPU_MS, MEMORY_MB = 200, 64
+
+-- Every kind of runaway the limit must stop, by event type.
+local SPIN = [[
+local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
+local function tail(n) return tail(n + 1) end
+return {
+  subscribe = { types = { "spin.*" } },
+  on_event = function(ev, ctx)
+    local kind = ev.type
+    if kind == "spin.while" then
+      while true do end
+    elseif kind == "spin.for" then
+      local x = 0
+      for i = 1, 1e12 do x = x + i end
+      ctx.upsert("spun", ev.key, x)
+    elseif kind == "spin.deep" then
+      while true do deep(10000) end
+    elseif kind == "spin.tail" then
+      tail(1)
+    elseif kind == "spin.pcall" then
+      while true do pcall(function() while true do end end) end
+    elseif kind == "spin.memory" then
+      local t = {}
+      while true do t[#t + 1] = string.rep("x", 1e6) .. #t end
+    end
+  end,
+}
+]]
+
+-- Counts its calls in a module-level variable.
+local COUNT = [[
+local calls = 0
+return {
+  subscribe = { types = { "count" } },
+  on_event = function(ev, ctx)
+    calls = calls + 1
+    ctx.upsert("counts", ev.key, { calls = calls })
+  end,
+}
+]]
+
+local function event(type, id)
+  return ('{"specversion":"1.0","type":"%s","source":"urn:spec","id":"%s","data":{}}'):format(type, id)
+end
+
+-- The small limits, through the environment (EDDY_* overrides the config).
+local ENV = ("EDDY_HANDLER_CPU_LIMIT_MS=%d EDDY_HANDLER_MEMORY_LIMIT_MB=%d "):format(CPU_MS, MEMORY_MB)
+
+-- Runs eddy with the limits; returns exit code, output, seconds, peak RSS in MiB.
+local function eddy_timed(dir, args)
+  local stats = dir .. "/time.out"
+  local rc, out = t.sh(ENV .. "/usr/bin/time -f '%e %M' -o " .. t.q(stats) .. " timeout 60 " ..
+    t.q(t.bin) .. " " .. args, true)
+  local secs, kb = (t.read(stats) or ""):match("([%d.]+) (%d+)%s*$")
+  return rc, out, tonumber(secs), tonumber(kb) and tonumber(kb) / 1024
+end
+
+describe("handler limits", function()
+  local dir
+
+  setup(function()
+    dir = t.tmpdir()
+    t.handlers(dir, { ["spin.lua"] = SPIN, ["count.lua"] = COUNT })
+  end)
+
+  teardown(function()
+    t.sh("rm -rf " .. t.q(dir))
+  end)
+
+  it("run on LuaJIT with the JIT on and the check hook compiled in", function()
+    local rc, out = t.eddy("--version")
+    assert.are.equal(0, rc, out)
+    assert.matches("^eddy %S+ %(LuaJIT 2%.1[^,]*, JIT on, checkhook%)\n$", out)
+  end)
+
+  it("stop each runaway within the CPU limit, retried, then reported; the other events handled", function()
+    local kinds = { "while", "for", "deep", "tail", "pcall" }
+    local lines = { event("count", "A") }
+    for i, kind in ipairs(kinds) do
+      lines[#lines + 1] = event("spin." .. kind, "S" .. i)
+      lines[#lines + 1] = event("count", "B" .. i)
+    end
+    t.write(dir .. "/cpu.ndjson", table.concat(lines, "\n") .. "\n")
+    local conf = t.config(dir, nil, { require_tenant = false, store = dir .. "/cpu.db" })
+
+    local rc, out, secs = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/cpu.ndjson"))
+    assert.are.equal(1, rc, out)
+    for i in ipairs(kinds) do
+      local line = 2 * i
+      assert.matches(("cpu.ndjson:%d: handler spin.lua: %s/handlers/spin.lua: CPU time limit of %d ms exceeded")
+        :format(line, dir, CPU_MS), out, 1, true)
+      assert.matches(("spin.lua failed on cpu 0/%d (attempt 1 of 2"):format(line - 1), out, 1, true)
+    end
+    assert.matches("11 records: 6 handled", out, 1, true)
+    -- 5 runaways, 2 calls each, 200 ms a call: ~2 s of handler time;
+    -- unstopped, any of them would run for minutes
+    assert.truthy(secs and secs < 2 * #kinds * CPU_MS / 1000 + 4, "took " .. tostring(secs) .. " s")
+
+    -- after every stop the handlers were loaded again: count.lua's module
+    -- variable started afresh each time
+    local rows = t.query(dir .. "/cpu.db", "select key, value from counts order by key")
+    assert.are.equal(6, #rows)
+    for _, r in ipairs(rows) do assert.are.equal('{"calls":1}', r.value, r.key) end
+    assert.are.equal(0, #t.query(dir .. "/cpu.db",
+      "select name from sqlite_master where name = 'spun'"))
+  end)
+
+  it("stop a memory hog at the memory limit without the process growing", function()
+    t.write(dir .. "/mem.ndjson", table.concat({
+      event("count", "A"), event("spin.memory", "M"), event("count", "B"), event("count", "C"),
+    }, "\n") .. "\n")
+    local conf = t.config(dir, nil, { require_tenant = false, store = dir .. "/mem.db" })
+
+    local rc, out, secs, rss = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/mem.ndjson"))
+    assert.are.equal(1, rc, out)
+    assert.matches(("mem.ndjson:2: handler spin.lua: %s/handlers/spin.lua: memory limit of %d MB exceeded")
+      :format(dir, MEMORY_MB), out, 1, true)
+    assert.matches("attempt 1 of 2", out, 1, true)
+    assert.matches("4 records: 3 handled", out, 1, true)
+    assert.truthy(secs and secs < 10, "took " .. tostring(secs) .. " s")
+    -- the cap plus the process around it, not gigabytes
+    assert.truthy(rss and rss < MEMORY_MB + 120, "peak RSS " .. tostring(rss) .. " MiB")
+    -- the state after the stop works: B is the first call of a new state, C the second
+    local rows = t.query(dir .. "/mem.db", "select key, value from counts order by key")
+    assert.are.same({ { key = "A", value = '{"calls":1}' }, { key = "B", value = '{"calls":1}' },
+                      { key = "C", value = '{"calls":2}' } }, rows)
+  end)
+
+  it("refuse to load a handler file whose top level runs away", function()
+    t.handlers(dir .. "/bad", { ["loop.lua"] = "while true do end\nreturn {}\n" })
+    local conf = t.config(dir .. "/bad", nil, { require_tenant = false })
+    t.write(dir .. "/one.ndjson", event("count", "A") .. "\n")
+    local rc, out, secs = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/one.ndjson"))
+    assert.are_not.equal(0, rc, out)
+    assert.matches(("%s/bad/handlers/loop.lua: CPU time limit of %d ms exceeded"):format(dir, CPU_MS), out, 1, true)
+    assert.truthy(secs and secs < 5, "took " .. tostring(secs) .. " s")
+  end)
+
+  it("dead-letter a stopped event with the limit and the handler in its headers (eddy run)", function()
+    local mock = t.start_mock(dir, { "orders", "eddy.dlq" })
+    local ok, err = pcall(function()
+      t.produce(mock, "orders", {
+        { "A", event("count", "A") }, { "S", event("spin.for", "S") }, { "B", event("count", "B") },
+      }, dir)
+      local conf = t.config(dir, mock, { group = "g-limits", require_tenant = false,
+                                         store = dir .. "/run.db" })
+      local rc, out = eddy_timed(dir, "run -c " .. t.q(conf) .. " --exit-at-end")
+      assert.are.equal(0, rc, out)
+      local dlq = t.consume(mock, "eddy.dlq")
+      assert.are.equal(1, #dlq)
+      local h = dlq[1].headers
+      assert.are.equal("S", dlq[1].key)
+      assert.are.equal("handler", h["eddy.error.stage"])
+      assert.are.equal("spin.lua", h["eddy.error.handler"])
+      assert.are.equal(("%s/handlers/spin.lua: CPU time limit of %d ms exceeded"):format(dir, CPU_MS),
+        h["eddy.error.reason"])
+      assert.are.equal(2, #t.query(dir .. "/run.db", "select key from counts"))
+    end)
+    t.stop_mock(mock)
+    assert(ok, err)
+  end)
+end)
