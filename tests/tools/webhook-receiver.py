@@ -163,6 +163,9 @@ def verify(headers, body):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real receivers
     server_version = "webhook-receiver"
+    # Headers and body go out in two writes: with Nagle's algorithm the
+    # second waits for the client's delayed ACK, 40 ms per request.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -300,8 +303,8 @@ def main():
     if args.log:
         STATE.log_file = open(args.log, "a", encoding="utf-8")
 
+    ThreadingHTTPServer.request_queue_size = 256  # many senders' connections at once
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True  # a hanging answer does not hold up exit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(server.server_address[1], flush=True)
     try:
