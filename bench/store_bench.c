@@ -1,7 +1,11 @@
 /* store_bench.c - upserts per second through the SQLite store, batched
- * the way the consumer batches them, and what synchronous=FULL costs.
+ * the way the consumer batches them, and what synchronous=FULL costs; with
+ * EDDY_PG_DSN set, the same through the PostgreSQL store, and a batch of
+ * upserts sent one at a time against the same batch in libpq's pipeline
+ * mode.
  *
- * Built with the project (build/release/store_bench [DIR]).
+ * Built with the project: build/release/store_bench [DIR]
+ * EDDY_PG_DSN="$(tests/tools/pg-start)" build/release/store_bench
  *
  * DIR (default: a new directory under $TMPDIR or /tmp) should be on the
  * disk the service will use: the commit figures are fsync figures. */
@@ -13,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -162,6 +167,116 @@ static double run_commits(const char *path, const char *synchronous)
 	return t / COMMITS * 1e6;
 }
 
+/* ---- PostgreSQL ---------------------------------------------------------- */
+
+#define PG_BATCHES 100
+
+static void pg_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		die(sql, PQerrorMessage(c));
+	PQclear(r);
+}
+
+static void pg_expect(PGconn *c, PGresult *r, ExecStatusType want)
+{
+	if (!r || PQresultStatus(r) != want)
+		die("pipeline", PQerrorMessage(c));
+	PQclear(r);
+}
+
+/* Milliseconds per batch of BATCH upserts in one transaction, with libpq
+ * directly: each upsert waiting for its answer (one round trip each), or
+ * all of them in pipeline mode with one sync at the commit. */
+static double run_pg_raw(const char *dsn, int pipeline)
+{
+	static const char upsert[] =
+	    "INSERT INTO bench_raw (key, value, updated_at, topic, \"partition\", \"offset\") "
+	    "VALUES ($1, $2::jsonb, now(), 'orders', 0, $3) ON CONFLICT (key) DO UPDATE SET "
+	    "value = excluded.value, updated_at = excluded.updated_at, topic = excluded.topic, "
+	    "\"partition\" = excluded.\"partition\", \"offset\" = excluded.\"offset\"";
+	unsigned seed = 2463534242u;
+	PGconn *c = PQconnectdb(dsn);
+	PGresult *r;
+	double t0, t;
+	int b, i;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		die(dsn, PQerrorMessage(c));
+	pg_exec(c, "DROP TABLE IF EXISTS bench_raw");
+	pg_exec(c, "CREATE TABLE bench_raw (key text PRIMARY KEY, value jsonb NOT NULL, "
+	           "updated_at timestamptz NOT NULL, topic text, \"partition\" int, "
+	           "\"offset\" bigint)");
+	r = PQprepare(c, "up", upsert, 3, NULL);
+	pg_expect(c, r, PGRES_COMMAND_OK);
+	t0 = now();
+	for (b = 0; b < PG_BATCHES; b++) {
+		if (pipeline && !PQenterPipelineMode(c))
+			die("pipeline mode", PQerrorMessage(c));
+		if (pipeline) {
+			if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+				die("begin", PQerrorMessage(c));
+		} else {
+			pg_exec(c, "BEGIN");
+		}
+		for (i = 0; i < BATCH; i++) {
+			unsigned k = next_rand(&seed) % KEYS;
+			char off[24];
+			const char *p[3] = {keys[k], values[i % VALUES], off};
+
+			snprintf(off, sizeof(off), "%d", b * BATCH + i);
+			if (!pipeline) {
+				pg_expect(c, PQexecPrepared(c, "up", 3, p, NULL, NULL, 0),
+				          PGRES_COMMAND_OK);
+				continue;
+			}
+			if (!PQsendQueryPrepared(c, "up", 3, p, NULL, NULL, 0))
+				die("send", PQerrorMessage(c));
+		}
+		if (!pipeline) {
+			pg_exec(c, "COMMIT");
+			continue;
+		}
+		if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+		    !PQpipelineSync(c))
+			die("commit", PQerrorMessage(c));
+		for (i = 0; i < BATCH + 2; i++) {
+			pg_expect(c, PQgetResult(c), PGRES_COMMAND_OK);
+			if (PQgetResult(c) != NULL)
+				die("pipeline", "more than one result");
+		}
+		pg_expect(c, PQgetResult(c), PGRES_PIPELINE_SYNC);
+		if (!PQexitPipelineMode(c))
+			die("pipeline mode", PQerrorMessage(c));
+	}
+	t = now() - t0;
+	pg_exec(c, "DROP TABLE bench_raw");
+	PQfinish(c);
+	return t / PG_BATCHES * 1e3;
+}
+
+static void run_pg(const char *dsn)
+{
+	struct eddy_store *s;
+	char err[256];
+	double upserts, share, plain, piped;
+
+	plain = run_pg_raw(dsn, 0);
+	piped = run_pg_raw(dsn, 1);
+	printf("postgres: batches of %d upserts, %s\n", BATCH, dsn);
+	printf("  libpq, one round trip each  %9.1f ms/batch\n", plain);
+	printf("  libpq, pipeline mode        %9.1f ms/batch\n", piped);
+	fflush(stdout);
+	if (!(s = eddy_store_open_pg(dsn, err, sizeof(err))))
+		die("open", err);
+	upserts = run_upserts(s, &share);
+	eddy_store_destroy(s);
+	printf("  store upserts               %9.0f upserts/s (%.0f%% of it in commit)\n", upserts,
+	       share * 100);
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -207,5 +322,7 @@ int main(int argc, char **argv)
 	printf("  commit, synchronous=FULL    %9.1f us/transaction\n", full);
 	printf("  commit, synchronous=NORMAL  %9.1f us/transaction\n", normal);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (getenv("EDDY_PG_DSN") && *getenv("EDDY_PG_DSN"))
+		run_pg(getenv("EDDY_PG_DSN"));
 	return 0;
 }

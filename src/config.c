@@ -41,7 +41,7 @@ struct prop {
 	const char *doc;
 };
 
-static const char *const store_types[] = {"sqlite", NULL};
+static const char *const store_types[] = {"sqlite", "postgres", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const dialects[] = {"draft-04", "draft-06", "draft-07", "2019-09", "2020-12",
@@ -77,13 +77,21 @@ static const struct prop props[] = {
      .def = "sqlite",
      .off = OFF(store_type),
      .values = store_types,
-     .doc = "Where handlers keep their state."},
+     .doc = "Where handlers keep their state and alerts wait to be sent: `sqlite` (a file, "
+            "`store.path`) or `postgres` (a server, `store.dsn`)."},
     {.name = "store.path",
      .type = P_STRING,
      .def = "var/eddy.db",
      .off = OFF(store_path),
      .flags = P_NONEMPTY,
      .doc = "Database file of the sqlite store, created when missing."},
+    {.name = "store.dsn",
+     .type = P_STRING,
+     .off = OFF(store_dsn),
+     .doc = "PostgreSQL connection string of the postgres store (libpq's `key=value` "
+            "form or a `postgresql://` URI), e.g. `\"${EDDY_PG_DSN}\"`. The tables are "
+            "created in the connection's current schema (the first of its `search_path` "
+            "that exists), each named by its namespace in lower case."},
     {.name = "dead_letter.topic",
      .type = P_STRING,
      .def = "eddy.dlq",

@@ -31,8 +31,9 @@ struct eddy_config {
 	char **topics;       /* names, or ^regex */
 	size_t n_topics;
 	char *handlers;      /* folder of *.lua */
-	char *store_type;    /* "sqlite" */
-	char *store_path;
+	char *store_type;    /* "sqlite" | "postgres" */
+	char *store_path;    /* sqlite */
+	char *store_dsn;     /* postgres: libpq connection string, NULL unset */
 	char *dead_letter_topic; /* dead_letter.topic, default "eddy.dlq" */
 	bool require_key_equals_id;
 	bool require_tenant;

@@ -77,6 +77,13 @@ const char *eddy_store_outbox_state_name(enum eddy_outbox_state state)
 struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
 				   size_t errstr_size)
 {
+	if (conf->store_type && strcmp(conf->store_type, "postgres") == 0) {
+		if (!conf->store_dsn || !*conf->store_dsn) {
+			eddy_errf(errstr, errstr_size, "store.dsn: required by store.type postgres");
+			return NULL;
+		}
+		return eddy_store_open_pg(conf->store_dsn, errstr, errstr_size);
+	}
 	return eddy_store_open_sqlite(conf->store_path, errstr, errstr_size);
 }
 

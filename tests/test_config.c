@@ -369,7 +369,8 @@ static void test_overrides(void)
 	          "EDDY_ENVELOPE_REQUIRE_TENANT: envelope.require_tenant: \"maybe\" is not a "
 	          "boolean (true/false, yes/no, on/off)");
 	char *bad_enum[] = {"EDDY_STORE_TYPE=mysql", NULL};
-	CHECK_ERR("", bad_enum, "EDDY_STORE_TYPE: store.type: \"mysql\" is not one of: sqlite");
+	CHECK_ERR("", bad_enum,
+	          "EDDY_STORE_TYPE: store.type: \"mysql\" is not one of: sqlite, postgres");
 	char *typo[] = {"EDDY_BATCH_SIZ=10", NULL};
 	CHECK_ERR("", typo, "EDDY_BATCH_SIZ: unknown setting (did you mean EDDY_BATCH_SIZE?)");
 	char *no_key[] = {"EDDY_KAFKA_=x", NULL};
@@ -412,7 +413,7 @@ static void test_errors(void)
 	          NAME ":2: batch.timeout: unknown key (did you mean \"batch.timeout_ms\"?)");
 	CHECK_ERR("database: x\n", NULL, NAME ":1: database: unknown key");
 	CHECK_ERR("\n\n\nstore:\n  type: mysql\n", NULL,
-	          NAME ":5: store.type: \"mysql\" is not one of: sqlite");
+	          NAME ":5: store.type: \"mysql\" is not one of: sqlite, postgres");
 	CHECK_ERR("log: { level: verbose }\n", NULL,
 	          NAME ":1: log.level: \"verbose\" is not one of: debug, info, warn, error");
 	CHECK_ERR("envelope: { require_tenant: maybe }\n", NULL,

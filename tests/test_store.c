@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -33,6 +34,7 @@ struct backend {
 	 * closing quote, updated_at of key 'a' in orders as ISO 8601 UTC,
 	 * and the function joining strings with a separator */
 	const char *tables_sql, *table_sql, *stamp_sql, *agg;
+	int jsonb; /* values come back normalized (PostgreSQL's jsonb) */
 };
 
 static const struct backend *be;
@@ -92,7 +94,102 @@ static const struct backend sqlite_backend = {
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '",
     "SELECT updated_at FROM orders WHERE key = 'a'",
     "group_concat",
+    0,
 };
+
+/* ---- PostgreSQL: a server of the test's own (tests/tools/pg-start), a
+ * schema per store name ------------------------------------------------- */
+
+static char pg_dsn[1024]; /* the server's */
+static char pg_dir[1024]; /* its folder, for pg-stop */
+
+/* The DSN of the store called name: its own schema (created here), as
+ * the connection's search_path. */
+static const char *pg_dsn_of(const char *name)
+{
+	static char dsn[2048];
+	char schema[64], sql[200];
+	size_t i;
+	PGconn *c;
+
+	for (i = 0; name[i] && i + 1 < sizeof(schema); i++)
+		schema[i] = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')
+		                ? name[i]
+		                : '_';
+	schema[i] = '\0';
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS t_%s", schema);
+	c = PQconnectdb(pg_dsn);
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	PQclear(PQexec(c, sql));
+	PQfinish(c);
+	snprintf(dsn, sizeof(dsn), "%s options='-c search_path=t_%s'", pg_dsn, schema);
+	return dsn;
+}
+
+static struct eddy_store *pg_open(const char *name, char *err, size_t err_size)
+{
+	return eddy_store_open_pg(pg_dsn_of(name), err, err_size);
+}
+
+static char *pg_query(const char *name, const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_dsn_of(name));
+	PGresult *r = PQexec(c, sql);
+	char *out = NULL;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "query %s: %s\n", sql, PQerrorMessage(c));
+	else if (PQntuples(r) > 0)
+		out = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return out;
+}
+
+static const struct backend pg_backend = {
+    "postgres",
+    pg_open,
+    pg_query,
+    "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
+    "tablename NOT LIKE 'eddy%'",
+    "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = '",
+    "SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+    "FROM orders WHERE key = 'a'",
+    "string_agg",
+    1,
+};
+
+/* Runs tests/tools/pg-start (arg: a stopped server's folder, or NULL for
+ * a new one); 0 with pg_dsn and pg_dir set. */
+static int pg_start(const char *arg)
+{
+	char cmd[1200];
+	FILE *p;
+	int ok;
+
+	snprintf(cmd, sizeof(cmd), "tests/tools/pg-start %s", arg ? arg : "");
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	ok = fgets(pg_dsn, sizeof(pg_dsn), p) != NULL;
+	ok = pclose(p) == 0 && ok;
+	if (!ok || strncmp(pg_dsn, "host=", 5) != 0) {
+		fprintf(stderr, "pg-start failed: %s\n", pg_dsn);
+		return -1;
+	}
+	pg_dsn[strcspn(pg_dsn, "\n")] = '\0';
+	snprintf(pg_dir, sizeof(pg_dir), "%.*s", (int)strcspn(pg_dsn + 5, " "), pg_dsn + 5);
+	return 0;
+}
+
+static void pg_stop(int keep)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "tests/tools/pg-stop %s%s", keep ? "--keep " : "", pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "pg-stop %s failed\n", pg_dir);
+}
 
 static char *query(const char *name, const char *sql)
 {
@@ -122,6 +219,13 @@ static int tables_is(const char *name, const char *like, const char *want)
 	else
 		snprintf(sql, sizeof(sql), "%s", be->tables_sql);
 	return query_is(name, sql, want);
+}
+
+/* A JSON text as the store gives it back: as stored, or as jsonb writes
+ * it. */
+static const char *J(const char *as_stored, const char *as_jsonb)
+{
+	return be->jsonb ? as_jsonb : as_stored;
 }
 
 static struct eddy_store *open_at(const char *name)
@@ -195,7 +299,8 @@ static void test_round_trip(void)
 		return;
 	CHECK(begin(s) == 0);
 	CHECK(put(s, "orders", "o-1", "{\"total\":12.5,\"items\":[]}") == 0);
-	CHECK_STR(get(s, "orders", "o-1"), "{\"total\":12.5,\"items\":[]}");
+	CHECK_STR(get(s, "orders", "o-1"),
+	          J("{\"total\":12.5,\"items\":[]}", "{\"items\": [], \"total\": 12.5}"));
 	CHECK(eddy_store_delete(s, "orders", "o-1", 3, err, sizeof(err)) == 0);
 	CHECK_STR(get(s, "orders", "o-1"), "");
 	CHECK(commit(s) == 0);
@@ -213,10 +318,11 @@ static void test_replace_keeps_one_row(void)
 	CHECK(begin(s) == 0);
 	CHECK(put(s, "orders", "o-1", "{\"v\":1}") == 0);
 	CHECK(put(s, "orders", "o-1", "{\"v\":2}") == 0);
-	CHECK_STR(get(s, "orders", "o-1"), "{\"v\":2}");
+	CHECK_STR(get(s, "orders", "o-1"), J("{\"v\":2}", "{\"v\": 2}"));
 	CHECK(commit(s) == 0);
-	CHECK(query_is("replace.db", "SELECT count(*) || ' ' || value FROM orders",
-	               "1 {\"v\":2}"));
+	CHECK(query_is("replace.db", "SELECT count(*) FROM orders", "1"));
+	CHECK(query_is("replace.db", "SELECT CAST(value AS TEXT) FROM orders",
+	               J("{\"v\":2}", "{\"v\": 2}")));
 	eddy_store_destroy(s);
 }
 
@@ -264,8 +370,8 @@ static void test_origin_columns(void)
 	               "partition IS NULL AND \"offset\" IS NULL",
 	               "1"));
 	CHECK(query_is("origin.db",
-	               "SELECT coalesce(topic, 'NULL') || '/' || partition || '/' || \"offset\" FROM orders "
-	               "WHERE key = 'c'",
+	               "SELECT coalesce(topic, 'NULL') || '/' || partition || '/' || \"offset\" "
+	               "FROM orders WHERE key = 'c'",
 	               "NULL/0/17"));
 	/* a replace moves the origin along with the value */
 	CHECK(begin(s) == 0);
@@ -273,7 +379,7 @@ static void test_origin_columns(void)
 	CHECK(eddy_store_upsert(s, "orders", "a", 1, "4", 1, &o, err, sizeof(err)) == 0);
 	CHECK(commit(s) == 0);
 	CHECK(query_is("origin.db",
-	               "SELECT value || '/' || \"offset\" FROM orders WHERE key = 'a'",
+	               "SELECT CAST(value AS TEXT) || '/' || \"offset\" FROM orders WHERE key = 'a'",
 	               "4/1234567890124"));
 	stamp = query("origin.db", be->stamp_sql);
 	CHECK(recent_stamp(stamp));
@@ -350,7 +456,7 @@ static void test_persists_across_reopen(void)
 	CHECK(s != NULL);
 	if (!s)
 		return;
-	CHECK_STR(get(s, "orders", "o-1"), "{\"v\":1}");
+	CHECK_STR(get(s, "orders", "o-1"), J("{\"v\":1}", "{\"v\": 1}"));
 	CHECK_STR(get(s, "orders", "o-2"), "");
 	eddy_store_destroy(s);
 }
@@ -441,7 +547,8 @@ static void test_two_namespaces(void)
 	CHECK(put(s, "Orders", "k", "\"again\"") == 0);
 	CHECK(commit(s) == 0);
 	CHECK(query_is("two.db", "SELECT value FROM customers", "\"customer\""));
-	CHECK(query_is("two.db", "SELECT count(*) || value FROM orders", "1\"again\""));
+	CHECK(query_is("two.db", "SELECT count(*) FROM orders", "1"));
+	CHECK(query_is("two.db", "SELECT CAST(value AS TEXT) FROM orders", "\"again\""));
 	CHECK(tables_is("two.db", NULL, "2"));
 	eddy_store_destroy(s);
 
@@ -553,13 +660,15 @@ static void test_borrowed_value(void)
 	CHECK(put(s, "orders", "k", "{\"a\":1}") == 0);
 	CHECK(commit(s) == 0);
 	CHECK(eddy_store_get(s, "orders", "k", 1, &v, &len, err, sizeof(err)) == 1);
-	CHECK(len == 7 && memcmp(v, "{\"a\":1}", 7) == 0);
+	CHECK(len == strlen(J("{\"a\":1}", "{\"a\": 1}")) &&
+	      memcmp(v, J("{\"a\":1}", "{\"a\": 1}"), len) == 0);
 	CHECK(begin(s) == 0);
 	CHECK(eddy_store_get(s, "orders", "k", 1, &v, &len, err, sizeof(err)) == 1);
 	CHECK(put(s, "orders", "k", "{\"a\":2}") == 0);
 	CHECK(eddy_store_get(s, "orders", "k", 1, &v, &len, err, sizeof(err)) == 1);
 	CHECK(commit(s) == 0);
-	CHECK(query_is("borrow.db", "SELECT value FROM orders", "{\"a\":2}"));
+	CHECK(query_is("borrow.db", "SELECT CAST(value AS TEXT) FROM orders",
+	               J("{\"a\":2}", "{\"a\": 2}")));
 	eddy_store_destroy(s);
 }
 
@@ -990,6 +1099,157 @@ static void test_outbox_second_handle(void)
 	eddy_store_destroy(consumer);
 }
 
+/* ---- PostgreSQL's own --------------------------------------------------- */
+
+/* jsonb keeps the value, not its spelling: what a get gives back. */
+static void test_pg_jsonb(void)
+{
+	struct eddy_store *s = open_at("jsonb.db");
+	char err[256] = "";
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "v", "1", "{ \"b\" : 1, \"a\":312.0, \"c\":1e3, \"aa\":[1.50, -0, \"\\u00e9\"]}") ==
+	      0);
+	CHECK(put(s, "v", "2", "{\"k\":1,\"k\":2}") == 0);
+	CHECK(put(s, "v", "3", "\"text\"") == 0);
+	CHECK(put(s, "v", "4", "null") == 0);
+	CHECK_STR(get(s, "v", "1"), "{\"a\": 312.0, \"b\": 1, \"c\": 1000, \"aa\": [1.50, 0, \"\xc3\xa9\"]}");
+	CHECK_STR(get(s, "v", "2"), "{\"k\": 2}");
+	CHECK_STR(get(s, "v", "3"), "\"text\"");
+	CHECK_STR(get(s, "v", "4"), "null");
+	CHECK(commit(s) == 0);
+	CHECK(query_is("jsonb.db", "SELECT value->>'a' FROM v WHERE key = '1'", "312.0"));
+
+	/* not JSON: the batch fails at its next answer (here the commit), and
+	 * the store takes the next one */
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "v", "5", "1") == 0);
+	CHECK(eddy_store_upsert(s, "v", "6", 1, "not json", 8, NULL, err, sizeof(err)) == 0);
+	CHECK(eddy_store_commit(s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "json") != NULL);
+	CHECK(strchr(err, '\n') == NULL);
+	CHECK_STR(get(s, "v", "5"), "");
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "v", "5", "1") == 0);
+	/* or at the next get, which then fails too */
+	CHECK(eddy_store_upsert(s, "v", "7", 1, "{", 1, NULL, err, sizeof(err)) == 0);
+	CHECK_STR(get(s, "v", "5"), "(error)");
+	CHECK(eddy_store_commit(s, err, sizeof(err)) == -1);
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "v", "8", "[]") == 0);
+	CHECK(commit(s) == 0);
+	CHECK(query_is("jsonb.db", "SELECT string_agg(key, ',' ORDER BY key) FROM v", "1,2,3,4,8"));
+	eddy_store_destroy(s);
+}
+
+/* Keys are text: any bytes but NUL, a length that stops short of the
+ * string; a NUL is refused before anything is sent. */
+static void test_pg_keys(void)
+{
+	struct eddy_store *s = open_at("keys.db");
+	char err[256] = "";
+	const char *v;
+	size_t len;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(begin(s) == 0);
+	CHECK(eddy_store_upsert(s, "b", "abcdef", 2, "[1,2]trailing", 5, NULL, err, sizeof(err)) ==
+	      0);
+	CHECK(eddy_store_upsert(s, "b", "a\0b", 3, "1", 1, NULL, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "NUL") != NULL);
+	CHECK(eddy_store_get(s, "b", "ab", 2, &v, &len, err, sizeof(err)) == 1);
+	CHECK(len == 6 && memcmp(v, "[1, 2]", 6) == 0);
+	CHECK(eddy_store_get(s, "b", "a", 1, &v, &len, err, sizeof(err)) == 0);
+	CHECK(commit(s) == 0);
+	CHECK(query_is("keys.db", "SELECT key FROM b", "ab"));
+	eddy_store_destroy(s);
+}
+
+/* More upserts in a batch than are sent before their answers are read,
+ * with gets in between: each sees the batch's writes so far. */
+static void test_pg_long_batch(void)
+{
+	struct eddy_store *s = open_at("long.db");
+	char key[32], value[32];
+	int i, ok = 1;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(begin(s) == 0);
+	for (i = 0; i < 2000; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 700);
+		snprintf(value, sizeof(value), "%d", i);
+		ok &= put(s, "orders", key, value) == 0;
+		if (i % 333 == 0)
+			ok &= strcmp(get(s, "orders", key), value) == 0;
+	}
+	CHECK(ok);
+	CHECK(commit(s) == 0);
+	CHECK(query_is("long.db", "SELECT count(*) || '/' || max(value::text::int) FROM orders",
+	               "700/1999"));
+	eddy_store_destroy(s);
+}
+
+/* The server goes away mid-batch and while idle: each failure is an
+ * error, nothing of the failed batch is kept, and the first begin once it
+ * is back works on a new connection. */
+static void test_pg_reconnect(void)
+{
+	struct eddy_store *s = open_at("reconnect.db");
+	char err[256] = "";
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "orders", "before", "1") == 0);
+	CHECK(commit(s) == 0);
+
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "orders", "lost", "2") == 0);
+	pg_stop(1);
+	CHECK(eddy_store_commit(s, err, sizeof(err)) == -1);
+	CHECK(strncmp(err, "postgres: ", 10) == 0);
+	err[0] = '\0';
+	CHECK(eddy_store_begin(s, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "connect") != NULL);
+	CHECK(eddy_store_rollback(s) == 0);
+	CHECK(pg_start(pg_dir) == 0);
+	CHECK(begin(s) == 0);
+	CHECK_STR(get(s, "orders", "before"), "1");
+	CHECK_STR(get(s, "orders", "lost"), "");
+	CHECK(put(s, "orders", "after", "3") == 0);
+	CHECK(commit(s) == 0);
+
+	/* restarted while idle: the begin notices and connects again */
+	pg_stop(1);
+	CHECK(pg_start(pg_dir) == 0);
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "orders", "idle", "4") == 0);
+	CHECK(commit(s) == 0);
+	CHECK(query_is("reconnect.db", "SELECT string_agg(key, ',' ORDER BY key) FROM orders",
+	               "after,before,idle"));
+	eddy_store_destroy(s);
+}
+
+static void test_pg_open_errors(void)
+{
+	char err[256] = "";
+
+	CHECK(eddy_store_open_pg("", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "store.dsn") != NULL);
+	err[0] = '\0';
+	CHECK(eddy_store_open_pg("host=/nonexistent/eddy port=1", err, sizeof(err)) == NULL);
+	CHECK(strncmp(err, "postgres: connect: ", 19) == 0);
+	CHECK(strchr(err, '\n') == NULL);
+}
+
 /* Every check that holds for any backend. */
 static void test_backend(const struct backend *b)
 {
@@ -1031,5 +1291,17 @@ int main(void)
 	test_failing_commit();
 	test_waits_for_lock();
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	/* the same against a real server, then PostgreSQL's own */
+	CHECK(pg_start(NULL) == 0);
+	if (pg_dir[0]) {
+		test_backend(&pg_backend);
+		test_pg_jsonb();
+		test_pg_keys();
+		test_pg_long_batch();
+		test_pg_open_errors();
+		test_pg_reconnect();
+		pg_stop(0);
+	}
 	return test_report("store");
 }
