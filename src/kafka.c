@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "alerts.h"
+#include "handlers.h"
 #include "log.h"
 #include "publish.h"
 #include "store.h"
@@ -774,9 +775,10 @@ out:
 		eddy_log(EDDY_LOG_INFO,
 			 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
 			 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes, %" PRIu64
-			 " reloads (%" PRIu64 " failed)",
-			 s->records, s->handled, s->dead, s->upserts, s->deletes, s->reloads,
-			 s->reload_failures);
+			 " published, %" PRIu64 " alerts, %" PRIu64 " reloads (%" PRIu64
+			 " failed), %" PRIu64 " limit stops",
+			 s->records, s->handled, s->dead, s->upserts, s->deletes, s->published,
+			 s->alerts, s->reloads, s->reload_failures, eddy_handlers_limit_stops());
 		if (c.last_batch > c.first_batch)
 			eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
 				 (double)s->records / (c.last_batch - c.first_batch), s->records,

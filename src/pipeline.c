@@ -456,7 +456,9 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		goto err;
 	if (!(p->store = eddy_store_open(conf, errstr, errstr_size)))
 		goto err;
-	if (!(p->handlers = eddy_handlers_load(conf->handlers, &p->actions, errstr, errstr_size)))
+	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms, conf->handler_memory_limit_mb};
+	if (!(p->handlers = eddy_handlers_load_with_limits(conf->handlers, &p->actions, &lim, errstr,
+							  errstr_size)))
 		goto err;
 	return p;
 err:
@@ -466,8 +468,10 @@ err:
 
 int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
 {
-	struct eddy_handlers *h = eddy_handlers_load(p->conf->handlers, &p->actions, errstr,
-						     errstr_size);
+	struct eddy_handlers_limits lim = {p->conf->handler_cpu_limit_ms,
+					   p->conf->handler_memory_limit_mb};
+	struct eddy_handlers *h = eddy_handlers_load_with_limits(p->conf->handlers, &p->actions, &lim,
+								 errstr, errstr_size);
 	struct eddy_schemas *s = h ? eddy_schemas_new(p->conf, errstr, errstr_size) : NULL;
 
 	if (!s) {

@@ -352,7 +352,9 @@ int eddy_cmd_check(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 	struct eddy_actions none = {0};
-	struct eddy_handlers *h = eddy_handlers_load(conf->handlers, &none, err, sizeof err);
+	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms, conf->handler_memory_limit_mb};
+	struct eddy_handlers *h =
+	    eddy_handlers_load_with_limits(conf->handlers, &none, &lim, err, sizeof err);
 	struct eddy_schemas *s = NULL;
 	if (!h) {
 		fprintf(stderr, "eddy: %s\n", err);

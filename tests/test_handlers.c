@@ -111,7 +111,8 @@ static void rec_clear(struct rec *r)
 }
 
 static struct rec rec;
-static const struct eddy_actions actions = {&rec, rec_get, rec_upsert, rec_del, rec_log};
+static const struct eddy_actions actions = {
+    .ud = &rec, .get = rec_get, .upsert = rec_upsert, .del = rec_del, .log = rec_log};
 
 /* The stored value of ns/key, or NULL. */
 static const char *stored(const char *ns, const char *key)
