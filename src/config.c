@@ -227,6 +227,21 @@ static const struct prop props[] = {
      .off = OFF(publish_environment_type),
      .doc = "`meta.source.environment_type` of published events (e.g. `production`); unset: "
             "left out."},
+    {.name = "publish.transactional",
+     .type = P_BOOL,
+     .def = "false",
+     .off = OFF(publish_transactional),
+     .doc = "Exactly-once for what handlers publish: each batch's published records, dead "
+            "letters and consumer offsets are committed in one Kafka transaction, so "
+            "consumers reading with `isolation.level=read_committed` see each record once "
+            "even when a batch is redone after a crash. Store writes and alerts stay "
+            "at-least-once (idempotent and deduplicated). Needs brokers with transactions."},
+    {.name = "publish.transactional_id",
+     .type = P_STRING,
+     .off = OFF(publish_transactional_id),
+     .doc = "`transactional.id` of the producer with `publish.transactional`; unset: "
+            "`eddy-<group.id>`. Each running eddy of a group needs its own when they "
+            "share partitions over time (one per instance, stable across restarts)."},
     {.name = "alerts.sinks",
      .type = P_SINKS,
      .off = OFF(alert_sinks),

@@ -58,6 +58,8 @@ struct eddy_config {
 	char *publish_source;          /* CloudEvents source of what handlers publish */
 	char *publish_application;     /* meta.source.application */
 	char *publish_environment_type; /* meta.source.environment_type, NULL: left out */
+	bool publish_transactional;    /* a Kafka transaction per batch */
+	char *publish_transactional_id; /* NULL: eddy-<group.id> */
 	struct eddy_config_sink *alert_sinks; /* in file order */
 	size_t n_alert_sinks;
 	char *alerts_default_sink; /* NULL: the first sink */

@@ -48,6 +48,7 @@ struct consumer {
 	struct eddy_pipeline *pipeline;
 	struct eddy_reload *reload; /* handlers and schemas changed on disk, SIGHUP */
 	struct eddy_alerts *alerts; /* the outbox's sender, NULL without sinks */
+	bool transactional;         /* publish.transactional: a Kafka transaction a batch */
 	struct part *parts;
 	size_t n_parts, cap_parts;
 	struct pending *pending; /* pending[i] has id pending_base + i */
@@ -405,6 +406,9 @@ static void settle(struct consumer *c, bool wait)
  * the store's work committed and every dead letter acknowledged. */
 static void commit_durable(struct consumer *c)
 {
+	/* with transactions, offsets are committed in them only */
+	if (c->transactional)
+		return;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
@@ -539,6 +543,62 @@ static struct eddy_alerts *start_alerts(const struct eddy_config *conf, char *er
 	return a;
 }
 
+static bool has_records(rd_kafka_message_t **msgs, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++)
+		if (!msgs[i]->err)
+			return true;
+	return false;
+}
+
+/* publish.transactional: the batch's records and its consumer offsets
+ * committed together. On failure the transaction is aborted (its records
+ * are never seen by read_committed consumers) and false is returned: the
+ * batch is done again. A fatal error stops the consumer. */
+static bool commit_transaction(struct consumer *c, bool ok)
+{
+	rd_kafka_error_t *e = NULL;
+
+	if (ok) {
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+		for (size_t i = 0; i < c->n_parts; i++) {
+			struct part *p = &c->parts[i];
+			if (p->first >= 0 && p->assigned)
+				rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+		}
+		rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(c->rk);
+		e = rd_kafka_send_offsets_to_transaction(c->producer, l, md, 30000);
+		rd_kafka_consumer_group_metadata_destroy(md);
+		if (!e)
+			e = rd_kafka_commit_transaction(c->producer, 30000);
+		if (!e)
+			eddy_log(EDDY_LOG_DEBUG, "transaction committed: offsets of %d partition(s)",
+				 l->cnt);
+		if (!e)
+			for (int i = 0; i < l->cnt; i++) {
+				size_t p = find_part(c, l->elems[i].topic, l->elems[i].partition, false);
+				c->parts[p].committed = c->parts[p].durable = l->elems[i].offset;
+			}
+		rd_kafka_topic_partition_list_destroy(l);
+		if (!e)
+			return true;
+		eddy_log(EDDY_LOG_ERROR, "transaction: %s", rd_kafka_error_string(e));
+		if (rd_kafka_error_is_fatal(e)) {
+			rd_kafka_error_destroy(e);
+			return false;
+		}
+		rd_kafka_error_destroy(e);
+	}
+	if ((e = rd_kafka_abort_transaction(c->producer, 30000))) {
+		eddy_log(EDDY_LOG_ERROR, "transaction abort: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	/* nothing of the batch counts: what the store holds is redone */
+	for (size_t i = 0; i < c->n_parts; i++)
+		c->parts[i].durable = c->parts[i].committed;
+	return false;
+}
+
 static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
 {
 	char err[1024];
@@ -641,6 +701,18 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 	if (set(pc, "enable.idempotence", "true", errstr, errstr_size) ||
 	    set(pc, "linger.ms", "0", errstr, errstr_size))
 		goto out;
+	if (conf->publish_transactional) {
+		char tid[256];
+		const char *group = NULL;
+		for (size_t i = 0; i < conf->n_kafka; i++)
+			if (strcmp(conf->kafka[i].key, "group.id") == 0)
+				group = conf->kafka[i].value;
+		snprintf(tid, sizeof tid, "%s%s", conf->publish_transactional_id ? "" : "eddy-",
+			 conf->publish_transactional_id ? conf->publish_transactional_id : group);
+		if (set(pc, "transactional.id", tid, errstr, errstr_size))
+			goto out;
+		c.transactional = true;
+	}
 	rd_kafka_conf_set_opaque(kc, &c);
 	rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
 	rd_kafka_conf_set_log_cb(kc, log_cb);
@@ -664,6 +736,15 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		goto out;
 	}
 	pc = NULL;
+	if (c.transactional) {
+		rd_kafka_error_t *e = rd_kafka_init_transactions(c.producer, 30000);
+		if (e) {
+			snprintf(errstr, errstr_size, "kafka producer transactions: %s",
+				 rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			goto out;
+		}
+	}
 	if (!(c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err))) {
 		snprintf(errstr, errstr_size, "kafka consumer: %s", err);
 		goto out;
@@ -710,7 +791,17 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		double t0 = now_s();
 		uint64_t consumed = c.consumed;
 		uint64_t alerts = eddy_pipeline_stats(c.pipeline)->alerts;
+		bool txn = c.transactional && has_records(msgs, n);
+		rd_kafka_error_t *te = txn ? rd_kafka_begin_transaction(c.producer) : NULL;
+		if (te) {
+			snprintf(errstr, errstr_size, "transaction: %s", rd_kafka_error_string(te));
+			rd_kafka_error_destroy(te);
+			rc = 1;
+			goto out;
+		}
 		bool ok = handle_batch(&c, msgs, n);
+		if (txn)
+			ok = commit_transaction(&c, ok);
 		if (ok && c.alerts && eddy_pipeline_stats(c.pipeline)->alerts != alerts)
 			eddy_alerts_wake(c.alerts);
 		if (ok && c.consumed > consumed) {
