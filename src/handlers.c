@@ -991,8 +991,15 @@ static void read_globs(lua_State *L, int idx, const char *path, const char *fiel
 	}
 }
 
-/* Protected: compiles one handler file in a fresh sandbox environment, runs
- * it and checks what it returns. Errors are raised as their message. */
+/* __newindex of ctx: handlers may not change it. */
+static int l_ctx_read_only(lua_State *L)
+{
+	return luaL_error(L, "ctx is read-only");
+}
+
+/* Protected: compiles one handler file in a fresh sandbox environment (its
+ * require reads the folder's lib/ until the file has run), runs it and
+ * checks what it returns. Errors are raised as their message. */
 static int l_load(lua_State *L)
 {
 	struct load *ld = lua_touserdata(L, 1);
@@ -1009,12 +1016,16 @@ static int l_load(lua_State *L)
 	lua_createtable(L, 0, 1);                      /* ..., new_env, extra */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->json);    /* ..., new_env, extra, json */
 	lua_setfield(L, -2, "json");                   /* ..., new_env, extra */
-	lua_call(L, 1, 1);                             /* chunkname, chunk, env */
-	lua_setfenv(L, 2);                             /* chunkname, chunk */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh);    /* chunkname, chunk, errh */
-	lua_insert(L, 2);                              /* chunkname, errh, chunk */
-	if (lua_pcall(L, 0, 1, 2) != 0)                /* chunkname, errh, module | err */
+	lua_pushstring(L, path);                       /* ..., new_env, extra, path */
+	lua_call(L, 2, 2);                             /* chunkname, chunk, env, done */
+	lua_insert(L, 2);                              /* chunkname, done, chunk, env */
+	lua_setfenv(L, 3);                             /* chunkname, done, chunk */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh);    /* chunkname, done, chunk, errh */
+	lua_insert(L, 3);                              /* chunkname, done, errh, chunk */
+	if (lua_pcall(L, 0, 1, 3) != 0)                /* chunkname, done, errh, module | err */
 		return lua_error(L);
+	lua_pushvalue(L, 2); /* ..., module, done */
+	lua_call(L, 0, 0);   /* ..., module: require loads no more modules */
 	mod = lua_gettop(L);
 	if (!lua_istable(L, mod))
 		return luaL_error(L, "%s: must return a table with on_event, got %s", path,
@@ -1047,11 +1058,21 @@ static int l_load(lua_State *L)
 		}
 	}
 
-	lua_createtable(L, 0, N_CTX); /* ..., ctx */
+	/* ctx is read-only: an empty table, the functions behind its
+	 * protected metatable (rawset refuses such tables too) */
+	lua_newtable(L);              /* ..., ctx */
+	lua_createtable(L, 0, 3);     /* ..., ctx, mt */
+	lua_createtable(L, 0, N_CTX); /* ..., ctx, mt, functions */
 	for (int i = 0; i < N_CTX; i++) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_fn[i]);
 		lua_setfield(L, -2, ctx_names[i]);
 	}
+	lua_setfield(L, -2, "__index"); /* ..., ctx, mt */
+	lua_pushcfunction(L, l_ctx_read_only);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_setmetatable(L, -2); /* ..., ctx */
 	hd->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }

@@ -38,6 +38,11 @@ cj.encode_invalid_numbers(false) -- NaN and inf are errors
 cj.decode_invalid_numbers(false)
 
 local MAX_DEPTH = 1000 -- cjson's encode_max_depth
+-- The most JSON text one encode may need, counted before cjson runs: each
+-- string (values and keys) 6 bytes per byte, its worst case (\u0000
+-- escapes), anything else 32. cjson's buffer sizes are C ints: a larger
+-- request would overflow them (Redis' CVE-2022-24834).
+local MAX_TEXT = 256 * 1024 * 1024
 
 local _M = {}
 
@@ -94,13 +99,24 @@ local function exact_number(n)
 	return string_format("%.17g", n)
 end
 
+local budget -- of the encode in progress: bytes of MAX_TEXT left
+
+local function too_large()
+	error("Cannot serialise, value too large (its JSON could exceed " .. MAX_TEXT .. " bytes)", 0)
+end
+
 -- Returns what cjson should see in v's place when that differs from v (a
 -- placeholder string, or a copy of a table with placeholders inside), else
 -- nil. Only tables on the way to a placeholder are copied. fixes collects
 -- the texts of the placeholders: fixes[i] replaces TOKEN .. i.
 local function prepare(v, fixes, depth)
 	local t = type(v)
-	if t == "number" then
+	if t == "string" then
+		budget = budget - 6 * #v - 2
+		if budget < 0 then
+			too_large()
+		end
+	elseif t == "number" then
 		local s = exact_number(v)
 		if s then
 			fixes[#fixes + 1] = s
@@ -118,6 +134,10 @@ local function prepare(v, fixes, depth)
 		end
 		local copy
 		for k, x in pairs(v) do
+			budget = budget - (type(k) == "string" and 6 * #k + 3 or 32)
+			if budget < 0 then
+				too_large()
+			end
 			local r = prepare(x, fixes, depth + 1)
 			if r ~= nil then
 				if not copy then
@@ -147,6 +167,7 @@ end
 -- json.null.
 function _M.encode(value)
 	local fixes = {}
+	budget = MAX_TEXT
 	local ok, prepared = pcall(prepare, value, fixes, 1)
 	if not ok then
 		raise(prepared, 2)
