@@ -940,9 +940,12 @@ static void test_sandbox(void)
 	    "assert(not ok)\n"
 	    "return { on_event = function(ev, ctx) counter = (counter or 0) + 1 end }\n",
 	    "b.lua",
-	    "local probe = { 'io', 'require', 'load', 'loadstring', 'loadfile', 'dofile',\n"
+	    "local probe = { 'io', 'loadstring', 'loadfile', 'dofile',\n"
 	    "  'getfenv', 'setfenv', 'debug', 'ffi', 'jit', 'package', 'module', 'newproxy',\n"
-	    "  'collectgarbage', 'print', 'gcinfo', 'coroutine', 'mine', 'counter', 'cjson' }\n"
+	    "  'print', 'gcinfo', 'coroutine', 'mine', 'counter', 'cjson' }\n"
+	    /* require, load and collectgarbage are there, guarded */
+	    "local guarded = { pcall(require, 'cjson'), pcall(collectgarbage, 'stop'),\n"
+	    "  load(string.char(27) .. 'LJ') ~= nil, load('return io')() ~= nil }\n"
 	    "return { on_event = function(ev, ctx)\n"
 	    "  local leaked = {}\n"
 	    "  for _, name in ipairs(probe) do\n"
@@ -950,6 +953,7 @@ static void test_sandbox(void)
 	    "  end\n"
 	    "  if os.execute or os.getenv or os.exit or os.remove then leaked[#leaked + 1] = 'os' "
 	    "end\n"
+	    "  for i, g in ipairs(guarded) do if g then leaked[#leaked + 1] = 'guard ' .. i end end\n"
 	    "  if string.dump or ('').dump then leaked[#leaked + 1] = 'string.dump' end\n"
 	    "  if getmetatable('') then leaked[#leaked + 1] = 'string metatable' end\n"
 	    "  if math.randomseed then leaked[#leaked + 1] = 'math.randomseed' end\n"
