@@ -127,6 +127,7 @@ return {
   it("loads the shipped configs (conf/eddy.yaml, examples/production.yaml)", function()
     local rc, out = t.sh("KAFKA_BOOTSTRAP=broker:9092 KAFKA_API_KEY=k KAFKA_API_SECRET=s" ..
       " SCHEMA_REGISTRY_URL=https://registry.example.com SR_API_KEY=k SR_API_SECRET=s" ..
+      " OPS_WEBHOOK_URL=https://hooks.example.com/eddy OPS_WEBHOOK_SECRET=whsec_c2VjcmV0" ..
       " EDDY_DATA=" .. t.q(dir) .. " " .. t.q(t.bin) ..
       " replay -c examples/production.yaml --dry-run /dev/null", true)
     assert.are.equal(0, rc, out)
