@@ -22,6 +22,7 @@
 #include "json.h"
 #include "jsonw.h"
 #include "log.h"
+#include "text.h"
 
 /* Kept of a sink's answer, for the log and the outbox's error column. */
 #define ANSWER_MAX 2048
@@ -58,17 +59,6 @@ static int64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *dup_n(const char *s, size_t len)
-{
-	char *d = malloc(len + 1);
-
-	if (d) {
-		memcpy(d, s, len);
-		d[len] = '\0';
-	}
-	return d;
 }
 
 /* An output buffer that remembers running out of memory, so a run of puts
@@ -697,7 +687,7 @@ static int send_one(struct eddy_alerts *a, const struct pick *p)
 	eddy_jsonw_init(&body, BODY_MAX);
 	switch (sink->type) {
 	case EDDY_ALERTS_WEBHOOK:
-		r->payload = dup_n(p->body, p->body_len);
+		r->payload = eddy_memdup0(p->body, p->body_len);
 		break;
 	case EDDY_ALERTS_SLACK:
 		slack_body(root, &body);
@@ -854,7 +844,7 @@ static void on_due(void *ud, const struct eddy_outbox_alert *al)
 	p->body_len = al->body_len;
 	if (!(p->sink = strdup(al->sink ? al->sink : "")) ||
 	    !(p->dedupe = strdup(al->dedupe_key ? al->dedupe_key : "")) ||
-	    !(p->body = dup_n(al->body ? al->body : "", al->body_len))) {
+	    !(p->body = eddy_memdup0(al->body ? al->body : "", al->body_len))) {
 		free(p->sink);
 		free(p->dedupe);
 		free(p->body);
@@ -1022,7 +1012,7 @@ static int copy_sink(struct sink *s, const struct eddy_alerts_sink *in, char *er
 			strcpy(s->url + len, AM_PATH);
 		}
 	}
-	if (!s->url && !(s->url = dup_n(in->url, len)))
+	if (!s->url && !(s->url = eddy_memdup0(in->url, len)))
 		goto oom;
 	if (in->secret && s->type != EDDY_ALERTS_WEBHOOK) {
 		eddy_errf(errstr, errstr_size, "alerts: sink %s: only webhooks take a secret",

@@ -16,6 +16,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "text.h"
 
 /* A registry answer is a schema and its metadata; anything bigger is a broken
  * server or proxy, and must not grow the consumer's memory without end. */
@@ -106,18 +107,6 @@ static void sleep_ms(int64_t ms)
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-}
-
-/* A NUL-terminated copy of s[0..len), or NULL when out of memory. */
-static char *dup_n(const char *s, size_t len)
-{
-	char *d = malloc(len + 1);
-
-	if (d) {
-		memcpy(d, s, len);
-		d[len] = '\0';
-	}
-	return d;
 }
 
 /* A printf into a new heap string, or NULL when out of memory. */
@@ -271,7 +260,7 @@ static struct cached *schema_from(const struct eddy_json *root, int id, const ch
 	c->s.id = id;
 	c->s.version = version;
 	c->s.len = text->len;
-	if (!(c->s.schema = dup_n(text->u.s, text->len)))
+	if (!(c->s.schema = eddy_memdup0(text->u.s, text->len)))
 		goto oom;
 	if (subject && !(c->s.subject = strdup(subject)))
 		goto oom;
@@ -507,7 +496,7 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 	while (len && conf->url[len - 1] == '/')
 		len--;
 	r->n_buckets = 64;
-	if (!(r->url = dup_n(conf->url, len)) || !(r->doc = eddy_json_doc_new()) ||
+	if (!(r->url = eddy_memdup0(conf->url, len)) || !(r->doc = eddy_json_doc_new()) ||
 	    !(r->buckets = calloc(r->n_buckets, sizeof(*r->buckets))) ||
 	    !(r->headers = curl_slist_append(NULL, ACCEPT)) || !(r->curl = curl_easy_init()))
 		goto oom;

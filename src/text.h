@@ -1,8 +1,23 @@
-/* text.h - character helpers the parsers share (regex escapes, URIs). */
+/* text.h - small text helpers shared across modules (escapes, URIs, copies). */
 #ifndef EDDY_TEXT_H
 #define EDDY_TEXT_H
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A NUL-terminated copy of s[0..len) (which may hold NULs), or NULL when
+ * out of memory. */
+static inline char *eddy_memdup0(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
 
 /* The value of hex digit c, or -1. */
 static inline int eddy_hexval(int c)

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
+#include "fixture.h"
 #include "test.h"
 
 #define RECEIVER "tests/tools/webhook-receiver.py"
@@ -41,9 +42,7 @@ static struct receiver receiver_start(const char *first, ...)
 	static int n;
 	struct receiver r = {0};
 	const char *argv[16] = {"python3", RECEIVER, "--log", r.log};
-	char line[32] = "";
-	size_t len = 0, argc = 4;
-	int fds[2];
+	size_t argc = 4;
 	va_list ap;
 
 	snprintf(r.log, sizeof(r.log), "%s/receiver-%d.log", dir, ++n);
@@ -53,38 +52,14 @@ static struct receiver receiver_start(const char *first, ...)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
-	if (pipe(fds) != 0)
-		return r;
-	r.pid = fork();
-	if (r.pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (len < sizeof(line) - 1) {
-		ssize_t got = read(fds[0], line + len, 1);
-
-		if (got <= 0 || line[len] == '\n')
-			break;
-		len++;
-	}
-	line[len] = '\0';
-	close(fds[0]);
-	r.port = atoi(line);
+	r.port = fixture_spawn(argv, &r.pid);
 	snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d", r.port);
 	return r;
 }
 
 static void receiver_stop(struct receiver *r)
 {
-	if (r->pid > 0) {
-		kill(r->pid, SIGTERM);
-		waitpid(r->pid, NULL, 0);
-	}
-	r->pid = 0;
+	fixture_kill(&r->pid);
 }
 
 /* One line of the receiver's log. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "registry.h"
+#include "fixture.h"
 #include "test.h"
 
 #define FIXTURE "tests/tools/registry-fixture.py"
@@ -59,9 +60,7 @@ static struct fixture fixture_start(const char *scheme, ...)
 {
 	struct fixture f = {0};
 	const char *argv[16] = {"python3", FIXTURE, "--schemas", schemas_path, "--log", log_path};
-	char line[32] = "";
-	size_t len = 0, argc = 6;
-	int fds[2];
+	size_t argc = 6;
 	va_list ap;
 
 	va_start(ap, scheme);
@@ -69,38 +68,14 @@ static struct fixture fixture_start(const char *scheme, ...)
 		argc++;
 	va_end(ap);
 	argv[argc] = NULL;
-	if (pipe(fds) != 0)
-		return f;
-	f.pid = fork();
-	if (f.pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (len < sizeof(line) - 1) {
-		ssize_t n = read(fds[0], line + len, 1);
-
-		if (n <= 0 || line[len] == '\n')
-			break;
-		len++;
-	}
-	line[len] = '\0';
-	close(fds[0]);
-	f.port = atoi(line);
+	f.port = fixture_spawn(argv, &f.pid);
 	snprintf(f.url, sizeof(f.url), "%s://127.0.0.1:%d", scheme, f.port);
 	return f;
 }
 
 static void fixture_stop(struct fixture *f)
 {
-	if (f->pid > 0) {
-		kill(f->pid, SIGTERM);
-		waitpid(f->pid, NULL, 0);
-	}
-	f->pid = 0;
+	fixture_kill(&f->pid);
 }
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
