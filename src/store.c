@@ -55,9 +55,9 @@ int eddy_store_check_ns(const char *ns, char *errstr, size_t errstr_size)
 		shown[i] = (ns[i] >= 0x20 && ns[i] < 0x7f) ? ns[i] : '?';
 	shown[i] = '\0';
 	eddy_errf(errstr, errstr_size,
-		  "invalid namespace \"%s\": want [A-Za-z_][A-Za-z0-9_]{0,62}, not starting "
-		  "with sqlite_ or eddy_",
-		  shown);
+	          "invalid namespace \"%s\": want [A-Za-z_][A-Za-z0-9_]{0,62}, not starting "
+	          "with sqlite_ or eddy_",
+	          shown);
 	return -1;
 }
 
@@ -74,12 +74,12 @@ const char *eddy_store_outbox_state_name(enum eddy_outbox_state state)
 	return "unknown";
 }
 
-struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
-				   size_t errstr_size)
+struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr, size_t errstr_size)
 {
 	if (conf->store_type && strcmp(conf->store_type, "postgres") == 0) {
 		if (!conf->store_dsn || !*conf->store_dsn) {
-			eddy_errf(errstr, errstr_size, "store.dsn: required by store.type postgres");
+			eddy_errf(errstr, errstr_size,
+			          "store.dsn: required by store.type postgres");
 			return NULL;
 		}
 		return eddy_store_open_pg(conf->store_dsn, errstr, errstr_size);
@@ -114,42 +114,42 @@ int eddy_store_rollback(struct eddy_store *s)
 }
 
 int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		   const char **value, size_t *len, char *errstr, size_t errstr_size)
+                   const char **value, size_t *len, char *errstr, size_t errstr_size)
 {
 	return s->ops->get(s, ns, key, key_len, value, len, errstr, errstr_size);
 }
 
 int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		      const char *value, size_t len, const struct eddy_store_origin *origin,
-		      char *errstr, size_t errstr_size)
+                      const char *value, size_t len, const struct eddy_store_origin *origin,
+                      char *errstr, size_t errstr_size)
 {
 	return s->ops->upsert(s, ns, key, key_len, value, len, origin, errstr, errstr_size);
 }
 
 int eddy_store_delete(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		      char *errstr, size_t errstr_size)
+                      char *errstr, size_t errstr_size)
 {
 	return s->ops->del(s, ns, key, key_len, errstr, errstr_size);
 }
 
 int eddy_store_outbox_add(struct eddy_store *s, const char *sink, const char *dedupe_key,
-			  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
-			  char *errstr, size_t errstr_size)
+                          const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+                          char *errstr, size_t errstr_size)
 {
 	return s->ops->outbox_add(s, sink, dedupe_key, body, body_len, now_ms, window_ms, errstr,
-				  errstr_size);
+	                          errstr_size);
 }
 
 int eddy_store_outbox_due(struct eddy_store *s, int64_t now_ms, int max,
-			  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
-			  char *errstr, size_t errstr_size)
+                          void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+                          char *errstr, size_t errstr_size)
 {
 	return s->ops->outbox_due(s, now_ms, max, cb, ud, errstr, errstr_size);
 }
 
 int eddy_store_outbox_mark(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
-			   int64_t next_attempt_ms, const char *error, char *errstr,
-			   size_t errstr_size)
+                           int64_t next_attempt_ms, const char *error, char *errstr,
+                           size_t errstr_size)
 {
 	return s->ops->outbox_mark(s, id, state, next_attempt_ms, error, errstr, errstr_size);
 }

@@ -21,7 +21,7 @@ struct eddy_store_origin {
 /* Opens the store conf names (store.type: sqlite at store.path, postgres
  * at store.dsn). Returns NULL with errstr filled on failure. */
 struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
-				   size_t errstr_size);
+                                   size_t errstr_size);
 
 /* Opens (creating if needed) the SQLite database at path: WAL mode, one
  * table per namespace. Returns NULL with errstr filled on failure. */
@@ -60,7 +60,7 @@ int eddy_store_ns_valid(const char *ns);
  * is valid JSON: SQLite gives the text as stored, PostgreSQL its jsonb
  * form of it (see eddy_store_upsert). */
 int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		   const char **value, size_t *len, char *errstr, size_t errstr_size);
+                   const char **value, size_t *len, char *errstr, size_t errstr_size);
 
 /* Inserts or replaces key's value (JSON text) in ns, creating the
  * namespace's table on first use. SQLite stores the text as is;
@@ -70,12 +70,12 @@ int eddy_store_get(struct eddy_store *s, const char *ns, const char *key, size_t
  * (1e3 -> 1000; 312.0 stays 312.0). PostgreSQL also refuses keys with a NUL
  * byte or invalid UTF-8, and \u0000 in a value. */
 int eddy_store_upsert(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		      const char *value, size_t len, const struct eddy_store_origin *origin,
-		      char *errstr, size_t errstr_size);
+                      const char *value, size_t len, const struct eddy_store_origin *origin,
+                      char *errstr, size_t errstr_size);
 
 /* Deletes key from ns; deleting what is not there is not an error. */
 int eddy_store_delete(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		      char *errstr, size_t errstr_size);
+                      char *errstr, size_t errstr_size);
 
 /* ---- the alert outbox ------------------------------------------------------
  * Alerts are written in the batch transaction, beside the state, so they
@@ -105,8 +105,8 @@ struct eddy_outbox_alert {
  * batch. The body is stored as given. Returns 0 added, 1 deduplicated, -1
  * error. */
 int eddy_store_outbox_add(struct eddy_store *s, const char *sink, const char *dedupe_key,
-			  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
-			  char *errstr, size_t errstr_size);
+                          const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+                          char *errstr, size_t errstr_size);
 
 /* Outside any transaction (the sender's own handle, while the consumer's
  * holds a batch open): calls cb for up to max pending alerts due at now_ms
@@ -114,15 +114,15 @@ int eddy_store_outbox_add(struct eddy_store *s, const char *sink, const char *de
  * borrowed for the call. The alerts are read before the first call, so cb
  * may mark them on the same store. Returns the number seen or -1. */
 int eddy_store_outbox_due(struct eddy_store *s, int64_t now_ms, int max,
-			  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
-			  char *errstr, size_t errstr_size);
+                          void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+                          char *errstr, size_t errstr_size);
 
 /* Outside any transaction: records the outcome of an attempt (attempts
  * counted up): delivered, failed for good (error kept), or pending again
  * at next_attempt_ms with the error of this attempt (error may be NULL).
  * An unknown id is an error. */
 int eddy_store_outbox_mark(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
-			   int64_t next_attempt_ms, const char *error, char *errstr,
-			   size_t errstr_size);
+                           int64_t next_attempt_ms, const char *error, char *errstr,
+                           size_t errstr_size);
 
 #endif

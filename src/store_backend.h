@@ -14,21 +14,21 @@ struct eddy_store_ops {
 	int (*commit)(struct eddy_store *s, char *errstr, size_t errstr_size);
 	int (*rollback)(struct eddy_store *s);
 	int (*get)(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		   const char **value, size_t *len, char *errstr, size_t errstr_size);
+	           const char **value, size_t *len, char *errstr, size_t errstr_size);
 	int (*upsert)(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		      const char *value, size_t len, const struct eddy_store_origin *origin,
-		      char *errstr, size_t errstr_size);
+	              const char *value, size_t len, const struct eddy_store_origin *origin,
+	              char *errstr, size_t errstr_size);
 	int (*del)(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-		   char *errstr, size_t errstr_size);
+	           char *errstr, size_t errstr_size);
 	int (*outbox_add)(struct eddy_store *s, const char *sink, const char *dedupe_key,
-			  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
-			  char *errstr, size_t errstr_size);
+	                  const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+	                  char *errstr, size_t errstr_size);
 	int (*outbox_due)(struct eddy_store *s, int64_t now_ms, int max,
-			  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
-			  char *errstr, size_t errstr_size);
+	                  void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+	                  char *errstr, size_t errstr_size);
 	int (*outbox_mark)(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
-			   int64_t next_attempt_ms, const char *error, char *errstr,
-			   size_t errstr_size);
+	                   int64_t next_attempt_ms, const char *error, char *errstr,
+	                   size_t errstr_size);
 };
 
 /* The first member of every backend's store, so that a struct eddy_store *

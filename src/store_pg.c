@@ -41,8 +41,8 @@ struct store {
 	PGconn *conn;
 	char *schema; /* current_schema(), quoted as an identifier */
 	int in_txn;
-	int piped;   /* in pipeline mode: the open batch's statements */
-	int queued;  /* statements sent whose results are not read yet */
+	int piped;         /* in pipeline mode: the open batch's statements */
+	int queued;        /* statements sent whose results are not read yet */
 	PGresult *pending; /* the get result the caller still borrows */
 	struct ns *ns;
 	size_t n_ns, cap_ns;
@@ -54,7 +54,7 @@ struct store {
 
 /* "postgres: <what>[ <ns>]: <libpq's message, one line>" */
 static void pg_fail(struct store *s, const char *what, const char *ns, const char *msg,
-		    char *errstr, size_t errstr_size)
+                    char *errstr, size_t errstr_size)
 {
 	size_t n;
 	char line[400];
@@ -66,7 +66,7 @@ static void pg_fail(struct store *s, const char *what, const char *ns, const cha
 		if (line[n] == '\n')
 			line[n] = ' ';
 	eddy_errf(errstr, errstr_size, "postgres: %s%s%s: %s", what, ns ? " " : "", ns ? ns : "",
-		  line[0] ? line : "connection lost");
+	          line[0] ? line : "connection lost");
 }
 
 /* The server's own words for a failed result, without the "ERROR:"
@@ -89,7 +89,7 @@ static void quiet(void *arg, const char *message)
 /* Runs sql (no parameters) outside pipeline mode; 0 when the server
  * answered with want. */
 static int exec(struct store *s, const char *sql, ExecStatusType want, const char *what,
-		char *errstr, size_t errstr_size)
+                char *errstr, size_t errstr_size)
 {
 	PGresult *r = PQexec(s->conn, sql);
 	int ok = r && PQresultStatus(r) == want;
@@ -122,7 +122,7 @@ static int connect_db(struct store *s, char *errstr, size_t errstr_size)
 
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		eddy_errf(errstr, errstr_size, "postgres: connect: %s",
-			  c ? PQerrorMessage(c) : "out of memory");
+		          c ? PQerrorMessage(c) : "out of memory");
 		/* libpq's messages end in a newline */
 		if (errstr && errstr_size && strchr(errstr, '\n'))
 			*strchr(errstr, '\n') = '\0';
@@ -133,9 +133,9 @@ static int connect_db(struct store *s, char *errstr, size_t errstr_size)
 	r = PQexec(c, "SELECT current_schema()");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
 		eddy_errf(errstr, errstr_size, "postgres: %s",
-			  PQresultStatus(r) == PGRES_TUPLES_OK
-			      ? "no current schema: search_path names no schema that exists"
-			      : result_msg(r));
+		          PQresultStatus(r) == PGRES_TUPLES_OK
+		              ? "no current schema: search_path names no schema that exists"
+		              : result_msg(r));
 		PQclear(r);
 		PQfinish(c);
 		return -1;
@@ -215,12 +215,12 @@ static int drain(struct store *s, PGresult **last)
 		case PGRES_PIPELINE_ABORTED:
 			if (!s->error[0])
 				pg_fail(s, "batch", NULL, "aborted by an earlier error", s->error,
-					sizeof(s->error));
+				        sizeof(s->error));
 			break;
 		default:
 			if (!s->error[0])
 				pg_fail(s, "batch", NULL, result_msg(r), s->error,
-					sizeof(s->error));
+				        sizeof(s->error));
 			break;
 		}
 		PQclear(r);
@@ -271,7 +271,7 @@ static int resume_pipeline(struct store *s, char *errstr, size_t errstr_size)
 /* Counts a statement sent in pipeline mode, reading the answers once
  * QUEUE_MAX are outstanding. */
 static int sent(struct store *s, int ok, const char *what, const char *ns, char *errstr,
-		size_t errstr_size)
+                size_t errstr_size)
 {
 	if (!ok) {
 		pg_fail(s, what, ns, NULL, errstr, errstr_size);
@@ -295,9 +295,9 @@ static int table_exists(struct store *s, const char *table, char *errstr, size_t
 {
 	const char *p[1] = {table};
 	PGresult *r = PQexecParams(s->conn,
-				   "SELECT 1 FROM pg_catalog.pg_tables "
-				   "WHERE schemaname = current_schema() AND tablename = $1",
-				   1, NULL, p, NULL, NULL, 0);
+	                           "SELECT 1 FROM pg_catalog.pg_tables "
+	                           "WHERE schemaname = current_schema() AND tablename = $1",
+	                           1, NULL, p, NULL, NULL, 0);
 	int rc = -1;
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
@@ -309,7 +309,7 @@ static int table_exists(struct store *s, const char *table, char *errstr, size_t
 }
 
 static int prepare(struct store *s, const char *name, const char *sql, int n, const Oid *types,
-		   const char *what, const char *ns, char *errstr, size_t errstr_size)
+                   const char *what, const char *ns, char *errstr, size_t errstr_size)
 {
 	PGresult *r = PQprepare(s->conn, name, sql, n, types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -324,7 +324,7 @@ static int prepare(struct store *s, const char *name, const char *sql, int n, co
  * missing table is created (inside the open transaction, if any). Returns
  * 1 with *out set, 0 (no table, without create), or -1. */
 static int ns_get(struct store *s, const char *ns, int create, struct ns **out, char *errstr,
-		  size_t errstr_size)
+                  size_t errstr_size)
 {
 	static const Oid types[] = {OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8};
 	char sql[1024], name[16], table[NS_MAX + 1];
@@ -349,10 +349,10 @@ static int ns_get(struct store *s, const char *ns, int create, struct ns **out, 
 		return resume_pipeline(s, errstr, errstr_size) < 0 ? -1 : 0;
 	if (!exists) {
 		snprintf(sql, sizeof(sql),
-			 "CREATE TABLE IF NOT EXISTS %s.\"%s\" (key text PRIMARY KEY, "
-			 "value jsonb NOT NULL, updated_at timestamptz NOT NULL, topic text, "
-			 "\"partition\" int, \"offset\" bigint)",
-			 s->schema, table);
+		         "CREATE TABLE IF NOT EXISTS %s.\"%s\" (key text PRIMARY KEY, "
+		         "value jsonb NOT NULL, updated_at timestamptz NOT NULL, topic text, "
+		         "\"partition\" int, \"offset\" bigint)",
+		         s->schema, table);
 		if (exec(s, sql, PGRES_COMMAND_OK, "create table", errstr, errstr_size) < 0)
 			return -1;
 		n.created = s->in_txn ? CREATED_TXN : CREATED_BEFORE;
@@ -366,12 +366,12 @@ static int ns_get(struct store *s, const char *ns, int create, struct ns **out, 
 		return -1;
 	snprintf(name, sizeof(name), "e%uu", n.id);
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO %s.\"%s\" AS t (key, value, updated_at, topic, \"partition\", "
-		 "\"offset\") VALUES ($1, $2::jsonb, clock_timestamp(), $3, $4, $5) "
-		 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-		 "updated_at = excluded.updated_at, topic = excluded.topic, "
-		 "\"partition\" = excluded.\"partition\", \"offset\" = excluded.\"offset\"",
-		 s->schema, table);
+	         "INSERT INTO %s.\"%s\" AS t (key, value, updated_at, topic, \"partition\", "
+	         "\"offset\") VALUES ($1, $2::jsonb, clock_timestamp(), $3, $4, $5) "
+	         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+	         "updated_at = excluded.updated_at, topic = excluded.topic, "
+	         "\"partition\" = excluded.\"partition\", \"offset\" = excluded.\"offset\"",
+	         s->schema, table);
 	if (prepare(s, name, sql, 5, types, "upsert into", ns, errstr, errstr_size) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "e%ud", n.id);
@@ -398,13 +398,13 @@ static int ns_get(struct store *s, const char *ns, int create, struct ns **out, 
 /* The outbox table and its indexes: the dedupe lookup by key and time,
  * and the pending alerts in the order they were added. */
 #define OUTBOX_SCHEMA                                                                              \
-	"CREATE TABLE IF NOT EXISTS %s.eddy_outbox (id bigserial PRIMARY KEY, "                   \
-	"sink text NOT NULL, dedupe_key text NOT NULL, body text NOT NULL, "                      \
-	"created_ms bigint NOT NULL, next_attempt_ms bigint NOT NULL, "                           \
-	"attempts int NOT NULL DEFAULT 0, state text NOT NULL DEFAULT 'pending', error text);"    \
-	"CREATE INDEX IF NOT EXISTS eddy_outbox_dedupe ON %s.eddy_outbox (dedupe_key, "           \
-	"created_ms);"                                                                            \
-	"CREATE INDEX IF NOT EXISTS eddy_outbox_pending ON %s.eddy_outbox (id) "                  \
+	"CREATE TABLE IF NOT EXISTS %s.eddy_outbox (id bigserial PRIMARY KEY, "                    \
+	"sink text NOT NULL, dedupe_key text NOT NULL, body text NOT NULL, "                       \
+	"created_ms bigint NOT NULL, next_attempt_ms bigint NOT NULL, "                            \
+	"attempts int NOT NULL DEFAULT 0, state text NOT NULL DEFAULT 'pending', error text);"     \
+	"CREATE INDEX IF NOT EXISTS eddy_outbox_dedupe ON %s.eddy_outbox (dedupe_key, "            \
+	"created_ms);"                                                                             \
+	"CREATE INDEX IF NOT EXISTS eddy_outbox_pending ON %s.eddy_outbox (id) "                   \
 	"WHERE state = 'pending'"
 
 /* Prepares the outbox's statements ("ob_add", "ob_due", "ob_mark"),
@@ -431,23 +431,23 @@ static int outbox_ready(struct store *s, int create, char *errstr, size_t errstr
 	s->ob_created = !exists && s->in_txn ? CREATED_TXN : CREATED_BEFORE;
 	/* one statement: the lookup and the insert in one round trip */
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO %s.eddy_outbox (sink, dedupe_key, body, created_ms, "
-		 "next_attempt_ms) SELECT $1, $2, $3, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM "
-		 "%s.eddy_outbox WHERE dedupe_key = $2 AND created_ms > $5)",
-		 s->schema, s->schema);
+	         "INSERT INTO %s.eddy_outbox (sink, dedupe_key, body, created_ms, "
+	         "next_attempt_ms) SELECT $1, $2, $3, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM "
+	         "%s.eddy_outbox WHERE dedupe_key = $2 AND created_ms > $5)",
+	         s->schema, s->schema);
 	if (prepare(s, "ob_add", sql, 5, types, "outbox", NULL, errstr, errstr_size) < 0)
 		return -1;
 	snprintf(sql, sizeof(sql),
-		 "SELECT id, sink, dedupe_key, body, attempts, created_ms, next_attempt_ms "
-		 "FROM %s.eddy_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 "
-		 "ORDER BY id LIMIT $2",
-		 s->schema);
+	         "SELECT id, sink, dedupe_key, body, attempts, created_ms, next_attempt_ms "
+	         "FROM %s.eddy_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 "
+	         "ORDER BY id LIMIT $2",
+	         s->schema);
 	if (prepare(s, "ob_due", sql, 0, NULL, "outbox", NULL, errstr, errstr_size) < 0)
 		return -1;
 	snprintf(sql, sizeof(sql),
-		 "UPDATE %s.eddy_outbox SET state = $2, next_attempt_ms = $3, "
-		 "attempts = attempts + 1, error = $4 WHERE id = $1",
-		 s->schema);
+	         "UPDATE %s.eddy_outbox SET state = $2, next_attempt_ms = $3, "
+	         "attempts = attempts + 1, error = $4 WHERE id = $1",
+	         s->schema);
 	if (prepare(s, "ob_mark", sql, 0, NULL, "outbox", NULL, errstr, errstr_size) < 0)
 		return -1;
 	s->ob_ready = 1;
@@ -511,9 +511,10 @@ static void end_txn(struct store *s, int committed)
 			char sql[64];
 
 			if (PQstatus(s->conn) == CONNECTION_OK) {
-				snprintf(sql, sizeof(sql), "DEALLOCATE e%ug; DEALLOCATE e%uu; "
-							   "DEALLOCATE e%ud",
-					 s->ns[i].id, s->ns[i].id, s->ns[i].id);
+				snprintf(sql, sizeof(sql),
+				         "DEALLOCATE e%ug; DEALLOCATE e%uu; "
+				         "DEALLOCATE e%ud",
+				         s->ns[i].id, s->ns[i].id, s->ns[i].id);
 				PQclear(PQexec(s->conn, sql));
 			}
 			s->ns[i] = s->ns[--s->n_ns];
@@ -524,7 +525,7 @@ static void end_txn(struct store *s, int committed)
 	if (s->ob_ready && s->ob_created == CREATED_TXN) {
 		if (PQstatus(s->conn) == CONNECTION_OK)
 			PQclear(PQexec(s->conn, "DEALLOCATE ob_add; DEALLOCATE ob_due; "
-						"DEALLOCATE ob_mark"));
+			                        "DEALLOCATE ob_mark"));
 		s->ob_ready = 0;
 	}
 }
@@ -602,9 +603,9 @@ static int store_commit(struct eddy_store *base, char *errstr, size_t errstr_siz
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	if (!ok)
 		pg_fail(s, "commit", NULL,
-			PQresultStatus(r) == PGRES_COMMAND_OK ? "the transaction was rolled back"
-							      : result_msg(r),
-			errstr, errstr_size);
+		        PQresultStatus(r) == PGRES_COMMAND_OK ? "the transaction was rolled back"
+		                                              : result_msg(r),
+		        errstr, errstr_size);
 	PQclear(r);
 	if (!ok) {
 		abandon(s);
@@ -626,17 +627,17 @@ static int store_rollback(struct eddy_store *base)
 /* A key as a binary-format text parameter: any length, no NUL needed,
  * but PostgreSQL's text holds no NUL byte. */
 static int check_key(const char *key, size_t key_len, const char *what, const char *ns,
-		     char *errstr, size_t errstr_size)
+                     char *errstr, size_t errstr_size)
 {
 	if (!memchr(key ? key : "", '\0', key_len))
 		return 0;
 	eddy_errf(errstr, errstr_size, "postgres: %s %s: a key with a NUL byte cannot be stored",
-		  what, ns);
+	          what, ns);
 	return -1;
 }
 
 static int store_get(struct eddy_store *base, const char *ns, const char *key, size_t key_len,
-		     const char **value, size_t *len, char *errstr, size_t errstr_size)
+                     const char **value, size_t *len, char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	const char *p[1] = {key ? key : ""};
@@ -683,8 +684,8 @@ static int store_get(struct eddy_store *base, const char *ns, const char *key, s
 }
 
 static int store_upsert(struct eddy_store *base, const char *ns, const char *key, size_t key_len,
-			const char *value, size_t len, const struct eddy_store_origin *origin,
-			char *errstr, size_t errstr_size)
+                        const char *value, size_t len, const struct eddy_store_origin *origin,
+                        char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	char part[16], off[24], name[16];
@@ -710,11 +711,11 @@ static int store_upsert(struct eddy_store *base, const char *ns, const char *key
 	}
 	snprintf(name, sizeof(name), "e%uu", n->id);
 	return sent(s, PQsendQueryPrepared(s->conn, name, 5, p, lens, fmts, 0), "upsert into", ns,
-		    errstr, errstr_size);
+	            errstr, errstr_size);
 }
 
 static int store_delete(struct eddy_store *base, const char *ns, const char *key, size_t key_len,
-			char *errstr, size_t errstr_size)
+                        char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	const char *p[1] = {key ? key : ""};
@@ -736,12 +737,12 @@ static int store_delete(struct eddy_store *base, const char *ns, const char *key
 		return -1;
 	snprintf(name, sizeof(name), "e%ud", n->id);
 	return sent(s, PQsendQueryPrepared(s->conn, name, 1, p, lens, fmts, 0), "delete from", ns,
-		    errstr, errstr_size);
+	            errstr, errstr_size);
 }
 
 static int outbox_add(struct eddy_store *base, const char *sink, const char *dedupe_key,
-		      const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
-		      char *errstr, size_t errstr_size)
+                      const char *body, size_t body_len, int64_t now_ms, int64_t window_ms,
+                      char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	char now[24], since[24];
@@ -773,8 +774,8 @@ static int outbox_add(struct eddy_store *base, const char *sink, const char *ded
 }
 
 static int outbox_due(struct eddy_store *base, int64_t now_ms, int max,
-		      void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
-		      char *errstr, size_t errstr_size)
+                      void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
+                      char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	char now[24], limit[16];
@@ -822,8 +823,7 @@ static int outbox_due(struct eddy_store *base, int64_t now_ms, int max,
 }
 
 static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_state state,
-		       int64_t next_attempt_ms, const char *error, char *errstr,
-		       size_t errstr_size)
+                       int64_t next_attempt_ms, const char *error, char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	char ids[24], next[24];
@@ -842,7 +842,8 @@ static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_sta
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
-		eddy_errf(errstr, errstr_size, "postgres: outbox mark: no alert %lld", (long long)id);
+		eddy_errf(errstr, errstr_size, "postgres: outbox mark: no alert %lld",
+		          (long long)id);
 		return -1;
 	}
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
@@ -856,7 +857,8 @@ static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_sta
 	rc = strcmp(PQcmdTuples(r), "0") == 0 ? -1 : 0;
 	PQclear(r);
 	if (rc < 0)
-		eddy_errf(errstr, errstr_size, "postgres: outbox mark: no alert %lld", (long long)id);
+		eddy_errf(errstr, errstr_size, "postgres: outbox mark: no alert %lld",
+		          (long long)id);
 	return rc;
 }
 

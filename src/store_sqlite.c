@@ -57,14 +57,13 @@ struct store {
 	char stamp[32];
 };
 
-
 /* "sqlite: <what>[ <ns>]: <SQLite's message>", for every failure SQLite
  * reports. */
 static void db_fail(struct store *s, const char *what, const char *ns, char *errstr,
                     size_t errstr_size)
 {
 	eddy_errf(errstr, errstr_size, "sqlite: %s%s%s: %s", what, ns ? " " : "", ns ? ns : "",
-	     sqlite3_errmsg(s->db));
+	          sqlite3_errmsg(s->db));
 }
 
 static int lower(int c)
@@ -106,7 +105,8 @@ static int make_parent(const char *path, char *errstr, size_t errstr_size)
 			continue;
 		*p = '\0';
 		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-			eddy_errf(errstr, errstr_size, "sqlite: mkdir %s: %s", dir, strerror(errno));
+			eddy_errf(errstr, errstr_size, "sqlite: mkdir %s: %s", dir,
+			          strerror(errno));
 			free(dir);
 			return -1;
 		}
@@ -266,7 +266,7 @@ static int ns_get(struct store *s, const char *ns, int create, struct ns **out, 
 		         ns);
 		if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 			eddy_errf(errstr, errstr_size, "sqlite: create table %s: %s", ns,
-			     msg ? msg : sqlite3_errmsg(s->db));
+			          msg ? msg : sqlite3_errmsg(s->db));
 			sqlite3_free(msg);
 			return -1;
 		}
@@ -323,7 +323,7 @@ static int check_txn(struct store *s, const char *what, char *errstr, size_t err
 	if (!s->in_txn || !sqlite3_get_autocommit(s->db))
 		return 0;
 	eddy_errf(errstr, errstr_size, "sqlite: %s: the transaction was rolled back after an error",
-	     what);
+	          what);
 	return -1;
 }
 
@@ -450,7 +450,7 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		eddy_errf(errstr, errstr_size, "sqlite: %s: %s", path,
-		     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		          s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto err;
 	}
 	/* another connection (the alert sender's, a person with the sqlite3
@@ -468,8 +468,8 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	}
 	mode = (const char *)sqlite3_column_text(st, 0);
 	if (!mode || strcmp(mode, "wal") != 0) {
-		eddy_errf(errstr, errstr_size, "sqlite: %s: cannot use WAL (journal mode is %s)", path,
-		     mode ? mode : "unknown");
+		eddy_errf(errstr, errstr_size, "sqlite: %s: cannot use WAL (journal mode is %s)",
+		          path, mode ? mode : "unknown");
 		goto err;
 	}
 	sqlite3_finalize(st);
@@ -616,8 +616,8 @@ static int store_get(struct eddy_store *base, const char *ns, const char *key, s
 	*len = (size_t)sqlite3_column_bytes(n->get, 0);
 	if (!*value) {
 		eddy_errf(errstr, errstr_size, "sqlite: get from %s: %s", ns,
-		     sqlite3_column_type(n->get, 0) == SQLITE_NULL ? "value is NULL"
-		                                                   : "out of memory");
+		          sqlite3_column_type(n->get, 0) == SQLITE_NULL ? "value is NULL"
+		                                                        : "out of memory");
 		finish(s, n->get, SQLITE_DONE, NULL, NULL, NULL, 0);
 		return -1;
 	}
@@ -799,8 +799,7 @@ static int outbox_due(struct eddy_store *base, int64_t now_ms, int max,
 }
 
 static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_state state,
-                       int64_t next_attempt_ms, const char *error, char *errstr,
-                       size_t errstr_size)
+                       int64_t next_attempt_ms, const char *error, char *errstr, size_t errstr_size)
 {
 	struct store *s = (struct store *)base;
 	sqlite3_stmt *st;

@@ -378,9 +378,10 @@ static void test_origin_columns(void)
 	o.offset++;
 	CHECK(eddy_store_upsert(s, "orders", "a", 1, "4", 1, &o, err, sizeof(err)) == 0);
 	CHECK(commit(s) == 0);
-	CHECK(query_is("origin.db",
-	               "SELECT CAST(value AS TEXT) || '/' || \"offset\" FROM orders WHERE key = 'a'",
-	               "4/1234567890124"));
+	CHECK(
+	    query_is("origin.db",
+	             "SELECT CAST(value AS TEXT) || '/' || \"offset\" FROM orders WHERE key = 'a'",
+	             "4/1234567890124"));
 	stamp = query("origin.db", be->stamp_sql);
 	CHECK(recent_stamp(stamp));
 	if (!recent_stamp(stamp))
@@ -463,9 +464,9 @@ static void test_persists_across_reopen(void)
 
 static void test_namespace_names(void)
 {
-	static const char *bad[] = {"",         "1abc",     "a-b",          "a b", "a\"b",
-	                            "sqlite_x", "SQLite_x", "sqlite_",      "é",   "orders;",
-	                            "a\nb",     "a.b",      "sqlite_master", "eddy_outbox", "EDDY_x", "eddy_"};
+	static const char *bad[] = {
+	    "",  "1abc",    "a-b",  "a b", "a\"b",          "sqlite_x",    "SQLite_x", "sqlite_",
+	    "é", "orders;", "a\nb", "a.b", "sqlite_master", "eddy_outbox", "EDDY_x",   "eddy_"};
 	char long63[64], long64[65];
 	struct eddy_store *s = open_at("names.db");
 	char err[256];
@@ -972,8 +973,7 @@ static void test_outbox_due_and_mark(void)
 
 	/* a delivered: gone from the due list */
 	id = first_due_id(s, 10000);
-	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) ==
-	      0);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) == 0);
 	CHECK_STR(due_keys(s, 10000, 10), "b,c,d");
 	/* b failed for now: due again later, attempts counted, the error kept */
 	id = first_due_id(s, 10000);
@@ -1111,12 +1111,13 @@ static void test_pg_jsonb(void)
 	if (!s)
 		return;
 	CHECK(begin(s) == 0);
-	CHECK(put(s, "v", "1", "{ \"b\" : 1, \"a\":312.0, \"c\":1e3, \"aa\":[1.50, -0, \"\\u00e9\"]}") ==
-	      0);
+	CHECK(put(s, "v", "1",
+	          "{ \"b\" : 1, \"a\":312.0, \"c\":1e3, \"aa\":[1.50, -0, \"\\u00e9\"]}") == 0);
 	CHECK(put(s, "v", "2", "{\"k\":1,\"k\":2}") == 0);
 	CHECK(put(s, "v", "3", "\"text\"") == 0);
 	CHECK(put(s, "v", "4", "null") == 0);
-	CHECK_STR(get(s, "v", "1"), "{\"a\": 312.0, \"b\": 1, \"c\": 1000, \"aa\": [1.50, 0, \"\xc3\xa9\"]}");
+	CHECK_STR(get(s, "v", "1"),
+	          "{\"a\": 312.0, \"b\": 1, \"c\": 1000, \"aa\": [1.50, 0, \"\xc3\xa9\"]}");
 	CHECK_STR(get(s, "v", "2"), "{\"k\": 2}");
 	CHECK_STR(get(s, "v", "3"), "\"text\"");
 	CHECK_STR(get(s, "v", "4"), "null");

@@ -1,7 +1,7 @@
 -- eddy run against a mock Kafka cluster with its state in a real PostgreSQL
 -- server (tests/tools/pg-start): snapshots, tombstones and violations as
--- with SQLite, and a server stopped and started again mid-stream with
--- nothing lost.
+-- with SQLite, a server stopped and started again mid-stream with nothing
+-- lost, and the alert outbox in the same database.
 local t = require "eddy_test"
 local cjson = require "cjson"
 
@@ -15,9 +15,11 @@ describe("eddy run with the postgres store", function()
     return (pg_dsn:gsub("dbname=%S+", "dbname=" .. name))
   end
 
-  -- Rows of sql as lists of columns (tab-separated psql output).
-  local function query(dsn, sql)
+  -- Rows of sql as lists of columns (tab-separated psql output); with
+  -- may_fail, nil when psql fails (a table not there yet).
+  local function query(dsn, sql, may_fail)
     local rc, out = t.sh("psql " .. t.q(dsn) .. " -qAt -F '\t' -c " .. t.q(sql), true)
+    if may_fail and rc ~= 0 then return nil end
     assert.are.equal(0, rc, out)
     local rows = {}
     for line in out:gmatch("[^\n]+") do
@@ -44,7 +46,7 @@ describe("eddy run with the postgres store", function()
 
   setup(function()
     dir = t.tmpdir()
-    mock = t.start_mock(dir, { "orders", "eddy.dlq", "restart" })
+    mock = t.start_mock(dir, { "orders", "eddy.dlq", "restart", "alerts" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
     local rc, out = t.sh("tests/tools/pg-start", true)
     assert.are.equal(0, rc, out)
@@ -145,6 +147,67 @@ describe("eddy run with the postgres store", function()
     end
     assert.are.same(expect, got)
     assert.are.same({ #records }, t.committed(mock, "g-restart", "restart", 1))
+  end)
+
+  it("keeps the alert outbox in PostgreSQL: delivered once, not again on a replay", function()
+    local out = dir .. "/receiver.out"
+    local _, pid = t.sh("python3 tests/tools/webhook-receiver.py --log " .. t.q(dir .. "/receiver.log") ..
+      " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
+    local url
+    for _ = 1, 200 do
+      url = (t.read(out) or ""):match("^(%d+)\n")
+      if url then break end
+      t.sleep(0.05)
+    end
+    assert.truthy(url, "receiver did not start")
+    url = "http://127.0.0.1:" .. url
+    t.handlers(dir .. "/alerting", { ["watch.lua"] = [[
+return {
+  on_event = function(ev, ctx)
+    if ev.data.quantity >= 30 then
+      ctx.alert{ severity = "warning", key = ev.key, summary = "big order " .. ev.key }
+    end
+    ctx.upsert("seen", ev.key, { q = ev.data.quantity })
+  end,
+}
+]] })
+    local records = {}
+    for i = 1, 6 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, i) } end
+    t.produce(mock, "alerts", records, dir)
+    local dsn = database("alerts")
+    local function run(group)
+      local conf = config({ group = group, topics = { "alerts" },
+                            handlers = dir .. "/alerting/handlers", extra = table.concat({
+        "alerts:",
+        "  default_sink: chat",
+        "  sinks:",
+        "    chat: { type: slack, url: \"" .. url .. "/slack\" }",
+      }, "\n") .. "\n" })
+      local r = t.spawn(dir, group, "EDDY_PG_DSN=" .. t.q(dsn) .. " " .. t.q(t.bin) .. " run -c " .. t.q(conf))
+      -- every event handled and committed, then every alert sent
+      for _ = 1, 400 do
+        if t.committed(mock, group, "alerts", 1)[1] == #records then break end
+        t.sleep(0.05)
+      end
+      assert.are.same({ #records }, t.committed(mock, group, "alerts", 1))
+      for _ = 1, 400 do
+        local left = query(dsn, "select count(*) from eddy_outbox where state = 'pending'", true)
+        if left and left[1][1] == "0" then break end
+        t.sleep(0.05)
+      end
+      t.sh("kill -TERM " .. r.pid)
+      assert.are.equal(0, r.wait(), r.log())
+    end
+    run("g-alerts")
+    run("g-alerts-replay") -- the same events again: deduplicated in the outbox
+    t.sh("kill " .. pid)
+    local delivered = 0
+    for line in (t.read(dir .. "/receiver.log") or ""):gmatch("[^\n]+") do
+      if cjson.decode(line).status == 200 then delivered = delivered + 1 end
+    end
+    assert.are.equal(4, delivered) -- ORD-3 to ORD-6: quantity 30 and more
+    assert.are.same({ { "4", "delivered", "1" } },
+      query(dsn, "select count(*), min(state), max(attempts) from eddy_outbox"))
   end)
 
   it("refuses to start without a server to connect to", function()
