@@ -82,7 +82,7 @@ static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-static bool utf8_valid(const char *s, size_t len)
+bool eddy_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	uint32_t cp;
@@ -542,7 +542,7 @@ static int decode_binary(struct eddy_json_doc *doc, const struct eddy_msg *msg,
 		len = strlen(name);
 		if (!len)
 			return fail(r, "header \"ce_\" names no attribute");
-		if (!utf8_valid(h->value, h->len))
+		if (!eddy_utf8_valid(h->value, h->len))
 			return fail(r, "header %q is not valid UTF-8", h->name, strlen(h->name));
 		if ((a = known_attr(ev, name, len))) {
 			if (a->s)

@@ -56,6 +56,7 @@ struct eddy_pipeline {
 	struct alert *alerts; /* raised by the event's handlers, not yet in the outbox */
 	size_t n_alerts, cap_alerts;
 	bool store_failed;          /* an action hit a store error: abort the batch */
+	bool pg;                    /* the store is PostgreSQL */
 	struct write *writes;
 	size_t n_writes, cap_writes;
 	char *buf;
@@ -135,6 +136,17 @@ static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, s
 {
 	if (check_ns(ns, errstr, errstr_size) != 0)
 		return -1;
+	/* what a store refuses outright must fail the event here: as a store
+	 * error it would hold the batch back for ever */
+	if (memchr(key, '\0', key_len) || !eddy_utf8_valid(key, key_len)) {
+		eddy_errf(errstr, errstr_size, "key must be UTF-8 text without NUL bytes");
+		return -1;
+	}
+	if (value && p->pg && memmem(value, len, "\\u0000", 6)) {
+		eddy_errf(errstr, errstr_size,
+			  "value holds \\u0000, which the postgres store cannot keep in jsonb");
+		return -1;
+	}
 	if (p->n_writes == p->cap_writes) {
 		size_t cap = p->cap_writes ? p->cap_writes * 2 : 16;
 		struct write *w = realloc(p->writes, cap * sizeof *w);
@@ -440,6 +452,7 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		return NULL;
 	}
 	p->conf = conf;
+	p->pg = strcmp(conf->store_type, "postgres") == 0;
 	if (opts)
 		p->opts = *opts;
 	p->env.require_key_equals_id = conf->require_key_equals_id;

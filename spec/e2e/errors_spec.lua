@@ -91,4 +91,25 @@ describe("bad input", function()
     assert.are.equal(2, rc, out)
     assert.matches("nowhere", out, 1, true)
   end)
+
+  it("a key the store cannot keep fails its event instead of holding the batch", function()
+    local hdir = dir .. "/nulkey"
+    t.sh("mkdir -p " .. t.q(hdir))
+    t.write(hdir .. "/k.lua", [[
+return {
+  on_event = function(ev, ctx)
+    local key = ev.key == "ORD-2" and "ORD\0002" or ev.key == "ORD-3" and "ORD\2553" or ev.key
+    ctx.upsert("keys", key, { ok = true })
+  end,
+}
+]])
+    t.write(dir .. "/keys.kv", "ORD-1\t" .. t.event("ORD-1", 1) .. "\nORD-2\t" .. t.event("ORD-2", 1) ..
+      "\nORD-3\t" .. t.event("ORD-3", 1) .. "\n")
+    local conf = t.config(dir, nil, { handlers = hdir, store = dir .. "/keys.db", retries = 0 })
+    local rc, out = t.eddy("replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/keys.kv"))
+    assert.are.equal(1, rc, out)
+    assert.matches("keys.kv:2: handler k.lua: [^\n]*key must be UTF%-8 text without NUL bytes", out)
+    assert.matches("keys.kv:3: handler k.lua: [^\n]*key must be UTF%-8 text without NUL bytes", out)
+    assert.matches("3 records: 1 handled", out, 1, true)
+  end)
 end)
