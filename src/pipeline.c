@@ -206,6 +206,26 @@ static int apply_writes(struct eddy_pipeline *p)
 			print_action(p, "upsert", ns, key, w->key_len, p->buf + w->value, w->len);
 		}
 	}
+	int64_t now = now_ms();
+	for (size_t i = 0; i < p->n_alerts; i++) {
+		const struct alert *a = &p->alerts[i];
+		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len, now,
+					       (int64_t)p->conf->alerts_dedupe_window_s * 1000, err,
+					       sizeof err);
+		if (rc < 0)
+			return store_error(p, err);
+		if (rc == 0)
+			p->stats.alerts++;
+		else
+			p->stats.alerts_deduped++;
+		if (p->opts.print_actions) {
+			fprintf(p->opts.print_actions, "alert  %s %s %s%s\n", a->sink, a->severity,
+				a->summary, rc ? " (already raised: not sent again)" : "");
+			fflush(p->opts.print_actions);
+		}
+	}
+	/* last: what leaves the process comes after everything that can still
+	 * fail in the store */
 	for (size_t i = 0; i < p->n_records; i++) {
 		const struct eddy_record *r = &p->records[i];
 		/* without a producer (replay) the records are reported */
@@ -224,24 +244,6 @@ static int apply_writes(struct eddy_pipeline *p)
 			return -1;
 		}
 		p->stats.published++;
-	}
-	int64_t now = now_ms();
-	for (size_t i = 0; i < p->n_alerts; i++) {
-		const struct alert *a = &p->alerts[i];
-		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len, now,
-					       (int64_t)p->conf->alerts_dedupe_window_s * 1000, err,
-					       sizeof err);
-		if (rc < 0)
-			return store_error(p, err);
-		if (rc == 0)
-			p->stats.alerts++;
-		else
-			p->stats.alerts_deduped++;
-		if (p->opts.print_actions) {
-			fprintf(p->opts.print_actions, "alert  %s %s %s%s\n", a->sink, a->severity,
-				a->summary, rc ? " (already raised: not sent again)" : "");
-			fflush(p->opts.print_actions);
-		}
 	}
 	drop_writes(p);
 	return 0;
