@@ -273,14 +273,6 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 	char when[40], dedupe[1024];
 	struct alert a = {0};
 
-	if (!sink) {
-		if (req->sink)
-			eddy_errf(errstr, errstr_size, "ctx.alert: sink \"%.64s\" is not in alerts.sinks",
-				  req->sink);
-		else
-			eddy_errf(errstr, errstr_size, "ctx.alert: no alerts.sinks configured");
-		return -1;
-	}
 	if (strcmp(severity, "critical") != 0 && strcmp(severity, "warning") != 0 &&
 	    strcmp(severity, "info") != 0) {
 		eddy_errf(errstr, errstr_size,
@@ -289,6 +281,21 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 	}
 	if (!req->summary || !*req->summary) {
 		eddy_errf(errstr, errstr_size, "ctx.alert: summary is required");
+		return -1;
+	}
+	if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.print_actions) {
+		/* eddy dev and dry runs without sinks: the alert is shown, not kept */
+		fprintf(p->opts.print_actions, "alert  (no alerts.sinks: not sent) %s %s\n",
+			severity, req->summary);
+		fflush(p->opts.print_actions);
+		return 0;
+	}
+	if (!sink) {
+		if (req->sink)
+			eddy_errf(errstr, errstr_size, "ctx.alert: sink \"%.64s\" is not in alerts.sinks",
+				  req->sink);
+		else
+			eddy_errf(errstr, errstr_size, "ctx.alert: no alerts.sinks configured");
 		return -1;
 	}
 	if (req->dedupe)

@@ -189,4 +189,14 @@ return {
       "select count(*) as n from eddy_outbox where dedupe_key like 'ops/watch.lua/ORD-1_'")
     assert.are.equal(5, rows[1].n)
   end)
+
+  it("without sinks, dry runs and eddy dev show alerts; a sink that is not configured fails the event", function()
+    t.write(dir .. "/one.kv", "ORD-21\t" .. t.event("ORD-21", 3) .. "\nORD-2\t" .. t.event("ORD-2", 3) .. "\n")
+    local plain_conf = t.config(dir, nil, { store = dir .. "/dry.db" })
+    local rc, out = t.eddy("replay --dry-run -c " .. t.q(plain_conf) .. " --topic a1 " .. t.q(dir .. "/one.kv"))
+    assert.are.equal(1, rc, out)
+    assert.matches("alert  (no alerts.sinks: not sent) critical order ORD-21 is big: 30", out, 1, true)
+    -- ORD-2 on a1 names the sink "chat", which this config does not have
+    assert.matches('one.kv:2: handler watch.lua: [^\n]*sink "chat" is not in alerts.sinks', out)
+  end)
 end)
