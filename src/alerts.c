@@ -53,14 +53,6 @@ static int64_t mono_ms(void)
 }
 
 /* The outbox keeps wall-clock times: they must survive a restart. */
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* An output buffer that remembers running out of memory, so a run of puts
  * is checked once at its end. */
 struct buf {
@@ -418,14 +410,9 @@ static void alertmanager_body(const struct eddy_alerts *a, const struct pick *p,
 	if (len) {
 		eddy_jsonw_member(w, "startsAt", s, len);
 	} else {
-		time_t t = (time_t)(p->created_ms / 1000);
-		char when[40];
-		struct tm tm;
-		size_t n;
+		char when[EDDY_TIME_LEN];
 
-		gmtime_r(&t, &tm);
-		n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(when + n, sizeof(when) - n, ".%03dZ", (int)(p->created_ms % 1000));
+		eddy_time_rfc3339(p->created_ms, when);
 		eddy_jsonw_member(w, "startsAt", when, strlen(when));
 	}
 	if (a->generator_url)
@@ -623,7 +610,7 @@ static bool sign(struct eddy_alerts *a, struct request *r, const struct pick *p)
 		return false;
 	snprintf(id, sizeof(id), "eddy-%" PRId64 "-%02x%02x%02x%02x", p->id, digest[0], digest[1],
 	         digest[2], digest[3]);
-	snprintf(ts, sizeof(ts), "%lld", (long long)(wall_ms() / 1000));
+	snprintf(ts, sizeof(ts), "%lld", (long long)(eddy_now_ms() / 1000));
 	snprintf(hdr, sizeof(hdr), "webhook-id: %s", id);
 	if (!add_header(r, hdr))
 		return false;
@@ -741,7 +728,7 @@ static void finish(struct eddy_alerts *a, struct request *r, CURLcode cc)
 {
 	const char *sink = r->sink->name;
 	char why[CURL_ERROR_SIZE + EXCERPT_MAX + 64], ex[EXCERPT_MAX + 1];
-	int64_t now = wall_ms(), wait;
+	int64_t now = eddy_now_ms(), wait;
 	curl_off_t retry_after = 0;
 	long status = 0;
 
@@ -858,7 +845,7 @@ static void on_due(void *ud, const struct eddy_outbox_alert *al)
 static bool fill(struct eddy_alerts *a)
 {
 	char err[256];
-	int64_t now = wall_ms();
+	int64_t now = eddy_now_ms();
 	int seen;
 
 	/* Those under way are due too, and oldest first: asking for as many
@@ -906,7 +893,7 @@ static void *run(void *arg)
 		 * one query per slot would cost more than it gains). */
 		if (!stopping && a->n_flying < a->max_in_flight &&
 		    (atomic_exchange(&a->woken, false) || now >= next_poll ||
-		     wall_ms() >= a->hint_ms || (more && a->n_flying <= a->max_in_flight / 2))) {
+		     eddy_now_ms() >= a->hint_ms || (more && a->n_flying <= a->max_in_flight / 2))) {
 			a->hint_ms = INT64_MAX;
 			more = fill(a);
 			next_poll = now + a->poll_ms;
@@ -920,8 +907,8 @@ static void *run(void *arg)
 			timeout = deadline - now;
 		else if (more && a->n_flying <= a->max_in_flight / 2)
 			timeout = 0;
-		else if (a->hint_ms != INT64_MAX && a->hint_ms - wall_ms() < timeout)
-			timeout = a->hint_ms - wall_ms();
+		else if (a->hint_ms != INT64_MAX && a->hint_ms - eddy_now_ms() < timeout)
+			timeout = a->hint_ms - eddy_now_ms();
 		if (timeout < 0)
 			timeout = 0;
 		/* libcurl shortens the wait to its own timers; a wake or stop
@@ -1084,7 +1071,7 @@ struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struc
 	a->max_in_flight = conf->max_in_flight > 0 ? conf->max_in_flight : 16;
 	a->poll_ms = conf->poll_ms > 0 ? conf->poll_ms : 1000;
 	a->hint_ms = INT64_MAX;
-	a->rng = (uint64_t)wall_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)a;
+	a->rng = (uint64_t)eddy_now_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)a;
 	if (!a->rng)
 		a->rng = 1;
 	if (!(a->sinks = calloc(conf->n_sinks, sizeof(*a->sinks))))

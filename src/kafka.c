@@ -264,12 +264,7 @@ static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dea
 	rd_kafka_header_add(h, "eddy.error.offset", -1, num, -1);
 	if (dl->handler)
 		rd_kafka_header_add(h, "eddy.error.handler", -1, dl->handler, -1);
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	eddy_time_rfc3339(eddy_now_ms(), when);
 	rd_kafka_header_add(h, "eddy.error.time", -1, when, -1);
 
 	return produce_tracked(c, m, false, c->conf->dead_letter_topic, m->key,

@@ -65,12 +65,7 @@ void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const c
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 
-	struct timeval tv;
-	struct tm tm;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+	eddy_time_rfc3339(eddy_now_ms(), ts);
 
 	/* one fprintf per line keeps lines whole when threads log too */
 	flockfile(stderr);
@@ -103,4 +98,20 @@ void eddy_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errstr, errstr_size, fmt, ap);
 	va_end(ap);
+}
+
+int64_t eddy_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void eddy_time_rfc3339(int64_t ms, char out[EDDY_TIME_LEN])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(out, EDDY_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, EDDY_TIME_LEN - n, ".%03dZ", (int)(ms % 1000));
 }

@@ -3,6 +3,7 @@
 #define EDDY_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum eddy_log_level { EDDY_LOG_DEBUG, EDDY_LOG_INFO, EDDY_LOG_WARN, EDDY_LOG_ERROR };
 
@@ -16,6 +17,13 @@ int eddy_log_enabled(enum eddy_log_level level);
 void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 #define eddy_log(level, ...) eddy_log_fields((level), NULL, __VA_ARGS__)
+
+/* Milliseconds since the epoch, wall clock. */
+int64_t eddy_now_ms(void);
+/* ms since the epoch as RFC 3339 UTC with milliseconds into out:
+ * "2025-01-14T12:30:00.123Z". */
+#define EDDY_TIME_LEN 32
+void eddy_time_rfc3339(int64_t ms, char out[EDDY_TIME_LEN]);
 
 /* Formats an error message into errstr (the errstr, errstr_size pair every
  * setup call takes); a NULL or empty buffer is left alone. */

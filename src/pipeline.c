@@ -178,13 +178,6 @@ static void drop_writes(struct eddy_pipeline *p)
 	p->n_alerts = 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Applies the event's writes to the batch transaction. */
 static int apply_writes(struct eddy_pipeline *p)
 {
@@ -206,7 +199,7 @@ static int apply_writes(struct eddy_pipeline *p)
 			print_action(p, "upsert", ns, key, w->key_len, p->buf + w->value, w->len);
 		}
 	}
-	int64_t now = now_ms();
+	int64_t now = eddy_now_ms();
 	for (size_t i = 0; i < p->n_alerts; i++) {
 		const struct alert *a = &p->alerts[i];
 		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len, now,
@@ -304,12 +297,7 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 		snprintf(dedupe, sizeof dedupe, "%s/%s/%s", sink, req->handler,
 			 req->key ? req->key : "");
 
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	eddy_time_rfc3339(eddy_now_ms(), when);
 
 	struct eddy_jsonw w;
 	eddy_jsonw_init(&w, 1 << 20);

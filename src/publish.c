@@ -47,16 +47,6 @@ static void uuid4(char out[37])
 	out[36] = '\0';
 }
 
-static void now_rfc3339(char out[40])
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 40 - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 static int add_header(struct eddy_record *r, const char *name, const char *value, size_t len)
 {
 	char **h = realloc(r->headers, (r->n_headers + 1) * 2 * sizeof *h);
@@ -97,7 +87,7 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
 					     const struct eddy_event *ev, struct eddy_record *out,
 					     char *reason, size_t reason_size)
 {
-	char uuid[37], when[40];
+	char uuid[37], when[EDDY_TIME_LEN];
 	const char *id = req->id;
 	size_t id_len = id ? strlen(id) : 0;
 	enum eddy_schemas_outcome so;
@@ -138,7 +128,7 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
 	if (req->key && !(out->key = strndup(req->key, req->key_len)))
 		goto oom;
 	out->key_len = req->key ? req->key_len : 0;
-	now_rfc3339(when);
+	eddy_time_rfc3339(eddy_now_ms(), when);
 
 	if (req->data && !req->binary) {
 		struct eddy_jsonw w;
