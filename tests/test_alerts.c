@@ -185,8 +185,8 @@ static void count_cb(void *ud, const struct eddy_outbox_alert *a)
 	++*(int *)ud;
 }
 
-/* Alerts still pending, due or not. */
-static int pending(struct eddy_store *s)
+/* Alerts not delivered yet, due or not. */
+static int undelivered(struct eddy_store *s)
 {
 	int n = 0;
 
@@ -287,7 +287,7 @@ static void test_webhook(void)
 	CHECK(stats(a).failed == 1);
 	CHECK(stats(a).retried == 0);
 	eddy_alerts_stop(a, 1000);
-	CHECK(pending(w) == 0);
+	CHECK(undelivered(w) == 0);
 
 	deliveries(&rc);
 	CHECK(n_got == 4);
@@ -475,7 +475,7 @@ static void test_retries(void)
 	CHECK(n_got == 2);
 	CHECK(n_got == 2 && got[0].status == 500 && got[1].status == 200);
 	CHECK(n_got == 2 && strcmp(got[0].webhook_id, got[1].webhook_id) == 0);
-	CHECK(pending(w) == 0);
+	CHECK(undelivered(w) == 0);
 	eddy_store_destroy(w);
 
 	/* 429 with Retry-After: 2 wins over a 100 ms backoff */
@@ -510,7 +510,7 @@ static void test_retries(void)
 	one_alert("400", 2000, 0, &st, 1500, 0, &w);
 	CHECK(st.failed == 1 && st.delivered == 0 && st.retried == 0);
 	CHECK(n_got == 1 && got[0].status == 400);
-	CHECK(pending(w) == 0);
+	CHECK(undelivered(w) == 0);
 	eddy_store_destroy(w);
 
 	/* failing on: given up once older than max age */
@@ -519,7 +519,7 @@ static void test_retries(void)
 	CHECK(st.retried >= 2);
 	/* given up after a failed attempt, or when next due */
 	CHECK(n_got >= 3 && (n_got == (int)st.retried + 1 || n_got == (int)st.retried));
-	CHECK(pending(w) == 0);
+	CHECK(undelivered(w) == 0);
 	eddy_store_destroy(w);
 }
 
@@ -553,7 +553,7 @@ static void test_age_and_wake(void)
 	eddy_alerts_stop(a, 1000);
 	deliveries(&rc);
 	CHECK(n_got == 1);
-	CHECK(pending(w) == 0);
+	CHECK(undelivered(w) == 0);
 	receiver_stop(&rc);
 	eddy_store_destroy(w);
 }
@@ -584,8 +584,8 @@ static void test_restart(void)
 	st = stats(a);
 	CHECK(st.delivered >= 8 && st.in_flight > 0);
 	eddy_alerts_stop(a, 0);
-	CHECK(pending(w) >= 40 - (int)st.delivered - 4);
-	CHECK(pending(w) <= 40 - (int)st.delivered);
+	CHECK(undelivered(w) >= 40 - (int)st.delivered - 4);
+	CHECK(undelivered(w) <= 40 - (int)st.delivered);
 
 	/* a stop with grace lets requests under way finish and records them:
 	 * every alert the receiver has seen by now is delivered */
@@ -596,13 +596,13 @@ static void test_restart(void)
 	n_ids = 0;
 	for (int i = 0; i < n_got; i++)
 		n_ids += !got[i].duplicate;
-	CHECK(n_ids == 40 - pending(w));
+	CHECK(n_ids == 40 - undelivered(w));
 
 	/* the rest, with nothing sent twice that was recorded */
 	a = sender(path, &conf);
-	for (int i = 0; i < 500 && pending(w) > 0; i++)
+	for (int i = 0; i < 500 && undelivered(w) > 0; i++)
 		sleep_ms(20);
-	CHECK(pending(w) == 0);
+	CHECK(undelivered(w) == 0);
 	eddy_alerts_stop(a, 1000);
 
 	deliveries(&rc);

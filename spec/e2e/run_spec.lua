@@ -19,25 +19,7 @@ describe("eddy run", function()
   end)
 
   it("upserts snapshots, deletes on tombstones, dead-letters bad envelopes, commits", function()
-    local records, expect = {}, {}
-    -- 30 keys, 4 versions each in rounds, some tombstones, some violations
-    for round = 1, 4 do
-      for k = 1, 30 do
-        local key = "ORD-" .. k
-        if round == 3 and k % 10 == 0 then
-          records[#records + 1] = { key, nil }
-          expect[key] = nil
-        else
-          records[#records + 1] = { key, t.event(key, round) }
-          expect[key] = round
-        end
-      end
-    end
-    -- envelope violations (must not touch the state)
-    records[#records + 1] = { "ORD-1", t.event("ORD-999", 9) }                  -- key != id
-    records[#records + 1] = { "ORD-2", t.event("ORD-2", 9, { drop = { "specversion" } }) }
-    records[#records + 1] = { "ORD-3", "this is not json" }
-    records[#records + 1] = { "ORD-4", t.event("ORD-4", 9, { specversion = "0.3" }) }
+    local records, expect = t.snapshot_stream()
     t.produce(mock, "orders", records, dir)
 
     local conf = t.config(dir, mock, { group = "g-basic" })

@@ -254,6 +254,30 @@ function _M.event(key, version, o)
   return cjson.encode(ev)
 end
 
+-- 30 keys, 4 versions each in rounds, tombstones in round 3, then four
+-- envelope violations that must not touch the state. Returns the records
+-- and the version each key ends with (nil: deleted).
+function _M.snapshot_stream()
+  local records, expect = {}, {}
+  for round = 1, 4 do
+    for k = 1, 30 do
+      local key = "ORD-" .. k
+      if round == 3 and k % 10 == 0 then
+        records[#records + 1] = { key, nil }
+        expect[key] = nil
+      else
+        records[#records + 1] = { key, _M.event(key, round) }
+        expect[key] = round
+      end
+    end
+  end
+  records[#records + 1] = { "ORD-1", _M.event("ORD-999", 9) } -- key != id
+  records[#records + 1] = { "ORD-2", _M.event("ORD-2", 9, { drop = { "specversion" } }) }
+  records[#records + 1] = { "ORD-3", "this is not json" }
+  records[#records + 1] = { "ORD-4", _M.event("ORD-4", 9, { specversion = "0.3" }) }
+  return records, expect
+end
+
 -- Rows of a query as a list of tables (sqlite3 -json).
 function _M.query(db, sql)
   local rc, out = _M.sh("sqlite3 -json " .. shell_quote(db) .. " " .. shell_quote(sql), true)
