@@ -2,6 +2,7 @@
  * the environment overrides and the generated reference. */
 #include "config.h"
 #include "log.h"
+#include "readfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1522,33 +1523,15 @@ struct eddy_config *eddy_config_load_string(const char *name, const char *yaml, 
 struct eddy_config *eddy_config_load(const char *path, char *const *envp, char *errstr,
                                      size_t errstr_size)
 {
+	size_t len;
+	char *text = eddy_read_file(path, &len, errstr, errstr_size);
 	struct eddy_config *c;
-	struct buf b = {0};
-	char chunk[8192];
-	size_t n;
-	FILE *f = fopen(path, "rb");
 
-	if (!f) {
-		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+	if (!text)
 		return NULL;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_add(&b, chunk, n) < 0) {
-			eddy_errf(errstr, errstr_size, "%s: out of memory", path);
-			goto err;
-		}
-	if (ferror(f)) {
-		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-		goto err;
-	}
-	fclose(f);
-	c = load(path, b.p ? b.p : "", b.len, envp, errstr, errstr_size);
-	free(b.p);
+	c = load(path, text, len, envp, errstr, errstr_size);
+	free(text);
 	return c;
-err:
-	fclose(f);
-	free(b.p);
-	return NULL;
 }
 
 /* Markdown table cells cannot hold a raw '|'. */

@@ -3,6 +3,7 @@
  * topic, and the ctx API. */
 #include "handlers.h"
 #include "publish.h"
+#include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1221,42 +1222,6 @@ oom:
 	return -1;
 }
 
-/* Reads all of path into a new buffer (caller frees). */
-static char *read_file(const char *path, size_t *len, char *errstr, size_t errstr_size)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t cap = 0, n = 0, got;
-
-	if (!f) {
-		snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (n == cap) {
-			if (!(nb = realloc(buf, cap = cap ? cap * 2 : 8192))) {
-				snprintf(errstr, errstr_size, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		if ((got = fread(buf + n, 1, cap - n, f)) == 0)
-			break;
-		n += got;
-	}
-	if (ferror(f)) {
-		snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
 /* ---- limits ------------------------------------------------------------------- */
 
 static atomic_uint_least64_t limit_stops;
@@ -1422,7 +1387,7 @@ struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
 			snprintf(errstr, errstr_size, "out of memory");
 			goto err;
 		}
-		if (!(hd->src = read_file(hd->path, &hd->src_len, errstr, errstr_size)))
+		if (!(hd->src = eddy_read_file(hd->path, &hd->src_len, errstr, errstr_size)))
 			goto err;
 		if (hd->src_len && hd->src[0] == '\033') {
 			snprintf(errstr, errstr_size,

@@ -15,6 +15,7 @@
 
 #include "avro.h"
 #include "log.h"
+#include "readfile.h"
 #include "registry.h"
 #include "text.h"
 
@@ -76,47 +77,6 @@ void eddy_schema_files_destroy(struct eddy_schema_files *f)
 	free(f);
 }
 
-char *eddy_schema_read_file(const char *path, size_t *len, char *errstr, size_t errstr_size)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!fp) {
-		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			char *b = ncap > (64u << 20) ? NULL : realloc(buf, ncap);
-			if (!b) {
-				eddy_errf(errstr, errstr_size, "%s: too big or out of memory", path);
-				goto err;
-			}
-			buf = b;
-			cap = ncap;
-		}
-		size_t got = fread(buf + n, 1, cap - n - 1, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-		goto err;
-	}
-	fclose(fp);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-err:
-	free(buf);
-	fclose(fp);
-	return NULL;
-}
-
 char *eddy_schema_file_uri(const char *path)
 {
 	char real[PATH_MAX];
@@ -141,7 +101,7 @@ static int index_file(struct eddy_schema_files *f, struct eddy_json_doc *doc, co
 {
 	char jerr[256] = "";
 	size_t len;
-	char *text = eddy_schema_read_file(path, &len, errstr, errstr_size);
+	char *text = eddy_read_file(path, &len, errstr, errstr_size);
 	if (!text)
 		return -1;
 	const struct eddy_json *root = eddy_json_parse(doc, text, len, jerr, sizeof jerr);
@@ -286,7 +246,7 @@ static int read_allowed(struct eddy_schema_files *f, const char *uri, const char
 		size_t n = strlen(f->roots[i]);
 		if (strncmp(real, f->roots[i], n) == 0 && (real[n] == '/' || real[n] == '\0' ||
 							   (n == 1 && f->roots[i][0] == '/'))) {
-			*text = eddy_schema_read_file(real, len, errstr, errstr_size);
+			*text = eddy_read_file(real, len, errstr, errstr_size);
 			return *text ? 0 : -1;
 		}
 	}
@@ -303,7 +263,7 @@ int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *le
 
 	for (size_t i = 0; i < f->n_ids; i++)
 		if (strlen(f->ids[i].a) == n && strncmp(f->ids[i].a, uri, n) == 0) {
-			*text = eddy_schema_read_file(f->ids[i].b, len, errstr, errstr_size);
+			*text = eddy_read_file(f->ids[i].b, len, errstr, errstr_size);
 			return *text ? 0 : -1;
 		}
 	const struct pair *best = NULL;
@@ -422,7 +382,7 @@ static const struct eddy_schema *load_named(struct eddy_schemas *s, const char *
 	char path[PATH_MAX];
 	size_t len;
 	snprintf(path, sizeof path, "%s/%s", s->conf->schemas_dir, name);
-	char *text = eddy_schema_read_file(path, &len, errstr, errstr_size);
+	char *text = eddy_read_file(path, &len, errstr, errstr_size);
 	if (!text)
 		return NULL;
 	char *uri = eddy_schema_file_uri(path);

@@ -85,7 +85,5 @@ int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *le
 			      char *errstr, size_t errstr_size);
 /* "file:///abs/path" of path, or NULL. Caller frees. */
 char *eddy_schema_file_uri(const char *path);
-/* Reads a whole file (NUL-terminated, caller frees); NULL with errstr. */
-char *eddy_schema_read_file(const char *path, size_t *len, char *errstr, size_t errstr_size);
 
 #endif

@@ -11,6 +11,7 @@
 #include "handlers.h"
 #include "input.h"
 #include "jsonschema.h"
+#include "readfile.h"
 #include "schemas.h"
 
 static void usage(FILE *f)
@@ -147,7 +148,7 @@ static int with_schema(const char *schema, char **maps, size_t n_maps, const cha
 		}
 	}
 	/* $refs to files beside the schema resolve, nothing else on disk */
-	if (!(text = eddy_schema_read_file(schema, &len, err, sizeof err)) ||
+	if (!(text = eddy_read_file(schema, &len, err, sizeof err)) ||
 	    !(dir = strdup(schema)) ||
 	    eddy_schema_files_allow(files, dirname(dir), err, sizeof err) != 0) {
 		fprintf(stderr, "eddy: %s\n", err);
