@@ -199,7 +199,7 @@ static int apply_writes(struct eddy_pipeline *p)
 			print_action(p, "upsert", ns, key, w->key_len, p->buf + w->value, w->len);
 		}
 	}
-	int64_t now = eddy_now_ms();
+	int64_t now = p->n_alerts ? eddy_now_ms() : 0;
 	for (size_t i = 0; i < p->n_alerts; i++) {
 		const struct alert *a = &p->alerts[i];
 		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len, now,

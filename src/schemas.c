@@ -319,6 +319,13 @@ struct wire {
 
 #define UNKNOWN_RETRY_S 30
 
+struct memo {
+	char key[256];
+	size_t len;
+	bool valid;
+	const struct eddy_schema *schema;
+};
+
 struct eddy_schemas {
 	const struct eddy_config *conf;
 	struct eddy_schema_files *files;
@@ -340,6 +347,7 @@ struct eddy_schemas {
 		time_t at;
 	} *misses;
 	size_t n_misses;
+	struct memo last_type, last_dataschema;
 	/* the record between unwrap and check */
 	const struct wire *cur;
 	struct eddy_schema_result last; /* of the record's failed validation */
@@ -759,18 +767,46 @@ static bool is_unknown(struct eddy_schemas *s, const char *uri, size_t len)
 }
 
 /* The local schema the event's dataschema names, NULL when none. */
+/* The last answer of a lookup by text (a type, a dataschema): a stream
+ * carries the same one event after event. */
+static bool memo_get(const struct memo *m, const struct eddy_attr *a,
+		     const struct eddy_schema **out)
+{
+	if (!m->valid || m->len != a->len || memcmp(m->key, a->s, a->len) != 0)
+		return false;
+	*out = m->schema;
+	return true;
+}
+
+static const struct eddy_schema *memo_put(struct memo *m, const struct eddy_attr *a,
+					  const struct eddy_schema *sc)
+{
+	m->valid = a->len <= sizeof m->key;
+	if (m->valid) {
+		memcpy(m->key, a->s, a->len);
+		m->len = a->len;
+		m->schema = sc;
+	}
+	return sc;
+}
+
 static const struct eddy_schema *by_dataschema(struct eddy_schemas *s, const struct eddy_event *ev)
 {
 	char uri[1024], err[512];
 	const struct eddy_attr *a = &ev->dataschema;
+	const struct eddy_schema *sc;
 
-	if (!a->s || a->len >= sizeof uri || is_unknown(s, a->s, a->len))
+	if (!a->s)
 		return NULL;
+	if (memo_get(&s->last_dataschema, a, &sc))
+		return sc;
+	if (a->len >= sizeof uri || is_unknown(s, a->s, a->len))
+		return memo_put(&s->last_dataschema, a, NULL);
 	memcpy(uri, a->s, a->len);
 	uri[a->len] = '\0';
-	const struct eddy_schema *sc = eddy_schema_lookup(s->set, uri, err, sizeof err);
+	sc = eddy_schema_lookup(s->set, uri, err, sizeof err);
 	if (sc)
-		return sc;
+		return memo_put(&s->last_dataschema, a, sc);
 	eddy_log(EDDY_LOG_DEBUG, "dataschema %s: %s", uri, err);
 	/* remembered, so the files are not searched again for every event;
 	 * bounded, since the URIs come from the records */
@@ -782,17 +818,21 @@ static const struct eddy_schema *by_dataschema(struct eddy_schemas *s, const str
 				s->n_unknown++;
 		}
 	}
-	return NULL;
+	return memo_put(&s->last_dataschema, a, NULL);
 }
 
 static const struct eddy_schema *by_type(struct eddy_schemas *s, const struct eddy_event *ev)
 {
+	const struct eddy_schema *sc;
+
 	if (!ev->type.s)
 		return NULL;
+	if (memo_get(&s->last_type, &ev->type, &sc))
+		return sc;
 	for (size_t i = 0; i < s->n_types; i++)
 		if (eddy_glob_match(s->types[i].glob, ev->type.s, ev->type.len))
-			return s->types[i].schema;
-	return NULL;
+			return memo_put(&s->last_type, &ev->type, s->types[i].schema);
+	return memo_put(&s->last_type, &ev->type, NULL);
 }
 
 /* The registry subject of ev by the configured strategy. */
