@@ -528,6 +528,10 @@ static void test_rejections(void)
 	CHECK(parse(" {\"a\":1} \n\t\r ") != NULL);
 	CHECK(parse(" 1 ") != NULL);
 	CHECK(parse("\t\"s\"\n") != NULL);
+	REJECTS("null null", "invalid literal");
+	REJECTS("nulll", "invalid");
+	REJECTS("nul\n", "invalid");
+	REJECTS("true\nx", "trailing content at byte 5");
 
 	/* Structure. */
 	REJECTS("{", "invalid JSON");
@@ -598,6 +602,30 @@ static void test_rejections(void)
 	CHECK(eddy_json_parse(doc, "[1]", 3, NULL, 0) != NULL);
 	/* A success clears an old message. */
 	CHECK(parse("[1]") != NULL && err[0] == '\0');
+}
+
+/* Any JSON value is a document: a root scalar, with whitespace around it
+ * (NDJSON lines end in "\n"), parses to its type. */
+static void test_root_scalars(void)
+{
+	static const struct {
+		const char *text;
+		enum eddy_json_type type;
+	} cases[] = {
+	    {"null", EDDY_JSON_NULL},       {"null\n", EDDY_JSON_NULL},
+	    {" null ", EDDY_JSON_NULL},     {"\tnull\r\n", EDDY_JSON_NULL},
+	    {"true\n", EDDY_JSON_TRUE},     {" false ", EDDY_JSON_FALSE},
+	    {"12\n", EDDY_JSON_INT},        {" -0.5 \n", EDDY_JSON_DOUBLE},
+	    {"\"x\"\n", EDDY_JSON_STRING}, {"\"\" ", EDDY_JSON_STRING},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct eddy_json *v = parse(cases[i].text);
+
+		CHECK(v && v->type == cases[i].type);
+		if (!v)
+			fprintf(stderr, "  root scalar %zu: %s\n", i, err);
+	}
 }
 
 static void test_depth(void)
@@ -828,6 +856,7 @@ int main(void)
 	test_numbers();
 	test_duplicates();
 	test_rejections();
+	test_root_scalars();
 	test_depth();
 	test_large();
 	test_reuse();

@@ -39,6 +39,23 @@ describe("eddy validate --schema", function()
     assert.matches("bad.ndjson:4: invalid: not JSON", out, 1, true)
   end)
 
+  it("takes any JSON value as an instance, top-level scalars included", function()
+    t.write(dir .. "/scalar.json", [[{"$schema": "https://json-schema.org/draft/2020-12/schema",
+      "type": ["null", "boolean", "integer", "string"], "maxLength": 3}]])
+    t.write(dir .. "/scalars.ndjson", 'null\ntrue\nfalse\n12\n"x"\n 1.5 \n"long"\n')
+    local rc, out = t.eddy("validate --schema " .. t.q(dir .. "/scalar.json") .. " " ..
+      t.q(dir .. "/scalars.ndjson"))
+    assert.are.equal(1, rc, out)
+    for i = 1, 5 do assert.matches("scalars.ndjson:" .. i .. ": valid", out, 1, true) end
+    assert.matches("scalars.ndjson:6: invalid\n  /: [^\n]*%(keyword /type%)", out)
+    assert.matches("scalars.ndjson:7: invalid\n  /: [^\n]*%(keyword /maxLength%)", out)
+    assert.is_nil(out:match("not JSON"), out)
+
+    rc, out = t.sh("echo null | " .. t.q(t.bin) .. " validate --schema " .. SCHEMA .. " -", true)
+    assert.are.equal(1, rc, out)
+    assert.matches("-:1: invalid\n  /: [^\n]*%(keyword /type%)", out)
+  end)
+
   it("reads standard input and writes the basic output shape with --output json", function()
     t.write(dir .. "/in.ndjson", data() .. "\n" .. data():gsub('"lines":%b[]', '"lines":[]') .. "\n")
     local rc, out = t.eddy("validate --output json --schema " .. SCHEMA .. " - < " .. t.q(dir .. "/in.ndjson"))
