@@ -1,10 +1,13 @@
 /* jsonschema_format.c - the "format" assertions of JSON Schema 2020-12,
- * each checked by hand against the grammar of the RFC the spec cites. */
+ * each checked by hand against the grammar of the RFC the spec cites, but
+ * IDNA2008's Unicode rules for host names, which libidn2 holds. */
 #include "jsonschema_format.h"
 
+#include <idn2.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "regex.h"
 
@@ -266,28 +269,68 @@ static bool ipv6(const char *s, size_t len)
 	return compressed ? groups <= 7 : groups == 8;
 }
 
-/* RFC 1123 2.1 host name: labels of letters, digits and hyphens, 1 to 63
- * long, neither starting nor ending with a hyphen, 253 in all; a final dot
- * (the absolute form) is allowed. */
+/* RFC 1034 3.1: 255 octets on the wire are 253 characters of text (no
+ * final dot); RFC 1035 2.3.4: 63 octets a label. */
+#define HOST_MAX 253
+#define LABEL_MAX 63
+
+static bool is_ldh(unsigned char c)
+{
+	return is_alpha(c) || is_digit(c) || c == '-';
+}
+
+/* An LDH label (RFC 5890 2.3.1): letters, digits and hyphens, 1 to 63, no
+ * hyphen first or last. */
+static bool ldh_label(const char *s, size_t n)
+{
+	if (!n || n > LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_ldh((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* An XN-label is an A-label only when it is Punycode that decodes to a
+ * U-label which encodes back to the same A-label (RFC 5891 5.4). libidn2's
+ * registration check does the decoding and the round trip and tests the
+ * U-label against IDNA2008: DISALLOWED and unassigned code points (RFC 5892
+ * tables), the CONTEXTJ and CONTEXTO rules of RFC 5892 appendix A, leading
+ * combining marks, hyphens, NFC and the Bidi rule of RFC 5893. DNS is case
+ * blind, so "XN--" and upper-case Punycode count as their lower case. */
+static bool a_label(const char *s, size_t n)
+{
+	char buf[LABEL_MAX + 1];
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)(is_alpha((unsigned char)s[i]) ? s[i] | 0x20 : s[i]);
+	buf[n] = '\0';
+	return idn2_register_u8(NULL, (const uint8_t *)buf, NULL, 0) == IDN2_OK;
+}
+
+/* An ASCII label of a host name: LDH, and when it has "--" in the third
+ * and fourth place (RFC 5890's reserved R-LDH labels) an A-label. */
+static bool ascii_label(const char *s, size_t n)
+{
+	if (!ldh_label(s, n))
+		return false;
+	if (n >= 4 && s[2] == '-' && s[3] == '-')
+		return (s[0] | 0x20) == 'x' && (s[1] | 0x20) == 'n' && a_label(s, n);
+	return true;
+}
+
+/* RFC 1123 2.1 host name: labels as above, dot-separated, 253 in all. A
+ * final dot (DNS's absolute form) is not part of a host name. */
 static bool hostname(const char *s, size_t len)
 {
-	if (len && s[len - 1] == '.')
-		len--;
-	if (!len || len > 253)
+	size_t start = 0;
+	if (!len || len > HOST_MAX)
 		return false;
-	size_t label = 0;
 	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = i < len ? (unsigned char)s[i] : '.';
-		if (c == '.') {
-			if (!label || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (is_alpha(c) || is_digit(c) || (c == '-' && label)) {
-			if (++label > 63)
-				return false;
-		} else {
+		if (i < len && s[i] != '.')
+			continue;
+		if (!ascii_label(s + start, i - start))
 			return false;
-		}
+		start = i + 1;
 	}
 	return true;
 }
@@ -301,63 +344,68 @@ static size_t idn_dot(const unsigned char *s, size_t n)
 	return k && (cp == '.' || cp == 0x3002 || cp == 0xff0e || cp == 0xff61) ? k : 0;
 }
 
-/* Internationalized host names, looser than IDNA2008 (RFC 5890-5893):
- * labels as for hostname but any letter-like code point allowed, at most 63
- * bytes of UTF-8 each, no hyphens in the third and fourth place unless the
- * label is an A-label ("xn--"). The contextual rules and the Bidi rule need
- * Unicode tables this does not carry. */
+/* A label of an internationalized host name, its A-label's length in *alen:
+ * ASCII labels as for hostname, others a U-label (RFC 5890 2.3.2.1) by
+ * libidn2's IDNA2008 registration check, which also yields the A-label.
+ * ASCII letters are folded to lower case first, as DNS compares them; any
+ * other upper-case letter is DISALLOWED in IDNA2008 and stays invalid. Not
+ * UTS #46 lookup: its mapping would accept text that is no U-label, and it
+ * skips the CONTEXTO rules. */
+static bool idn_label(const unsigned char *s, size_t n, size_t *alen)
+{
+	/* a U-label's A-label holds at least one octet per code point
+	 * besides "xn--", and a code point is at most 4 octets of UTF-8 */
+	char buf[4 * (LABEL_MAX - 4) + 1];
+	uint8_t *alabel = NULL;
+	bool ascii = true;
+	uint32_t cp;
+	if (n >= sizeof buf)
+		return false;
+	for (size_t i = 0, k; i < n; i += k) {
+		if (!(k = utf8_seq(s + i, n - i, &cp)))
+			return false;
+		/* libidn2 reads C strings: no NUL, nor other non-LDH ASCII */
+		if (cp < 0x80 && !is_ldh((unsigned char)cp))
+			return false;
+		ascii = ascii && cp < 0x80;
+	}
+	if (ascii) {
+		*alen = n;
+		return ascii_label((const char *)s, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)(is_alpha(s[i]) ? s[i] | 0x20 : s[i]);
+	buf[n] = '\0';
+	if (idn2_register_u8((const uint8_t *)buf, NULL, &alabel, 0) != IDN2_OK)
+		return false;
+	*alen = strlen((const char *)alabel);
+	idn2_free(alabel);
+	return *alen <= LABEL_MAX;
+}
+
+/* Internationalized host names (RFC 5890 2.3.2.3): labels split at any
+ * IDNA dot, each an LDH label, an A-label or a U-label, and 253 octets in
+ * all once every label is in its A-label form (the name DNS would carry). */
 static bool idn_hostname(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t total = 0, i = 0, dot = 0;
+	size_t total = 0, start = 0, alen = 0, dot = 0;
 	if (!len)
 		return false;
-	while (i <= len) {
-		size_t start = i, bytes = 0;
-		bool ascii = true;
-		uint32_t cp = 0, prev = 0;
-		while (i < len && !(dot = idn_dot(s + i, len - i))) {
-			size_t k = utf8_seq(s + i, len - i, &cp);
-			if (!k)
-				return false;
-			if (cp < 0x80) {
-				if (!is_alpha((unsigned char)cp) && !is_digit((unsigned char)cp) &&
-				    cp != '-')
-					return false;
-			} else if (!is_ucschar(cp, false) || cp == 0xa0 ||
-			           (cp >= 0x2000 && cp <= 0x206f) || cp == 0x3000 || cp == 0x303b ||
-			           cp == 0x302e || cp == 0x302f) {
-				/* spaces, general punctuation and a few symbols
-				 * IDNA2008 disallows */
-				return false;
-			} else {
-				ascii = false;
-			}
-			if (i == start && cp == '-')
-				return false;
-			prev = cp;
-			bytes += k;
-			i += k;
-		}
-		if (i == start) {
-			/* an empty label is only allowed as the final root dot */
-			if (i == len && start > 0)
-				break;
+	for (size_t i = 0;; i++) {
+		/* the dots' first bytes are never inside a UTF-8 sequence */
+		if (i < len && !(dot = idn_dot(s + i, len - i)))
+			continue;
+		if (!idn_label(s + start, i - start, &alen))
 			return false;
-		}
-		if (prev == '-' || bytes > 63)
+		total += alen + 1;
+		if (total - 1 > HOST_MAX)
 			return false;
-		if (bytes >= 4 && s[start + 2] == '-' && s[start + 3] == '-' &&
-		    !(ascii && (s[start] | 0x20) == 'x' && (s[start + 1] | 0x20) == 'n'))
-			return false;
-		total += bytes + 1;
 		if (i == len)
-			break;
-		i += dot;
-		if (i == len)
-			break; /* the final root dot */
+			return true;
+		i += dot - 1;
+		start = i + 1;
 	}
-	return total - 1 <= 253;
 }
 
 /* ---- email (RFC 5321 4.1.2 Mailbox, RFC 6531 for idn-email) ----------- */
@@ -422,13 +470,12 @@ static bool mailbox(const char *str, size_t len, bool intl)
 	const char *d = str + i + 1;
 	size_t dlen = len - i - 1;
 	if (dlen >= 2 && d[0] == '[' && d[dlen - 1] == ']') {
-		if (dlen > 7 && !strncmp(d + 1, "IPv6:", 5))
+		/* RFC 5234 2.3: the "IPv6:" tag, a quoted string, is
+		 * case-insensitive */
+		if (dlen > 7 && !strncasecmp(d + 1, "IPv6:", 5))
 			return ipv6(d + 6, dlen - 7);
 		return ipv4(d + 1, dlen - 2);
 	}
-	/* a final dot names the root in DNS but not in a mailbox */
-	if (dlen && d[dlen - 1] == '.')
-		return false;
 	return intl ? idn_hostname(d, dlen) : hostname(d, dlen);
 }
 
@@ -625,7 +672,9 @@ static bool uri_template(const char *str, size_t len)
 			if (!k || !is_ucschar(cp, true))
 				return false;
 			i += k;
-		} else if (c <= 0x20 || c == 0x7f || strchr("\"'<>\\^`{|}", c)) {
+		} else if (c <= 0x20 || c == 0x7f || strchr("\"<>\\^`{|}", c)) {
+			/* "'" is not among them: RFC 6570 erratum 6937
+			 * (verified) puts it back into section 2.1's literals */
 			return false;
 		} else {
 			i++;
