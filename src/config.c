@@ -1590,6 +1590,16 @@ void eddy_config_write_doc(FILE *out)
 	      "(`EDDY_KAFKA_BOOTSTRAP_SERVERS` sets `bootstrap.servers`), replacing the "
 	      "file's value if there is one.\n"
 	      "\n"
+	      "Where a group has no committed offset for a partition (a new `group.id`, "
+	      "or offsets expired), eddy starts at the earliest retained record: "
+	      "`auto.offset.reset` is `earliest` unless the section sets it (librdkafka's "
+	      "own default, `latest`, would skip everything the topic already holds, and "
+	      "eddy builds its state from what a data product retains). Set "
+	      "`auto.offset.reset: latest` to start at the end. Each such partition's "
+	      "start is logged when it is assigned: `orders/0: no committed offset for "
+	      "group eddy-orders: starting at the earliest retained record, offset 0 "
+	      "(300 records; kafka.auto.offset.reset: earliest)`.\n"
+	      "\n"
 	      "| property | type | default | env | description |\n"
 	      "| --- | --- | --- | --- | --- |\n",
 	      out);

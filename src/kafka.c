@@ -48,6 +48,8 @@ struct consumer {
 	struct eddy_pipeline *pipeline;
 	struct eddy_reload *reload; /* handlers and schemas changed on disk, SIGHUP */
 	struct eddy_alerts *alerts; /* the outbox's sender, NULL without sinks */
+	const char *group;          /* kafka.group.id */
+	const char *offset_reset;   /* where a partition without a committed offset starts */
 	bool transactional;         /* publish.transactional: a Kafka transaction a batch */
 	struct part *parts;
 	size_t n_parts, cap_parts;
@@ -117,6 +119,15 @@ static int set(rd_kafka_conf_t *kc, const char *key, const char *value, char *er
 	return -1;
 }
 
+/* The value the config's kafka section gives key, or NULL. */
+static const char *kafka_value(const struct eddy_config *conf, const char *key)
+{
+	for (size_t i = 0; i < conf->n_kafka; i++)
+		if (strcmp(conf->kafka[i].key, key) == 0)
+			return conf->kafka[i].value;
+	return NULL;
+}
+
 static size_t find_part(struct consumer *c, const char *topic, int32_t partition, bool add)
 {
 	for (size_t i = 0; i < c->n_parts; i++)
@@ -141,6 +152,51 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 static void settle(struct consumer *c, bool wait);
 static void commit_durable(struct consumer *c);
 
+/* Says where each newly assigned partition without a committed offset of
+ * the group starts, as kafka.auto.offset.reset decides: a new group that
+ * starts at the end skips what the topic already holds, and the log is
+ * where a user finds out. Asks the group coordinator and the partition
+ * leaders; when they do not answer in time only the rule is logged. */
+static void log_starts(struct consumer *c, rd_kafka_t *rk,
+		       const rd_kafka_topic_partition_list_t *list)
+{
+	rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(list);
+	rd_kafka_resp_err_t err = rd_kafka_committed(rk, copy, 5000);
+	const char *r = c->offset_reset;
+	bool earliest = !strcmp(r, "earliest") || !strcmp(r, "smallest") || !strcmp(r, "beginning");
+	bool latest = !strcmp(r, "latest") || !strcmp(r, "largest") || !strcmp(r, "end");
+
+	for (int i = 0; i < copy->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &copy->elems[i];
+		int64_t lo, hi;
+
+		if (!err && (tp->err || tp->offset >= 0))
+			continue;
+		if (err || !(earliest || latest) ||
+		    rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
+							    5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			eddy_log(EDDY_LOG_INFO,
+				 "%s/%d: no committed offset for group %s (or none could be read): "
+				 "kafka.auto.offset.reset: %s decides where it starts",
+				 tp->topic, (int)tp->partition, c->group, c->offset_reset);
+			continue;
+		}
+		if (earliest || hi == lo)
+			eddy_log(EDDY_LOG_INFO,
+				 "%s/%d: no committed offset for group %s: starting at the "
+				 "earliest retained record, offset %" PRId64 " (%" PRId64
+				 " records; kafka.auto.offset.reset: %s)",
+				 tp->topic, (int)tp->partition, c->group, lo, hi - lo, c->offset_reset);
+		else
+			eddy_log(EDDY_LOG_WARN,
+				 "%s/%d: no committed offset for group %s: starting at offset "
+				 "%" PRId64 " (kafka.auto.offset.reset: %s), the %" PRId64
+				 " records already there are skipped",
+				 tp->topic, (int)tp->partition, c->group, hi, c->offset_reset, hi - lo);
+	}
+	rd_kafka_topic_partition_list_destroy(copy);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *list, void *opaque)
 {
@@ -163,6 +219,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		c->parts[p].durable = c->parts[p].committed = -1;
 	}
 	eddy_log(EDDY_LOG_INFO, "%s %d partition(s)", assign ? "assigned" : "revoked", list->cnt);
+	if (assign)
+		log_starts(c, rk, list);
 	if (cooperative)
 		error = assign ? rd_kafka_incremental_assign(rk, list)
 			       : rd_kafka_incremental_unassign(rk, list);
@@ -676,10 +734,7 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		snprintf(errstr, errstr_size, "topics: no topics configured");
 		return 2;
 	}
-	bool has_group = false;
-	for (size_t i = 0; i < conf->n_kafka; i++)
-		has_group |= strcmp(conf->kafka[i].key, "group.id") == 0;
-	if (!has_group) {
+	if (!(c.group = kafka_value(conf, "group.id"))) {
 		snprintf(errstr, errstr_size, "kafka.group.id: required (the consumer group)");
 		return 2;
 	}
@@ -690,6 +745,14 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 	    set(kc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
 	    set(kc, "enable.partition.eof", "true", errstr, errstr_size))
 		goto out;
+	/* A new group starts at the oldest retained record, not at the end
+	 * (librdkafka's default): eddy builds its state from what a data
+	 * product retains (snapshots, then changes), as sink connectors do. */
+	if (!(c.offset_reset = kafka_value(conf, "auto.offset.reset"))) {
+		c.offset_reset = "earliest";
+		if (set(kc, "auto.offset.reset", c.offset_reset, errstr, errstr_size))
+			goto out;
+	}
 	if (!(pc = eddy_kafka_conf(conf, true, errstr, errstr_size)))
 		goto out;
 	/* dead letters are awaited before each commit: send them at once */
@@ -698,12 +761,8 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		goto out;
 	if (conf->publish_transactional) {
 		char tid[256];
-		const char *group = NULL;
-		for (size_t i = 0; i < conf->n_kafka; i++)
-			if (strcmp(conf->kafka[i].key, "group.id") == 0)
-				group = conf->kafka[i].value;
 		snprintf(tid, sizeof tid, "%s%s", conf->publish_transactional_id ? "" : "eddy-",
-			 conf->publish_transactional_id ? conf->publish_transactional_id : group);
+			 conf->publish_transactional_id ? conf->publish_transactional_id : c.group);
 		if (set(pc, "transactional.id", tid, errstr, errstr_size))
 			goto out;
 		c.transactional = true;

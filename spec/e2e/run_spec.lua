@@ -9,7 +9,8 @@ describe("eddy run", function()
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
-                               "refused", "dlq.refused", "term", "binary", "locked", "shared:4" })
+                               "refused", "dlq.refused", "term", "binary", "locked", "shared:4",
+                               "prefilled" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -273,5 +274,42 @@ return {
       got[r.key] = cjson.decode(r.value).version
     end
     assert.are.same(expect, got)
+  end)
+
+  describe("a new group on a topic that already holds events", function()
+    local records = {}
+    setup(function()
+      for k = 1, 300 do records[#records + 1] = { "ORD-" .. k, t.event("ORD-" .. k, 1) } end
+      t.produce(mock, "prefilled", records, dir)
+    end)
+
+    it("starts at the earliest retained event when auto.offset.reset is not set", function()
+      local conf = t.config(dir, mock, { group = "g-fresh", topics = { "prefilled" },
+                                         store = dir .. "/fresh.db", offset_reset = false })
+      assert.is_nil(t.read(conf):match("auto.offset.reset:"))
+      local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+      assert.are.equal(0, rc, out)
+      assert.matches("prefilled/0: no committed offset for group g%-fresh: starting at the " ..
+        "earliest retained record, offset 0 %(300 records; kafka.auto.offset.reset: earliest%)", out)
+      assert.matches("stopped: 300 records, 300 handled", out)
+      assert.are.equal(300, t.query(dir .. "/fresh.db", "select count(*) as n from orders")[1].n)
+      assert.are.same({ 300 }, t.committed(mock, "g-fresh", "prefilled", 1))
+
+      -- the group has committed offsets now: no start is logged again
+      rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+      assert.are.equal(0, rc, out)
+      assert.is_nil(out:match("no committed offset"), out)
+      assert.matches("stopped: 0 records", out)
+    end)
+
+    it("skips them with an explicit latest, and says so", function()
+      local conf = t.config(dir, mock, { group = "g-latest", topics = { "prefilled" },
+                                         store = dir .. "/latest.db", offset_reset = "latest" })
+      local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+      assert.are.equal(0, rc, out)
+      assert.matches("prefilled/0: no committed offset for group g%-latest: starting at offset " ..
+        "300 %(kafka.auto.offset.reset: latest%), the 300 records already there are skipped", out)
+      assert.matches("stopped: 0 records", out)
+    end)
   end)
 end)

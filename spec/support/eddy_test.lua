@@ -207,7 +207,9 @@ function _M.config(dir, m, opts)
     "  group.id: " .. (opts.group or "spec"),
     "  session.timeout.ms: 6000",
     "  heartbeat.interval.ms: 500",
-    "  auto.offset.reset: earliest",
+    -- opts.offset_reset: the value, or false to leave the key out
+    opts.offset_reset ~= false and
+      "  auto.offset.reset: " .. (opts.offset_reset or "earliest") or "  # auto.offset.reset unset",
     "topics: [" .. table.concat(opts.topics or { "orders" }, ", ") .. "]",
     "handlers: " .. (opts.handlers or (dir .. "/handlers")),
     "store: { type: sqlite, path: " .. (opts.store or (dir .. "/state.db")) .. " }",
