@@ -382,6 +382,7 @@ static struct schema_resource *resource_new(struct eddy_schema_set *set, const c
 
 	r->uri = xstrdup(set, uri);
 	r->dialect = d;
+	r->vocabs = VOCAB_ALL;
 	smap_put(&set->resources, r->uri, r);
 	return r;
 }
@@ -414,7 +415,7 @@ static char *child_ptr(struct eddy_schema_set *set, const char *parent, const ch
 
 static struct eddy_schema *node_new(struct eddy_schema_set *set, const struct eddy_json *v,
                                     struct schema_resource *res, const char *ptr,
-                                    enum eddy_schema_dialect d)
+                                    enum eddy_schema_dialect d, uint8_t vocabs)
 {
 	struct eddy_schema *n = eddy_schema_alloc(set, sizeof(*n));
 	size_t ul = strlen(res->uri), pl = strlen(ptr);
@@ -432,6 +433,7 @@ static struct eddy_schema *node_new(struct eddy_schema_set *set, const struct ed
 	n->json = v;
 	n->res = res;
 	n->dialect = d;
+	n->vocabs = vocabs;
 	n->next_pending = set->pending;
 	set->pending = n;
 	pmap_put(&set->nodes, v, n);
@@ -471,7 +473,7 @@ static const char *const sub_map[] = {
 
 static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_json *v,
                                 struct schema_resource *res, const char *ptr,
-                                enum eddy_schema_dialect d);
+                                enum eddy_schema_dialect d, uint8_t vocabs);
 
 static void scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
 {
@@ -487,7 +489,7 @@ static void scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
 			    (c->type == EDDY_JSON_OBJECT || c->type == EDDY_JSON_TRUE ||
 			     c->type == EDDY_JSON_FALSE)) {
 				p = child_ptr(set, n->ptr, m->key, m->key_len);
-				scan(set, c, n->res, p, n->dialect);
+				scan(set, c, n->res, p, n->dialect, n->vocabs);
 			}
 		for (size_t k = 0; k < sizeof(sub_list) / sizeof(sub_list[0]); k++)
 			if (strcmp(m->key, sub_list[k]) == 0 && c->type == EDDY_JSON_ARRAY) {
@@ -497,7 +499,8 @@ static void scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
 
 					snprintf(idx, sizeof(idx), "%u", j);
 					scan(set, &c->u.items[j], n->res,
-					     child_ptr(set, p, idx, strlen(idx)), n->dialect);
+					     child_ptr(set, p, idx, strlen(idx)), n->dialect,
+					     n->vocabs);
 				}
 			}
 		for (size_t k = 0; k < sizeof(sub_map) / sizeof(sub_map[0]); k++)
@@ -509,7 +512,8 @@ static void scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
 					if (e->value.type == EDDY_JSON_ARRAY)
 						continue; /* dependencies: required names */
 					scan(set, &e->value, n->res,
-					     child_ptr(set, p, e->key, e->key_len), n->dialect);
+					     child_ptr(set, p, e->key, e->key_len), n->dialect,
+					     n->vocabs);
 				}
 			}
 	}
@@ -521,20 +525,85 @@ static const struct eddy_json *id_member(const struct eddy_json *v, enum eddy_sc
 	return d == EDDY_DIALECT_DRAFT4 ? eddy_json_getz(v, "id") : eddy_json_getz(v, "$id");
 }
 
+/* The vocabulary URIs of 2019-09 and 2020-12 and the keywords they bring. */
+static const struct {
+	const char *uri;
+	uint8_t vocabs;
+} vocab_uris[] = {
+    {"https://json-schema.org/draft/2019-09/vocab/core", 0},
+    {"https://json-schema.org/draft/2019-09/vocab/applicator",
+     VOCAB_APPLICATOR | VOCAB_UNEVALUATED},
+    {"https://json-schema.org/draft/2019-09/vocab/validation", VOCAB_VALIDATION},
+    {"https://json-schema.org/draft/2019-09/vocab/meta-data", 0},
+    {"https://json-schema.org/draft/2019-09/vocab/format", VOCAB_FORMAT},
+    {"https://json-schema.org/draft/2019-09/vocab/content", 0},
+    {"https://json-schema.org/draft/2020-12/vocab/core", 0},
+    {"https://json-schema.org/draft/2020-12/vocab/applicator", VOCAB_APPLICATOR},
+    {"https://json-schema.org/draft/2020-12/vocab/unevaluated", VOCAB_UNEVALUATED},
+    {"https://json-schema.org/draft/2020-12/vocab/validation", VOCAB_VALIDATION},
+    {"https://json-schema.org/draft/2020-12/vocab/meta-data", 0},
+    {"https://json-schema.org/draft/2020-12/vocab/format-annotation", VOCAB_FORMAT},
+    {"https://json-schema.org/draft/2020-12/vocab/format-assertion",
+     VOCAB_FORMAT | VOCAB_FORMAT_ASSERT},
+    {"https://json-schema.org/draft/2020-12/vocab/content", 0},
+};
+
+/* What a $schema naming no dialect of ours means: the meta-schema is
+ * loaded (built in or through the resolver), its own dialect is the one
+ * the schema is written in, and its "$vocabulary" says which keywords count.
+ * False when it cannot be loaded: the schema keeps the dialect it has, as
+ * it always did. An unknown vocabulary the meta-schema requires lands in
+ * *bad, for the compiler to refuse the schema. */
+static bool meta_vocabs(struct eddy_schema_set *set, const char *meta_uri,
+                        enum eddy_schema_dialect *d, uint8_t *vocabs, const char **bad)
+{
+	char err[256];
+	struct eddy_schema *m;
+	const struct eddy_json *voc;
+
+	/* a meta-schema described by itself, or a loop of them, stops here */
+	if (set->meta_depth >= 8)
+		return false;
+	set->meta_depth++;
+	m = eddy_schema_find(set, meta_uri, err, sizeof(err));
+	set->meta_depth--;
+	if (!m || m->json->type != EDDY_JSON_OBJECT)
+		return false;
+	*d = m->dialect;
+	*vocabs = VOCAB_ALL;
+	voc = eddy_json_getz(m->json, "$vocabulary");
+	if (m->dialect < EDDY_DIALECT_2019_09 || !voc || voc->type != EDDY_JSON_OBJECT)
+		return true;
+	*vocabs = 0;
+	for (uint32_t i = 0; i < voc->len; i++) {
+		const struct eddy_json_member *e = &voc->u.members[i];
+		size_t k = 0, n = sizeof(vocab_uris) / sizeof(vocab_uris[0]);
+
+		while (k < n && strcmp(e->key, vocab_uris[k].uri) != 0)
+			k++;
+		if (k < n)
+			*vocabs |= vocab_uris[k].vocabs;
+		else if (e->value.type == EDDY_JSON_TRUE && !*bad)
+			*bad = e->key;
+	}
+	return true;
+}
+
 /* Registers the schema at v (and every subschema under it): a node, and for
  * an $id a resource, for $anchor and friends an anchor. Returns the node. */
 static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_json *v,
                                 struct schema_resource *res, const char *ptr,
-                                enum eddy_schema_dialect d)
+                                enum eddy_schema_dialect d, uint8_t vocabs)
 {
 	struct eddy_schema *n = pmap_get(&set->nodes, v);
 	const struct eddy_json *id, *sch, *a;
-	const char *frag_anchor = NULL;
+	const char *frag_anchor = NULL, *bad_vocab = NULL;
+	bool new_meta = false;
 
 	if (n)
 		return n;
 	if (v->type != EDDY_JSON_OBJECT) {
-		n = node_new(set, v, res, ptr, d);
+		n = node_new(set, v, res, ptr, d, vocabs);
 		if (!*ptr && !res->root)
 			res->root = n;
 		return n;
@@ -548,8 +617,14 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 
 		if (nd >= 0) {
 			d = (enum eddy_schema_dialect)nd;
-			id = id_member(v, d);
+			vocabs = VOCAB_ALL;
+			new_meta = true;
+		} else {
+			const char *mu = eddy_schema_uri_resolve(set, res->uri, sch->u.s);
+
+			new_meta = meta_vocabs(set, mu, &d, &vocabs, &bad_vocab);
 		}
+		id = id_member(v, d);
 	}
 	/* Before 2019-09 a $ref makes every sibling, $id included, ignored. */
 	if (d <= EDDY_DIALECT_DRAFT6 || d == EDDY_DIALECT_DRAFT7)
@@ -572,10 +647,13 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 			ptr = "";
 		}
 	}
-	n = node_new(set, v, res, ptr, d);
+	n = node_new(set, v, res, ptr, d, vocabs);
 	if (!*ptr) {
 		res->root = n;
 		res->dialect = d;
+		res->vocabs = vocabs;
+		if (new_meta)
+			res->bad_vocab = bad_vocab;
 	}
 	if (frag_anchor && *frag_anchor)
 		anchor_add(set, res, frag_anchor, n, false);
@@ -600,7 +678,7 @@ struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy
 
 	return n ? n
 	         : scan(set, v, parent->res, child_ptr(set, parent->ptr, key, key_len),
-	                parent->dialect);
+	                parent->dialect, parent->vocabs);
 }
 
 static void copy_json(struct eddy_schema_set *set, struct eddy_json *d, const struct eddy_json *s)
@@ -656,7 +734,7 @@ static struct schema_resource *load_document(struct eddy_schema_set *set, const 
 	copy = eddy_schema_alloc(set, sizeof(*copy));
 	copy_json(set, copy, root);
 	res = resource_new(set, uri, set->opts.default_dialect);
-	n = scan(set, copy, res, "", res->dialect);
+	n = scan(set, copy, res, "", res->dialect, VOCAB_ALL);
 	if (n->res != res)
 		smap_put(&set->resources, res->uri, n->res);
 	return n->res;
@@ -739,7 +817,7 @@ struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *ur
 			return NULL;
 		}
 		n = pmap_get(&set->nodes, v);
-		return n ? n : scan(set, v, res, frag, res->dialect);
+		return n ? n : scan(set, v, res, frag, res->dialect, res->vocabs);
 	}
 	for (struct schema_anchor *a = res->anchors; a; a = a->next)
 		if (strcmp(a->name, frag) == 0)

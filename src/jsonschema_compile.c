@@ -236,6 +236,65 @@ static void obj_finish(struct cc *c, struct obj_kw *o)
 	}
 }
 
+/* The vocabulary of each keyword that one can leave out of a 2019-09 or
+ * 2020-12 meta-schema; what is not here is core, or an annotation. */
+static const struct {
+	const char *name;
+	uint8_t vocab;
+} kw_vocabs[] = {
+    {"type", VOCAB_VALIDATION},
+    {"const", VOCAB_VALIDATION},
+    {"enum", VOCAB_VALIDATION},
+    {"multipleOf", VOCAB_VALIDATION},
+    {"maximum", VOCAB_VALIDATION},
+    {"exclusiveMaximum", VOCAB_VALIDATION},
+    {"minimum", VOCAB_VALIDATION},
+    {"exclusiveMinimum", VOCAB_VALIDATION},
+    {"maxLength", VOCAB_VALIDATION},
+    {"minLength", VOCAB_VALIDATION},
+    {"pattern", VOCAB_VALIDATION},
+    {"maxItems", VOCAB_VALIDATION},
+    {"minItems", VOCAB_VALIDATION},
+    {"uniqueItems", VOCAB_VALIDATION},
+    {"maxContains", VOCAB_VALIDATION},
+    {"minContains", VOCAB_VALIDATION},
+    {"maxProperties", VOCAB_VALIDATION},
+    {"minProperties", VOCAB_VALIDATION},
+    {"required", VOCAB_VALIDATION},
+    {"dependentRequired", VOCAB_VALIDATION},
+    {"prefixItems", VOCAB_APPLICATOR},
+    {"items", VOCAB_APPLICATOR},
+    {"additionalItems", VOCAB_APPLICATOR},
+    {"contains", VOCAB_APPLICATOR},
+    {"properties", VOCAB_APPLICATOR},
+    {"patternProperties", VOCAB_APPLICATOR},
+    {"additionalProperties", VOCAB_APPLICATOR},
+    {"dependentSchemas", VOCAB_APPLICATOR},
+    {"propertyNames", VOCAB_APPLICATOR},
+    {"if", VOCAB_APPLICATOR},
+    {"then", VOCAB_APPLICATOR},
+    {"else", VOCAB_APPLICATOR},
+    {"allOf", VOCAB_APPLICATOR},
+    {"anyOf", VOCAB_APPLICATOR},
+    {"oneOf", VOCAB_APPLICATOR},
+    {"not", VOCAB_APPLICATOR},
+    {"unevaluatedItems", VOCAB_UNEVALUATED},
+    {"unevaluatedProperties", VOCAB_UNEVALUATED},
+    {"format", VOCAB_FORMAT},
+};
+
+/* Whether keyword k counts in a schema whose meta-schema turned on the
+ * vocabularies in vocabs. */
+static bool kw_known(const char *k, uint8_t vocabs)
+{
+	if ((vocabs & VOCAB_ALL) == VOCAB_ALL)
+		return true;
+	for (size_t i = 0; i < sizeof(kw_vocabs) / sizeof(kw_vocabs[0]); i++)
+		if (strcmp(k, kw_vocabs[i].name) == 0)
+			return (vocabs & kw_vocabs[i].vocab) != 0;
+	return true;
+}
+
 static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char *errstr,
                         size_t errstr_size)
 {
@@ -264,6 +323,14 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	if (v->type != EDDY_JSON_OBJECT)
 		return fail(&c, "a schema must be an object or a boolean, got %s",
 		            got(v, g, sizeof(g)));
+	/* a vocabulary the meta-schema requires and we lack: the schema
+	 * would not mean what its author meant (Core 8.1.2) */
+	if (!*n->ptr && n->res->bad_vocab) {
+		c.key = "$schema";
+		return fail(
+		    &c, "the meta-schema requires the vocabulary \"%s\", which is not supported",
+		    n->res->bad_vocab);
+	}
 	/* Before 2019-09, $ref stands alone: its siblings are ignored. */
 	if (legacy && (ref = eddy_json_getz(v, "$ref"))) {
 		c.key = "$ref";
@@ -276,13 +343,16 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	}
 	/* "type" is tested first, outside the keyword array: the cheapest
 	 * test, and the most telling error */
-	if ((c.key = "type", ref = eddy_json_getz(v, "type")) && type_bits(&c, ref, &n->types))
+	if ((c.key = "type", ref = eddy_json_getz(v, "type")) && kw_known("type", n->vocabs) &&
+	    type_bits(&c, ref, &n->types))
 		return -1;
 	for (uint32_t i = 0; i < v->len; i++) {
 		const char *k = v->u.members[i].key;
 		const struct eddy_json *x = &v->u.members[i].value;
 		struct kw *w = &kw[nk];
 
+		if (!kw_known(k, n->vocabs))
+			continue;
 		c.key = k;
 		w->name = k;
 		if (strcmp(k, "$ref") == 0) {
@@ -378,7 +448,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 		} else if (strcmp(k, "format") == 0) {
 			if (x->type != EDDY_JSON_STRING)
 				return fail(&c, "must be a string, got %s", got(x, g, sizeof(g)));
-			if (set->opts.format_assert) {
+			if (set->opts.format_assert || (n->vocabs & VOCAB_FORMAT_ASSERT)) {
 				w->op = OP_FORMAT;
 				w->u.format = x->u.s;
 				nk++;
@@ -474,7 +544,10 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 			if (!(w->u.schema = sub(&c, x)))
 				return -1;
 			nk++;
-		} else if (strcmp(k, "dependencies") == 0 && legacy) {
+		} else if (strcmp(k, "dependencies") == 0) {
+			/* 2019-09 split it into dependentRequired and
+			 * dependentSchemas; schemas written for draft-07 keep
+			 * meaning what they meant */
 			if (compile_deps(&c, x, w, true, true))
 				return -1;
 			nk++;
@@ -524,7 +597,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 		const struct eddy_json *ai = eddy_json_getz(v, "additionalItems");
 
 		if (items.u.items.prefix && !items.u.items.rest && ai &&
-		    d != EDDY_DIALECT_2020_12) {
+		    kw_known("additionalItems", n->vocabs) && d != EDDY_DIALECT_2020_12) {
 			items.u.items.rest = eddy_schema_node_at(set, n, ai, "additionalItems", 15);
 			items.u.items.rest_name = "additionalItems";
 		}
@@ -541,7 +614,7 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 		contains.name = "contains";
 		contains.u.contains.min = 1;
 		contains.u.contains.max = UINT64_MAX;
-		if (d >= EDDY_DIALECT_2019_09) {
+		if (d >= EDDY_DIALECT_2019_09 && kw_known("minContains", n->vocabs)) {
 			c.key = "minContains";
 			if (mn && count(&c, mn, &contains.u.contains.min))
 				return -1;
@@ -557,7 +630,9 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 		kw[nk].name = "properties";
 		kw[nk++].u.obj = obj;
 	}
-	if (cond.u.cond.if_s && (cond.u.cond.then_s || cond.u.cond.else_s)) {
+	/* From 2019-09 on, "if" alone still counts: what it evaluates is
+	 * evaluated, for unevaluatedItems and unevaluatedProperties. */
+	if (cond.u.cond.if_s && (cond.u.cond.then_s || cond.u.cond.else_s || !legacy)) {
 		cond.op = OP_IF;
 		cond.name = "if";
 		kw[nk++] = cond;

@@ -26,6 +26,18 @@ enum {
 	T_OBJ = 64,
 };
 
+/* The vocabularies of 2019-09 and 2020-12 that a schema's meta-schema
+ * turns on through "$vocabulary" (core is always on). The keywords of the
+ * others are unknown there: annotations that validate nothing. */
+enum {
+	VOCAB_APPLICATOR = 1,
+	VOCAB_UNEVALUATED = 2, /* 2019-09: part of the applicator vocabulary */
+	VOCAB_VALIDATION = 4,
+	VOCAB_FORMAT = 8,         /* format-annotation (2019-09: format) */
+	VOCAB_FORMAT_ASSERT = 16, /* format-assertion: formats fail validation */
+	VOCAB_ALL = VOCAB_APPLICATOR | VOCAB_UNEVALUATED | VOCAB_VALIDATION | VOCAB_FORMAT,
+};
+
 /* One compiled keyword. The validator switches on op; name is the keyword
  * as written in the schema, for keyword locations. */
 enum kw_op {
@@ -184,6 +196,8 @@ struct schema_resource {
 	struct eddy_schema *root;
 	enum eddy_schema_dialect dialect;
 	bool recursive_anchor; /* the root has "$recursiveAnchor": true */
+	uint8_t vocabs;        /* VOCAB_* of its meta-schema */
+	const char *bad_vocab; /* a required vocabulary we do not know, or NULL */
 	struct schema_anchor *anchors;
 };
 
@@ -195,6 +209,7 @@ struct eddy_schema {
 	const struct eddy_json *json;
 	struct schema_resource *res;
 	enum eddy_schema_dialect dialect;
+	uint8_t vocabs; /* VOCAB_*: which keywords this schema knows */
 	uint8_t state;
 	bool has_uneval; /* evaluates unevaluated*: collects annotations */
 	uint32_t types;  /* "type", tested before the keywords; 0: absent */
@@ -237,6 +252,7 @@ struct eddy_schema_set {
 	struct pmap nodes;           /* JSON value of the schema -> node */
 	struct eddy_schema *pending; /* nodes to compile */
 	unsigned n_generated;
+	unsigned meta_depth; /* custom meta-schemas being looked up */
 
 	/* the last validation's errors */
 	struct err_rec *recs;

@@ -923,10 +923,16 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 	case OP_NOT:
 		return !quiet(c, w->u.schema, v, NULL) || fail_kw(c, n, w, v, 0);
 	case OP_IF: {
-		bool r = quiet(c, w->u.cond.if_s, v, NULL);
-		const struct eddy_schema *next = r ? w->u.cond.then_s : w->u.cond.else_s;
+		const struct eddy_schema *next;
 		size_t ka;
+		bool r;
 
+		/* "if" alone: its annotations are all it gives, and only a
+		 * schema with unevaluated* asks for them */
+		if (!w->u.cond.then_s && !w->u.cond.else_s && !ev)
+			return true;
+		r = quiet(c, w->u.cond.if_s, v, NULL);
+		next = r ? w->u.cond.then_s : w->u.cond.else_s;
 		if (r && ev)
 			quiet(c, w->u.cond.if_s, v, ev);
 		if (!next)

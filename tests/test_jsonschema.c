@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "jsonschema.h"
@@ -77,9 +78,10 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 	char *text = read_file(path, &len), err[512];
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	const struct eddy_json *root;
-	/* the optional format tests expect assertion */
+	/* the optional format tests (optional/format.json, optional/format/)
+	 * expect assertion; the required format.json expects annotation only */
 	struct eddy_schema_opts opts = {.default_dialect = d,
-	                                .format_assert = strstr(path, "/format") != NULL,
+	                                .format_assert = strstr(path, "/optional/format") != NULL,
 	                                .resolve = resolve,
 	                                .resolve_ud = (void *)rem};
 
@@ -185,6 +187,30 @@ static void suite(const char *name, const char *dir, enum eddy_schema_dialect d,
 	       t.opt);
 	test_checks += t.req;
 	test_failures += t.req - t.req_ok;
+}
+
+/* The upstream suite's 2019-09 and 2020-12 folders, when JSON_SCHEMA_SUITE
+ * names a checkout of it: not installed by any package, so CI runs without
+ * it; its required tests then count like ours. */
+static void upstream_suite(const char *root)
+{
+	static const struct {
+		const char *name, *dir;
+		enum eddy_schema_dialect d;
+	} drafts[] = {
+	    {"upstream draft2019-09", "draft2019-09", EDDY_DIALECT_2019_09},
+	    {"upstream draft2020-12", "draft2020-12", EDDY_DIALECT_2020_12},
+	};
+	char rdir[1024], tdir[1024];
+	struct remotes rem = {{rdir}};
+
+	snprintf(rdir, sizeof(rdir), "%s/remotes", root);
+	for (size_t i = 0; i < sizeof(drafts) / sizeof(drafts[0]); i++) {
+		snprintf(tdir, sizeof(tdir), "%s/tests/%s", root, drafts[i].dir);
+		/* a wrong path must not pass as "nothing to run" */
+		CHECK(access(tdir, R_OK) == 0);
+		suite(drafts[i].name, tdir, drafts[i].d, &rem);
+	}
 }
 
 static const char schema_path[] = "conf/schemas/order-proposal.schema.json";
@@ -418,6 +444,31 @@ static void api_compile_errors(void)
 	eddy_schema_set_destroy(set);
 }
 
+/* A meta-schema that requires a vocabulary we do not know: the schema is
+ * refused, not validated as if the vocabulary meant nothing. */
+static void api_unknown_vocabulary(void)
+{
+	static const char *const drafts[] = {"draft2019-09", "draft2020-12"};
+	struct remotes ours = {{"tests/jsonschema/remotes"}};
+	struct eddy_schema_opts opts = {.resolve = resolve, .resolve_ud = &ours};
+
+	for (size_t i = 0; i < sizeof(drafts) / sizeof(drafts[0]); i++) {
+		struct eddy_schema_set *set = eddy_schema_set_new(&opts);
+		char schema[256], want[512], err[512] = "";
+
+		snprintf(schema, sizeof(schema),
+		         "{\"$schema\": \"" REMOTE_PREFIX "%s/meta-unknown-required.json\", "
+		         "\"type\": \"integer\"}",
+		         drafts[i]);
+		snprintf(want, sizeof(want),
+		         "urn:eddy:schema:1: /$schema: the meta-schema requires the vocabulary "
+		         "\"https://eddy.test/vocab/not-known\", which is not supported");
+		CHECK(eddy_schema_add(set, schema, strlen(schema), NULL, err, sizeof(err)) == NULL);
+		CHECK_STR(err, want);
+		eddy_schema_set_destroy(set);
+	}
+}
+
 static void api_recursion(void)
 {
 	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
@@ -444,16 +495,20 @@ int main(void)
 {
 	struct remotes old = {{SUITE "/remotes"}};
 	struct remotes ours = {{"tests/jsonschema/remotes", SUITE "/remotes"}};
+	const char *up = getenv("JSON_SCHEMA_SUITE");
 
 	suite("draft4", SUITE "/tests/draft4", EDDY_DIALECT_DRAFT4, &old);
 	suite("draft6", SUITE "/tests/draft6", EDDY_DIALECT_DRAFT6, &old);
 	suite("draft7", SUITE "/tests/draft7", EDDY_DIALECT_DRAFT7, &old);
 	suite("draft2019-09", "tests/jsonschema/draft2019-09", EDDY_DIALECT_2019_09, &ours);
 	suite("draft2020-12", "tests/jsonschema/draft2020-12", EDDY_DIALECT_2020_12, &ours);
+	if (up && *up)
+		upstream_suite(up);
 	api_errors();
 	api_max_errors();
 	api_lookup();
 	api_compile_errors();
+	api_unknown_vocabulary();
 	api_recursion();
 	CHECK(eddy_schema_dialect_parse("http://json-schema.org/draft-07/schema#") ==
 	      EDDY_DIALECT_DRAFT7);
