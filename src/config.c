@@ -344,6 +344,24 @@ static const struct prop props[] = {
             "(`handlers/x.lua: memory limit of 256 MB exceeded`). After either stop the "
             "handlers are loaded again into a fresh state: module-level variables start "
             "afresh."},
+    {.name = "http.listen",
+     .type = P_STRING,
+     .def = "127.0.0.1:9464",
+     .off = OFF(http_listen),
+     .doc = "Address of the HTTP endpoint (`host:port`, `[v6]:port`; port 0 picks a free "
+            "one, logged at start): `/metrics` (Prometheus), `/livez` and `/healthz` "
+            "(liveness), `/readyz` (readiness). `0.0.0.0:9464` serves every interface, as a "
+            "container needs; empty turns the endpoint off. An address that cannot be "
+            "served stops `eddy run` at start; `eddy dev` goes on without it."},
+    {.name = "http.stuck_after_ms",
+     .type = P_INT,
+     .def = "60000",
+     .off = OFF(http_stuck_after_ms),
+     .min = 0,
+     .max = 3600000,
+     .doc = "`/livez` answers 503 when the main loop has not turned for this long (a "
+            "handler stuck in a C call, a hung store): the orchestrator restarts the "
+            "process. 0: never."},
     {.name = "log.level",
      .type = P_ENUM,
      .def = "info",

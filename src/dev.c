@@ -93,7 +93,7 @@ int eddy_cmd_dev(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL, *events = "examples/events";
-	struct eddy_kafka_opts ko = {.stop = &eddy_stop, .progress = stderr};
+	struct eddy_kafka_opts ko = {.stop = &eddy_stop, .progress = stderr, .http_optional = true};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {

@@ -17,6 +17,7 @@
 #include "publish.h"
 #include "store.h"
 #include "reload.h"
+#include "telemetry.h"
 
 /* A partition this process holds or has records of in the current batch. */
 struct part {
@@ -28,6 +29,9 @@ struct part {
 	int64_t next;          /* offset after the last handled record of the batch */
 	int64_t durable;       /* the store's work is committed below this, -1 none */
 	int64_t committed;     /* last offset committed to the group, -1 none */
+	/* records of the current batch by outcome, counted when it ends */
+	uint32_t tally[EDDY_RECORD_N];
+	struct eddy_metric *records[EDDY_RECORD_N], *lag; /* series, made on first use */
 };
 
 /* A record produced for a source record (its dead letter, or what its
@@ -48,6 +52,7 @@ struct consumer {
 	struct eddy_pipeline *pipeline;
 	struct eddy_reload *reload; /* handlers and schemas changed on disk, SIGHUP */
 	struct eddy_alerts *alerts; /* the outbox's sender, NULL without sinks */
+	struct eddy_telemetry *tel; /* metrics, probes and their HTTP endpoint */
 	const char *group;          /* kafka.group.id */
 	const char *offset_reset;   /* where a partition without a committed offset starts */
 	bool transactional;         /* publish.transactional: a Kafka transaction a batch */
@@ -143,7 +148,8 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 		c->parts = n;
 		c->cap_parts = cap;
 	}
-	c->parts[c->n_parts] = (struct part){strdup(topic), partition, false, false, -1, -1, -1, -1};
+	c->parts[c->n_parts] = (struct part){.topic = strdup(topic), .partition = partition,
+					     .first = -1, .next = -1, .durable = -1, .committed = -1};
 	if (!c->parts[c->n_parts].topic)
 		abort();
 	return c->n_parts++;
@@ -221,6 +227,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	eddy_log(EDDY_LOG_INFO, "%s %d partition(s)", assign ? "assigned" : "revoked", list->cnt);
 	if (assign)
 		log_starts(c, rk, list);
+	else
+		for (int i = 0; i < list->cnt; i++)
+			eddy_metric_set(c->parts[find_part(c, list->elems[i].topic,
+							   list->elems[i].partition, false)].lag, 0);
+	eddy_metric_inc(eddy_metric_get(c->tel->rebalances,
+					(const char *const[]){assign ? "assign" : "revoke"}));
+	size_t held = 0;
+	for (size_t i = 0; i < c->n_parts; i++)
+		held += c->parts[i].assigned;
+	eddy_health_set(c->tel->health, EDDY_HEALTH_ASSIGNED,
+			held ? NULL : "no partitions assigned to this member");
 	if (cooperative)
 		error = assign ? rd_kafka_incremental_assign(rk, list)
 			       : rd_kafka_incremental_unassign(rk, list);
@@ -308,6 +325,7 @@ static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dea
 	eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%" PRId64 ": %s: %s%s%s", m->topic,
 		 (int)m->partition, m->offset, dl->stage, dl->handler ? dl->handler : "",
 		 dl->handler ? ": " : "", dl->reason);
+	eddy_telemetry_dead_letter(c->tel, dl->stage);
 	rd_kafka_headers_t *h = rd_kafka_headers_new(m->n_headers + 7);
 	char num[32], when[40];
 	for (size_t i = 0; i < m->n_headers; i++)
@@ -477,6 +495,7 @@ static void commit_durable(struct consumer *c)
 	}
 	if (l->cnt > 0) {
 		rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
+		eddy_metric_inc(err ? c->tel->commit_failures : c->tel->commits);
 		if (err) {
 			/* The partitions moved on: their new owner starts from the
 			 * last commit and repeats some idempotent work. */
@@ -493,8 +512,35 @@ static void commit_durable(struct consumer *c)
 
 static void reset_batch(struct consumer *c)
 {
-	for (size_t i = 0; i < c->n_parts; i++)
+	for (size_t i = 0; i < c->n_parts; i++) {
 		c->parts[i].first = c->parts[i].next = -1;
+		memset(c->parts[i].tally, 0, sizeof c->parts[i].tally);
+	}
+}
+
+/* Counts the batch's records by topic and outcome: as they went when it
+ * was made durable; every record of it as retried when it was abandoned
+ * (it is polled again, handled or not). */
+static void count_batch(struct consumer *c, bool durable, rd_kafka_message_t **msgs, ssize_t n)
+{
+	for (ssize_t i = 0; !durable && i < n; i++) {
+		size_t pi = msgs[i]->err ? SIZE_MAX
+					 : find_part(c, rd_kafka_topic_name(msgs[i]->rkt),
+						     msgs[i]->partition, false);
+		if (pi != SIZE_MAX && c->parts[pi].assigned)
+			c->parts[pi].tally[EDDY_RECORD_RETRIED]++;
+	}
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		for (int o = 0; o < EDDY_RECORD_N; o++) {
+			if (!p->tally[o] || (!durable && o != EDDY_RECORD_RETRIED))
+				continue;
+			if (!p->records[o])
+				p->records[o] = eddy_telemetry_records(c->tel, p->topic, o);
+			eddy_metric_add(p->records[o], p->tally[o]);
+		}
+		memset(p->tally, 0, sizeof p->tally);
+	}
 }
 
 /* Every assigned partition at its end, and all of it committed. */
@@ -512,23 +558,30 @@ static bool all_at_end(struct consumer *c)
 	return assigned > 0 && c->n_pending == 0;
 }
 
+/* Records behind the end of the partitions held, from the watermarks of
+ * the last fetch (no request to the broker); sets each partition's gauge. */
 static int64_t lag(struct consumer *c)
 {
 	int64_t total = 0;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (size_t i = 0; i < c->n_parts; i++)
 		if (c->parts[i].assigned)
-			rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition);
+			rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition)
+			    ->opaque = &c->parts[i];
 	rd_kafka_position(c->rk, l);
 	for (int i = 0; i < l->cnt; i++) {
+		struct part *p = l->elems[i].opaque;
 		int64_t lo, hi;
 		if (rd_kafka_get_watermark_offsets(c->rk, l->elems[i].topic, l->elems[i].partition,
 						   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    hi < 0)
 			continue;
 		int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
-		if (hi > pos)
-			total += hi - pos;
+		int64_t behind = hi > pos ? hi - pos : 0;
+		if (!p->lag)
+			p->lag = eddy_telemetry_lag(c->tel, p->topic, p->partition);
+		eddy_metric_set(p->lag, (double)behind);
+		total += behind;
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	return total;
@@ -545,7 +598,6 @@ static void progress(struct consumer *c)
 	fflush(c->opts->progress);
 }
 
-/* Handles one batch of records; returns false when it had to be abandoned. */
 /* Between two batches: the new handlers and schemas, or the old ones and
  * the error. */
 static void reload(struct consumer *c)
@@ -652,12 +704,24 @@ static bool commit_transaction(struct consumer *c, bool ok)
 	return false;
 }
 
+/* The store failed: counted, and the service is not ready until a
+ * transaction commits again. */
+static void store_failed(struct consumer *c, const char *err)
+{
+	char reason[600];
+	snprintf(reason, sizeof reason, "store: %.580s", err);
+	eddy_metric_inc(c->tel->store_failures);
+	eddy_health_set(c->tel->health, EDDY_HEALTH_STORE, reason);
+}
+
+/* Handles one batch of records; returns false when it had to be abandoned. */
 static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t n)
 {
 	char err[1024];
 	double t0 = now_s();
 	if (eddy_pipeline_begin(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store: %s", err);
+		store_failed(c, err);
 		return false;
 	}
 	for (ssize_t i = 0; i < n; i++) {
@@ -680,12 +744,17 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		struct eddy_msg m;
 		to_msg(c, rkm, &m);
 		c->consumed++;
-		if (eddy_pipeline_handle(c->pipeline, &m) == EDDY_OUTCOME_FAILED) {
+		uint64_t unrouted = eddy_pipeline_stats(c->pipeline)->unrouted;
+		enum eddy_outcome o = eddy_pipeline_handle(c->pipeline, &m);
+		if (o == EDDY_OUTCOME_FAILED) {
 			eddy_log(EDDY_LOG_ERROR, "batch abandoned at %s %d/%" PRId64 ": %s", topic,
 				 (int)rkm->partition, rkm->offset, eddy_pipeline_error(c->pipeline));
 			eddy_pipeline_abort(c->pipeline);
 			return false;
 		}
+		p->tally[o == EDDY_OUTCOME_DEAD ? EDDY_RECORD_DEAD_LETTERED
+			 : eddy_pipeline_stats(c->pipeline)->unrouted != unrouted ? EDDY_RECORD_SKIPPED
+										   : EDDY_RECORD_HANDLED]++;
 		if (p->first < 0)
 			p->first = rkm->offset;
 		p->next = rkm->offset + 1;
@@ -694,8 +763,10 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 	double t1 = now_s();
 	if (eddy_pipeline_commit(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
+		store_failed(c, err);
 		return false;
 	}
+	eddy_health_set(c->tel->health, EDDY_HEALTH_STORE, NULL);
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
 		if (p->first >= 0 && p->next > p->durable)
@@ -704,6 +775,7 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 	double t2 = now_s();
 	c->t_handle += t1 - t0;
 	c->t_store_commit += t2 - t1;
+	eddy_metric_observe(c->tel->store_seconds, t2 - t1);
 	return true;
 }
 
@@ -776,6 +848,8 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 	rd_kafka_conf_set_log_cb(pc, log_cb);
 	rd_kafka_conf_set_error_cb(pc, error_cb);
 
+	if (!(c.tel = eddy_telemetry_new(conf, !opts->http_optional, errstr, errstr_size)))
+		goto out;
 	struct eddy_pipeline_opts popts = opts->pipeline;
 	popts.dead_letter = dead_letter;
 	popts.dead_letter_ud = &c;
@@ -832,9 +906,11 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		goto out;
 	int backoff = 0;
 	struct timespec last = {0, 0};
+	time_t last_lag = 0;
 	while (!*opts->stop) {
 		double tp = now_s();
 		ssize_t n = rd_kafka_consume_batch_queue(queue, conf->batch_timeout_ms, msgs, batch);
+		eddy_health_beat(c.tel->health);
 		if (c.first_batch > 0)
 			c.t_poll += now_s() - tp;
 		if (n < 0) {
@@ -856,6 +932,9 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		bool ok = handle_batch(&c, msgs, n);
 		if (txn)
 			ok = commit_transaction(&c, ok);
+		count_batch(&c, ok, msgs, n);
+		if (!ok || c.consumed > consumed)
+			eddy_metric_inc(ok ? c.tel->batches : c.tel->batches_abandoned);
 		if (ok && c.alerts && eddy_pipeline_stats(c.pipeline)->alerts != alerts)
 			eddy_alerts_wake(c.alerts);
 		if (ok && c.consumed > consumed) {
@@ -879,16 +958,21 @@ int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts 
 		settle(&c, false);
 		commit_durable(&c);
 		c.t_kafka_commit += now_s() - tc;
+		if (ok && c.consumed > consumed)
+			eddy_metric_observe(c.tel->commit_seconds, now_s() - tc);
+		eddy_telemetry_sync(c.tel, eddy_pipeline_stats(c.pipeline));
 		if (backoff)
 			eddy_sleep_ms(backoff, opts->stop);
-		if (opts->progress) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec != last.tv_sec &&
-			    (c.consumed != c.consumed_shown || now.tv_sec - last.tv_sec >= 5)) {
-				progress(&c);
-				last = now;
-			}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec != last_lag) {
+			lag(&c); /* the gauges, once a second */
+			last_lag = now.tv_sec;
+		}
+		if (opts->progress && now.tv_sec != last.tv_sec &&
+		    (c.consumed != c.consumed_shown || now.tv_sec - last.tv_sec >= 5)) {
+			progress(&c);
+			last = now;
 		}
 		if (eddy_reload_due(c.reload)) {
 			reload(&c);
@@ -942,6 +1026,7 @@ out:
 			 as.delivered, as.retried, as.failed, as.given_up);
 	}
 	eddy_pipeline_destroy(c.pipeline);
+	eddy_telemetry_destroy(c.tel);
 	eddy_reload_destroy(c.reload);
 	if (kc)
 		rd_kafka_conf_destroy(kc);

@@ -18,6 +18,8 @@ struct eddy_kafka_opts {
 	volatile int *stop;
 	/* eddy dev: a live progress/lag line every second on this stream */
 	FILE *progress;
+	/* eddy dev: an HTTP endpoint that cannot listen is a warning, not an error */
+	bool http_optional;
 	/* Pipeline options (print_actions); dead letters are set here. */
 	struct eddy_pipeline_opts pipeline;
 };

@@ -219,6 +219,8 @@ function _M.config(dir, m, opts)
     "batch: { size: " .. (opts.batch or 500) .. ", timeout_ms: 50 }",
     "handler: { retries: " .. (opts.retries or 1) .. ", backoff_ms: 10 }",
     "log: { level: " .. (opts.log_level or "info") .. " }",
+    -- a free port: specs run several eddy processes at once
+    "http: { listen: \"" .. (opts.http or "127.0.0.1:0") .. "\" }",
   }
   local path = dir .. "/eddy.yaml"
   _M.write(path, table.concat(lines, "\n") .. "\n" .. (opts.extra or ""))
@@ -286,6 +288,24 @@ function _M.query(db, sql)
   assert(rc == 0, "sqlite3 failed: " .. out)
   if out:match("^%s*$") then return {} end
   return cjson.decode(out)
+end
+
+-- The port of the HTTP endpoint a running eddy logged ("http: ... (port N)").
+function _M.http_port(proc)
+  for _ = 1, 200 do
+    local port = proc.log():match("http: [^\n]* %(port (%d+)%)")
+    if port then return tonumber(port) end
+    _M.sleep(0.05)
+  end
+  error("no HTTP endpoint in the log: " .. proc.log())
+end
+
+-- GET http://127.0.0.1:port/path: status code and body.
+function _M.http_get(port, path)
+  local rc, out = _M.sh("curl -s -m 5 -w '\n%{http_code}' http://127.0.0.1:" .. port .. path)
+  assert(rc == 0, "curl failed (" .. tostring(rc) .. ") on " .. path)
+  local body, code = out:match("^(.*)\n(%d+)$")
+  return tonumber(code), body
 end
 
 -- Runs eddy with args; returns exit code and combined output.

@@ -1,0 +1,166 @@
+/* telemetry.c - eddy's metrics by Prometheus conventions (`eddy_` prefix,
+ * `_total` counters, base units) and the endpoint that serves them. */
+#include "telemetry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <luajit.h>
+
+#include "log.h"
+
+static const char *const outcome_names[EDDY_RECORD_N] = {"handled", "skipped", "dead_lettered",
+							 "retried"};
+
+/* Short names for the families' label lists. */
+#define LABELS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static struct eddy_metric *counter(struct eddy_metrics *m, const char *name, const char *help)
+{
+	return eddy_metric_only(
+	    eddy_metrics_family(m, name, help, EDDY_METRIC_COUNTER, NULL, NULL, 0));
+}
+
+static struct eddy_metric *seconds(struct eddy_metrics *m, const char *name, const char *help)
+{
+	return eddy_metric_only(
+	    eddy_metrics_family(m, name, help, EDDY_METRIC_HISTOGRAM, NULL, NULL, 0));
+}
+
+/* Every family; false when one could not be made (no memory). */
+static bool register_all(struct eddy_telemetry *t)
+{
+	struct eddy_metrics *m = t->registry;
+	struct eddy_metric_family *info = eddy_metrics_family(
+	    m, "eddy_build_info", "The versions eddy runs with; the value is always 1.",
+	    EDDY_METRIC_GAUGE, LABELS("version", "luajit", "librdkafka"), NULL, 0);
+	eddy_metric_set(
+	    eddy_metric_get(info, LABELS(EDDY_VERSION, LUAJIT_VERSION, rd_kafka_version_str())), 1);
+
+	t->records = eddy_metrics_family(
+	    m, "eddy_records_total",
+	    "Records consumed, by topic and outcome: handled, skipped (no handler subscribed), "
+	    "dead_lettered, retried (their batch was abandoned and is handled again).",
+	    EDDY_METRIC_COUNTER, LABELS("topic", "outcome"), NULL, 0);
+	t->dead_letters =
+	    eddy_metrics_family(m, "eddy_dead_letters_total",
+				"Records sent to the dead-letter topic, by the stage that refused "
+				"them: envelope, schema, handler, action.",
+				EDDY_METRIC_COUNTER, LABELS("stage"), NULL, 0);
+	t->lag = eddy_metrics_family(
+	    m, "eddy_consumer_lag",
+	    "Records between this consumer's position and the end of each partition it holds, "
+	    "as of its last fetch; 0 once the partition is revoked.",
+	    EDDY_METRIC_GAUGE, LABELS("topic", "partition"), NULL, 0);
+	t->rebalances = eddy_metrics_family(m, "eddy_rebalances_total",
+					    "Partition assignments and revocations of the group.",
+					    EDDY_METRIC_COUNTER, LABELS("kind"), NULL, 0);
+	t->batches = counter(m, "eddy_batches_total", "Batches made durable.");
+	t->batches_abandoned = counter(m, "eddy_batches_abandoned_total",
+				       "Batches abandoned (store or registry failure) and polled again.");
+	t->commits = counter(m, "eddy_offset_commits_total", "Offset commits to the group.");
+	t->commit_failures =
+	    counter(m, "eddy_offset_commit_failures_total", "Offset commits the group refused.");
+	t->commit_seconds = seconds(m, "eddy_offset_commit_duration_seconds",
+				    "Time to settle a batch's produced records and commit its offsets.");
+	t->store_seconds = seconds(m, "eddy_store_transaction_duration_seconds",
+				   "Time to commit a batch's store transaction (durable on disk).");
+	t->store_failures = counter(m, "eddy_store_transaction_failures_total",
+				    "Store transactions that failed to begin or commit.");
+	t->upserts = counter(m, "eddy_store_upserts_total", "ctx.upsert writes applied to a batch's store transaction (a batch handled again counts again).");
+	t->deletes = counter(m, "eddy_store_deletes_total", "ctx.delete writes applied to a batch's store transaction (a batch handled again counts again).");
+	t->published = counter(m, "eddy_published_total", "Records handlers published (ctx.publish).");
+	t->alerts = counter(m, "eddy_alerts_raised_total", "Alerts written to the outbox.");
+	t->alerts_deduped = counter(m, "eddy_alerts_deduplicated_total",
+				    "Alerts raised again within the dedupe window and dropped.");
+	t->handler_retries =
+	    counter(m, "eddy_handler_retries_total", "Events retried after a handler failed.");
+	t->reloads = counter(m, "eddy_reloads_total", "Handler and schema reloads that took.");
+	t->reload_failures = counter(m, "eddy_reload_failures_total",
+				     "Reloads that failed; the running handlers stayed.");
+	return info && t->records && t->dead_letters && t->lag && t->rebalances && t->batches &&
+	       t->batches_abandoned && t->commits && t->commit_failures && t->commit_seconds &&
+	       t->store_seconds && t->store_failures && t->upserts && t->deletes && t->published &&
+	       t->alerts && t->alerts_deduped && t->handler_retries && t->reloads &&
+	       t->reload_failures;
+}
+
+struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool required,
+					  char *errstr, size_t errstr_size)
+{
+	struct eddy_telemetry *t = calloc(1, sizeof *t);
+	char err[256];
+
+	if (!t || !(t->registry = eddy_metrics_new()) ||
+	    !(t->health = eddy_health_new(conf->http_stuck_after_ms)) || !register_all(t)) {
+		eddy_errf(errstr, errstr_size, "metrics: out of memory");
+		goto fail;
+	}
+	if (!conf->http_listen || !*conf->http_listen)
+		return t;
+	t->http = eddy_http_start(conf->http_listen, t->registry, t->health, err, sizeof err);
+	if (t->http) {
+		eddy_log(EDDY_LOG_INFO, "http: /metrics, /livez, /readyz on %s (port %u)",
+			 conf->http_listen, eddy_http_port(t->http));
+	} else if (required) {
+		eddy_errf(errstr, errstr_size, "%s", err);
+		goto fail;
+	} else {
+		eddy_log(EDDY_LOG_WARN, "%s; going on without /metrics", err);
+	}
+	return t;
+fail:
+	eddy_telemetry_destroy(t);
+	return NULL;
+}
+
+void eddy_telemetry_destroy(struct eddy_telemetry *t)
+{
+	if (!t)
+		return;
+	eddy_http_stop(t->http);
+	eddy_health_destroy(t->health);
+	eddy_metrics_destroy(t->registry);
+	free(t);
+}
+
+struct eddy_metric *eddy_telemetry_records(struct eddy_telemetry *t, const char *topic,
+					   enum eddy_record_outcome outcome)
+{
+	return eddy_metric_get(t->records, LABELS(topic, outcome_names[outcome]));
+}
+
+void eddy_telemetry_dead_letter(struct eddy_telemetry *t, const char *stage)
+{
+	eddy_metric_inc(eddy_metric_get(t->dead_letters, LABELS(stage)));
+}
+
+struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *topic,
+				       int32_t partition)
+{
+	char p[16];
+	snprintf(p, sizeof p, "%d", (int)partition);
+	return eddy_metric_get(t->lag, LABELS(topic, p));
+}
+
+/* Adds the growth of one pipeline counter. */
+#define SYNC(metric, field)                                                  \
+	do {                                                                 \
+		if (s->field > t->synced.field)                              \
+			eddy_metric_add(t->metric, (double)(s->field - t->synced.field)); \
+	} while (0)
+
+void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s)
+{
+	SYNC(upserts, upserts);
+	SYNC(deletes, deletes);
+	SYNC(published, published);
+	SYNC(alerts, alerts);
+	SYNC(alerts_deduped, alerts_deduped);
+	SYNC(handler_retries, retries);
+	SYNC(reloads, reloads);
+	SYNC(reload_failures, reload_failures);
+	t->synced = *s;
+}

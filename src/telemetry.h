@@ -1,0 +1,61 @@
+/* telemetry.h - the service's own metrics (every name, help text and label
+ * set in one table-like place) and its probes, served over HTTP when
+ * http.listen is set. The consumer loop updates them; nothing here slows
+ * an event beyond an atomic add. */
+#ifndef EDDY_TELEMETRY_H
+#define EDDY_TELEMETRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http.h"
+#include "metrics.h"
+#include "pipeline.h"
+
+/* Outcomes of a record in eddy_records_total. */
+enum eddy_record_outcome {
+	EDDY_RECORD_HANDLED,       /* its handlers ran and their actions are durable */
+	EDDY_RECORD_SKIPPED,       /* no handler subscribed */
+	EDDY_RECORD_DEAD_LETTERED, /* sent to the dead-letter topic */
+	EDDY_RECORD_RETRIED,       /* its batch was abandoned; it is handled again */
+	EDDY_RECORD_N
+};
+
+struct eddy_telemetry {
+	struct eddy_metrics *registry;
+	struct eddy_health *health;
+	struct eddy_http *http; /* NULL when http.listen is empty */
+	struct eddy_metric_family *records;      /* {topic, outcome} */
+	struct eddy_metric_family *dead_letters; /* {stage} */
+	struct eddy_metric_family *lag;          /* {topic, partition} */
+	struct eddy_metric_family *rebalances;   /* {kind} */
+	struct eddy_metric *batches, *batches_abandoned;
+	struct eddy_metric *commits, *commit_failures, *commit_seconds;
+	struct eddy_metric *store_seconds, *store_failures;
+	struct eddy_metric *upserts, *deletes, *published, *alerts, *alerts_deduped;
+	struct eddy_metric *handler_retries, *reloads, *reload_failures;
+	struct eddy_pipeline_stats synced; /* the pipeline's counters already added */
+};
+
+/* Registers every metric and, unless conf->http_listen is empty, serves
+ * them. required: whether an endpoint that cannot listen is an error (eddy
+ * run) or only a warning (eddy dev). NULL with errstr on failure. */
+struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool required,
+					  char *errstr, size_t errstr_size);
+/* Stops serving and frees t; NULL is a no-op. */
+void eddy_telemetry_destroy(struct eddy_telemetry *t);
+
+/* The series of records of topic with outcome; cache it per partition. */
+struct eddy_metric *eddy_telemetry_records(struct eddy_telemetry *t, const char *topic,
+					   enum eddy_record_outcome outcome);
+/* A dead letter of stage (envelope, schema, handler, action). */
+void eddy_telemetry_dead_letter(struct eddy_telemetry *t, const char *stage);
+/* The lag series of one partition. */
+struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *topic,
+				       int32_t partition);
+/* Adds what the pipeline counted since the last call (upserts, deletes,
+ * published records, alerts, handler retries, reloads). */
+void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s);
+
+#endif
