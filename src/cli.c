@@ -1,13 +1,13 @@
-/* cli.c - what the subcommands share, and eddy run. */
+/* cli.c - what the subcommands share: signals, the config, options. */
 #include "cli.h"
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "kafka.h"
 #include "log.h"
 #include "reload.h"
 
@@ -58,53 +58,60 @@ struct eddy_config *eddy_cli_config(const char *path)
 	return c;
 }
 
-static void run_usage(FILE *f)
-{
-	fprintf(f, "usage: eddy run -c FILE [--exit-at-end]\n"
-		   "  -c, --config FILE   the configuration (conf/eddy.yaml)\n"
-		   "  --exit-at-end       exit 0 once every assigned partition is at its end\n"
-		   "                      and all work is committed\n");
-}
+#define MAX_OPTS 16
 
-int eddy_cmd_run(int argc, char **argv)
+int eddy_cli_parse(int argc, char **argv, const struct eddy_cli_opt *opts, void (*usage)(FILE *f),
+                   int *status)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"exit-at-end", no_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL;
-	struct eddy_kafka_opts ko = {.stop = &eddy_stop};
+	struct option longs[MAX_OPTS + 2];
+	char shorts[3 * MAX_OPTS + 4] = "h";
+	size_t n = 0, o = 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'e':
-			ko.exit_at_end = true;
-			break;
-		case 'h':
-			run_usage(stdout);
-			return 0;
-		default:
-			run_usage(stderr);
-			return 2;
+
+	/* getopt's tables: a short letter is its own value, a long-only
+	 * option is 256 + its index */
+	for (; opts[n].name; n++) {
+		bool arg = opts[n].value || opts[n].list;
+		if (n == MAX_OPTS)
+			abort(); /* a programmer's error: more options than the table holds */
+		longs[n] = (struct option){opts[n].name, arg ? required_argument : no_argument,
+		                           NULL, opts[n].letter ? opts[n].letter : 256 + (int)n};
+		if (opts[n].letter) {
+			shorts[o++] = opts[n].letter;
+			if (arg)
+				shorts[o++] = ':';
 		}
 	}
-	if (optind != argc) {
-		run_usage(stderr);
-		return 2;
+	longs[n] = (struct option){"help", no_argument, NULL, 'h'};
+	longs[n + 1] = (struct option){NULL, 0, NULL, 0};
+	shorts[o] = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		size_t i = 0;
+		if (ch == 'h') {
+			usage(stdout);
+			*status = 0;
+			return -1;
+		}
+		while (i < n && (opts[i].letter ? opts[i].letter : 256 + (int)i) != ch)
+			i++;
+		if (i == n)
+			goto misuse;
+		if (opts[i].value)
+			*opts[i].value = optarg;
+		else if (opts[i].flag)
+			*opts[i].flag = true;
+		else if (opts[i].list->n < EDDY_CLI_LIST_MAX)
+			opts[i].list->items[opts[i].list->n++] = optarg;
+		else {
+			fprintf(stderr, "eddy: at most %d --%s options\n", EDDY_CLI_LIST_MAX,
+			        opts[i].name);
+			goto misuse;
+		}
 	}
-	struct eddy_config *conf = eddy_cli_config(path);
-	if (!conf)
-		return 2;
-	eddy_cli_signals();
-	char err[1024];
-	int rc = eddy_kafka_run(conf, &ko, err, sizeof err);
-	if (rc != 0)
-		fprintf(stderr, "eddy: %s\n", err);
-	eddy_config_destroy(conf);
-	return rc;
+	return optind;
+misuse:
+	usage(stderr);
+	*status = 2;
+	return -1;
 }

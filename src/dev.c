@@ -1,7 +1,6 @@
 /* dev.c - eddy dev: the service on an embedded broker, loaded with the
  * example events, printing every action as it happens. */
 #include <dirent.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,36 +84,19 @@ static void usage(FILE *f)
 
 int eddy_cmd_dev(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"events", required_argument, NULL, 'E'},
-		{"exit-at-end", no_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *path = NULL, *events = "examples/events";
 	struct eddy_kafka_opts ko = {.stop = &eddy_stop, .progress = stderr, .http_optional = true};
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'E':
-			events = optarg;
-			break;
-		case 'e':
-			ko.exit_at_end = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
+	const struct eddy_cli_opt opts[] = {
+	    {.name = "config", .letter = 'c', .value = &path},
+	    {.name = "events", .value = &events},
+	    {.name = "exit-at-end", .flag = &ko.exit_at_end},
+	    {0},
+	};
+	int status, operand = eddy_cli_parse(argc, argv, opts, usage, &status);
+
+	if (operand < 0)
+		return status;
+	if (operand != argc) {
 		usage(stderr);
 		return 2;
 	}

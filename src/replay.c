@@ -1,6 +1,5 @@
 /* replay.c - eddy replay: records from a file through the same pipeline as
  * the service (envelope, handlers, store), no Kafka. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,40 +40,23 @@ static void usage(FILE *f)
 
 int eddy_cmd_replay(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"topic", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *path = NULL, *topic = NULL;
 	struct eddy_pipeline_opts po = {0};
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:nt:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			po.dry_run = true;
-			break;
-		case 't':
-			topic = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc - 1) {
+	const struct eddy_cli_opt opts[] = {
+	    {.name = "config", .letter = 'c', .value = &path},
+	    {.name = "dry-run", .letter = 'n', .flag = &po.dry_run},
+	    {.name = "topic", .letter = 't', .value = &topic},
+	    {0},
+	};
+	int status, operand = eddy_cli_parse(argc, argv, opts, usage, &status);
+
+	if (operand < 0)
+		return status;
+	if (operand != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	const char *input = argv[optind];
+	const char *input = argv[operand];
 	char err[1024], topic_buf[256];
 	if (!topic)
 		topic = eddy_input_topic_of(input, topic_buf, sizeof topic_buf);

@@ -1,6 +1,5 @@
-/* validate.c - eddy validate (instances against a schema, or records as the
- * service checks them) and eddy check (everything a config names loads). */
-#include <getopt.h>
+/* validate.c - eddy validate: instances against a schema, or records as the
+ * service checks them. */
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,6 @@
 
 #include "cli.h"
 #include "envelope.h"
-#include "handlers.h"
 #include "input.h"
 #include "jsonschema.h"
 #include "readfile.h"
@@ -106,8 +104,8 @@ static int validate_instances(struct eddy_schema_set *set, const struct eddy_sch
 	return rc;
 }
 
-static int with_schema(const char *schema, char **maps, size_t n_maps, const char *dialect,
-		       bool format_assert, const char *input, bool json)
+static int with_schema(const char *schema, const struct eddy_cli_list *maps,
+		       const char *dialect, bool format_assert, const char *input, bool json)
 {
 	char err[1024];
 	int rc = 2;
@@ -135,14 +133,15 @@ static int with_schema(const char *schema, char **maps, size_t n_maps, const cha
 		fprintf(stderr, "eddy: out of memory\n");
 		goto out;
 	}
-	for (size_t i = 0; i < n_maps; i++) {
-		char *eq = strchr(maps[i], '=');
-		if (!eq || eq == maps[i] || !eq[1]) {
-			fprintf(stderr, "eddy: --map \"%s\": expected PREFIX=DIR\n", maps[i]);
+	for (size_t i = 0; i < maps->n; i++) {
+		const char *map = maps->items[i], *eq = strchr(map, '=');
+		char prefix[1024];
+		if (!eq || eq == map || !eq[1] || (size_t)(eq - map) >= sizeof prefix) {
+			fprintf(stderr, "eddy: --map \"%s\": expected PREFIX=DIR\n", map);
 			goto out;
 		}
-		*eq = '\0';
-		if (eddy_schema_files_map(files, maps[i], eq + 1, err, sizeof err) != 0) {
+		snprintf(prefix, sizeof prefix, "%.*s", (int)(eq - map), map);
+		if (eddy_schema_files_map(files, prefix, eq + 1, err, sizeof err) != 0) {
 			fprintf(stderr, "eddy: --map: %s\n", err);
 			goto out;
 		}
@@ -246,132 +245,33 @@ out:
 
 int eddy_cmd_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"schema", required_argument, NULL, 's'},
-		{"map", required_argument, NULL, 'm'},
-		{"dialect", required_argument, NULL, 'd'},
-		{"format-assert", no_argument, NULL, 'f'},
-		{"config", required_argument, NULL, 'c'},
-		{"topic", required_argument, NULL, 't'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *schema = NULL, *config = NULL, *dialect = NULL, *topic = NULL;
 	const char *output = "text";
-	char *maps[32];
-	size_t n_maps = 0;
+	struct eddy_cli_list maps = {0};
 	bool format_assert = false;
-	int ch;
+	const struct eddy_cli_opt opts[] = {
+	    {.name = "schema", .letter = 's', .value = &schema},
+	    {.name = "map", .letter = 'm', .list = &maps},
+	    {.name = "dialect", .letter = 'd', .value = &dialect},
+	    {.name = "format-assert", .letter = 'f', .flag = &format_assert},
+	    {.name = "config", .letter = 'c', .value = &config},
+	    {.name = "topic", .letter = 't', .value = &topic},
+	    {.name = "output", .letter = 'o', .value = &output},
+	    {0},
+	};
+	int rc, operand = eddy_cli_parse(argc, argv, opts, usage, &rc);
 
-	while ((ch = getopt_long(argc, argv, "s:m:d:fc:t:o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			schema = optarg;
-			break;
-		case 'm':
-			if (n_maps == sizeof maps / sizeof maps[0]) {
-				fprintf(stderr, "eddy: at most 32 --map options\n");
-				return 2;
-			}
-			maps[n_maps++] = optarg;
-			break;
-		case 'd':
-			dialect = optarg;
-			break;
-		case 'f':
-			format_assert = true;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 't':
-			topic = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc - 1 || !!schema == !!config ||
+	if (operand < 0)
+		return rc;
+	if (operand < argc - 1 || !!schema == !!config ||
 	    (strcmp(output, "text") != 0 && strcmp(output, "json") != 0) ||
-	    (config && (n_maps || dialect || format_assert)) || (schema && topic)) {
+	    (config && (maps.n || dialect || format_assert)) || (schema && topic)) {
 		usage(stderr);
 		return 2;
 	}
-	const char *input = optind < argc ? argv[optind] : "-";
+	const char *input = operand < argc ? argv[operand] : "-";
 	bool json = strcmp(output, "json") == 0;
 	if (schema)
-		return with_schema(schema, maps, n_maps, dialect, format_assert, input, json);
+		return with_schema(schema, &maps, dialect, format_assert, input, json);
 	return with_config(config, topic, input, json);
-}
-
-static void check_usage(FILE *f)
-{
-	fprintf(f, "usage: eddy check [-c FILE]\n"
-		   "  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
-		   "Loads the config, compiles every handler and every schema it names.\n"
-		   "exit status: 0 all good, 1 a problem (printed as file:line: message), 2 errors of use\n");
-}
-
-int eddy_cmd_check(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL;
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			check_usage(stdout);
-			return 0;
-		default:
-			check_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		check_usage(stderr);
-		return 2;
-	}
-	struct eddy_config *conf = eddy_cli_config(path);
-	if (!conf)
-		return 1;
-	char err[1024];
-	int rc = 1;
-	struct eddy_actions none = {0};
-	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms, conf->handler_memory_limit_mb};
-	struct eddy_handlers *h =
-	    eddy_handlers_load_with_limits(conf->handlers, &none, &lim, err, sizeof err);
-	struct eddy_schemas *s = NULL;
-	if (!h) {
-		fprintf(stderr, "eddy: %s\n", err);
-		goto out;
-	}
-	if (!(s = eddy_schemas_new(conf, err, sizeof err))) {
-		fprintf(stderr, "eddy: %s\n", err);
-		goto out;
-	}
-	printf("%s: ok: %zu handlers, %zu type mappings to schemas%s\n",
-	       conf->path ? conf->path : "(defaults)", eddy_handlers_count(h),
-	       conf->n_schema_types, conf->registry_url ? ", registry not asked" : "");
-	rc = 0;
-out:
-	eddy_schemas_destroy(s);
-	eddy_handlers_destroy(h);
-	eddy_config_destroy(conf);
-	return rc;
 }
