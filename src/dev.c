@@ -103,7 +103,8 @@ int eddy_cmd_dev(int argc, char **argv)
 	struct eddy_config *conf = eddy_cli_config(path);
 	if (!conf)
 		return 2;
-	ko.pipeline.print_actions = stdout;
+	ko.pipeline.observe = eddy_pipeline_print;
+	ko.pipeline.observe_ud = stdout;
 
 	char err[1024];
 	int rc = 1;

@@ -20,7 +20,7 @@ struct eddy_kafka_opts {
 	FILE *progress;
 	/* eddy dev: an HTTP endpoint that cannot listen is a warning, not an error */
 	bool http_optional;
-	/* Pipeline options (print_actions); dead letters are set here. */
+	/* Pipeline options (the observer); dead letters and publishing are set here. */
 	struct eddy_pipeline_opts pipeline;
 };
 

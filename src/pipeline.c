@@ -77,20 +77,44 @@ void eddy_sleep_ms(int ms, volatile const int *stop)
 	}
 }
 
-/* Prints one action for eddy dev and replay: "upsert orders ORD-1 {...}". */
-static void print_action(struct eddy_pipeline *p, const char *verb, const char *ns,
-			 const char *key, size_t key_len, const char *value, size_t len)
+void eddy_pipeline_print(void *ud, const struct eddy_action *a)
 {
-	FILE *out = p->opts.print_actions;
-	if (!out)
-		return;
+	static const char *const verbs[] = {"upsert", "delete", "alert", "publish", "log"};
+	FILE *out = ud;
 	const size_t max = 160;
-	fprintf(out, "%-6s %s %.*s", verb, ns, (int)key_len, key);
-	if (value)
-		fprintf(out, " %.*s%s", (int)(len > max ? max : len), value,
-			len > max ? "..." : "");
-	fputc('\n', out);
+
+	fprintf(out, "%-6s ", verbs[a->kind]);
+	switch (a->kind) {
+	case EDDY_ACTION_ALERT:
+		if (!a->target)
+			fputs("(no alerts.sinks: not sent) ", out);
+		else
+			fprintf(out, "%s ", a->target);
+		fprintf(out, "%s %s%s\n", a->severity, a->summary,
+			a->repeated ? " (already raised: not sent again)" : "");
+		break;
+	case EDDY_ACTION_LOG:
+		fprintf(out, "%s %s: %s%s%s\n", a->severity, a->target, a->summary,
+			a->value ? " " : "", a->value ? a->value : "");
+		break;
+	case EDDY_ACTION_PUBLISH:
+		fprintf(out, "%s %.*s %.*s\n", a->target, (int)a->key_len, a->key ? a->key : "",
+			(int)(a->value ? a->value_len : 11), a->value ? a->value : "(tombstone)");
+		break;
+	default:
+		fprintf(out, "%s %.*s", a->target, (int)a->key_len, a->key);
+		if (a->value)
+			fprintf(out, " %.*s%s", (int)(a->value_len > max ? max : a->value_len),
+				a->value, a->value_len > max ? "..." : "");
+		fputc('\n', out);
+	}
 	fflush(out);
+}
+
+static void observe(const struct eddy_pipeline *p, const struct eddy_action *a)
+{
+	if (p->opts.observe)
+		p->opts.observe(p->opts.observe_ud, a);
 }
 
 /* A store error during an action: the record is not at fault, so the
@@ -190,13 +214,17 @@ static int apply_writes(struct eddy_pipeline *p)
 			if (eddy_store_delete(p->store, ns, key, w->key_len, err, sizeof err) != 0)
 				return store_error(p, err);
 			p->stats.deletes++;
-			print_action(p, "delete", ns, key, w->key_len, NULL, 0);
+			observe(p, &(struct eddy_action){.kind = EDDY_ACTION_DELETE, .target = ns,
+							 .key = key, .key_len = w->key_len});
 		} else {
 			if (eddy_store_upsert(p->store, ns, key, w->key_len, p->buf + w->value, w->len,
 					      &origin, err, sizeof err) != 0)
 				return store_error(p, err);
 			p->stats.upserts++;
-			print_action(p, "upsert", ns, key, w->key_len, p->buf + w->value, w->len);
+			observe(p, &(struct eddy_action){.kind = EDDY_ACTION_UPSERT, .target = ns,
+							 .key = key, .key_len = w->key_len,
+							 .value = p->buf + w->value,
+							 .value_len = w->len});
 		}
 	}
 	int64_t now = p->n_alerts ? eddy_now_ms() : 0;
@@ -211,26 +239,17 @@ static int apply_writes(struct eddy_pipeline *p)
 			p->stats.alerts++;
 		else
 			p->stats.alerts_deduped++;
-		if (p->opts.print_actions) {
-			fprintf(p->opts.print_actions, "alert  %s %s %s%s\n", a->sink, a->severity,
-				a->summary, rc ? " (already raised: not sent again)" : "");
-			fflush(p->opts.print_actions);
-		}
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT, .target = a->sink,
+						 .severity = a->severity, .summary = a->summary,
+						 .repeated = rc != 0});
 	}
 	/* last: what leaves the process comes after everything that can still
 	 * fail in the store */
 	for (size_t i = 0; i < p->n_records; i++) {
 		const struct eddy_record *r = &p->records[i];
-		/* without a producer (replay) the records are reported */
-		FILE *out = p->opts.print_actions ? p->opts.print_actions
-			    : p->opts.publish     ? NULL
-						  : stdout;
-		if (out) {
-			fprintf(out, "publish %s %.*s %.*s\n", r->topic, (int)r->key_len,
-				r->key ? r->key : "", (int)(r->value ? r->value_len : 11),
-				r->value ? r->value : "(tombstone)");
-			fflush(out);
-		}
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_PUBLISH, .target = r->topic,
+						 .key = r->key, .key_len = r->key_len,
+						 .value = r->value, .value_len = r->value_len});
 		if (p->opts.publish && p->opts.publish(p->opts.publish_ud, p->cur, r) != 0) {
 			eddy_errf(p->error, sizeof p->error, "publish to %s not accepted", r->topic);
 			p->store_failed = true;
@@ -276,11 +295,10 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 		eddy_errf(errstr, errstr_size, "ctx.alert: summary is required");
 		return -1;
 	}
-	if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.print_actions) {
+	if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.observe) {
 		/* eddy dev and dry runs without sinks: the alert is shown, not kept */
-		fprintf(p->opts.print_actions, "alert  (no alerts.sinks: not sent) %s %s\n",
-			severity, req->summary);
-		fflush(p->opts.print_actions);
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT, .severity = severity,
+						 .summary = req->summary});
 		return 0;
 	}
 	if (!sink) {
@@ -430,10 +448,10 @@ static void act_log(void *ud, const char *handler, const char *level, const char
 		l = EDDY_LOG_WARN;
 	else if (strcmp(level, "error") == 0)
 		l = EDDY_LOG_ERROR;
-	if (p->opts.print_actions && eddy_log_enabled(l)) {
-		fprintf(p->opts.print_actions, "log    %s %s: %s%s%s\n", level, handler, msg,
-			fields_json ? " " : "", fields_json ? fields_json : "");
-		fflush(p->opts.print_actions);
+	if (p->opts.observe && eddy_log_enabled(l)) {
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_LOG, .target = handler,
+						 .severity = level, .summary = msg,
+						 .value = fields_json});
 		return;
 	}
 	eddy_log_fields(l, fields_json, "%s: %s", handler, msg);

@@ -47,14 +47,47 @@ struct eddy_pipeline_stats {
 	uint64_t batches, aborted_batches;
 };
 
+/* An action of a handled event as it happens: what eddy dev and dry runs
+ * show. Strings are borrowed for the call; the fields of other kinds are
+ * NULL. */
+enum eddy_action_kind {
+	EDDY_ACTION_UPSERT,  /* target: namespace; key; value */
+	EDDY_ACTION_DELETE,  /* target: namespace; key */
+	EDDY_ACTION_ALERT,   /* target: sink (NULL: none configured); severity; summary */
+	EDDY_ACTION_PUBLISH, /* target: topic; key; value (NULL: tombstone) */
+	EDDY_ACTION_LOG,     /* target: handler; severity: level; summary: message; value: fields */
+};
+
+struct eddy_action {
+	enum eddy_action_kind kind;
+	const char *target;
+	const char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+	const char *severity;
+	const char *summary;
+	bool repeated; /* alert: raised within the dedupe window, not sent again */
+};
+
+typedef void (*eddy_observe_fn)(void *ud, const struct eddy_action *a);
+
+/* An eddy_observe_fn that prints each action as a line on the FILE *ud:
+ * "upsert orders ORD-1 {...}" (values cut at 160 bytes). */
+void eddy_pipeline_print(void *ud, const struct eddy_action *a);
+
 struct eddy_pipeline_opts {
-	/* Print every action on out as it happens (eddy dev, replay). */
-	FILE *print_actions;
+	/* Sees every action as it happens (eddy dev, dry runs). With an
+	 * observer, alerts without configured sinks are shown instead of
+	 * failing their event, and ctx.log goes to the observer instead of the
+	 * log. */
+	eddy_observe_fn observe;
+	void *observe_ud;
 	/* replay --dry-run: batches are rolled back instead of committed */
 	bool dry_run;
 	eddy_dead_letter_fn dead_letter;
 	void *dead_letter_ud;
-	eddy_publish_fn publish; /* NULL: published records are printed on stdout */
+	eddy_publish_fn publish; /* NULL: published records only go to the observer */
 	void *publish_ud;
 };
 

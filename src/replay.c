@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "input.h"
 #include "pipeline.h"
+#include "publish.h"
 
 struct report {
 	const char *input;
@@ -21,6 +22,18 @@ static int report_invalid(void *ud, const struct eddy_msg *m, const struct eddy_
 	(void)m;
 	fprintf(stderr, "%s:%zu: %s%s%s: %s\n", r->input, eddy_input_line(r->in), dl->stage,
 		dl->handler ? " " : "", dl->handler ? dl->handler : "", dl->reason);
+	return 0;
+}
+
+/* Without Kafka, what handlers publish is reported on stdout. */
+static int report_published(void *ud, const struct eddy_msg *m, const struct eddy_record *r)
+{
+	(void)ud;
+	(void)m;
+	eddy_pipeline_print(stdout, &(struct eddy_action){.kind = EDDY_ACTION_PUBLISH,
+							  .target = r->topic, .key = r->key,
+							  .key_len = r->key_len, .value = r->value,
+							  .value_len = r->value_len});
 	return 0;
 }
 
@@ -73,8 +86,12 @@ int eddy_cmd_replay(int argc, char **argv)
 	}
 	po.dead_letter = report_invalid;
 	po.dead_letter_ud = &r;
-	if (po.dry_run)
-		po.print_actions = stdout;
+	if (po.dry_run) {
+		po.observe = eddy_pipeline_print; /* published records included */
+		po.observe_ud = stdout;
+	} else {
+		po.publish = report_published;
+	}
 	if (!(p = eddy_pipeline_new(conf, &po, err, sizeof err))) {
 		fprintf(stderr, "eddy: %s\n", err);
 		goto out;
