@@ -68,6 +68,13 @@ struct consumer {
 	double first_batch, last_batch; /* monotonic seconds: the steady rate */
 	/* seconds spent per phase, reported at debug level on exit */
 	double t_poll, t_handle, t_store_commit, t_kafka_commit;
+	/* the loop's own */
+	rd_kafka_conf_t *kc, *pc;  /* until the consumer and producer take them */
+	rd_kafka_queue_t *queue;   /* the consumer's */
+	rd_kafka_message_t **msgs; /* batch.size of them */
+	int backoff;               /* ms before polling again after a failed batch */
+	time_t last_lag;           /* monotonic second the lag gauges were set */
+	struct timespec last_progress;
 };
 
 static double now_s(void)
@@ -792,251 +799,305 @@ static void mark_batch_starts(struct consumer *c, rd_kafka_message_t **msgs, ssi
 	}
 }
 
-int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts,
-		   char *errstr, size_t errstr_size)
+/* The two librdkafka configurations: the user's kafka section plus what
+ * eddy's commit protocol needs. Returns 0, or -1 with errstr. */
+static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 {
-	struct consumer c = {.conf = conf, .opts = opts};
-	rd_kafka_conf_t *kc = NULL, *pc = NULL;
-	rd_kafka_queue_t *queue = NULL;
-	rd_kafka_message_t **msgs = NULL;
-	int rc = 2;
+	const struct eddy_config *conf = c->conf;
+
+	if (!(c->kc = eddy_kafka_conf(conf, false, errstr, errstr_size)))
+		return -1;
+	if (set(c->kc, "enable.auto.commit", "false", errstr, errstr_size) ||
+	    set(c->kc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+	    set(c->kc, "enable.partition.eof", "true", errstr, errstr_size))
+		return -1;
+	/* A new group starts at the oldest retained record, not at the end
+	 * (librdkafka's default): eddy builds its state from what a data
+	 * product retains (snapshots, then changes), as sink connectors do. */
+	if (!(c->offset_reset = kafka_value(conf, "auto.offset.reset"))) {
+		c->offset_reset = "earliest";
+		if (set(c->kc, "auto.offset.reset", c->offset_reset, errstr, errstr_size))
+			return -1;
+	}
+	if (!(c->pc = eddy_kafka_conf(conf, true, errstr, errstr_size)))
+		return -1;
+	/* dead letters are awaited before each commit: send them at once */
+	if (set(c->pc, "enable.idempotence", "true", errstr, errstr_size) ||
+	    set(c->pc, "linger.ms", "0", errstr, errstr_size))
+		return -1;
+	if (conf->publish_transactional) {
+		char tid[256];
+		snprintf(tid, sizeof tid, "%s%s", conf->publish_transactional_id ? "" : "eddy-",
+			 conf->publish_transactional_id ? conf->publish_transactional_id : c->group);
+		if (set(c->pc, "transactional.id", tid, errstr, errstr_size))
+			return -1;
+		c->transactional = true;
+	}
+	rd_kafka_conf_set_opaque(c->kc, c);
+	rd_kafka_conf_set_rebalance_cb(c->kc, rebalance_cb);
+	rd_kafka_conf_set_log_cb(c->kc, log_cb);
+	rd_kafka_conf_set_error_cb(c->kc, error_cb);
+	rd_kafka_conf_set_opaque(c->pc, c);
+	rd_kafka_conf_set_dr_msg_cb(c->pc, dr_msg_cb);
+	rd_kafka_conf_set_log_cb(c->pc, log_cb);
+	rd_kafka_conf_set_error_cb(c->pc, error_cb);
+	return 0;
+}
+
+/* The producer (transactions initialised when configured) and the
+ * consumer, subscribed. Returns 0, or -1 with errstr. */
+static int open_clients(struct consumer *c, char *errstr, size_t errstr_size)
+{
+	const struct eddy_config *conf = c->conf;
 	char err[512];
+
+	if (!(c->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c->pc, err, sizeof err))) {
+		snprintf(errstr, errstr_size, "kafka producer: %s", err);
+		return -1;
+	}
+	c->pc = NULL;
+	if (c->transactional) {
+		rd_kafka_error_t *e = rd_kafka_init_transactions(c->producer, 30000);
+		if (e) {
+			snprintf(errstr, errstr_size, "kafka producer transactions: %s",
+				 rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			return -1;
+		}
+	}
+	if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c->kc, err, sizeof err))) {
+		snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+		return -1;
+	}
+	c->kc = NULL;
+	rd_kafka_poll_set_consumer(c->rk);
+
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)conf->n_topics);
+	for (size_t i = 0; i < conf->n_topics; i++)
+		rd_kafka_topic_partition_list_add(subs, conf->topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t serr = rd_kafka_subscribe(c->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (serr) {
+		snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(serr));
+		return -1;
+	}
+	for (size_t i = 0; i < conf->n_topics; i++)
+		eddy_log(EDDY_LOG_INFO, "subscribed to %s", conf->topics[i]);
+	c->queue = rd_kafka_queue_get_consumer(c->rk);
+	return 0;
+}
+
+/* Everything the loop needs: configurations, metrics and the HTTP
+ * endpoint, the pipeline (store, handlers, schemas), Kafka clients, the
+ * alert sender, reload watches. Returns 0, or the exit status with errstr:
+ * 2 for a configuration error, 1 for another. */
+static int consumer_open(struct consumer *c, char *errstr, size_t errstr_size)
+{
+	const struct eddy_config *conf = c->conf;
 
 	if (conf->n_topics == 0) {
 		snprintf(errstr, errstr_size, "topics: no topics configured");
 		return 2;
 	}
-	if (!(c.group = kafka_value(conf, "group.id"))) {
+	if (!(c->group = kafka_value(conf, "group.id"))) {
 		snprintf(errstr, errstr_size, "kafka.group.id: required (the consumer group)");
 		return 2;
 	}
-
-	if (!(kc = eddy_kafka_conf(conf, false, errstr, errstr_size)))
-		goto out;
-	if (set(kc, "enable.auto.commit", "false", errstr, errstr_size) ||
-	    set(kc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-	    set(kc, "enable.partition.eof", "true", errstr, errstr_size))
-		goto out;
-	/* A new group starts at the oldest retained record, not at the end
-	 * (librdkafka's default): eddy builds its state from what a data
-	 * product retains (snapshots, then changes), as sink connectors do. */
-	if (!(c.offset_reset = kafka_value(conf, "auto.offset.reset"))) {
-		c.offset_reset = "earliest";
-		if (set(kc, "auto.offset.reset", c.offset_reset, errstr, errstr_size))
-			goto out;
-	}
-	if (!(pc = eddy_kafka_conf(conf, true, errstr, errstr_size)))
-		goto out;
-	/* dead letters are awaited before each commit: send them at once */
-	if (set(pc, "enable.idempotence", "true", errstr, errstr_size) ||
-	    set(pc, "linger.ms", "0", errstr, errstr_size))
-		goto out;
-	if (conf->publish_transactional) {
-		char tid[256];
-		snprintf(tid, sizeof tid, "%s%s", conf->publish_transactional_id ? "" : "eddy-",
-			 conf->publish_transactional_id ? conf->publish_transactional_id : c.group);
-		if (set(pc, "transactional.id", tid, errstr, errstr_size))
-			goto out;
-		c.transactional = true;
-	}
-	rd_kafka_conf_set_opaque(kc, &c);
-	rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
-	rd_kafka_conf_set_log_cb(kc, log_cb);
-	rd_kafka_conf_set_error_cb(kc, error_cb);
-	rd_kafka_conf_set_opaque(pc, &c);
-	rd_kafka_conf_set_dr_msg_cb(pc, dr_msg_cb);
-	rd_kafka_conf_set_log_cb(pc, log_cb);
-	rd_kafka_conf_set_error_cb(pc, error_cb);
-
-	if (!(c.tel = eddy_telemetry_new(conf, !opts->http_optional, errstr, errstr_size)))
-		goto out;
-	struct eddy_pipeline_opts popts = opts->pipeline;
+	if (make_confs(c, errstr, errstr_size) ||
+	    !(c->tel = eddy_telemetry_new(conf, !c->opts->http_optional, errstr, errstr_size)))
+		return 2;
+	struct eddy_pipeline_opts popts = c->opts->pipeline;
 	popts.dead_letter = dead_letter;
-	popts.dead_letter_ud = &c;
+	popts.dead_letter_ud = c;
 	popts.publish = publish;
-	popts.publish_ud = &c;
-	if (!(c.pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
-		goto out;
-
-	rc = 1;
-	if (!(c.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err))) {
-		snprintf(errstr, errstr_size, "kafka producer: %s", err);
-		goto out;
-	}
-	pc = NULL;
-	if (c.transactional) {
-		rd_kafka_error_t *e = rd_kafka_init_transactions(c.producer, 30000);
-		if (e) {
-			snprintf(errstr, errstr_size, "kafka producer transactions: %s",
-				 rd_kafka_error_string(e));
-			rd_kafka_error_destroy(e);
-			goto out;
-		}
-	}
-	if (!(c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err))) {
-		snprintf(errstr, errstr_size, "kafka consumer: %s", err);
-		goto out;
-	}
-	kc = NULL;
-	rd_kafka_poll_set_consumer(c.rk);
-
-	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)conf->n_topics);
-	for (size_t i = 0; i < conf->n_topics; i++)
-		rd_kafka_topic_partition_list_add(subs, conf->topics[i], RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t serr = rd_kafka_subscribe(c.rk, subs);
-	rd_kafka_topic_partition_list_destroy(subs);
-	if (serr) {
-		snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(serr));
-		goto out;
-	}
-	for (size_t i = 0; i < conf->n_topics; i++)
-		eddy_log(EDDY_LOG_INFO, "subscribed to %s", conf->topics[i]);
-
-	queue = rd_kafka_queue_get_consumer(c.rk);
-	size_t batch = (size_t)conf->batch_size;
-	if (!(msgs = calloc(batch, sizeof *msgs))) {
+	popts.publish_ud = c;
+	if (!(c->pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
+		return 2;
+	if (open_clients(c, errstr, errstr_size))
+		return 1;
+	if (!(c->msgs = calloc((size_t)conf->batch_size, sizeof *c->msgs))) {
 		snprintf(errstr, errstr_size, "out of memory");
-		goto out;
+		return 1;
 	}
-	if (conf->n_alert_sinks && !(c.alerts = start_alerts(conf, errstr, errstr_size)))
-		goto out;
+	if (conf->n_alert_sinks && !(c->alerts = start_alerts(conf, errstr, errstr_size)))
+		return 1;
 	const char *watched[] = {conf->handlers, conf->schemas_dir};
-	if (!(c.reload = eddy_reload_new(watched, 2, conf->reload_watch, conf->reload_debounce_ms,
-					 errstr, errstr_size)))
-		goto out;
-	int backoff = 0;
-	struct timespec last = {0, 0};
-	time_t last_lag = 0;
-	while (!*opts->stop) {
-		double tp = now_s();
-		ssize_t n = rd_kafka_consume_batch_queue(queue, conf->batch_timeout_ms, msgs, batch);
-		eddy_health_beat(c.tel->health);
-		if (c.first_batch > 0)
-			c.t_poll += now_s() - tp;
-		if (n < 0) {
-			snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
-			goto out;
-		}
-		reset_batch(&c);
-		double t0 = now_s();
-		uint64_t consumed = c.consumed;
-		uint64_t alerts = eddy_pipeline_stats(c.pipeline)->alerts;
-		bool txn = c.transactional && has_records(msgs, n);
-		rd_kafka_error_t *te = txn ? rd_kafka_begin_transaction(c.producer) : NULL;
-		if (te) {
-			snprintf(errstr, errstr_size, "transaction: %s", rd_kafka_error_string(te));
-			rd_kafka_error_destroy(te);
-			rc = 1;
-			goto out;
-		}
-		bool ok = handle_batch(&c, msgs, n);
-		if (txn)
-			ok = commit_transaction(&c, ok);
-		count_batch(&c, ok, msgs, n);
-		if (!ok || c.consumed > consumed)
-			eddy_metric_inc(ok ? c.tel->batches : c.tel->batches_abandoned);
-		if (ok && c.alerts && eddy_pipeline_stats(c.pipeline)->alerts != alerts)
-			eddy_alerts_wake(c.alerts);
-		if (ok && c.consumed > consumed) {
-			if (c.first_batch == 0)
-				c.first_batch = t0;
-			c.last_batch = now_s();
-		}
-		if (!ok) {
-			/* The store failed: nothing of the batch is committed;
-			 * go back and do it again after a pause. */
-			mark_batch_starts(&c, msgs, n);
-			seek_back(&c);
-			backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 500;
-			eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", backoff);
-		} else {
-			backoff = 0;
-		}
+	if (!(c->reload = eddy_reload_new(watched, 2, conf->reload_watch, conf->reload_debounce_ms,
+					  errstr, errstr_size)))
+		return 1;
+	return 0;
+}
+
+/* What a loop turn does after its batch: the lag gauges once a second,
+ * eddy dev's progress line, a reload that is due. */
+static void housekeeping(struct consumer *c)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != c->last_lag) {
+		lag(c);
+		c->last_lag = now.tv_sec;
+	}
+	if (c->opts->progress && now.tv_sec != c->last_progress.tv_sec &&
+	    (c->consumed != c->consumed_shown || now.tv_sec - c->last_progress.tv_sec >= 5)) {
+		progress(c);
+		c->last_progress = now;
+	}
+	if (eddy_reload_due(c->reload)) {
+		reload(c);
+		eddy_reload_done(c->reload);
+	}
+}
+
+/* One turn of the loop: poll a batch, handle it (in a transaction when
+ * configured), count it, settle and commit what is durable. Returns 1 to
+ * go on, 0 when --exit-at-end is met, -1 on a fatal error (errstr). */
+static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
+{
+	const struct eddy_config *conf = c->conf;
+	double tp = now_s();
+	ssize_t n = rd_kafka_consume_batch_queue(c->queue, conf->batch_timeout_ms, c->msgs,
+						 (size_t)conf->batch_size);
+	rd_kafka_message_t **msgs = c->msgs;
+
+	eddy_health_beat(c->tel->health);
+	if (c->first_batch > 0)
+		c->t_poll += now_s() - tp;
+	if (n < 0) {
+		snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+		return -1;
+	}
+	reset_batch(c);
+	double t0 = now_s();
+	uint64_t consumed = c->consumed;
+	uint64_t alerts = eddy_pipeline_stats(c->pipeline)->alerts;
+	bool txn = c->transactional && has_records(msgs, n);
+	rd_kafka_error_t *te = txn ? rd_kafka_begin_transaction(c->producer) : NULL;
+	if (te) {
+		snprintf(errstr, errstr_size, "transaction: %s", rd_kafka_error_string(te));
+		rd_kafka_error_destroy(te);
 		for (ssize_t i = 0; i < n; i++)
 			rd_kafka_message_destroy(msgs[i]);
-		double tc = now_s();
-		settle(&c, false);
-		commit_durable(&c);
-		c.t_kafka_commit += now_s() - tc;
-		if (ok && c.consumed > consumed)
-			eddy_metric_observe(c.tel->commit_seconds, now_s() - tc);
-		eddy_telemetry_sync(c.tel, eddy_pipeline_stats(c.pipeline));
-		if (backoff)
-			eddy_sleep_ms(backoff, opts->stop);
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec != last_lag) {
-			lag(&c); /* the gauges, once a second */
-			last_lag = now.tv_sec;
-		}
-		if (opts->progress && now.tv_sec != last.tv_sec &&
-		    (c.consumed != c.consumed_shown || now.tv_sec - last.tv_sec >= 5)) {
-			progress(&c);
-			last = now;
-		}
-		if (eddy_reload_due(c.reload)) {
-			reload(&c);
-			eddy_reload_done(c.reload);
-		}
-		if (opts->exit_at_end && ok && all_at_end(&c))
-			break;
+		return -1;
 	}
-	rc = 0;
-out:
-	if (c.rk && c.pipeline && opts->progress && c.consumed != c.consumed_shown)
-		progress(&c);
-	if (c.rk && c.producer) {
-		settle(&c, true);
-		commit_durable(&c);
+	bool ok = handle_batch(c, msgs, n);
+	if (txn)
+		ok = commit_transaction(c, ok);
+	count_batch(c, ok, msgs, n);
+	if (!ok || c->consumed > consumed)
+		eddy_metric_inc(ok ? c->tel->batches : c->tel->batches_abandoned);
+	if (ok && c->alerts && eddy_pipeline_stats(c->pipeline)->alerts != alerts)
+		eddy_alerts_wake(c->alerts);
+	if (ok && c->consumed > consumed) {
+		if (c->first_batch == 0)
+			c->first_batch = t0;
+		c->last_batch = now_s();
 	}
-	if (queue)
-		rd_kafka_queue_destroy(queue);
-	if (c.rk) {
-		rd_kafka_consumer_close(c.rk);
-		rd_kafka_destroy(c.rk);
+	if (!ok) {
+		/* The store failed: nothing of the batch is committed;
+		 * go back and do it again after a pause. */
+		mark_batch_starts(c, msgs, n);
+		seek_back(c);
+		c->backoff = c->backoff ? (c->backoff * 2 > 30000 ? 30000 : c->backoff * 2) : 500;
+		eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", c->backoff);
+	} else {
+		c->backoff = 0;
 	}
-	if (c.producer) {
-		rd_kafka_flush(c.producer, 10000);
-		rd_kafka_destroy(c.producer);
+	for (ssize_t i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+	double tc = now_s();
+	settle(c, false);
+	commit_durable(c);
+	c->t_kafka_commit += now_s() - tc;
+	if (ok && c->consumed > consumed)
+		eddy_metric_observe(c->tel->commit_seconds, now_s() - tc);
+	eddy_telemetry_sync(c->tel, eddy_pipeline_stats(c->pipeline));
+	if (c->backoff)
+		eddy_sleep_ms(c->backoff, c->opts->stop);
+	housekeeping(c);
+	return c->opts->exit_at_end && ok && all_at_end(c) ? 0 : 1;
+}
+
+/* The summary lines of a run. */
+static void report(struct consumer *c)
+{
+	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c->pipeline);
+	eddy_log(EDDY_LOG_INFO,
+		 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
+		 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes, %" PRIu64
+		 " published, %" PRIu64 " alerts, %" PRIu64 " reloads (%" PRIu64
+		 " failed), %" PRIu64 " limit stops",
+		 s->records, s->handled, s->dead, s->upserts, s->deletes, s->published, s->alerts,
+		 s->reloads, s->reload_failures, eddy_handlers_limit_stops());
+	if (c->last_batch > c->first_batch)
+		eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
+			 (double)s->records / (c->last_batch - c->first_batch), s->records,
+			 c->last_batch - c->first_batch);
+	eddy_log(EDDY_LOG_DEBUG,
+		 "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
+		 c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit);
+}
+
+/* Commits what is durable, leaves the group, flushes the producer,
+ * reports, lets the alert sender finish, frees everything. Whatever
+ * consumer_open got to is undone. */
+static void consumer_close(struct consumer *c)
+{
+	if (c->rk && c->pipeline && c->opts->progress && c->consumed != c->consumed_shown)
+		progress(c);
+	if (c->rk && c->producer) {
+		settle(c, true);
+		commit_durable(c);
 	}
-	if (c.pipeline) {
-		const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c.pipeline);
-		eddy_log(EDDY_LOG_INFO,
-			 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
-			 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes, %" PRIu64
-			 " published, %" PRIu64 " alerts, %" PRIu64 " reloads (%" PRIu64
-			 " failed), %" PRIu64 " limit stops",
-			 s->records, s->handled, s->dead, s->upserts, s->deletes, s->published,
-			 s->alerts, s->reloads, s->reload_failures, eddy_handlers_limit_stops());
-		if (c.last_batch > c.first_batch)
-			eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
-				 (double)s->records / (c.last_batch - c.first_batch), s->records,
-				 c.last_batch - c.first_batch);
-		eddy_log(EDDY_LOG_DEBUG,
-			 "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
-			 c.t_poll, c.t_handle, c.t_store_commit, c.t_kafka_commit);
+	if (c->queue)
+		rd_kafka_queue_destroy(c->queue);
+	if (c->rk) {
+		rd_kafka_consumer_close(c->rk);
+		rd_kafka_destroy(c->rk);
 	}
-	if (c.alerts) {
+	if (c->producer) {
+		rd_kafka_flush(c->producer, 10000);
+		rd_kafka_destroy(c->producer);
+	}
+	if (c->pipeline)
+		report(c);
+	if (c->alerts) {
 		struct eddy_alerts_stats as;
-		eddy_alerts_stats(c.alerts, &as);
-		eddy_alerts_stop(c.alerts, 5000);
+		eddy_alerts_stats(c->alerts, &as);
+		eddy_alerts_stop(c->alerts, 5000);
 		eddy_log(EDDY_LOG_INFO,
 			 "alerts: %" PRIu64 " delivered, %" PRIu64 " retries, %" PRIu64
 			 " failed, %" PRIu64 " given up",
 			 as.delivered, as.retried, as.failed, as.given_up);
 	}
-	eddy_pipeline_destroy(c.pipeline);
-	eddy_telemetry_destroy(c.tel);
-	eddy_reload_destroy(c.reload);
-	if (kc)
-		rd_kafka_conf_destroy(kc);
-	if (pc)
-		rd_kafka_conf_destroy(pc);
-	for (size_t i = 0; i < c.n_parts; i++)
-		free(c.parts[i].topic);
-	free(c.parts);
-	free(c.pending);
-	free(c.headers);
-	free(msgs);
+	eddy_pipeline_destroy(c->pipeline);
+	eddy_telemetry_destroy(c->tel);
+	eddy_reload_destroy(c->reload);
+	if (c->kc)
+		rd_kafka_conf_destroy(c->kc);
+	if (c->pc)
+		rd_kafka_conf_destroy(c->pc);
+	for (size_t i = 0; i < c->n_parts; i++)
+		free(c->parts[i].topic);
+	free(c->parts);
+	free(c->pending);
+	free(c->headers);
+	free(c->msgs);
+}
+
+int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts,
+		   char *errstr, size_t errstr_size)
+{
+	struct consumer c = {.conf = conf, .opts = opts};
+	int rc = consumer_open(&c, errstr, errstr_size);
+
+	while (rc == 0 && !*opts->stop) {
+		int turn = poll_once(&c, errstr, errstr_size);
+		if (turn < 0)
+			rc = 1;
+		if (turn <= 0)
+			break;
+	}
+	consumer_close(&c);
 	return rc;
 }
