@@ -1069,10 +1069,69 @@ static int load_map(struct loader *ld, const struct prop *p, const yaml_node_t *
 }
 
 /* alerts.sinks: name -> { type, url, secret, timeout_ms }. */
+static const char *const sink_types[] = {"webhook", "slack", "alertmanager", NULL};
+
+/* One key of a sink (alerts.sinks.NAME.KEY: value) into s. */
+static int load_sink_key(struct loader *ld, struct eddy_config_sink *s, const char *full,
+                         const yaml_node_t *qk, const yaml_node_t *qv)
+{
+	const char *qname = (const char *)qk->data.scalar.value;
+	char item[300];
+	char *text;
+	char **dst = NULL;
+
+	snprintf(item, sizeof(item), "%s.%s", full, qname);
+	if (qv->type != YAML_SCALAR_NODE || is_null(qv))
+		return fail_at(ld, qk, item, "expected a string, got %s", kind(qv));
+	if (!(text = scalar_text(ld, qv, item)))
+		return -1;
+	if (strcmp(qname, "type") == 0) {
+		size_t i;
+		for (i = 0; sink_types[i] && strcasecmp(text, sink_types[i]) != 0; i++)
+			;
+		if (!sink_types[i]) {
+			fail_at(ld, qv, item, "\"%.*s\" is not one of: webhook, slack, alertmanager",
+			        QUOTE_MAX, text);
+			free(text);
+			return -1;
+		}
+		free(text);
+		text = strdup(sink_types[i]);
+		dst = &s->type;
+	} else if (strcmp(qname, "url") == 0) {
+		if (strncmp(text, "http://", 7) != 0 && strncmp(text, "https://", 8) != 0) {
+			fail_at(ld, qv, item, "\"%.*s\" is not an http:// or https:// URL", QUOTE_MAX,
+			        text);
+			free(text);
+			return -1;
+		}
+		dst = &s->url;
+	} else if (strcmp(qname, "secret") == 0) {
+		dst = &s->secret;
+	} else if (strcmp(qname, "timeout_ms") == 0) {
+		long ms;
+		int bad = parse_long(text, &ms) != 0 || ms < 100 || ms > 600000;
+		if (bad)
+			fail_at(ld, qv, item, "\"%.*s\" is not a whole number in 100..600000",
+			        QUOTE_MAX, text);
+		else
+			s->timeout_ms = (int)ms;
+		free(text);
+		return bad ? -1 : 0;
+	} else {
+		free(text);
+		return fail_at(ld, qk, item, "unknown key (type, url, secret, timeout_ms)");
+	}
+	if (!text)
+		return fail_at(ld, qv, item, "out of memory");
+	free(*dst);
+	*dst = text;
+	return 0;
+}
+
 static int load_sinks(struct loader *ld, const struct prop *p, const yaml_node_t *key,
                       const yaml_node_t *n)
 {
-	static const char *const types[] = {"webhook", "slack", "alertmanager", NULL};
 	struct eddy_config_sink **v = field(ld->c, p->off);
 	size_t *nv = field(ld->c, p->off_n);
 	char msg[256];
@@ -1109,63 +1168,10 @@ static int load_sinks(struct loader *ld, const struct prop *p, const yaml_node_t
 		if (!(s->name = strdup(sname)))
 			return fail_at(ld, k, full, "out of memory");
 		for (yaml_node_pair_t *q = sv->data.mapping.pairs.start; q < sv->data.mapping.pairs.top;
-		     q++) {
-			yaml_node_t *qk = yaml_document_get_node(ld->doc, q->key);
-			yaml_node_t *qv = yaml_document_get_node(ld->doc, q->value);
-			const char *qname = (const char *)qk->data.scalar.value;
-			char item[300];
-			char *text;
-			char **dst = NULL;
-
-			snprintf(item, sizeof(item), "%s.%s", full, qname);
-			if (qv->type != YAML_SCALAR_NODE || is_null(qv))
-				return fail_at(ld, qk, item, "expected a string, got %s", kind(qv));
-			if (!(text = scalar_text(ld, qv, item)))
+		     q++)
+			if (load_sink_key(ld, s, full, yaml_document_get_node(ld->doc, q->key),
+			                  yaml_document_get_node(ld->doc, q->value)) < 0)
 				return -1;
-			if (strcmp(qname, "type") == 0) {
-				size_t i;
-				for (i = 0; types[i] && strcasecmp(text, types[i]) != 0; i++)
-					;
-				if (!types[i]) {
-					fail_at(ld, qv, item,
-					        "\"%.*s\" is not one of: webhook, slack, alertmanager",
-					        QUOTE_MAX, text);
-					free(text);
-					return -1;
-				}
-				free(text);
-				text = strdup(types[i]);
-				dst = &s->type;
-			} else if (strcmp(qname, "url") == 0) {
-				if (strncmp(text, "http://", 7) != 0 && strncmp(text, "https://", 8) != 0) {
-					fail_at(ld, qv, item, "\"%.*s\" is not an http:// or https:// URL",
-					        QUOTE_MAX, text);
-					free(text);
-					return -1;
-				}
-				dst = &s->url;
-			} else if (strcmp(qname, "secret") == 0) {
-				dst = &s->secret;
-			} else if (strcmp(qname, "timeout_ms") == 0) {
-				long ms;
-				if (parse_long(text, &ms) != 0 || ms < 100 || ms > 600000) {
-					fail_at(ld, qv, item, "\"%.*s\" is not a whole number in 100..600000",
-					        QUOTE_MAX, text);
-					free(text);
-					return -1;
-				}
-				s->timeout_ms = (int)ms;
-				free(text);
-				continue;
-			} else {
-				free(text);
-				return fail_at(ld, qk, item, "unknown key (type, url, secret, timeout_ms)");
-			}
-			if (!text)
-				return fail_at(ld, qv, item, "out of memory");
-			free(*dst);
-			*dst = text;
-		}
 		if (!s->type)
 			return fail_at(ld, k, full, "type is required (webhook, slack, alertmanager)");
 		if (!s->url)
