@@ -153,18 +153,6 @@ void eddy_jsonw_int(struct eddy_jsonw *w, int64_t v)
 	put(w, num, (size_t)snprintf(num, sizeof num, "%" PRId64, v));
 }
 
-void eddy_jsonw_bool(struct eddy_jsonw *w, bool v)
-{
-	value_start(w);
-	put(w, v ? "true" : "false", v ? 4 : 5);
-}
-
-void eddy_jsonw_null(struct eddy_jsonw *w)
-{
-	value_start(w);
-	put(w, "null", 4);
-}
-
 void eddy_jsonw_raw(struct eddy_jsonw *w, const char *json, size_t len)
 {
 	value_start(w);

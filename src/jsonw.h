@@ -33,10 +33,7 @@ void eddy_jsonw_end(struct eddy_jsonw *w); /* of the innermost object or array *
 void eddy_jsonw_key(struct eddy_jsonw *w, const char *key);
 /* A string value (s: len bytes of UTF-8, escaped as JSON needs). */
 void eddy_jsonw_string(struct eddy_jsonw *w, const char *s, size_t len);
-#define eddy_jsonw_stringz(w, s) eddy_jsonw_string((w), (s), strlen(s))
 void eddy_jsonw_int(struct eddy_jsonw *w, int64_t v);
-void eddy_jsonw_bool(struct eddy_jsonw *w, bool v);
-void eddy_jsonw_null(struct eddy_jsonw *w);
 /* Text that is already JSON (a value kept from a parsed document). */
 void eddy_jsonw_raw(struct eddy_jsonw *w, const char *json, size_t len);
 /* key and string value in one, skipped when s is NULL. */

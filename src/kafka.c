@@ -103,8 +103,10 @@ static bool is_consumer_only(const char *key)
 	return false;
 }
 
-struct rd_kafka_conf_s *eddy_kafka_conf(const struct eddy_config *conf, bool for_producer,
-					char *errstr, size_t errstr_size)
+/* Applies the config's kafka: properties to a new librdkafka conf, skipping
+ * consumer-only ones when for_producer. NULL with "kafka.<key>: <error>". */
+static rd_kafka_conf_t *kafka_conf(const struct eddy_config *conf, bool for_producer,
+				   char *errstr, size_t errstr_size)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 	char err[512];
@@ -805,7 +807,7 @@ static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 {
 	const struct eddy_config *conf = c->conf;
 
-	if (!(c->kc = eddy_kafka_conf(conf, false, errstr, errstr_size)))
+	if (!(c->kc = kafka_conf(conf, false, errstr, errstr_size)))
 		return -1;
 	if (set(c->kc, "enable.auto.commit", "false", errstr, errstr_size) ||
 	    set(c->kc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
@@ -819,7 +821,7 @@ static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 		if (set(c->kc, "auto.offset.reset", c->offset_reset, errstr, errstr_size))
 			return -1;
 	}
-	if (!(c->pc = eddy_kafka_conf(conf, true, errstr, errstr_size)))
+	if (!(c->pc = kafka_conf(conf, true, errstr, errstr_size)))
 		return -1;
 	/* dead letters are awaited before each commit: send them at once */
 	if (set(c->pc, "enable.idempotence", "true", errstr, errstr_size) ||

@@ -30,9 +30,4 @@ struct eddy_kafka_opts {
 int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts,
 		   char *errstr, size_t errstr_size);
 
-/* Applies the config's kafka: properties to a new librdkafka conf, skipping
- * consumer-only ones when for_producer. NULL with "kafka.<key>: <error>". */
-struct rd_kafka_conf_s *eddy_kafka_conf(const struct eddy_config *conf, bool for_producer,
-					char *errstr, size_t errstr_size);
-
 #endif
