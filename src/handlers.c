@@ -1,13 +1,13 @@
 /* handlers.c - the handler files (handlers/NAME.lua) in one sandboxed
- * LuaJIT state: loading, the ev table each call gets, routing by type and
- * topic, and the ctx API. */
+ * LuaJIT state: loading, routing by type and topic, calls under the CPU
+ * and memory limits, and the new state after a limit stop. The ev table is
+ * built in handlers_ev.c, the API handlers call is handlers_ctx.c's. */
 #include "handlers.h"
-#include "publish.h"
+#include "handlers_int.h"
 #include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,798 +29,6 @@
 #ifndef EDDY_CJSON_SO
 #error "EDDY_CJSON_SO must name lua-cjson's cjson.so (the build finds it)"
 #endif
-
-/* Subscription patterns; all == true when the handler left the list out. */
-struct globs {
-	bool all;
-	char **v;
-	size_t n;
-};
-
-struct handler {
-	char *name;   /* "orders.lua" */
-	char *path;   /* "handlers/orders.lua" */
-	int on_event; /* registry refs */
-	int ctx;
-	struct globs types, topics;
-	char *src; /* the file as loaded: a rebuilt state loads this again */
-	size_t src_len;
-};
-
-/* A table converted from a JSON array or object during the current call:
- * the candidate node for ctx.upsert's raw-text fast path. */
-struct seen {
-	const void *table;
-	const struct eddy_json *node;
-	uint32_t gen; /* valid while equal to eddy_handlers.gen */
-};
-
-#define N_CTX 6 /* functions of ctx */
-
-struct eddy_handlers {
-	lua_State *L;
-	struct eddy_limits *limits; /* of L: its allocator, the CPU deadline */
-	struct eddy_handlers_limits limit_conf;
-	const struct eddy_actions *actions; /* borrowed */
-	struct handler *v;
-	size_t n;
-
-	/* registry refs to what every call needs */
-	int call, errh, encode, json, new_env, array_mt, ev_keys;
-	int ctx_fn[N_CTX]; /* get, upsert, delete, log, publish, alert */
-	const void *array_mt_ptr;
-
-	/* ctx.get and json.decode parse into this; nothing outlives a call */
-	struct eddy_json_doc *doc;
-
-	/* the call in progress */
-	const struct eddy_event *ev;
-	const struct handler *cur;
-
-	/* open-addressing set of the tables of the current call */
-	struct seen *seen;
-	size_t seen_cap, seen_n;
-	uint32_t gen;
-};
-
-static const char *const ctx_names[N_CTX] = {"get", "upsert", "delete", "log", "publish", "alert"};
-
-/* The set a C closure belongs to: its first upvalue. */
-static struct eddy_handlers *self(lua_State *L)
-{
-	return lua_touserdata(L, lua_upvalueindex(1));
-}
-
-__attribute__((format(printf, 2, 3))) static int raise_error(lua_State *L, const char *fmt, ...);
-
-/* ---- tables converted from JSON, for the fast path ------------------------ */
-
-static size_t seen_slot(const struct eddy_handlers *h, const void *t)
-{
-	uint64_t x = (uint64_t)(uintptr_t)t;
-	return (size_t)((x >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (h->seen_cap - 1);
-}
-
-static void seen_reset(struct eddy_handlers *h)
-{
-	h->seen_n = 0;
-	if (++h->gen == 0) {
-		if (h->seen)
-			memset(h->seen, 0, h->seen_cap * sizeof *h->seen);
-		h->gen = 1;
-	}
-}
-
-static void seen_put(struct eddy_handlers *h, const void *t, const struct eddy_json *node)
-{
-	size_t i = seen_slot(h, t);
-	while (h->seen[i].gen == h->gen && h->seen[i].table != t)
-		i = (i + 1) & (h->seen_cap - 1);
-	if (h->seen[i].gen != h->gen)
-		h->seen_n++;
-	h->seen[i] = (struct seen){t, node, h->gen};
-}
-
-/* Remembers that table t was made from node. Out of memory only loses the
- * fast path for t, so it is not an error. */
-static void seen_add(struct eddy_handlers *h, const void *t, const struct eddy_json *node)
-{
-	if ((h->seen_n + 1) * 2 > h->seen_cap) {
-		size_t old_cap = h->seen_cap, cap = old_cap ? old_cap * 2 : 64;
-		struct seen *old = h->seen, *v = calloc(cap, sizeof *v);
-		if (!v)
-			return;
-		h->seen = v;
-		h->seen_cap = cap;
-		h->seen_n = 0;
-		for (size_t i = 0; i < old_cap; i++)
-			if (old[i].gen == h->gen)
-				seen_put(h, old[i].table, old[i].node);
-		free(old);
-	}
-	seen_put(h, t, node);
-}
-
-static const struct eddy_json *seen_find(const struct eddy_handlers *h, const void *t)
-{
-	if (!h->seen_n)
-		return NULL;
-	for (size_t i = seen_slot(h, t); h->seen[i].gen == h->gen; i = (i + 1) & (h->seen_cap - 1))
-		if (h->seen[i].table == t)
-			return h->seen[i].node;
-	return NULL;
-}
-
-/* ---- JSON -> Lua ------------------------------------------------------------ */
-
-/* Pushes v as a Lua value: objects become tables, arrays tables with the
- * metatable at stack index mt (json.array_mt), null json.null (the
- * lightuserdata NULL, as cjson.null), numbers doubles (integers beyond
- * 2^53 lose precision). With track, every table is remembered for the
- * fast path. Raises on memory errors: call it in protected mode. */
-static void push_json(struct eddy_handlers *h, const struct eddy_json *v, int mt, bool track)
-{
-	lua_State *L = h->L;
-
-	switch (v->type) {
-	case EDDY_JSON_NULL:
-		lua_pushlightuserdata(L, NULL);
-		break;
-	case EDDY_JSON_FALSE:
-	case EDDY_JSON_TRUE:
-		lua_pushboolean(L, v->type == EDDY_JSON_TRUE);
-		break;
-	case EDDY_JSON_INT:
-		lua_pushnumber(L, (lua_Number)v->u.i);
-		break;
-	case EDDY_JSON_DOUBLE:
-		lua_pushnumber(L, v->u.d);
-		break;
-	case EDDY_JSON_STRING:
-		lua_pushlstring(L, v->u.s, v->len);
-		break;
-	case EDDY_JSON_ARRAY:
-		luaL_checkstack(L, 3, "JSON nesting too deep");
-		lua_createtable(L, v->len > INT32_MAX ? 0 : (int)v->len, 0); /* array */
-		for (uint32_t i = 0; i < v->len; i++) {
-			push_json(h, &v->u.items[i], mt, track); /* array, item */
-			lua_rawseti(L, -2, (int)i + 1);          /* array */
-		}
-		lua_pushvalue(L, mt); /* array, mt */
-		lua_setmetatable(L, -2);
-		if (track)
-			seen_add(h, lua_topointer(L, -1), v);
-		break;
-	case EDDY_JSON_OBJECT:
-		luaL_checkstack(L, 3, "JSON nesting too deep");
-		lua_createtable(L, 0, v->len > INT32_MAX ? 0 : (int)v->len); /* object */
-		for (uint32_t i = 0; i < v->len; i++) {
-			const struct eddy_json_member *m = &v->u.members[i];
-			lua_pushlstring(L, m->key, m->key_len); /* object, key */
-			push_json(h, &m->value, mt, track);     /* object, key, value */
-			lua_rawset(L, -3);                      /* object */
-		}
-		if (track)
-			seen_add(h, lua_topointer(L, -1), v);
-		break;
-	default:
-		lua_pushnil(L);
-	}
-}
-
-/* Parses text and pushes it converted like ev.data; raises "<what>: ..."
- * at the calling handler's line when it is not JSON. */
-static void push_decoded(struct eddy_handlers *h, const char *text, size_t len, const char *what)
-{
-	lua_State *L = h->L;
-	char err[256];
-	const struct eddy_json *v = eddy_json_parse(h->doc, text, len, err, sizeof err);
-
-	if (!v)
-		raise_error(L, "%s: %s", what, err);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
-	push_json(h, v, lua_gettop(L), false);          /* mt, value */
-	lua_remove(L, -2);                              /* value */
-}
-
-/* Objects up to this many members are compared by scanning their members. */
-#define SCAN_MAX 32
-
-/* The item of array v whose index is the key below the top of the stack,
- * or NULL. */
-static const struct eddy_json *array_item(lua_State *L, const struct eddy_json *v)
-{
-	lua_Number k;
-
-	if (lua_type(L, -2) != LUA_TNUMBER)
-		return NULL;
-	k = lua_tonumber(L, -2);
-	if (!(k >= 1 && k <= v->len) || k != (lua_Number)(uint32_t)k)
-		return NULL;
-	return &v->u.items[(uint32_t)k - 1];
-}
-
-/* The member of object v named by the key below the top of the stack, or
- * NULL. The search starts after the last match (*hint): objects are small,
- * and a scan compares bytes where a lookup from the other side would have
- * to intern every member name as a Lua string first. */
-static const struct eddy_json *object_member(lua_State *L, const struct eddy_json *v,
-                                             uint32_t *hint)
-{
-	size_t len;
-	const char *k;
-
-	if (lua_type(L, -2) != LUA_TSTRING)
-		return NULL;
-	k = lua_tolstring(L, -2, &len);
-	for (uint32_t j = 0, i = *hint; j < v->len; j++, i = i + 1 == v->len ? 0 : i + 1) {
-		const struct eddy_json_member *m = &v->u.members[i];
-		if (m->key_len == len && (!len || m->key[0] == k[0]) &&
-		    memcmp(m->key, k, len) == 0) {
-			*hint = i + 1 == v->len ? 0 : i + 1;
-			return &m->value;
-		}
-	}
-	return NULL;
-}
-
-static bool same_json(struct eddy_handlers *h, int idx, const struct eddy_json *v);
-
-/* same_json for large objects: count the keys, then look every member up
- * (interning its name), instead of scanning the members for every key. */
-static bool same_object_by_lookup(struct eddy_handlers *h, int idx, const struct eddy_json *v)
-{
-	lua_State *L = h->L;
-	size_t n = 0;
-
-	lua_pushnil(L);            /* nil */
-	while (lua_next(L, idx)) { /* key, value */
-		lua_pop(L, 1);     /* key */
-		if (++n > v->len) {
-			lua_pop(L, 1);
-			return false;
-		}
-	}
-	if (n != v->len)
-		return false;
-	for (uint32_t i = 0; i < v->len; i++) {
-		const struct eddy_json_member *m = &v->u.members[i];
-		lua_pushlstring(L, m->key, m->key_len); /* key */
-		lua_rawget(L, idx);                     /* value */
-		bool same = same_json(h, lua_gettop(L), &m->value);
-		lua_pop(L, 1);
-		if (!same)
-			return false;
-	}
-	return true;
-}
-
-/* true when the Lua value at stack index idx would be written as the same
- * JSON as v, so v's original text can be stored instead of encoding it:
- * same types, same scalars, tables with exactly the same keys (counted),
- * and empty tables marked as arrays exactly where v has []. */
-static bool same_json(struct eddy_handlers *h, int idx, const struct eddy_json *v)
-{
-	lua_State *L = h->L;
-	size_t len, n;
-	uint32_t hint = 0;
-	int value;
-	const char *s;
-
-	switch (v->type) {
-	case EDDY_JSON_NULL:
-		return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
-	case EDDY_JSON_FALSE:
-	case EDDY_JSON_TRUE:
-		return lua_type(L, idx) == LUA_TBOOLEAN &&
-		       lua_toboolean(L, idx) == (v->type == EDDY_JSON_TRUE);
-	case EDDY_JSON_INT:
-		return lua_type(L, idx) == LUA_TNUMBER &&
-		       lua_tonumber(L, idx) == (lua_Number)v->u.i;
-	case EDDY_JSON_DOUBLE:
-		return lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == v->u.d;
-	case EDDY_JSON_STRING:
-		if (lua_type(L, idx) != LUA_TSTRING)
-			return false;
-		s = lua_tolstring(L, idx, &len);
-		return len == v->len && memcmp(s, v->u.s, len) == 0;
-	case EDDY_JSON_ARRAY:
-	case EDDY_JSON_OBJECT:
-		break;
-	default:
-		return false;
-	}
-
-	if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 4))
-		return false;
-	if (v->type == EDDY_JSON_OBJECT && v->len > SCAN_MAX)
-		return same_object_by_lookup(h, idx, v);
-	/* One pass over the table: each key must name an item of v holding the
-	 * same value. Keys are unique on both sides, so with as many keys as v
-	 * has items the table holds exactly v's keys. */
-	n = 0;
-	value = lua_gettop(L) + 2;
-	lua_pushnil(L);            /* nil */
-	while (lua_next(L, idx)) { /* key, value */
-		const struct eddy_json *item = NULL;
-		if (++n <= v->len) {
-			if (v->type == EDDY_JSON_ARRAY)
-				item = array_item(L, v);
-			else
-				item = object_member(L, v, &hint);
-		}
-		if (!item || !same_json(h, value, item)) {
-			lua_pop(L, 2);
-			return false;
-		}
-		lua_pop(L, 1); /* key */
-	}
-	if (n != v->len)
-		return false;
-	if (n == 0) {
-		/* empty: [] when marked as an array, {} when not */
-		bool marked = false;
-		if (lua_getmetatable(L, idx)) { /* mt */
-			marked = lua_topointer(L, -1) == h->array_mt_ptr;
-			lua_pop(L, 1);
-		}
-		return marked == (v->type == EDDY_JSON_ARRAY);
-	}
-	return true;
-}
-
-/* ---- ev ---------------------------------------------------------------------- */
-
-/* The fields of ev. Their names are interned once per state (h->ev_keys)
- * so building ev hashes none of them again. */
-enum ev_key {
-	K_ID = 1,
-	K_TYPE,
-	K_SOURCE,
-	K_SUBJECT,
-	K_TIME,
-	K_SPECVERSION,
-	K_DATACONTENTTYPE,
-	K_DATASCHEMA,
-	K_TENANT,
-	K_CORRELATION_ID,
-	K_DELETED,
-	K_DATA,
-	K_META,
-	K_EXTENSIONS,
-	K_KEY,
-	K_TOPIC,
-	K_PARTITION,
-	K_OFFSET,
-	K_HEADERS,
-	K_END
-};
-static const char *const ev_key_names[K_END] = {
-    [K_ID] = "id",
-    [K_TYPE] = "type",
-    [K_SOURCE] = "source",
-    [K_SUBJECT] = "subject",
-    [K_TIME] = "time",
-    [K_SPECVERSION] = "specversion",
-    [K_DATACONTENTTYPE] = "datacontenttype",
-    [K_DATASCHEMA] = "dataschema",
-    [K_TENANT] = "tenant",
-    [K_CORRELATION_ID] = "correlation_id",
-    [K_DELETED] = "deleted",
-    [K_DATA] = "data",
-    [K_META] = "meta",
-    [K_EXTENSIONS] = "extensions",
-    [K_KEY] = "key",
-    [K_TOPIC] = "topic",
-    [K_PARTITION] = "partition",
-    [K_OFFSET] = "offset",
-    [K_HEADERS] = "headers",
-};
-
-/* ev[key] = the value on top of the stack (keys, ev at the given indexes). */
-static void set_field(lua_State *L, int keys, int ev, enum ev_key k)
-{
-	lua_rawgeti(L, keys, k); /* ..., value, key */
-	lua_insert(L, -2);       /* ..., key, value */
-	lua_rawset(L, ev);       /* ... */
-}
-
-static void set_string(lua_State *L, int keys, int ev, enum ev_key k, const char *s, size_t len)
-{
-	if (s) {
-		lua_pushlstring(L, s, len);
-		set_field(L, keys, ev, k);
-	}
-}
-
-/* Pushes a fresh ev table for ev (the fields are listed in DESIGN.md's
- * handler API). Raises on memory errors. */
-static void push_event(struct eddy_handlers *h, const struct eddy_event *ev)
-{
-	lua_State *L = h->L;
-	const struct eddy_msg *msg = ev->msg;
-	int mt, keys, t;
-
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ev_keys);  /* mt, keys */
-	lua_createtable(L, 0, K_END);                   /* mt, keys, ev */
-	t = lua_gettop(L);
-	keys = t - 1;
-	mt = t - 2;
-	set_string(L, keys, t, K_ID, ev->id.s, ev->id.len);
-	set_string(L, keys, t, K_TYPE, ev->type.s, ev->type.len);
-	set_string(L, keys, t, K_SOURCE, ev->source.s, ev->source.len);
-	set_string(L, keys, t, K_SUBJECT, ev->subject.s, ev->subject.len);
-	set_string(L, keys, t, K_TIME, ev->time.s, ev->time.len);
-	set_string(L, keys, t, K_SPECVERSION, ev->specversion.s, ev->specversion.len);
-	set_string(L, keys, t, K_DATACONTENTTYPE, ev->datacontenttype.s, ev->datacontenttype.len);
-	set_string(L, keys, t, K_DATASCHEMA, ev->dataschema.s, ev->dataschema.len);
-	set_string(L, keys, t, K_TENANT, ev->tenant.s, ev->tenant.len);
-	set_string(L, keys, t, K_CORRELATION_ID, ev->correlation_id.s, ev->correlation_id.len);
-	lua_pushboolean(L, ev->deleted);
-	set_field(L, keys, t, K_DELETED);
-
-	if (ev->data_json) {
-		push_json(h, ev->data_json, mt, true); /* mt, keys, ev, data */
-		set_field(L, keys, t, K_DATA);
-	} else {
-		set_string(L, keys, t, K_DATA, ev->data_bytes.s, ev->data_bytes.len);
-	}
-	if (ev->meta) {
-		push_json(h, ev->meta, mt, true); /* mt, keys, ev, meta */
-		set_field(L, keys, t, K_META);
-	}
-
-	lua_createtable(L, 0, (int)ev->n_extensions); /* mt, keys, ev, extensions */
-	for (size_t i = 0; i < ev->n_extensions; i++) {
-		const struct eddy_extension *x = &ev->extensions[i];
-		if (!x->json && !x->str.s)
-			continue;
-		lua_pushlstring(L, x->name, x->name_len); /* ..., extensions, name */
-		if (x->json)
-			push_json(h, x->json, mt, true); /* ..., extensions, name, value */
-		else
-			lua_pushlstring(L, x->str.s, x->str.len);
-		lua_rawset(L, -3); /* ..., extensions */
-	}
-	set_field(L, keys, t, K_EXTENSIONS); /* mt, keys, ev */
-
-	/* a header repeated by name: the last one wins; null values are left out */
-	lua_createtable(L, 0, msg ? (int)msg->n_headers : 0); /* mt, keys, ev, headers */
-	for (size_t i = 0; msg && i < msg->n_headers; i++) {
-		const struct eddy_header *hdr = &msg->headers[i];
-		if (!hdr->value)
-			continue;
-		lua_pushstring(L, hdr->name);             /* ..., headers, name */
-		lua_pushlstring(L, hdr->value, hdr->len); /* ..., headers, name, value */
-		lua_rawset(L, -3);                        /* ..., headers */
-	}
-	set_field(L, keys, t, K_HEADERS); /* mt, keys, ev */
-
-	if (msg) {
-		set_string(L, keys, t, K_KEY, msg->key, msg->key_len);
-		if (msg->topic)
-			set_string(L, keys, t, K_TOPIC, msg->topic, strlen(msg->topic));
-		lua_pushnumber(L, msg->partition);
-		set_field(L, keys, t, K_PARTITION);
-		lua_pushnumber(L, (lua_Number)msg->offset);
-		set_field(L, keys, t, K_OFFSET);
-	}
-	lua_replace(L, mt); /* ev, keys */
-	lua_pop(L, 1);      /* ev */
-}
-
-/* ---- ctx --------------------------------------------------------------------- */
-
-/* Raises a message at the calling handler's line, as error(msg, 2) would
- * (level 1 is the caller of the C function). A tail call (return
- * ctx.delete(...)) leaves no frame to take the line from: the handler's
- * file is named instead. */
-__attribute__((format(printf, 2, 3))) static int raise_error(lua_State *L, const char *fmt, ...)
-{
-	struct eddy_handlers *h = self(L);
-	va_list ap;
-
-	luaL_where(L, 1); /* where */
-	if (lua_objlen(L, -1) == 0 && h->cur) {
-		lua_pop(L, 1);
-		lua_pushfstring(L, "%s: ", h->cur->path);
-	}
-	va_start(ap, fmt);
-	lua_pushvfstring(L, fmt, ap); /* where, msg */
-	va_end(ap);
-	lua_concat(L, 2);
-	return lua_error(L);
-}
-
-static const char *arg_string(lua_State *L, int i, const char *fn, const char *what, size_t *len)
-{
-	if (lua_type(L, i) != LUA_TSTRING)
-		raise_error(L, "%s: %s must be a string, got %s", fn, what, luaL_typename(L, i));
-	return lua_tolstring(L, i, len);
-}
-
-static const struct eddy_actions *actions_for(lua_State *L, struct eddy_handlers *h, const char *fn)
-{
-	if (!h->ev)
-		raise_error(L, "%s: can only be called while on_event runs", fn);
-	return h->actions;
-}
-
-/* Pushes the JSON text of the value at idx, written by json.encode;
- * raises "<fn>: <why>" when it cannot be written. */
-static void push_encoded(lua_State *L, struct eddy_handlers *h, int idx, const char *fn)
-{
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->encode); /* encode */
-	lua_pushvalue(L, idx);                        /* encode, value */
-	if (lua_pcall(L, 1, 1, 0) != 0)               /* text | err */
-		raise_error(L, "%s: %s", fn,
-		            lua_isstring(L, -1) ? lua_tostring(L, -1) : "cannot encode");
-}
-
-/* ctx.get(ns, key) -> the stored value decoded (arrays marked, null as
- * json.null), or nil when there is none. */
-static int l_ctx_get(lua_State *L)
-{
-	struct eddy_handlers *h = self(L);
-	size_t key_len, len = 0;
-	const char *ns = arg_string(L, 1, "ctx.get", "namespace", NULL);
-	const char *key = arg_string(L, 2, "ctx.get", "key", &key_len);
-	const struct eddy_actions *a = actions_for(L, h, "ctx.get");
-	const char *value = NULL;
-	char err[256] = "";
-	int rc;
-
-	if (!a || !a->get)
-		return raise_error(L, "ctx.get: not available here");
-	rc = a->get(a->ud, ns, key, key_len, &value, &len, err, sizeof err);
-	if (rc < 0)
-		return raise_error(L, "ctx.get: %s", err);
-	if (rc == 0 || !value) {
-		lua_pushnil(L);
-		return 1;
-	}
-	push_decoded(h, value, len, "ctx.get: stored value is not JSON");
-	return 1;
-}
-
-/* ctx.upsert(ns, key, value): value (table, string, number, boolean or
- * json.null) is stored as JSON. A table converted from the event's JSON
- * and still equal to it is stored as its original text, byte for byte. */
-static int l_ctx_upsert(lua_State *L)
-{
-	struct eddy_handlers *h = self(L);
-	size_t key_len, len = 0;
-	const char *ns = arg_string(L, 1, "ctx.upsert", "namespace", NULL);
-	const char *key = arg_string(L, 2, "ctx.upsert", "key", &key_len);
-	const struct eddy_actions *a = actions_for(L, h, "ctx.upsert");
-	const char *text = NULL;
-	char err[256] = "";
-
-	switch (lua_type(L, 3)) {
-	case LUA_TTABLE: {
-		const struct eddy_json *node = seen_find(h, lua_topointer(L, 3));
-		if (node && node->raw && same_json(h, 3, node)) {
-			text = node->raw;
-			len = node->raw_len;
-		}
-		break;
-	}
-	case LUA_TBOOLEAN:
-		text = lua_toboolean(L, 3) ? "true" : "false";
-		len = strlen(text);
-		break;
-	case LUA_TSTRING:
-	case LUA_TNUMBER:
-		break;
-	case LUA_TLIGHTUSERDATA:
-		if (!lua_touserdata(L, 3)) {
-			text = "null";
-			len = 4;
-			break;
-		}
-		/* fall through */
-	default:
-		return raise_error(
-		    L, "ctx.upsert: value must be a table, string, number, boolean or json.null, got %s%s",
-		    luaL_typename(L, 3), lua_isnil(L, 3) ? " (ctx.delete removes a key)" : "");
-	}
-	if (!text) {
-		push_encoded(L, h, 3, "ctx.upsert"); /* text */
-		text = lua_tolstring(L, -1, &len);
-	}
-	if (!a || !a->upsert)
-		return raise_error(L, "ctx.upsert: not available here");
-	if (a->upsert(a->ud, ns, key, key_len, text, len, err, sizeof err) < 0)
-		return raise_error(L, "ctx.upsert: %s", err);
-	return 0;
-}
-
-/* ctx.delete(ns, key): deleting what is not there is not an error. */
-static int l_ctx_delete(lua_State *L)
-{
-	struct eddy_handlers *h = self(L);
-	size_t key_len;
-	const char *ns = arg_string(L, 1, "ctx.delete", "namespace", NULL);
-	const char *key = arg_string(L, 2, "ctx.delete", "key", &key_len);
-	const struct eddy_actions *a = actions_for(L, h, "ctx.delete");
-	char err[256] = "";
-
-	if (!a || !a->del)
-		return raise_error(L, "ctx.delete: not available here");
-	if (a->del(a->ud, ns, key, key_len, err, sizeof err) < 0)
-		return raise_error(L, "ctx.delete: %s", err);
-	return 0;
-}
-
-/* ctx.log(level, msg [, fields]): level is debug, info, warn or error;
- * fields a table, logged as a JSON object. */
-static int l_ctx_log(lua_State *L)
-{
-	static const char *const levels[] = {"debug", "info", "warn", "error"};
-	struct eddy_handlers *h = self(L);
-	const char *level = arg_string(L, 1, "ctx.log", "level", NULL), *fields = NULL;
-	const char *msg = arg_string(L, 2, "ctx.log", "msg", NULL);
-	const struct eddy_actions *a;
-	int i;
-
-	for (i = 0; i < 4 && strcmp(level, levels[i]) != 0; i++)
-		;
-	if (i == 4)
-		return raise_error(
-		    L, "ctx.log: level must be debug, info, warn or error, got \"%s\"", level);
-	if (!lua_isnoneornil(L, 3)) {
-		if (!lua_istable(L, 3))
-			return raise_error(L, "ctx.log: fields must be a table, got %s",
-			                   luaL_typename(L, 3));
-		push_encoded(L, h, 3, "ctx.log");
-		fields = lua_tostring(L, -1);
-	}
-	a = actions_for(L, h, "ctx.log");
-	if (a && a->log)
-		a->log(a->ud, h->cur->name, levels[i], msg, fields);
-	return 0;
-}
-
-/* Field name of the table at idx as an optional string (numbers are
- * turned into strings); NULL when absent. Raises on another type. */
-static const char *opt_field(lua_State *L, int idx, const char *name, const char *fn, size_t *len)
-{
-	lua_getfield(L, idx, name);
-	int t = lua_type(L, -1);
-	if (t == LUA_TNIL) {
-		lua_pop(L, 1);
-		return NULL;
-	}
-	if (t != LUA_TSTRING && t != LUA_TNUMBER)
-		raise_error(L, "%s: %s must be a string, got %s", fn, name, luaL_typename(L, -1));
-	/* left on the stack, so the string lives until the call returns */
-	return lua_tolstring(L, -1, len);
-}
-
-/* The table field name encoded as a JSON object, or NULL when absent. */
-static const char *opt_object(lua_State *L, struct eddy_handlers *h, int idx, const char *name,
-                              const char *fn)
-{
-	lua_getfield(L, idx, name);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		return NULL;
-	}
-	if (!lua_istable(L, -1))
-		raise_error(L, "%s: %s must be a table, got %s", fn, name, luaL_typename(L, -1));
-	push_encoded(L, h, lua_gettop(L), fn); /* table, text */
-	const char *text = lua_tostring(L, -1);
-	if (text[0] != '{')
-		raise_error(L, "%s: %s must be a table of names to values, not a list", fn, name);
-	return text;
-}
-
-/* ctx.publish{ topic, type, key, data, id, subject, dataschema, headers,
- * mode }: a CloudEvent produced once every handler of the event succeeded;
- * data is checked against the schema of type first. data = nil publishes
- * a tombstone for key. */
-static int l_ctx_publish(lua_State *L)
-{
-	struct eddy_handlers *h = self(L);
-	const char *fn = "ctx.publish";
-	struct eddy_publish_req req = {0};
-	const char *hdrs[64];
-	char err[1024] = "";
-
-	if (!lua_istable(L, 1))
-		return raise_error(L, "ctx.publish: expects a table, got %s", luaL_typename(L, 1));
-	const struct eddy_actions *a = actions_for(L, h, fn);
-	req.topic = opt_field(L, 1, "topic", fn, NULL);
-	req.type = opt_field(L, 1, "type", fn, NULL);
-	req.key = opt_field(L, 1, "key", fn, &req.key_len);
-	req.id = opt_field(L, 1, "id", fn, NULL);
-	req.subject = opt_field(L, 1, "subject", fn, NULL);
-	req.dataschema = opt_field(L, 1, "dataschema", fn, NULL);
-	const char *mode = opt_field(L, 1, "mode", fn, NULL);
-	if (mode && strcmp(mode, "binary") != 0 && strcmp(mode, "structured") != 0)
-		return raise_error(L, "ctx.publish: mode must be \"structured\" or \"binary\", got \"%s\"",
-		                   mode);
-	req.binary = mode && strcmp(mode, "binary") == 0;
-	if (!req.topic)
-		return raise_error(L, "ctx.publish: topic is required");
-	lua_getfield(L, 1, "data"); /* ..., data */
-	int data = lua_gettop(L);
-	if (!lua_isnil(L, data)) {
-		const struct eddy_json *node =
-		    lua_istable(L, data) ? seen_find(h, lua_topointer(L, data)) : NULL;
-		if (node && node->raw && same_json(h, data, node)) {
-			req.data = node->raw;
-			req.data_len = node->raw_len;
-		} else {
-			push_encoded(L, h, data, fn);
-			req.data = lua_tolstring(L, -1, &req.data_len);
-		}
-	}
-	lua_getfield(L, 1, "headers"); /* ..., headers */
-	int headers = lua_gettop(L);
-	if (!lua_isnil(L, headers)) {
-		if (!lua_istable(L, headers))
-			return raise_error(L, "ctx.publish: headers must be a table, got %s",
-			                   luaL_typename(L, headers));
-		lua_pushnil(L);
-		while (lua_next(L, headers)) { /* ..., key, value */
-			if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-				return raise_error(L, "ctx.publish: headers must map names to strings");
-			if (req.n_headers == sizeof hdrs / sizeof hdrs[0] / 2)
-				return raise_error(L, "ctx.publish: at most 32 headers");
-			hdrs[2 * req.n_headers] = lua_tostring(L, -2);
-			hdrs[2 * req.n_headers + 1] = lua_tostring(L, -1);
-			req.n_headers++;
-			lua_pop(L, 1);
-		}
-		req.headers = hdrs;
-	}
-	if (!a || !a->publish)
-		return raise_error(L, "ctx.publish: not available here");
-	if (a->publish(a->ud, &req, err, sizeof err) < 0)
-		return raise_error(L, "%s", err);
-	return 0;
-}
-
-/* ctx.alert{ sink, severity, key, summary, description, labels,
- * annotations, dedupe }: written to the alert outbox once every handler of
- * the event succeeded, then sent to the sink. */
-static int l_ctx_alert(lua_State *L)
-{
-	struct eddy_handlers *h = self(L);
-	const char *fn = "ctx.alert";
-	struct eddy_alert_req req = {0};
-	char err[512] = "";
-
-	if (!lua_istable(L, 1))
-		return raise_error(L, "ctx.alert: expects a table, got %s", luaL_typename(L, 1));
-	const struct eddy_actions *a = actions_for(L, h, fn);
-	req.handler = h->cur->name;
-	req.sink = opt_field(L, 1, "sink", fn, NULL);
-	req.severity = opt_field(L, 1, "severity", fn, NULL);
-	req.key = opt_field(L, 1, "key", fn, NULL);
-	req.summary = opt_field(L, 1, "summary", fn, NULL);
-	req.description = opt_field(L, 1, "description", fn, NULL);
-	req.dedupe = opt_field(L, 1, "dedupe", fn, NULL);
-	req.labels = opt_object(L, h, 1, "labels", fn);
-	req.annotations = opt_object(L, h, 1, "annotations", fn);
-	if (!a || !a->alert)
-		return raise_error(L, "ctx.alert: not available here");
-	if (a->alert(a->ud, &req, err, sizeof err) < 0)
-		return raise_error(L, "%s", err);
-	return 0;
-}
-
-/* json.decode(text): the host's decoder, the same conversion as ev.data. */
-static int l_json_decode(lua_State *L)
-{
-	size_t len;
-	const char *text = arg_string(L, 1, "json.decode", "text", &len);
-
-	push_decoded(self(L), text, len, "json.decode");
-	return 1;
-}
 
 /* ---- calls --------------------------------------------------------------- */
 
@@ -850,10 +58,10 @@ static int l_errh(lua_State *L)
  * process. */
 static int l_call(lua_State *L)
 {
-	struct eddy_handlers *h = self(L);
+	struct eddy_handlers *h = eddy_handlers_self(L);
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->on_event); /* on_event */
-	push_event(h, h->ev);                                /* on_event, ev */
+	eddy_handlers_push_event(h, h->ev);                  /* on_event, ev */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->ctx);      /* on_event, ev, ctx */
 	lua_call(L, 2, 0);
 	return 0;
@@ -895,7 +103,7 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 			continue;
 		h->ev = ev;
 		h->cur = hd;
-		seen_reset(h);
+		eddy_lua_json_forget(h->conv);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh); /* errh */
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->call); /* errh, call */
 		if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0) {
@@ -910,13 +118,14 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 		enum eddy_limit hit = eddy_limits_disarm(h->limits);
 		h->ev = NULL;
 		h->cur = NULL;
-		seen_reset(h); /* the nodes are the caller's: forget them */
+		eddy_lua_json_forget(h->conv); /* the nodes are the caller's */
 		if (rc != 0) {
 			const char *msg = lua_tostring(L, -1);
 			if (hit != EDDY_LIMIT_NONE)
 				limit_error(h, hd, hit, errstr, errstr_size);
 			else
-				snprintf(errstr, errstr_size, "%s", msg ? msg : "error without a message");
+				snprintf(errstr, errstr_size, "%s",
+				         msg ? msg : "error without a message");
 			if (failed)
 				*failed = hd->name; /* names outlive a rebuild */
 			lua_settop(L, top);
@@ -992,12 +201,6 @@ static void read_globs(lua_State *L, int idx, const char *path, const char *fiel
 	}
 }
 
-/* __newindex of ctx: handlers may not change it. */
-static int l_ctx_read_only(lua_State *L)
-{
-	return luaL_error(L, "ctx is read-only");
-}
-
 /* Protected: compiles one handler file in a fresh sandbox environment (its
  * require reads the folder's lib/ until the file has run), runs it and
  * checks what it returns. Errors are raised as their message. */
@@ -1059,21 +262,10 @@ static int l_load(lua_State *L)
 		}
 	}
 
-	/* ctx is read-only: an empty table, the functions behind its
-	 * protected metatable (rawset refuses such tables too) */
-	lua_newtable(L);              /* ..., ctx */
-	lua_createtable(L, 0, 3);     /* ..., ctx, mt */
-	lua_createtable(L, 0, N_CTX); /* ..., ctx, mt, functions */
-	for (int i = 0; i < N_CTX; i++) {
-		lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_fn[i]);
-		lua_setfield(L, -2, ctx_names[i]);
-	}
-	lua_setfield(L, -2, "__index"); /* ..., ctx, mt */
-	lua_pushcfunction(L, l_ctx_read_only);
-	lua_setfield(L, -2, "__newindex");
-	lua_pushboolean(L, 0);
-	lua_setfield(L, -2, "__metatable");
-	lua_setmetatable(L, -2); /* ..., ctx */
+	/* a ctx of its own, read-only through the metatable all share */
+	lua_newtable(L);                              /* ..., ctx */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_mt); /* ..., ctx, mt */
+	lua_setmetatable(L, -2);                      /* ..., ctx */
 	hd->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
@@ -1084,8 +276,6 @@ static int l_load(lua_State *L)
 static int l_setup(lua_State *L)
 {
 	struct eddy_handlers *h = lua_touserdata(L, 1);
-	static const lua_CFunction ctx_fn[N_CTX] = {l_ctx_get, l_ctx_upsert, l_ctx_delete,
-	                                            l_ctx_log, l_ctx_publish, l_ctx_alert};
 
 	luaL_openlibs(L);
 	/* after openlibs: luaopen_jit turns the JIT on with its defaults */
@@ -1123,13 +313,11 @@ static int l_setup(lua_State *L)
 	lua_pop(L, 2);
 
 	/* eddy.json, with the host's decoder in place of cjson's */
-	lua_getglobal(L, "require");     /* require */
-	lua_pushliteral(L, "eddy.json"); /* require, name */
-	lua_call(L, 1, 1);               /* json */
-	lua_pushlightuserdata(L, h);     /* json, h */
-	lua_pushcclosure(L, l_json_decode, 1);
-	lua_setfield(L, -2, "decode"); /* json */
-	lua_getfield(L, -1, "encode"); /* json, encode */
+	lua_getglobal(L, "require");         /* require */
+	lua_pushliteral(L, "eddy.json");     /* require, name */
+	lua_call(L, 1, 1);                   /* json */
+	eddy_handlers_inject_json_api(h, L); /* json */
+	lua_getfield(L, -1, "encode");       /* json, encode */
 	h->encode = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_getfield(L, -1, "array_mt"); /* json, array_mt */
 	h->array_mt_ptr = lua_topointer(L, -1);
@@ -1145,17 +333,8 @@ static int l_setup(lua_State *L)
 	h->new_env = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	for (int i = 0; i < N_CTX; i++) {
-		lua_pushlightuserdata(L, h);
-		lua_pushcclosure(L, ctx_fn[i], 1);
-		h->ctx_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
-	}
-	lua_createtable(L, K_END - 1, 0); /* keys */
-	for (int k = 1; k < K_END; k++) {
-		lua_pushstring(L, ev_key_names[k]);
-		lua_rawseti(L, -2, k);
-	}
-	h->ev_keys = luaL_ref(L, LUA_REGISTRYINDEX);
+	eddy_handlers_inject_ctx_api(h, L);
+	eddy_handlers_inject_ev_keys(h, L);
 	lua_pushcfunction(L, l_errh);
 	h->errh = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushlightuserdata(L, h);
@@ -1287,7 +466,8 @@ static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size
 			if (hit != EDDY_LIMIT_NONE)
 				limit_error(h, hd, hit, errstr, errstr_size);
 			else
-				snprintf(errstr, errstr_size, "%s", msg ? msg : "error loading handler");
+				snprintf(errstr, errstr_size, "%s",
+				         msg ? msg : "error loading handler");
 			return -1;
 		}
 		lua_settop(h->L, 0);
@@ -1335,8 +515,8 @@ static void rebuild(struct eddy_handlers *h)
 	free(old.v);
 	return;
 keep:
-	eddy_log(EDDY_LOG_ERROR, "handlers: no new state after a limit stop, going on with the old: %s",
-	         err);
+	eddy_log(EDDY_LOG_ERROR,
+	         "handlers: no new state after a limit stop, going on with the old: %s", err);
 	eddy_limits_collect(h->limits);
 }
 
@@ -1364,7 +544,6 @@ struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
 		goto err;
 	}
 	h->actions = actions;
-	h->gen = 1;
 	h->limit_conf = limits ? *limits : defaults;
 	/* "handlers/" and "handlers" name files the same way */
 	for (len = strlen(base); len > 1 && base[len - 1] == '/'; len--)
@@ -1391,11 +570,13 @@ struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
 			goto err;
 		if (hd->src_len && hd->src[0] == '\033') {
 			snprintf(errstr, errstr_size,
-			         "%s: precompiled bytecode is not accepted, only Lua source", hd->path);
+			         "%s: precompiled bytecode is not accepted, only Lua source",
+			         hd->path);
 			goto err;
 		}
 	}
-	if (!(h->doc = eddy_json_doc_new()) || !(h->limits = new_limits(&h->limit_conf))) {
+	if (!(h->doc = eddy_json_doc_new()) || !(h->conv = eddy_lua_json_new()) ||
+	    !(h->limits = new_limits(&h->limit_conf))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto err;
 	}
@@ -1429,7 +610,7 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 		globs_free(&h->v[i].topics);
 	}
 	free(h->v);
-	free(h->seen);
+	eddy_lua_json_destroy(h->conv);
 	eddy_json_doc_destroy(h->doc);
 	free(h);
 }

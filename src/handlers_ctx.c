@@ -1,0 +1,382 @@
+/* handlers_ctx.c - the API handlers call: ctx (get, upsert, delete, log,
+ * publish, alert) through the pipeline's actions, and json.decode, which
+ * converts as ev.data and ctx.get do. Misuse raises at the handler's line;
+ * so does an action that fails, which fails the event. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "handlers_int.h"
+#include "publish.h"
+
+/* Raises a message at the calling handler's line, as error(msg, 2) would
+ * (level 1 is the caller of the C function). A tail call (return
+ * ctx.delete(...)) leaves no frame to take the line from: the handler's
+ * file is named instead. */
+__attribute__((format(printf, 2, 3))) static int raise_error(lua_State *L, const char *fmt, ...)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	va_list ap;
+
+	luaL_where(L, 1); /* where */
+	if (lua_objlen(L, -1) == 0 && h->cur) {
+		lua_pop(L, 1);
+		lua_pushfstring(L, "%s: ", h->cur->path);
+	}
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap); /* where, msg */
+	va_end(ap);
+	lua_concat(L, 2);
+	return lua_error(L);
+}
+
+/* Parses text and pushes it converted like ev.data; raises "<what>: ..."
+ * at the calling handler's line when it is not JSON. */
+static void push_decoded(struct eddy_handlers *h, const char *text, size_t len, const char *what)
+{
+	lua_State *L = h->L;
+	char err[256];
+	const struct eddy_json *v = eddy_json_parse(h->doc, text, len, err, sizeof err);
+
+	if (!v)
+		raise_error(L, "%s: %s", what, err);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
+	eddy_lua_json_push(NULL, L, v, lua_gettop(L));  /* mt, value */
+	lua_remove(L, -2);                              /* value */
+}
+
+static const char *arg_string(lua_State *L, int i, const char *fn, const char *what, size_t *len)
+{
+	if (lua_type(L, i) != LUA_TSTRING)
+		raise_error(L, "%s: %s must be a string, got %s", fn, what, luaL_typename(L, i));
+	return lua_tolstring(L, i, len);
+}
+
+static const struct eddy_actions *actions_for(lua_State *L, struct eddy_handlers *h, const char *fn)
+{
+	if (!h->ev)
+		raise_error(L, "%s: can only be called while on_event runs", fn);
+	return h->actions;
+}
+
+/* Pushes the JSON text of the value at idx, written by json.encode;
+ * raises "<fn>: <why>" when it cannot be written. */
+static void push_encoded(lua_State *L, struct eddy_handlers *h, int idx, const char *fn)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->encode); /* encode */
+	lua_pushvalue(L, idx);                        /* encode, value */
+	if (lua_pcall(L, 1, 1, 0) != 0)               /* text | err */
+		raise_error(L, "%s: %s", fn,
+		            lua_isstring(L, -1) ? lua_tostring(L, -1) : "cannot encode");
+}
+
+/* ctx.get(ns, key) -> the stored value decoded (arrays marked, null as
+ * json.null), or nil when there is none. */
+static int l_ctx_get(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	size_t key_len, len = 0;
+	const char *ns = arg_string(L, 1, "ctx.get", "namespace", NULL);
+	const char *key = arg_string(L, 2, "ctx.get", "key", &key_len);
+	const struct eddy_actions *a = actions_for(L, h, "ctx.get");
+	const char *value = NULL;
+	char err[256] = "";
+	int rc;
+
+	if (!a || !a->get)
+		return raise_error(L, "ctx.get: not available here");
+	rc = a->get(a->ud, ns, key, key_len, &value, &len, err, sizeof err);
+	if (rc < 0)
+		return raise_error(L, "ctx.get: %s", err);
+	if (rc == 0 || !value) {
+		lua_pushnil(L);
+		return 1;
+	}
+	push_decoded(h, value, len, "ctx.get: stored value is not JSON");
+	return 1;
+}
+
+/* ctx.upsert(ns, key, value): value (table, string, number, boolean or
+ * json.null) is stored as JSON. A table converted from the event's JSON
+ * and still equal to it is stored as its original text, byte for byte. */
+static int l_ctx_upsert(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	size_t key_len, len = 0;
+	const char *ns = arg_string(L, 1, "ctx.upsert", "namespace", NULL);
+	const char *key = arg_string(L, 2, "ctx.upsert", "key", &key_len);
+	const struct eddy_actions *a = actions_for(L, h, "ctx.upsert");
+	const char *text = NULL;
+	char err[256] = "";
+
+	switch (lua_type(L, 3)) {
+	case LUA_TTABLE: {
+		const struct eddy_json *node =
+		    eddy_lua_json_original(h->conv, L, 3, h->array_mt_ptr);
+		if (node) {
+			text = node->raw;
+			len = node->raw_len;
+		}
+		break;
+	}
+	case LUA_TBOOLEAN:
+		text = lua_toboolean(L, 3) ? "true" : "false";
+		len = strlen(text);
+		break;
+	case LUA_TSTRING:
+	case LUA_TNUMBER:
+		break;
+	case LUA_TLIGHTUSERDATA:
+		if (!lua_touserdata(L, 3)) {
+			text = "null";
+			len = 4;
+			break;
+		}
+		/* fall through */
+	default:
+		return raise_error(L,
+		                   "ctx.upsert: value must be a table, string, number, boolean or "
+		                   "json.null, got %s%s",
+		                   luaL_typename(L, 3),
+		                   lua_isnil(L, 3) ? " (ctx.delete removes a key)" : "");
+	}
+	if (!text) {
+		push_encoded(L, h, 3, "ctx.upsert"); /* text */
+		text = lua_tolstring(L, -1, &len);
+	}
+	if (!a || !a->upsert)
+		return raise_error(L, "ctx.upsert: not available here");
+	if (a->upsert(a->ud, ns, key, key_len, text, len, err, sizeof err) < 0)
+		return raise_error(L, "ctx.upsert: %s", err);
+	return 0;
+}
+
+/* ctx.delete(ns, key): deleting what is not there is not an error. */
+static int l_ctx_delete(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	size_t key_len;
+	const char *ns = arg_string(L, 1, "ctx.delete", "namespace", NULL);
+	const char *key = arg_string(L, 2, "ctx.delete", "key", &key_len);
+	const struct eddy_actions *a = actions_for(L, h, "ctx.delete");
+	char err[256] = "";
+
+	if (!a || !a->del)
+		return raise_error(L, "ctx.delete: not available here");
+	if (a->del(a->ud, ns, key, key_len, err, sizeof err) < 0)
+		return raise_error(L, "ctx.delete: %s", err);
+	return 0;
+}
+
+/* ctx.log(level, msg [, fields]): level is debug, info, warn or error;
+ * fields a table, logged as a JSON object. */
+static int l_ctx_log(lua_State *L)
+{
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	const char *level = arg_string(L, 1, "ctx.log", "level", NULL), *fields = NULL;
+	const char *msg = arg_string(L, 2, "ctx.log", "msg", NULL);
+	const struct eddy_actions *a;
+	int i;
+
+	for (i = 0; i < 4 && strcmp(level, levels[i]) != 0; i++)
+		;
+	if (i == 4)
+		return raise_error(
+		    L, "ctx.log: level must be debug, info, warn or error, got \"%s\"", level);
+	if (!lua_isnoneornil(L, 3)) {
+		if (!lua_istable(L, 3))
+			return raise_error(L, "ctx.log: fields must be a table, got %s",
+			                   luaL_typename(L, 3));
+		push_encoded(L, h, 3, "ctx.log");
+		fields = lua_tostring(L, -1);
+	}
+	a = actions_for(L, h, "ctx.log");
+	if (a && a->log)
+		a->log(a->ud, h->cur->name, levels[i], msg, fields);
+	return 0;
+}
+
+/* Field name of the table at idx as an optional string (numbers are
+ * turned into strings); NULL when absent. Raises on another type. */
+static const char *opt_field(lua_State *L, int idx, const char *name, const char *fn, size_t *len)
+{
+	lua_getfield(L, idx, name);
+	int t = lua_type(L, -1);
+	if (t == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (t != LUA_TSTRING && t != LUA_TNUMBER)
+		raise_error(L, "%s: %s must be a string, got %s", fn, name, luaL_typename(L, -1));
+	/* left on the stack, so the string lives until the call returns */
+	return lua_tolstring(L, -1, len);
+}
+
+/* The table field name encoded as a JSON object, or NULL when absent. */
+static const char *opt_object(lua_State *L, struct eddy_handlers *h, int idx, const char *name,
+                              const char *fn)
+{
+	lua_getfield(L, idx, name);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (!lua_istable(L, -1))
+		raise_error(L, "%s: %s must be a table, got %s", fn, name, luaL_typename(L, -1));
+	push_encoded(L, h, lua_gettop(L), fn); /* table, text */
+	const char *text = lua_tostring(L, -1);
+	if (text[0] != '{')
+		raise_error(L, "%s: %s must be a table of names to values, not a list", fn, name);
+	return text;
+}
+
+/* ctx.publish{ topic, type, key, data, id, subject, dataschema, headers,
+ * mode }: a CloudEvent produced once every handler of the event succeeded;
+ * data is checked against the schema of type first. data = nil publishes
+ * a tombstone for key. */
+static int l_ctx_publish(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	const char *fn = "ctx.publish";
+	struct eddy_publish_req req = {0};
+	const char *hdrs[64];
+	char err[1024] = "";
+
+	if (!lua_istable(L, 1))
+		return raise_error(L, "ctx.publish: expects a table, got %s", luaL_typename(L, 1));
+	const struct eddy_actions *a = actions_for(L, h, fn);
+	req.topic = opt_field(L, 1, "topic", fn, NULL);
+	req.type = opt_field(L, 1, "type", fn, NULL);
+	req.key = opt_field(L, 1, "key", fn, &req.key_len);
+	req.id = opt_field(L, 1, "id", fn, NULL);
+	req.subject = opt_field(L, 1, "subject", fn, NULL);
+	req.dataschema = opt_field(L, 1, "dataschema", fn, NULL);
+	const char *mode = opt_field(L, 1, "mode", fn, NULL);
+	if (mode && strcmp(mode, "binary") != 0 && strcmp(mode, "structured") != 0)
+		return raise_error(
+		    L, "ctx.publish: mode must be \"structured\" or \"binary\", got \"%s\"", mode);
+	req.binary = mode && strcmp(mode, "binary") == 0;
+	if (!req.topic)
+		return raise_error(L, "ctx.publish: topic is required");
+	lua_getfield(L, 1, "data"); /* ..., data */
+	int data = lua_gettop(L);
+	if (!lua_isnil(L, data)) {
+		const struct eddy_json *node =
+		    eddy_lua_json_original(h->conv, L, data, h->array_mt_ptr);
+		if (node) {
+			req.data = node->raw;
+			req.data_len = node->raw_len;
+		} else {
+			push_encoded(L, h, data, fn);
+			req.data = lua_tolstring(L, -1, &req.data_len);
+		}
+	}
+	lua_getfield(L, 1, "headers"); /* ..., headers */
+	int headers = lua_gettop(L);
+	if (!lua_isnil(L, headers)) {
+		if (!lua_istable(L, headers))
+			return raise_error(L, "ctx.publish: headers must be a table, got %s",
+			                   luaL_typename(L, headers));
+		lua_pushnil(L);
+		while (lua_next(L, headers)) { /* ..., key, value */
+			if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+				return raise_error(
+				    L, "ctx.publish: headers must map names to strings");
+			if (req.n_headers == sizeof hdrs / sizeof hdrs[0] / 2)
+				return raise_error(L, "ctx.publish: at most 32 headers");
+			hdrs[2 * req.n_headers] = lua_tostring(L, -2);
+			hdrs[2 * req.n_headers + 1] = lua_tostring(L, -1);
+			req.n_headers++;
+			lua_pop(L, 1);
+		}
+		req.headers = hdrs;
+	}
+	if (!a || !a->publish)
+		return raise_error(L, "ctx.publish: not available here");
+	if (a->publish(a->ud, &req, err, sizeof err) < 0)
+		return raise_error(L, "%s", err);
+	return 0;
+}
+
+/* ctx.alert{ sink, severity, key, summary, description, labels,
+ * annotations, dedupe }: written to the alert outbox once every handler of
+ * the event succeeded, then sent to the sink. */
+static int l_ctx_alert(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	const char *fn = "ctx.alert";
+	struct eddy_alert_req req = {0};
+	char err[512] = "";
+
+	if (!lua_istable(L, 1))
+		return raise_error(L, "ctx.alert: expects a table, got %s", luaL_typename(L, 1));
+	const struct eddy_actions *a = actions_for(L, h, fn);
+	req.handler = h->cur->name;
+	req.sink = opt_field(L, 1, "sink", fn, NULL);
+	req.severity = opt_field(L, 1, "severity", fn, NULL);
+	req.key = opt_field(L, 1, "key", fn, NULL);
+	req.summary = opt_field(L, 1, "summary", fn, NULL);
+	req.description = opt_field(L, 1, "description", fn, NULL);
+	req.dedupe = opt_field(L, 1, "dedupe", fn, NULL);
+	req.labels = opt_object(L, h, 1, "labels", fn);
+	req.annotations = opt_object(L, h, 1, "annotations", fn);
+	if (!a || !a->alert)
+		return raise_error(L, "ctx.alert: not available here");
+	if (a->alert(a->ud, &req, err, sizeof err) < 0)
+		return raise_error(L, "%s", err);
+	return 0;
+}
+
+/* json.decode(text): the host's decoder, the same conversion as ev.data. */
+static int l_json_decode(lua_State *L)
+{
+	size_t len;
+	const char *text = arg_string(L, 1, "json.decode", "text", &len);
+
+	push_decoded(eddy_handlers_self(L), text, len, "json.decode");
+	return 1;
+}
+
+/* __newindex of ctx: handlers may not change it. */
+static int l_ctx_read_only(lua_State *L)
+{
+	return luaL_error(L, "ctx is read-only");
+}
+
+/* The functions of ctx by name. */
+#define N_CTX 6
+static const char *const ctx_names[N_CTX] = {"get", "upsert", "delete", "log", "publish", "alert"};
+static const lua_CFunction ctx_fns[N_CTX] = {l_ctx_get, l_ctx_upsert,  l_ctx_delete,
+                                             l_ctx_log, l_ctx_publish, l_ctx_alert};
+
+/* ctx is read-only: each handler gets an empty table whose protected
+ * metatable (rawset refuses such tables too) holds the functions. One
+ * metatable serves every handler: none can reach it to change it. */
+void eddy_handlers_inject_ctx_api(struct eddy_handlers *h, lua_State *L)
+{
+	lua_createtable(L, 0, 3);     /* mt */
+	lua_createtable(L, 0, N_CTX); /* mt, functions */
+	for (int i = 0; i < N_CTX; i++) {
+		lua_pushlightuserdata(L, h);        /* mt, functions, h */
+		lua_pushcclosure(L, ctx_fns[i], 1); /* mt, functions, fn */
+		lua_setfield(L, -2, ctx_names[i]);  /* mt, functions */
+	}
+	lua_setfield(L, -2, "__index"); /* mt */
+	lua_pushcfunction(L, l_ctx_read_only);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	h->ctx_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L)
+{
+	lua_pushlightuserdata(L, h); /* json, h */
+	lua_pushcclosure(L, l_json_decode, 1);
+	lua_setfield(L, -2, "decode"); /* json */
+}

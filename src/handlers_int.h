@@ -1,0 +1,77 @@
+/* handlers_int.h - what the parts of the handler host share: the set and
+ * its handlers (handlers.c), the ev table (handlers_ev.c) and the API
+ * handlers call (handlers_ctx.c). Not for other modules. */
+#ifndef EDDY_HANDLERS_INT_H
+#define EDDY_HANDLERS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <lua.h>
+
+#include "handlers.h"
+#include "json.h"
+#include "lua_json.h"
+#include "lualimits.h"
+
+/* Subscription patterns; all == true when the handler left the list out. */
+struct globs {
+	bool all;
+	char **v;
+	size_t n;
+};
+
+struct handler {
+	char *name;   /* "orders.lua" */
+	char *path;   /* "handlers/orders.lua" */
+	int on_event; /* registry refs */
+	int ctx;
+	struct globs types, topics;
+	char *src; /* the file as loaded: a rebuilt state loads this again */
+	size_t src_len;
+};
+
+struct eddy_handlers {
+	lua_State *L;
+	struct eddy_limits *limits; /* of L: its allocator, the CPU deadline */
+	struct eddy_handlers_limits limit_conf;
+	const struct eddy_actions *actions; /* borrowed */
+	struct handler *v;
+	size_t n;
+
+	/* registry refs to what every call needs */
+	int call, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
+	const void *array_mt_ptr;
+
+	/* ctx.get and json.decode parse into this; nothing outlives a call */
+	struct eddy_json_doc *doc;
+
+	/* the call in progress */
+	const struct eddy_event *ev;
+	const struct handler *cur;
+
+	/* the tables converted from the event's JSON in the current call: a
+	 * rebuilt state keeps the same (it is empty between calls) */
+	struct eddy_lua_json *conv;
+};
+
+/* The set a C closure belongs to: its first upvalue. */
+static inline struct eddy_handlers *eddy_handlers_self(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* handlers_ev.c: interns the names of ev's fields in h->ev_keys (at set-up
+ * of a state, in protected mode). */
+void eddy_handlers_inject_ev_keys(struct eddy_handlers *h, lua_State *L);
+/* handlers_ev.c: pushes a fresh ev table for ev. Raises on memory errors. */
+void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *ev);
+
+/* handlers_ctx.c: the ctx functions and the read-only metatable every
+ * handler's ctx gets (h->ctx_mt), at set-up of a state, in protected mode. */
+void eddy_handlers_inject_ctx_api(struct eddy_handlers *h, lua_State *L);
+/* handlers_ctx.c: json.decode, the host's decoder, set in the json module
+ * table at the top of the stack (in protected mode). */
+void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L);
+
+#endif

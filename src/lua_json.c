@@ -1,0 +1,310 @@
+/* lua_json.c - JSON values (json.h's tree) into Lua, and the comparison
+ * that lets a table still equal to the JSON it came from be written as its
+ * original text, byte for byte. */
+#include "lua_json.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+/* A table converted from a JSON array or object during the current call:
+ * the candidate node for the raw-text fast path. */
+struct seen {
+	const void *table;
+	const struct eddy_json *node;
+	uint32_t gen; /* valid while equal to eddy_lua_json.gen */
+};
+
+/* An open-addressing set of the tables of the current call. Forgetting
+ * them all bumps gen instead of clearing the slots. */
+struct eddy_lua_json {
+	struct seen *seen;
+	size_t cap, n;
+	uint32_t gen;
+};
+
+struct eddy_lua_json *eddy_lua_json_new(void)
+{
+	struct eddy_lua_json *lj = calloc(1, sizeof *lj);
+
+	if (lj)
+		lj->gen = 1;
+	return lj;
+}
+
+void eddy_lua_json_destroy(struct eddy_lua_json *lj)
+{
+	if (!lj)
+		return;
+	free(lj->seen);
+	free(lj);
+}
+
+/* ---- tables converted from JSON, for the fast path ------------------------ */
+
+static size_t seen_slot(const struct eddy_lua_json *lj, const void *t)
+{
+	uint64_t x = (uint64_t)(uintptr_t)t;
+	return (size_t)((x >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (lj->cap - 1);
+}
+
+void eddy_lua_json_forget(struct eddy_lua_json *lj)
+{
+	lj->n = 0;
+	if (++lj->gen == 0) {
+		if (lj->seen)
+			memset(lj->seen, 0, lj->cap * sizeof *lj->seen);
+		lj->gen = 1;
+	}
+}
+
+static void seen_put(struct eddy_lua_json *lj, const void *t, const struct eddy_json *node)
+{
+	size_t i = seen_slot(lj, t);
+	while (lj->seen[i].gen == lj->gen && lj->seen[i].table != t)
+		i = (i + 1) & (lj->cap - 1);
+	if (lj->seen[i].gen != lj->gen)
+		lj->n++;
+	lj->seen[i] = (struct seen){t, node, lj->gen};
+}
+
+/* Remembers that table t was made from node. Out of memory only loses the
+ * fast path for t, so it is not an error. */
+static void seen_add(struct eddy_lua_json *lj, const void *t, const struct eddy_json *node)
+{
+	if ((lj->n + 1) * 2 > lj->cap) {
+		size_t old_cap = lj->cap, cap = old_cap ? old_cap * 2 : 64;
+		struct seen *old = lj->seen, *v = calloc(cap, sizeof *v);
+		if (!v)
+			return;
+		lj->seen = v;
+		lj->cap = cap;
+		lj->n = 0;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].gen == lj->gen)
+				seen_put(lj, old[i].table, old[i].node);
+		free(old);
+	}
+	seen_put(lj, t, node);
+}
+
+static const struct eddy_json *seen_find(const struct eddy_lua_json *lj, const void *t)
+{
+	if (!lj->n)
+		return NULL;
+	for (size_t i = seen_slot(lj, t); lj->seen[i].gen == lj->gen; i = (i + 1) & (lj->cap - 1))
+		if (lj->seen[i].table == t)
+			return lj->seen[i].node;
+	return NULL;
+}
+
+/* ---- JSON -> Lua ------------------------------------------------------------ */
+
+void eddy_lua_json_push(struct eddy_lua_json *lj, lua_State *L, const struct eddy_json *v, int mt)
+{
+	switch (v->type) {
+	case EDDY_JSON_NULL:
+		lua_pushlightuserdata(L, NULL);
+		break;
+	case EDDY_JSON_FALSE:
+	case EDDY_JSON_TRUE:
+		lua_pushboolean(L, v->type == EDDY_JSON_TRUE);
+		break;
+	case EDDY_JSON_INT:
+		lua_pushnumber(L, (lua_Number)v->u.i);
+		break;
+	case EDDY_JSON_DOUBLE:
+		lua_pushnumber(L, v->u.d);
+		break;
+	case EDDY_JSON_STRING:
+		lua_pushlstring(L, v->u.s, v->len);
+		break;
+	case EDDY_JSON_ARRAY:
+		luaL_checkstack(L, 3, "JSON nesting too deep");
+		lua_createtable(L, v->len > INT32_MAX ? 0 : (int)v->len, 0); /* array */
+		for (uint32_t i = 0; i < v->len; i++) {
+			eddy_lua_json_push(lj, L, &v->u.items[i], mt); /* array, item */
+			lua_rawseti(L, -2, (int)i + 1);                /* array */
+		}
+		lua_pushvalue(L, mt); /* array, mt */
+		lua_setmetatable(L, -2);
+		if (lj)
+			seen_add(lj, lua_topointer(L, -1), v);
+		break;
+	case EDDY_JSON_OBJECT:
+		luaL_checkstack(L, 3, "JSON nesting too deep");
+		lua_createtable(L, 0, v->len > INT32_MAX ? 0 : (int)v->len); /* object */
+		for (uint32_t i = 0; i < v->len; i++) {
+			const struct eddy_json_member *m = &v->u.members[i];
+			lua_pushlstring(L, m->key, m->key_len);   /* object, key */
+			eddy_lua_json_push(lj, L, &m->value, mt); /* object, key, value */
+			lua_rawset(L, -3);                        /* object */
+		}
+		if (lj)
+			seen_add(lj, lua_topointer(L, -1), v);
+		break;
+	default:
+		lua_pushnil(L);
+	}
+}
+
+/* ---- Lua compared with JSON ------------------------------------------------- */
+
+/* Objects up to this many members are compared by scanning their members. */
+#define SCAN_MAX 32
+
+/* The item of array v whose index is the key below the top of the stack,
+ * or NULL. */
+static const struct eddy_json *array_item(lua_State *L, const struct eddy_json *v)
+{
+	lua_Number k;
+
+	if (lua_type(L, -2) != LUA_TNUMBER)
+		return NULL;
+	k = lua_tonumber(L, -2);
+	if (!(k >= 1 && k <= v->len) || k != (lua_Number)(uint32_t)k)
+		return NULL;
+	return &v->u.items[(uint32_t)k - 1];
+}
+
+/* The member of object v named by the key below the top of the stack, or
+ * NULL. The search starts after the last match (*hint): objects are small,
+ * and a scan compares bytes where a lookup from the other side would have
+ * to intern every member name as a Lua string first. */
+static const struct eddy_json *object_member(lua_State *L, const struct eddy_json *v,
+                                             uint32_t *hint)
+{
+	size_t len;
+	const char *k;
+
+	if (lua_type(L, -2) != LUA_TSTRING)
+		return NULL;
+	k = lua_tolstring(L, -2, &len);
+	for (uint32_t j = 0, i = *hint; j < v->len; j++, i = i + 1 == v->len ? 0 : i + 1) {
+		const struct eddy_json_member *m = &v->u.members[i];
+		if (m->key_len == len && (!len || m->key[0] == k[0]) &&
+		    memcmp(m->key, k, len) == 0) {
+			*hint = i + 1 == v->len ? 0 : i + 1;
+			return &m->value;
+		}
+	}
+	return NULL;
+}
+
+static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const void *array_mt);
+
+/* same_json for large objects: count the keys, then look every member up
+ * (interning its name), instead of scanning the members for every key. */
+static bool same_object_by_lookup(lua_State *L, int idx, const struct eddy_json *v,
+                                  const void *array_mt)
+{
+	size_t n = 0;
+
+	lua_pushnil(L);            /* nil */
+	while (lua_next(L, idx)) { /* key, value */
+		lua_pop(L, 1);     /* key */
+		if (++n > v->len) {
+			lua_pop(L, 1);
+			return false;
+		}
+	}
+	if (n != v->len)
+		return false;
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct eddy_json_member *m = &v->u.members[i];
+		lua_pushlstring(L, m->key, m->key_len); /* key */
+		lua_rawget(L, idx);                     /* value */
+		bool same = same_json(L, lua_gettop(L), &m->value, array_mt);
+		lua_pop(L, 1);
+		if (!same)
+			return false;
+	}
+	return true;
+}
+
+/* true when the Lua value at stack index idx would be written as the same
+ * JSON as v, so v's original text can be stored instead of encoding it:
+ * same types, same scalars, tables with exactly the same keys (counted),
+ * and empty tables marked as arrays exactly where v has []. */
+static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const void *array_mt)
+{
+	size_t len, n;
+	uint32_t hint = 0;
+	int value;
+	const char *s;
+
+	switch (v->type) {
+	case EDDY_JSON_NULL:
+		return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
+	case EDDY_JSON_FALSE:
+	case EDDY_JSON_TRUE:
+		return lua_type(L, idx) == LUA_TBOOLEAN &&
+		       lua_toboolean(L, idx) == (v->type == EDDY_JSON_TRUE);
+	case EDDY_JSON_INT:
+		return lua_type(L, idx) == LUA_TNUMBER &&
+		       lua_tonumber(L, idx) == (lua_Number)v->u.i;
+	case EDDY_JSON_DOUBLE:
+		return lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == v->u.d;
+	case EDDY_JSON_STRING:
+		if (lua_type(L, idx) != LUA_TSTRING)
+			return false;
+		s = lua_tolstring(L, idx, &len);
+		return len == v->len && memcmp(s, v->u.s, len) == 0;
+	case EDDY_JSON_ARRAY:
+	case EDDY_JSON_OBJECT:
+		break;
+	default:
+		return false;
+	}
+
+	if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 4))
+		return false;
+	if (v->type == EDDY_JSON_OBJECT && v->len > SCAN_MAX)
+		return same_object_by_lookup(L, idx, v, array_mt);
+	/* One pass over the table: each key must name an item of v holding the
+	 * same value. Keys are unique on both sides, so with as many keys as v
+	 * has items the table holds exactly v's keys. */
+	n = 0;
+	value = lua_gettop(L) + 2;
+	lua_pushnil(L);            /* nil */
+	while (lua_next(L, idx)) { /* key, value */
+		const struct eddy_json *item = NULL;
+		if (++n <= v->len) {
+			if (v->type == EDDY_JSON_ARRAY)
+				item = array_item(L, v);
+			else
+				item = object_member(L, v, &hint);
+		}
+		if (!item || !same_json(L, value, item, array_mt)) {
+			lua_pop(L, 2);
+			return false;
+		}
+		lua_pop(L, 1); /* key */
+	}
+	if (n != v->len)
+		return false;
+	if (n == 0) {
+		/* empty: [] when marked as an array, {} when not */
+		bool marked = false;
+		if (lua_getmetatable(L, idx)) { /* mt */
+			marked = lua_topointer(L, -1) == array_mt;
+			lua_pop(L, 1);
+		}
+		return marked == (v->type == EDDY_JSON_ARRAY);
+	}
+	return true;
+}
+
+const struct eddy_json *eddy_lua_json_original(const struct eddy_lua_json *lj, lua_State *L,
+                                               int idx, const void *array_mt)
+{
+	const struct eddy_json *node;
+
+	if (!lua_istable(L, idx))
+		return NULL;
+	node = seen_find(lj, lua_topointer(L, idx));
+	return node && node->raw && same_json(L, idx, node, array_mt) ? node : NULL;
+}
