@@ -28,7 +28,7 @@ struct eddy_limits {
 	int cpu_ms;       /* 0: none */
 	lua_Alloc base;   /* LuaJIT's own allocator, which does the work */
 	void *base_ud;
-	bool in_call;     /* between arm and disarm */
+	bool in_call; /* between arm and disarm */
 	/* written by the tick signal on the call's thread */
 	volatile sig_atomic_t ticks;
 	volatile sig_atomic_t hit; /* enum eddy_limit */
@@ -129,7 +129,8 @@ static int make_timer(char *errstr, size_t errstr_size)
 
 	pthread_once(&sig_once, install_handler);
 	if (sig_err) {
-		snprintf(errstr, errstr_size, "CPU time limit: signal handler: %s", strerror(sig_err));
+		snprintf(errstr, errstr_size, "CPU time limit: signal handler: %s",
+		         strerror(sig_err));
 		return -1;
 	}
 	memset(&sev, 0, sizeof sev);
@@ -176,20 +177,16 @@ struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes)
 {
 	struct eddy_limits *lim = calloc(1, sizeof *lim);
 
-	if (lim)
-		eddy_limits_set(lim, cpu_ms, memory_bytes);
+	if (lim) {
+		lim->cpu_ms = cpu_ms > 0 ? cpu_ms : 0;
+		lim->cap = memory_bytes;
+	}
 	return lim;
 }
 
 void eddy_limits_destroy(struct eddy_limits *lim)
 {
 	free(lim);
-}
-
-void eddy_limits_set(struct eddy_limits *lim, int cpu_ms, size_t memory_bytes)
-{
-	lim->cpu_ms = cpu_ms > 0 ? cpu_ms : 0;
-	lim->cap = memory_bytes;
 }
 
 /* LuaJIT's own allocator stays underneath (faster than malloc here, see
@@ -265,11 +262,6 @@ void eddy_limits_collect(struct eddy_limits *lim)
 	lim->hit = EDDY_LIMIT_NONE;
 }
 
-size_t eddy_limits_used(const struct eddy_limits *lim)
-{
-	return lim->used;
-}
-
 /* ---- what LuaJIT this is ------------------------------------------------------ */
 
 static void probe_hook(lua_State *L, lua_Debug *ar)
@@ -289,14 +281,13 @@ static int l_probe_arm(lua_State *L)
 /* A loop compiled first, then run with a hook set: with the check hook it
  * stops within a few iterations, without it the compiled loop runs all of
  * them. Returns the iterations done. */
-static const char probe_src[] =
-    "local arm = ...\n"
-    "local t = { i = 0 }\n"
-    "local function spin(n) for i = 1, n do t.i = i end end\n"
-    "spin(1000) spin(1000)\n"
-    "arm()\n"
-    "pcall(spin, 1e7)\n"
-    "return t.i\n";
+static const char probe_src[] = "local arm = ...\n"
+                                "local t = { i = 0 }\n"
+                                "local function spin(n) for i = 1, n do t.i = i end end\n"
+                                "spin(1000) spin(1000)\n"
+                                "arm()\n"
+                                "pcall(spin, 1e7)\n"
+                                "return t.i\n";
 
 void eddy_limits_describe(char *buf, size_t size)
 {
@@ -310,8 +301,8 @@ void eddy_limits_describe(char *buf, size_t size)
 	}
 	luaL_openlibs(L);
 	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON); /* as handlers get it */
-	lua_getglobal(L, "jit");                                    /* jit */
-	lua_getfield(L, -1, "version");                             /* jit, version */
+	lua_getglobal(L, "jit");                                   /* jit */
+	lua_getfield(L, -1, "version");                            /* jit, version */
 	if (lua_isstring(L, -1))
 		version = lua_tostring(L, -1);
 	lua_getfield(L, -2, "status"); /* jit, version, status */
@@ -323,6 +314,7 @@ void eddy_limits_describe(char *buf, size_t size)
 		if (lua_pcall(L, 1, 1, 0) == 0)
 			checkhook = lua_tonumber(L, -1) < 1e7;
 	}
-	snprintf(buf, size, "%s, JIT %s%s", version, on ? "on" : "off", checkhook ? ", checkhook" : "");
+	snprintf(buf, size, "%s, JIT %s%s", version, on ? "on" : "off",
+	         checkhook ? ", checkhook" : "");
 	lua_close(L);
 }

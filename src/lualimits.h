@@ -28,7 +28,6 @@ struct eddy_limits;
 struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes);
 /* Call after eddy_limits_close. NULL is a no-op. */
 void eddy_limits_destroy(struct eddy_limits *lim);
-void eddy_limits_set(struct eddy_limits *lim, int cpu_ms, size_t memory_bytes);
 
 /* A new state whose allocations count against lim (LuaJIT's allocator
  * behind the cap). One state per lim; close it with eddy_limits_close. */
@@ -49,8 +48,6 @@ enum eddy_limit eddy_limits_disarm(struct eddy_limits *lim);
 /* A full collection with the cap lifted, for a state to be used again
  * after a memory error (LuaJIT collects no garbage before refusing). */
 void eddy_limits_collect(struct eddy_limits *lim);
-/* Bytes the state holds now. */
-size_t eddy_limits_used(const struct eddy_limits *lim);
 
 /* "LuaJIT 2.1.0-beta3, JIT on, checkhook": the linked LuaJIT as handlers
  * get it. "checkhook" is measured, not assumed: a hook set while a compiled
