@@ -13,6 +13,7 @@
 #include "envelope.h"
 #include "json.h"
 #include "jsonschema.h"
+#include "schema_files.h"
 #include "msg.h"
 
 enum eddy_schemas_outcome {
@@ -58,32 +59,5 @@ enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const 
  * unwrap; NULL when it failed otherwise (or did not fail). */
 const struct eddy_schema_result *eddy_schemas_last_errors(const struct eddy_schemas *s);
 
-/* Formats the first errors of an invalid result into one line:
- * "data/lines/0/quantity: -3 is less than the minimum of 0 (keyword
- * /properties/lines/items/properties/quantity/minimum of SCHEMA); 1 more
- * error". what is prepended to instance locations ("data" or ""). */
-void eddy_schemas_format_errors(const struct eddy_schema_result *r, const char *what,
-				const char *schema_uri, char *out, size_t out_size);
-
-/* The local resolver, shared with eddy validate: maps URIs to files by the
- * $id index of a folder, URI prefixes (schemas.map) and file:// URIs below
- * the allowed folders. */
-struct eddy_schema_files;
-struct eddy_schema_files *eddy_schema_files_new(void);
-void eddy_schema_files_destroy(struct eddy_schema_files *f);
-/* Indexes every *.json below dir by its $id; a missing dir is fine unless
- * must_exist. */
-int eddy_schema_files_index(struct eddy_schema_files *f, const char *dir, bool must_exist,
-			    char *errstr, size_t errstr_size);
-int eddy_schema_files_map(struct eddy_schema_files *f, const char *prefix, const char *dir,
-			  char *errstr, size_t errstr_size);
-/* Makes file:// URIs below dir readable. */
-int eddy_schema_files_allow(struct eddy_schema_files *f, const char *dir, char *errstr,
-			    size_t errstr_size);
-/* An eddy_schema_resolve_fn; ud is the struct eddy_schema_files. */
-int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *len,
-			      char *errstr, size_t errstr_size);
-/* "file:///abs/path" of path, or NULL. Caller frees. */
-char *eddy_schema_file_uri(const char *path);
 
 #endif

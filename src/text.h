@@ -53,4 +53,38 @@ static inline size_t eddy_pct_decode(const char *s, size_t n, char *out)
 	return j;
 }
 
+/* A list of string pairs (URI and file, name and text), grown one at a
+ * time; both strings owned. */
+struct eddy_text_pair {
+	char *a, *b;
+};
+
+/* Appends copies of a and b to *v (*n of them); -1 when out of memory. */
+static inline int eddy_text_pair_push(struct eddy_text_pair **v, size_t *n, const char *a,
+                                      const char *b)
+{
+	struct eddy_text_pair *p = (struct eddy_text_pair *)realloc(*v, (*n + 1) * sizeof **v);
+	if (!p)
+		return -1;
+	*v = p;
+	p[*n].a = strdup(a);
+	p[*n].b = strdup(b);
+	if (!p[*n].a || !p[*n].b) {
+		free(p[*n].a);
+		free(p[*n].b);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+static inline void eddy_text_pairs_free(struct eddy_text_pair *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].a);
+		free(v[i].b);
+	}
+	free(v);
+}
+
 #endif

@@ -10,6 +10,7 @@
 #include "input.h"
 #include "jsonschema.h"
 #include "readfile.h"
+#include "schema_files.h"
 #include "schemas.h"
 
 static void usage(FILE *f)
