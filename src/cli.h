@@ -45,5 +45,6 @@ int eddy_cmd_dev(int argc, char **argv);
 int eddy_cmd_replay(int argc, char **argv);
 int eddy_cmd_validate(int argc, char **argv);
 int eddy_cmd_check(int argc, char **argv);
+int eddy_cmd_config(int argc, char **argv);
 
 #endif

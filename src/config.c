@@ -28,6 +28,7 @@ enum prop_type {
 /* Each flag is a check the loader applies to every value the property gets,
  * from the file or the environment, so the two can never disagree. */
 #define P_NONEMPTY 0x1 /* strings, and each item of a list */
+#define P_SECRET 0x2   /* masked where the effective config is shown */
 
 struct prop {
 	const char *name; /* dotted: the YAML path and, upper-cased, the EDDY_ name */
@@ -169,6 +170,7 @@ static const struct prop props[] = {
     {.name = "registry.password",
      .type = P_STRING,
      .off = OFF(registry_password),
+     .flags = P_SECRET,
      .doc = "Basic-auth password (the API secret); use `${VAR}`."},
     {.name = "registry.ca_location",
      .type = P_STRING,
@@ -1677,5 +1679,156 @@ void eddy_config_write_doc(FILE *out)
 		fputs(" | ", out);
 		put_cell(out, p->doc);
 		fputs(" |\n", out);
+	}
+}
+
+/* ---- the effective configuration --------------------------------------- */
+
+#define MASK "\"*****\""
+
+/* A librdkafka property whose value is a credential. */
+static bool secret_key(const char *key)
+{
+	return strstr(key, "password") || strstr(key, "secret") || strstr(key, ".key.pem") ||
+	       strcmp(key, "ssl.key.pem") == 0 || strstr(key, "sasl.oauthbearer.config");
+}
+
+/* s as a double-quoted YAML scalar (JSON escapes are YAML's too). */
+static void put_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\x%02x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+/* A PostgreSQL connection string with its password masked: the
+ * user:password@ of a URI, or password=... of the key=value form. */
+static void put_dsn(FILE *out, const char *dsn)
+{
+	char buf[1024];
+	const char *scheme = strstr(dsn, "://");
+	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+	const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+	const char *pw = scheme ? NULL : strstr(dsn, "password");
+
+	if (colon)
+		snprintf(buf, sizeof buf, "%.*s:*****%s", (int)(colon - dsn), dsn, at);
+	else if (pw && (pw == dsn || pw[-1] == ' ') && (pw = strchr(pw, '='))) {
+		const char *end = pw + 1 + strspn(pw + 1, " ");
+		if (*end == '\'') {
+			const char *q = strchr(end + 1, '\'');
+			end = q ? q + 1 : end + strlen(end);
+		} else {
+			end += strcspn(end, " ");
+		}
+		snprintf(buf, sizeof buf, "%.*s=*****%s", (int)(pw - dsn), dsn, end);
+	} else
+		snprintf(buf, sizeof buf, "%s", dsn);
+	put_quoted(out, buf);
+}
+
+static void put_value(FILE *out, const struct eddy_config *c, const struct prop *p)
+{
+	void *f = field((struct eddy_config *)c, p->off);
+
+	switch (p->type) {
+	case P_STRING:
+	case P_ENUM: {
+		const char *v = *(char **)f;
+		if (!v)
+			fputs("~", out);
+		else if (p->flags & P_SECRET)
+			fputs(MASK, out);
+		else if (p->off == OFF(store_dsn))
+			put_dsn(out, v);
+		else
+			put_quoted(out, v);
+		break;
+	}
+	case P_BOOL:
+		fputs(*(bool *)f ? "true" : "false", out);
+		break;
+	case P_INT:
+		fprintf(out, "%d", *(int *)f);
+		break;
+	case P_LIST: {
+		char **v = *(char ***)f;
+		size_t n = *(size_t *)field((struct eddy_config *)c, p->off_n);
+		fputc('[', out);
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ", " : "", out);
+			put_quoted(out, v[i]);
+		}
+		fputc(']', out);
+		break;
+	}
+	case P_MAP: {
+		const struct eddy_config_kv *v = *(struct eddy_config_kv **)f;
+		size_t n = *(size_t *)field((struct eddy_config *)c, p->off_n);
+		bool kafka = strcmp(p->name, "kafka") == 0, reset = false;
+		fputs(n || kafka ? "" : "{}", out);
+		for (size_t i = 0; i < n; i++) {
+			fputs("\n    ", out);
+			put_quoted(out, v[i].key);
+			fputs(": ", out);
+			if (kafka && secret_key(v[i].key))
+				fputs(MASK, out);
+			else
+				put_quoted(out, v[i].value);
+			reset |= strcmp(v[i].key, "auto.offset.reset") == 0;
+		}
+		/* what the consumer sets when the file does not (kafka.c) */
+		if (kafka && !reset)
+			fputs("\n    \"auto.offset.reset\": \"earliest\" # eddy's default", out);
+		break;
+	}
+	case P_SINKS: {
+		const struct eddy_config_sink *v = *(struct eddy_config_sink **)f;
+		size_t n = *(size_t *)field((struct eddy_config *)c, p->off_n);
+		fputs(n ? "" : "{}", out);
+		for (size_t i = 0; i < n; i++) {
+			fputs("\n    ", out);
+			put_quoted(out, v[i].name);
+			fputs(": { type: ", out);
+			put_quoted(out, v[i].type);
+			fputs(", url: ", out);
+			put_quoted(out, v[i].url);
+			fprintf(out, ", timeout_ms: %d%s }", v[i].timeout_ms,
+				v[i].secret ? ", secret: " MASK : "");
+		}
+		break;
+	}
+	}
+}
+
+void eddy_config_write(const struct eddy_config *c, FILE *out)
+{
+	char section[64] = "";
+
+	fprintf(out, "# the effective configuration: %s, ${VAR}s expanded, EDDY_* overrides "
+		     "applied, defaults filled in; secrets masked\n",
+		c->path ? c->path : "no file");
+	for (size_t i = 0; i < N_PROPS; i++) {
+		const struct prop *p = &props[i];
+		const char *dot = strchr(p->name, '.');
+		size_t sl = dot ? (size_t)(dot - p->name) : 0;
+
+		if (dot && (strlen(section) != sl || strncmp(section, p->name, sl) != 0)) {
+			snprintf(section, sizeof section, "%.*s", (int)sl, p->name);
+			fprintf(out, "%s:\n", section);
+		} else if (!dot) {
+			section[0] = 0;
+		}
+		fprintf(out, "%s%s: ", dot ? "  " : "", dot ? dot + 1 : p->name);
+		put_value(out, c, p);
+		fputc('\n', out);
 	}
 }

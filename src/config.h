@@ -99,5 +99,10 @@ struct eddy_config *eddy_config_load_string(const char *name, const char *yaml,
 
 /* Writes the Markdown reference of every property (docs/config.md). */
 void eddy_config_write_doc(FILE *out);
+/* The effective configuration as YAML that eddy_config_load reads back:
+ * every property (defaults included), secrets masked (registry.password,
+ * credentials among the kafka properties, sink secrets, a DSN's
+ * password). */
+void eddy_config_write(const struct eddy_config *c, FILE *out);
 
 #endif

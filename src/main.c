@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"  validate -c FILE [INPUT]         records against their schemas, as the\n"
 		"                                   service checks them\n"
 		"  check [-c FILE]                  load the config, handlers and schemas\n"
+		"  config [-c FILE]                 print the effective configuration, secrets\n"
+		"                                   masked\n"
 		"  config-doc                       print the configuration reference (Markdown)\n"
 		"  --help, --version\n"
 		"\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 		return eddy_cmd_validate(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return eddy_cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return eddy_cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "config-doc") == 0) {
 		eddy_config_write_doc(stdout);
 		return 0;

@@ -36,4 +36,40 @@ describe("eddy command line", function()
     assert.are.equal(0, rc, out)
     assert.are.equal(t.read(t.root .. "/docs/config.md"), out)
   end)
+
+  it("config prints what a process would run with, secrets masked, and reads back", function()
+    local dir = t.tmpdir()
+    t.write(dir .. "/in.yaml", table.concat({
+      "kafka:",
+      "  bootstrap.servers: ${BROKERS}",
+      "  group.id: g",
+      "  sasl.password: hunter2",
+      "topics: [orders]",
+      "handlers: " .. t.root .. "/handlers",
+      "store: { type: postgres, dsn: \"postgresql://eddy:s3cret@db:5432/eddy\" }",
+      "registry: { url: \"https://sr.example\", username: key, password: \"${SR_SECRET}\" }",
+      "alerts:",
+      "  sinks:",
+      "    ops: { type: webhook, url: \"https://hooks.example/x\", secret: \"whsec_c2VjcmV0\" }",
+    }, "\n") .. "\n")
+    local rc, out = t.sh("BROKERS=b1:9092 SR_SECRET=topsecret EDDY_BATCH_SIZE=77 " .. t.q(t.bin) ..
+      " config -c " .. t.q(dir .. "/in.yaml"))
+    assert.are.equal(0, rc, out)
+    for _, secret in ipairs({ "hunter2", "s3cret", "topsecret", "whsec_" }) do
+      assert.is_nil(out:find(secret, 1, true), secret .. " shown:\n" .. out)
+    end
+    assert.matches('"bootstrap.servers": "b1:9092"', out, 1, true)      -- ${VAR}
+    assert.matches('\n  size: 77\n', out, 1, true)                       -- EDDY_* override
+    assert.matches('"auto.offset.reset": "earliest"', out, 1, true)     -- eddy's default
+    assert.matches('dsn: "postgresql://eddy:*****@db:5432/eddy"', out, 1, true)
+    assert.matches('\n  password: "*****"', out, 1, true)
+    assert.matches('\n  cpu_limit_ms: 1000\n', out, 1, true)             -- a default
+    -- the output is a configuration eddy reads
+    t.write(dir .. "/out.yaml", out)
+    rc, out = t.eddy("check -c " .. t.q(dir .. "/out.yaml"))
+    assert.are.equal(0, rc, out)
+    rc, out = t.eddy("config -c " .. t.q(dir .. "/missing.yaml"))
+    assert.are.equal(2, rc, out)
+    t.sh("rm -rf " .. t.q(dir))
+  end)
 end)
