@@ -147,6 +147,16 @@ int eddy_store_outbox_due(struct eddy_store *s, int64_t now_ms, int max,
 	return s->ops->outbox_due(s, now_ms, max, cb, ud, errstr, errstr_size);
 }
 
+int64_t eddy_store_outbox_pending(struct eddy_store *s, char *errstr, size_t errstr_size)
+{
+	return s->ops->outbox_pending(s, errstr, errstr_size);
+}
+
+int eddy_store_lazy_commits(struct eddy_store *s, char *errstr, size_t errstr_size)
+{
+	return s->ops->lazy_commits(s, errstr, errstr_size);
+}
+
 int eddy_store_outbox_mark(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
                            int64_t next_attempt_ms, const char *error, char *errstr,
                            size_t errstr_size)

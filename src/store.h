@@ -117,6 +117,22 @@ int eddy_store_outbox_due(struct eddy_store *s, int64_t now_ms, int max,
                           void (*cb)(void *ud, const struct eddy_outbox_alert *a), void *ud,
                           char *errstr, size_t errstr_size);
 
+/* Outside any transaction: the number of alerts still pending, due now or
+ * later (in backoff); 0 when no alert was ever added, -1 with errstr
+ * filled. */
+int64_t eddy_store_outbox_pending(struct eddy_store *s, char *errstr, size_t errstr_size);
+
+/* For the alert sender's own handle, outside any transaction: commits on s
+ * stop waiting for the disk (SQLite synchronous=NORMAL, PostgreSQL
+ * synchronous_commit off, kept across reconnects). A crash of the machine
+ * or of the database server, not of eddy, may then undo the last of them,
+ * never corrupt the store. Right for the outbox's outcomes only: an undone
+ * outcome sends its alert again, which receivers drop by its webhook-id,
+ * whereas a flush per outcome bounds the sender to the disk's flushes per
+ * second (30 a second on a disk that takes 30 ms for one). Returns 0 or -1
+ * with errstr filled. */
+int eddy_store_lazy_commits(struct eddy_store *s, char *errstr, size_t errstr_size);
+
 /* Outside any transaction: records the outcome of an attempt (attempts
  * counted up): delivered, failed for good (error kept), or pending again
  * at next_attempt_ms with the error of this attempt (error may be NULL).

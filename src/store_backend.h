@@ -29,6 +29,8 @@ struct eddy_store_ops {
 	int (*outbox_mark)(struct eddy_store *s, int64_t id, enum eddy_outbox_state state,
 	                   int64_t next_attempt_ms, const char *error, char *errstr,
 	                   size_t errstr_size);
+	int64_t (*outbox_pending)(struct eddy_store *s, char *errstr, size_t errstr_size);
+	int (*lazy_commits)(struct eddy_store *s, char *errstr, size_t errstr_size);
 };
 
 /* The first member of every backend's store, so that a struct eddy_store *

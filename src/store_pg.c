@@ -48,6 +48,7 @@ struct store {
 	size_t n_ns, cap_ns;
 	unsigned next_id; /* names of prepared statements on this connection */
 	int ob_ready;     /* the outbox's statements are prepared */
+	int lazy;         /* eddy_store_lazy_commits: every session gets it */
 	enum created ob_created;
 	char error[512]; /* the first failure among the queued statements */
 };
@@ -130,6 +131,16 @@ static int connect_db(struct store *s, char *errstr, size_t errstr_size)
 		return -1;
 	}
 	PQsetNoticeProcessor(c, quiet, NULL);
+	if (s->lazy) {
+		r = PQexec(c, "SET synchronous_commit TO off");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			eddy_errf(errstr, errstr_size, "postgres: %s", result_msg(r));
+			PQclear(r);
+			PQfinish(c);
+			return -1;
+		}
+		PQclear(r);
+	}
 	r = PQexec(c, "SELECT current_schema()");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
 		eddy_errf(errstr, errstr_size, "postgres: %s",
@@ -862,6 +873,53 @@ static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_sta
 	return rc;
 }
 
+static int64_t outbox_pending(struct eddy_store *base, char *errstr, size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+	char sql[256];
+	PGresult *r;
+	int64_t n;
+	int rc;
+
+	settle(s);
+	if (s->in_txn) {
+		eddy_errf(errstr, errstr_size, "postgres: outbox pending: a transaction is open");
+		return -1;
+	}
+	if (usable(s, errstr, errstr_size) < 0)
+		return -1;
+	rc = outbox_ready(s, 0, errstr, errstr_size);
+	if (rc <= 0)
+		return rc; /* no alert was ever added */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.eddy_outbox WHERE state = 'pending'",
+	         s->schema);
+	r = PQexec(s->conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pg_fail(s, "outbox pending", NULL, result_msg(r), errstr, errstr_size);
+		PQclear(r);
+		return -1;
+	}
+	n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+static int lazy_commits(struct eddy_store *base, char *errstr, size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+
+	settle(s);
+	if (s->in_txn) {
+		eddy_errf(errstr, errstr_size, "postgres: lazy commits: a transaction is open");
+		return -1;
+	}
+	s->lazy = 1;
+	if (usable(s, errstr, errstr_size) < 0)
+		return -1;
+	return exec(s, "SET synchronous_commit TO off", PGRES_COMMAND_OK, "lazy commits", errstr,
+	            errstr_size);
+}
+
 static const struct eddy_store_ops pg_ops = {
     .type = "postgres",
     .destroy = store_destroy,
@@ -874,4 +932,6 @@ static const struct eddy_store_ops pg_ops = {
     .outbox_add = outbox_add,
     .outbox_due = outbox_due,
     .outbox_mark = outbox_mark,
+    .outbox_pending = outbox_pending,
+    .lazy_commits = lazy_commits,
 };

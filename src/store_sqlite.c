@@ -46,7 +46,7 @@ struct store {
 	sqlite3_stmt *table_exists;
 	/* the outbox's statements, prepared once its table exists: the first
 	 * alert creates it (in its batch), so that opening writes nothing */
-	sqlite3_stmt *ob_seen, *ob_add, *ob_due, *ob_mark;
+	sqlite3_stmt *ob_seen, *ob_add, *ob_due, *ob_mark, *ob_pending;
 	int ob_ready;
 	enum created ob_created;
 	/* sorted by ns_cmp; few namespaces, so a sorted array beats a hash */
@@ -369,7 +369,8 @@ static void outbox_forget(struct store *s)
 	sqlite3_finalize(s->ob_add);
 	sqlite3_finalize(s->ob_due);
 	sqlite3_finalize(s->ob_mark);
-	s->ob_seen = s->ob_add = s->ob_due = s->ob_mark = NULL;
+	sqlite3_finalize(s->ob_pending);
+	s->ob_seen = s->ob_add = s->ob_due = s->ob_mark = s->ob_pending = NULL;
 	s->ob_ready = 0;
 }
 
@@ -413,7 +414,9 @@ static int outbox_ready(struct store *s, int create, char *errstr, size_t errstr
 	    prepare(s,
 	            "UPDATE eddy_outbox SET state = ?2, next_attempt_ms = ?3, "
 	            "attempts = attempts + 1, error = ?4 WHERE id = ?1",
-	            &s->ob_mark, "outbox", NULL, errstr, errstr_size) < 0) {
+	            &s->ob_mark, "outbox", NULL, errstr, errstr_size) < 0 ||
+	    prepare(s, "SELECT count(*) FROM eddy_outbox WHERE state = 'pending'", &s->ob_pending,
+	            "outbox", NULL, errstr, errstr_size) < 0) {
 		outbox_forget(s);
 		return -1;
 	}
@@ -831,6 +834,47 @@ static int outbox_mark(struct eddy_store *base, int64_t id, enum eddy_outbox_sta
 	return 0;
 }
 
+static int64_t outbox_pending(struct eddy_store *base, char *errstr, size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc;
+
+	settle(s);
+	if (s->in_txn) {
+		eddy_errf(errstr, errstr_size, "sqlite: outbox pending: a transaction is open");
+		return -1;
+	}
+	rc = outbox_ready(s, 0, errstr, errstr_size);
+	if (rc <= 0)
+		return rc; /* no alert was ever added */
+	st = s->ob_pending;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	return finish(s, st, rc, "outbox pending", NULL, errstr, errstr_size) < 0 ? -1 : n;
+}
+
+static int lazy_commits(struct eddy_store *base, char *errstr, size_t errstr_size)
+{
+	struct store *s = (struct store *)base;
+
+	settle(s);
+	if (s->in_txn) {
+		eddy_errf(errstr, errstr_size, "sqlite: lazy commits: a transaction is open");
+		return -1;
+	}
+	/* In WAL mode NORMAL syncs at checkpoints only; a commit of the
+	 * consumer's handle (FULL) syncs the WAL with these in it. */
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(s, "lazy commits", NULL, errstr, errstr_size);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct eddy_store_ops sqlite_ops = {
     .type = "sqlite",
     .destroy = store_destroy,
@@ -843,4 +887,6 @@ static const struct eddy_store_ops sqlite_ops = {
     .outbox_add = outbox_add,
     .outbox_due = outbox_due,
     .outbox_mark = outbox_mark,
+    .outbox_pending = outbox_pending,
+    .lazy_commits = lazy_commits,
 };

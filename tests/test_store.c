@@ -1003,6 +1003,45 @@ static void test_outbox_due_and_mark(void)
 	eddy_store_destroy(s);
 }
 
+/* What the outbox still holds, due or in backoff; the sender's lazy
+ * commits, refused in a batch, change nothing it reads. */
+static void test_outbox_pending_and_lazy(void)
+{
+	struct eddy_store *s = open_at("outbox-pending.db");
+	char err[256] = "";
+	int64_t id;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(eddy_store_outbox_pending(s, err, sizeof(err)) == 0); /* no outbox yet */
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "a", "{}", 1000, 0) == 0);
+	CHECK(add(s, "ops", "b", "{}", 1001, 0) == 0);
+	CHECK(add(s, "ops", "c", "{}", 1002, 0) == 0);
+	CHECK(eddy_store_outbox_pending(s, err, sizeof(err)) == -1);
+	CHECK(eddy_store_lazy_commits(s, err, sizeof(err)) == -1);
+	CHECK(commit(s) == 0);
+	CHECK(eddy_store_lazy_commits(s, err, sizeof(err)) == 0);
+	CHECK(eddy_store_outbox_pending(s, err, sizeof(err)) == 3);
+	id = first_due_id(s, 10000);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_DELIVERED, 0, NULL, err, sizeof(err)) == 0);
+	id = first_due_id(s, 10000);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_PENDING, 20000, "HTTP 503", err,
+	                             sizeof(err)) == 0);
+	CHECK(eddy_store_outbox_pending(s, err, sizeof(err)) == 2); /* b is in backoff */
+	id = first_due_id(s, 10000);
+	CHECK(eddy_store_outbox_mark(s, id, EDDY_OUTBOX_FAILED, 0, "HTTP 400", err, sizeof(err)) ==
+	      0);
+	CHECK(eddy_store_outbox_pending(s, err, sizeof(err)) == 1);
+	/* the handle still takes batches */
+	CHECK(begin(s) == 0);
+	CHECK(add(s, "ops", "d", "{}", 1003, 0) == 0);
+	CHECK(commit(s) == 0);
+	CHECK(eddy_store_outbox_pending(s, err, sizeof(err)) == 2);
+	eddy_store_destroy(s);
+}
+
 /* The callback marks what it is given on the same handle. */
 struct marker {
 	struct eddy_store *s;
@@ -1270,6 +1309,7 @@ static void test_backend(const struct backend *b)
 	test_outbox_add_and_dedupe();
 	test_outbox_rollback();
 	test_outbox_due_and_mark();
+	test_outbox_pending_and_lazy();
 	test_outbox_mark_in_callback();
 	test_outbox_second_handle();
 }
