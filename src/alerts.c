@@ -840,9 +840,10 @@ static void on_due(void *ud, const struct eddy_outbox_alert *al)
 	a->n_picks++;
 }
 
-/* Starts requests for due alerts while there is room. Returns true when
- * the outbox may hold more due alerts than there was room for. */
-static bool fill(struct eddy_alerts *a)
+/* Starts requests for the alerts due at due_ms while there is room.
+ * Returns true when the outbox may hold more of them than there was room
+ * for. */
+static bool fill(struct eddy_alerts *a, int64_t due_ms)
 {
 	char err[256];
 	int64_t now = eddy_now_ms();
@@ -850,7 +851,8 @@ static bool fill(struct eddy_alerts *a)
 
 	/* Those under way are due too, and oldest first: asking for as many
 	 * as fit in flight finds every free slot's alert. */
-	seen = eddy_store_outbox_due(a->store, now, a->max_in_flight, on_due, a, err, sizeof(err));
+	seen =
+	    eddy_store_outbox_due(a->store, due_ms, a->max_in_flight, on_due, a, err, sizeof(err));
 	if (seen < 0) {
 		eddy_log(EDDY_LOG_ERROR, "alerts: reading the outbox: %s", err);
 		return false;
@@ -872,51 +874,27 @@ static bool fill(struct eddy_alerts *a)
 	return seen >= a->max_in_flight;
 }
 
-static void *run(void *arg)
+/* Whether the outbox is worth a look now: when told to, at every poll,
+ * when a retry this run scheduled is due, and after completions when the
+ * last look found more than fitted (once half the slots are free: one
+ * query per slot would cost more than it gains). Stopping, only the last
+ * reason counts: what was due when the stop began is all there is. */
+static bool look_now(struct eddy_alerts *a, bool stopping, bool more, int64_t now,
+                     int64_t next_poll)
 {
-	struct eddy_alerts *a = arg;
-	int64_t next_poll = 0, deadline = -1;
-	bool more = false;
-	int running;
+	bool refill = more && a->n_flying <= a->max_in_flight / 2;
 
-	for (;;) {
-		int64_t now = mono_ms(), timeout;
-		bool stopping = atomic_load(&a->stopping);
+	if (stopping)
+		return refill;
+	return a->n_flying < a->max_in_flight &&
+	       (atomic_exchange(&a->woken, false) || now >= next_poll ||
+	        eddy_now_ms() >= a->hint_ms || refill);
+}
 
-		if (stopping && deadline < 0)
-			deadline = now + atomic_load(&a->grace_ms);
-		if (stopping && (a->n_flying == 0 || now >= deadline))
-			break;
-		/* Look at the outbox when told to, at every poll, when a retry
-		 * this run scheduled is due, and after completions when a
-		 * look found more than fitted (once half the slots are free:
-		 * one query per slot would cost more than it gains). */
-		if (!stopping && a->n_flying < a->max_in_flight &&
-		    (atomic_exchange(&a->woken, false) || now >= next_poll ||
-		     eddy_now_ms() >= a->hint_ms || (more && a->n_flying <= a->max_in_flight / 2))) {
-			a->hint_ms = INT64_MAX;
-			more = fill(a);
-			next_poll = now + a->poll_ms;
-		}
-		curl_multi_perform(a->multi, &running);
-		reap(a);
-
-		now = mono_ms();
-		timeout = next_poll - now;
-		if (stopping)
-			timeout = deadline - now;
-		else if (more && a->n_flying <= a->max_in_flight / 2)
-			timeout = 0;
-		else if (a->hint_ms != INT64_MAX && a->hint_ms - eddy_now_ms() < timeout)
-			timeout = a->hint_ms - eddy_now_ms();
-		if (timeout < 0)
-			timeout = 0;
-		/* libcurl shortens the wait to its own timers; a wake or stop
-		 * ends it at once. */
-		curl_multi_poll(a->multi, NULL, 0, (int)(timeout > 60000 ? 60000 : timeout), NULL);
-	}
-	/* Past the grace: what is under way is dropped unrecorded and stays
-	 * pending for the next start. */
+/* Past the grace: what is under way is dropped unrecorded and stays
+ * pending for the next start. */
+static void abort_flying(struct eddy_alerts *a)
+{
 	while (a->flying) {
 		struct request *r = a->flying;
 
@@ -929,6 +907,70 @@ static void *run(void *arg)
 	}
 	a->n_flying = 0;
 	atomic_store(&a->in_flight, 0);
+}
+
+/* The closing line: what this run did, and what the outbox still holds
+ * for the next start (in backoff, or not reached within the grace). */
+static void report(struct eddy_alerts *a)
+{
+	char err[256];
+	int64_t left = eddy_store_outbox_pending(a->store, err, sizeof(err));
+
+	if (left < 0)
+		eddy_log(EDDY_LOG_ERROR, "alerts: counting what is left in the outbox: %s", err);
+	eddy_log(left != 0 ? EDDY_LOG_WARN : EDDY_LOG_INFO,
+	         "alerts: stopped: %" PRIu64 " delivered, %" PRIu64 " retries, %" PRIu64
+	         " failed, %" PRIu64 " given up; %" PRId64 " left in the outbox%s",
+	         (uint64_t)atomic_load(&a->delivered), (uint64_t)atomic_load(&a->retried),
+	         (uint64_t)atomic_load(&a->failed), (uint64_t)atomic_load(&a->given_up), left,
+	         left > 0 ? ", sent after the next start" : "");
+}
+
+static void *run(void *arg)
+{
+	struct eddy_alerts *a = arg;
+	int64_t next_poll = 0, deadline = -1, due_ms = 0;
+	bool more = false;
+	int running;
+
+	for (;;) {
+		int64_t now = mono_ms(), timeout;
+		bool stopping = atomic_load(&a->stopping);
+
+		if (stopping && deadline < 0) {
+			/* Drain: what is due now goes out before the thread
+			 * ends. A failure puts its alert in backoff, past
+			 * due_ms: each gets one more attempt at most. */
+			deadline = now + atomic_load(&a->grace_ms);
+			due_ms = eddy_now_ms();
+			more = true;
+		}
+		if (stopping && (now >= deadline || (a->n_flying == 0 && !more)))
+			break;
+		if (look_now(a, stopping, more, now, next_poll)) {
+			a->hint_ms = INT64_MAX;
+			more = fill(a, stopping ? due_ms : eddy_now_ms());
+			next_poll = now + a->poll_ms;
+		}
+		curl_multi_perform(a->multi, &running);
+		reap(a);
+
+		now = mono_ms();
+		timeout = next_poll - now;
+		if (more && a->n_flying <= a->max_in_flight / 2)
+			timeout = 0; /* look again at once */
+		else if (stopping)
+			timeout = a->n_flying ? deadline - now : 0; /* 0: drained, end now */
+		else if (a->hint_ms != INT64_MAX && a->hint_ms - eddy_now_ms() < timeout)
+			timeout = a->hint_ms - eddy_now_ms();
+		if (timeout < 0)
+			timeout = 0;
+		/* libcurl shortens the wait to its own timers; a wake or stop
+		 * ends it at once. */
+		curl_multi_poll(a->multi, NULL, 0, (int)(timeout > 60000 ? 60000 : timeout), NULL);
+	}
+	abort_flying(a);
+	report(a);
 	return NULL;
 }
 
@@ -1057,6 +1099,10 @@ struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struc
 		eddy_errf(errstr, errstr_size, "alerts: no sinks");
 		goto err;
 	}
+	/* The outcomes need no flush each (alerts.h, store.h): with one, the
+	 * sender sends no faster than the disk flushes. */
+	if (eddy_store_lazy_commits(store, errstr, errstr_size) != 0)
+		goto err;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		eddy_errf(errstr, errstr_size, "alerts: libcurl: %s",

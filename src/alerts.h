@@ -95,7 +95,10 @@ struct eddy_alerts;
 
 /* Starts the sender's thread on store, a handle of its own on the database
  * the consumer writes the outbox of (eddy_store_* handles are not shared
- * between threads); the sender takes ownership of it, also when start fails.
+ * between threads); the sender takes ownership of it, also when start fails,
+ * and makes its commits lazy (eddy_store_lazy_commits): an outcome undone
+ * by a crash of the machine sends its alert again, which the webhook-id
+ * makes harmless.
  * Returns NULL with errstr filled when the conf is invalid (no sinks, a sink
  * without name or with a bad URL or secret, two sinks of one name) or
  * resources could not be had. */
@@ -109,11 +112,14 @@ void eddy_alerts_wake(struct eddy_alerts *a);
 /* Thread-safe snapshot of the counters. */
 void eddy_alerts_stats(const struct eddy_alerts *a, struct eddy_alerts_stats *out);
 
-/* Stops sending: no new request starts; those under way get up to grace_ms
- * to finish (their outcome recorded), then are aborted and stay pending,
- * to be sent again by the next start (receivers drop the replay by its
- * webhook-id). Joins the thread, closes the store handle and frees a.
- * NULL is a no-op. */
+/* Stops sending, within grace_ms: the alerts due when it is called are
+ * sent first (at most one attempt each: one that fails waits out its
+ * backoff in the outbox), with those under way, until none is left; past
+ * the grace, requests under way are aborted and stay pending, to be sent
+ * again by the next start (receivers drop the replay by its webhook-id).
+ * Then logs what the sender did and how many alerts the outbox still
+ * holds ("alerts: stopped: ..."), joins the thread, closes the store
+ * handle and frees a. NULL is a no-op. */
 void eddy_alerts_stop(struct eddy_alerts *a, int grace_ms);
 
 #endif

@@ -1,6 +1,7 @@
 -- ctx.alert end to end: the outbox, a real HTTP receiver on 127.0.0.1 that
 -- verifies Standard Webhooks signatures, retries on 500 and 429, Slack and
--- Alertmanager bodies, and no alert sent twice after kill -9 and a replay.
+-- Alertmanager bodies, no alert sent twice after kill -9 and a replay, and
+-- a burst of alerts delivered before `eddy run --exit-at-end` exits.
 local t = require "eddy_test"
 local cjson = require "cjson"
 
@@ -56,7 +57,7 @@ describe("ctx.alert", function()
 
   setup(function()
     dir = t.tmpdir()
-    mock = t.start_mock(dir, { "a1", "a2", "eddy.dlq" })
+    mock = t.start_mock(dir, { "a1", "a2", "a3", "eddy.dlq" })
     recv = start_receiver("receiver", "--secret " .. SECRET)
     plain = start_receiver("plain", "")
     t.handlers(dir, { ["watch.lua"] = [[
@@ -188,6 +189,100 @@ return {
     local rows = t.query(dir .. "/state.db",
       "select count(*) as n from eddy_outbox where dedupe_key like 'ops/watch.lua/ORD-1_'")
     assert.are.equal(5, rows[1].n)
+  end)
+
+  -- eddy run --exit-at-end on a disk whose flushes take 30 ms (most
+  -- disks that honour them; this machine's may not): tests/tools/slow-flush.c
+  -- preloaded. Returns exit code, output and seconds.
+  local function run_timed(cfg)
+    local lib = dir .. "/slow-flush.so"
+    if not t.read(lib) then
+      local rc, out = t.sh("cc -shared -fPIC -o " .. t.q(lib) .. " tests/tools/slow-flush.c", true)
+      assert(rc == 0, "building tests/tools/slow-flush.c: " .. out)
+    end
+    local stats = dir .. "/time.out"
+    local rc, out = t.sh("LD_PRELOAD=" .. t.q(lib) .. " SLOW_FLUSH_MS=30 " ..
+      "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:verify_asan_link_order=0\" " ..
+      "/usr/bin/time -f '%e' -o " .. t.q(stats) .. " timeout 120 " ..
+      t.q(t.bin) .. " run -c " .. t.q(cfg) .. " --exit-at-end", true)
+    return rc, out, tonumber((t.read(stats) or ""):match("([%d.]+)%s*$"))
+  end
+
+  -- the webhook deliveries answered 200 since the receiver's log had skip
+  -- lines, counted by webhook-id, and the seconds from the first to the
+  -- last
+  local function hook_ids()
+    local ids, n, first, last = {}, 0, nil, nil
+    for _, d in ipairs(deliveries()) do
+      if d.path == "/hook" and d.status == 200 then
+        if not ids[d.webhook_id] then n = n + 1 end
+        ids[d.webhook_id] = (ids[d.webhook_id] or 0) + 1
+        first, last = first or d.time, d.time
+      end
+    end
+    return ids, n, first and last - first
+  end
+
+  local function mark_receiver_log()
+    t.sh("curl -sS -X POST " .. t.q(recv.url .. "/_receiver/reset"))
+    local _, lines = (t.read(dir .. "/receiver.log") or ""):gsub("\n", "")
+    skip = lines
+  end
+
+  it("delivers a burst of 300 alerts once each before --exit-at-end exits", function()
+    mark_receiver_log()
+    local records = {}
+    for i = 1, 300 do
+      local key = ("BURST-%03d"):format(i)
+      records[i] = { key, t.event(key, 3) } -- quantity 30: one alert each
+    end
+    t.produce(mock, "a3", records, dir)
+    local rc, out, secs = run_timed(conf("g-a3", "a3"))
+    assert.are.equal(0, rc, out)
+
+    -- every alert reached the receiver, once, while eddy ran
+    local ids, n, burst = hook_ids()
+    assert.are.equal(300, n, out)
+    for id, times in pairs(ids) do assert.are.equal(1, times, id .. " delivered " .. times .. " times") end
+    local rows = t.query(dir .. "/state.db",
+      "select state, count(*) as n from eddy_outbox where dedupe_key like 'ops/watch.lua/BURST-%' group by state")
+    assert.are.same({ { state = "delivered", n = 300 } }, rows)
+    -- a flush per outcome made it 30 a second (10 s); the sender alone
+    -- does 1,000 a second and more (bench/results.md): within 1 s leaves
+    -- room for a sanitizer build on a busy machine
+    assert.truthy(burst < 1, ("300 alerts in %.2f s"):format(burst))
+    assert.matches("alerts: stopped: 300 delivered, 0 retries, 0 failed, 0 given up; 0 left in the outbox", out, 1, true)
+    -- start-up and the mock's ~3 s group join included
+    assert.truthy(secs and secs < 8, "took " .. tostring(secs) .. " s\n" .. out)
+  end)
+
+  it("stops without waiting out backoffs: those alerts stay in the outbox, counted, for the next start", function()
+    mark_receiver_log()
+    -- every attempt answered 500: each alert is tried once at the stop and
+    -- then waits out its backoff, which the exiting run does not
+    t.sh("curl -sS -X POST " .. t.q(recv.url .. "/_receiver/script?steps=500*100"))
+    local records = {}
+    for i = 1, 20 do
+      local key = ("BACKOFF-%02d"):format(i)
+      records[i] = { key, t.event(key, 3) }
+    end
+    t.produce(mock, "a3", records, dir)
+    local rc, out, secs = run_timed(conf("g-a3", "a3"))
+    assert.are.equal(0, rc, out)
+    local retries = tonumber(out:match("alerts: stopped: 0 delivered, (%d+) retries, 0 failed, 0 given up; 20 left in the outbox"))
+    assert.truthy(retries and retries >= 20, out)
+    assert.truthy(secs and secs < 8, "took " .. tostring(secs) .. " s\n" .. out)
+    local rows = t.query(dir .. "/state.db",
+      "select count(*) as n from eddy_outbox where dedupe_key like 'ops/watch.lua/BACKOFF-%' " ..
+      "and state = 'pending' and attempts >= 1")
+    assert.are.equal(20, rows[1].n)
+
+    -- the next start sends them, once the backoff is over
+    t.sh("curl -sS -X POST " .. t.q(recv.url .. "/_receiver/reset"))
+    t.sleep(1)
+    rc, out = run_timed(conf("g-a3", "a3"))
+    assert.are.equal(0, rc, out)
+    assert.matches("alerts: stopped: 20 delivered, 0 retries, 0 failed, 0 given up; 0 left in the outbox", out, 1, true)
   end)
 
   it("without sinks, dry runs and eddy dev show alerts; a sink that is not configured fails the event", function()
