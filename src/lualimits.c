@@ -46,6 +46,10 @@ static _Thread_local struct {
 	timer_t id;
 } tick;
 
+/* eddy_limits_fail_nth: growing allocations left until the one refused
+ * (0: none is), counted over every state of the thread. */
+static _Thread_local unsigned long fail_countdown;
+
 static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
 static int sig_no, sig_err;
 
@@ -167,6 +171,10 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 			lim->hit = EDDY_LIMIT_MEMORY;
 		return NULL;
 	}
+	/* a test's refusal stands for LuaJIT's own allocator failing, which
+	 * in practice only a block that grows can do */
+	if (fail_countdown && nsize > osize && --fail_countdown == 0)
+		return NULL;
 	if (!(p = lim->base(lim->base_ud, ptr, osize, nsize)))
 		return NULL;
 	lim->used = lim->used - osize + nsize;
@@ -260,6 +268,14 @@ void eddy_limits_collect(struct eddy_limits *lim)
 	lua_gc(lim->L, LUA_GCCOLLECT, 0);
 	lim->cap = cap;
 	lim->hit = EDDY_LIMIT_NONE;
+}
+
+unsigned long eddy_limits_fail_nth(unsigned long n)
+{
+	unsigned long left = fail_countdown;
+
+	fail_countdown = n;
+	return left;
 }
 
 /* ---- what LuaJIT this is ------------------------------------------------------ */

@@ -49,6 +49,14 @@ enum eddy_limit eddy_limits_disarm(struct eddy_limits *lim);
  * after a memory error (LuaJIT collects no garbage before refusing). */
 void eddy_limits_collect(struct eddy_limits *lim);
 
+/* For allocation-failure tests: the nth allocation from now (1: the next)
+ * that makes a block of any state on this thread bigger is refused, as
+ * LuaJIT's own allocator refuses when the system has no memory (not as the
+ * cap does: the call is not stopped, the state raises "not enough memory"
+ * where it was). 0 refuses none. Returns how many allocations were left
+ * before the refusal set last: 0 once it happened. */
+unsigned long eddy_limits_fail_nth(unsigned long n);
+
 /* "LuaJIT 2.1.0-beta3, JIT on, checkhook": the linked LuaJIT as handlers
  * get it. "checkhook" is measured, not assumed: a hook set while a compiled
  * loop runs stops it (LUAJIT_ENABLE_CHECKHOOK; without it the CPU limit

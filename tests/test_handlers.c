@@ -11,6 +11,7 @@
 
 #include "handlers.h"
 #include "json.h"
+#include "lualimits.h"
 #include "test.h"
 
 /* ---- actions that record what handlers do ---------------------------------- */
@@ -953,7 +954,8 @@ static void test_sandbox(void)
 	    "  end\n"
 	    "  if os.execute or os.getenv or os.exit or os.remove then leaked[#leaked + 1] = 'os' "
 	    "end\n"
-	    "  for i, g in ipairs(guarded) do if g then leaked[#leaked + 1] = 'guard ' .. i end end\n"
+	    "  for i, g in ipairs(guarded) do if g then leaked[#leaked + 1] = 'guard ' .. i end "
+	    "end\n"
 	    "  if string.dump or ('').dump then leaked[#leaked + 1] = 'string.dump' end\n"
 	    "  if getmetatable('') then leaked[#leaked + 1] = 'string metatable' end\n"
 	    "  if math.randomseed then leaked[#leaked + 1] = 'math.randomseed' end\n"
@@ -1040,7 +1042,8 @@ static void test_limits(void)
 	    "a_spin.lua",
 	    "return { subscribe = { types = { 'spin', 'hog' } }, on_event = function(ev, ctx)\n"
 	    "  if ev.type == 'spin' then\n"
-	    "    while true do pcall(function() local x = 0 for i = 1, 1e12 do x = x + i end end) end\n"
+	    "    while true do pcall(function() local x = 0 for i = 1, 1e12 do x = x + i end end) "
+	    "end\n"
 	    "  end\n"
 	    "  local t = {} while true do t[#t + 1] = string.rep('x', 1e5) .. #t end\n"
 	    "end }\n",
@@ -1076,13 +1079,144 @@ static void test_limits(void)
 	const char *slow[] = {"slow.lua", "while true do end\nreturn {}\n", NULL};
 	CHECK(load_limited(slow, 50, 0, err, sizeof err) == NULL);
 	CHECK_STR(err, "handlers/slow.lua: CPU time limit of 50 ms exceeded");
-	const char *big[] = {"big.lua", "local t = {} for i = 1, 100 do t[i] = string.rep('y', 1e6) .. i end\n"
-	                                "return { on_event = function() end }\n", NULL};
+	const char *big[] = {"big.lua",
+	                     "local t = {} for i = 1, 100 do t[i] = string.rep('y', 1e6) .. i end\n"
+	                     "return { on_event = function() end }\n",
+	                     NULL};
 	CHECK(load_limited(big, 0, 16, err, sizeof err) == NULL);
 	CHECK_STR(err, "handlers/big.lua: memory limit of 16 MB exceeded");
 	/* 0: no limit */
 	h = load_limited(big, 0, 0, err, sizeof err);
 	CHECK(h != NULL);
+	eddy_handlers_destroy(h);
+}
+
+/* ---- allocation failures -------------------------------------------------------- */
+
+static const struct eddy_event gc_event = {.type = {"torture.gc", 10}};
+
+/* true when s ends with the memory error: raised as it is where the
+ * allocation failed, or after "<file>:<line>: ctx.upsert: " when it failed
+ * inside the encoding ctx calls. */
+static bool memory_error(const char *s)
+{
+	static const char suffix[] = ": not enough memory";
+	size_t len = strlen(s), n = sizeof suffix - 1;
+	return strcmp(s, suffix + 2) == 0 || (len > n && strcmp(s + len - n, suffix) == 0);
+}
+
+/* One dispatch of e with the nth allocation of the handlers' state
+ * refused. A refusal must fail the event with the memory error, store
+ * nothing and leave the state able to handle e again, or not matter at
+ * all ("t"/key then holds want). Returns 0 after a refusal, 1 when the
+ * dispatch needed fewer than n allocations, -1 when a check failed. */
+static int dispatch_failing(struct eddy_handlers *h, const struct eddy_event *e, unsigned long n,
+                            const char *handler, const char *key, const char *want, int *failures)
+{
+	char err[512] = "";
+	const char *failed = NULL;
+
+	/* garbage enough for whole collections: the strings of the last
+	 * dispatch are gone, so this one makes them again */
+	CHECK(eddy_handlers_dispatch(h, &gc_event, &failed, err, sizeof err) == 1);
+	rec_del(&rec, "t", key, strlen(key), err, sizeof err);
+	rec.upserts = 0;
+	eddy_limits_fail_nth(n);
+	int rc = eddy_handlers_dispatch(h, e, &failed, err, sizeof err);
+	bool refused = eddy_limits_fail_nth(0) == 0;
+	int checks = test_failures;
+
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	if (!refused) {
+		CHECK(rc == 1);
+		CHECK_STR(stored("t", key), want);
+		return test_failures == checks ? 1 : -1;
+	}
+	if (rc == 1) {
+		/* a refusal LuaJIT can do without (a trace left uncompiled) */
+		CHECK_STR(stored("t", key), want);
+	} else {
+		CHECK(rc == -1);
+		CHECK_STR(failed, handler);
+		CHECK(memory_error(err));
+		if (!memory_error(err))
+			fprintf(stderr, "  refusing allocation %lu: %s\n", n, err);
+		CHECK(rec.upserts == 0);
+		(*failures)++;
+	}
+	/* the state goes on: the same event again, nothing refused */
+	rc = eddy_handlers_dispatch(h, e, &failed, err, sizeof err);
+	CHECK(rc == 1);
+	if (rc != 1)
+		fprintf(stderr, "  after refusing allocation %lu: %s\n", n, err);
+	CHECK_STR(stored("t", key), want);
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	return test_failures == checks ? 0 : -1;
+}
+
+/* Refuses each allocation of a dispatch of e in turn (n = 1, 2, ... until
+ * the dispatch needs fewer), as curl's torture tests do with malloc; leaks
+ * show in the sanitizer build. Returns the refusals that failed the event. */
+static int fail_each_allocation(struct eddy_handlers *h, const struct eddy_event *e,
+                                const char *handler, const char *key, const char *want)
+{
+	int failures = 0, rc = 0;
+	unsigned long n;
+
+	for (n = 1;
+	     n < 100000 && (rc = dispatch_failing(h, e, n, handler, key, want, &failures)) == 0;
+	     n++)
+		;
+	CHECK(rc == 1);
+	if (rc != 1)
+		fprintf(stderr, "  %s: refusing allocation %lu\n", handler, n);
+	return failures;
+}
+
+/* Out of memory while JSON becomes Lua values, the event's (data, meta,
+ * extensions) and the one ctx.get reads: a Lua error that fails the
+ * event, never a crash or a leak. */
+static void test_alloc_failures(struct eddy_json_doc *doc)
+{
+	const char *files[] = {
+	    "ev.lua",
+	    "return { subscribe = { types = { 'torture.ev' } }, on_event = function(ev, ctx)\n"
+	    "  assert(ev.meta.tenant and ev.extensions.region and ev.headers.traceparent)\n"
+	    "  ctx.upsert('t', 'ev', ev.data)\n"
+	    "end }\n",
+	    "get.lua",
+	    "return { subscribe = { types = { 'torture.get' } }, on_event = function(ev, ctx)\n"
+	    "  local v = ctx.get('t', 'doc')\n"
+	    "  ctx.upsert('t', 'got', v.lines[2].sku .. ' ' .. #v.lines)\n"
+	    "end }\n",
+	    "gc.lua",
+	    "return { subscribe = { types = { 'torture.gc' } }, on_event = function(ev, ctx)\n"
+	    "  local n = 0\n"
+	    "  for i = 1, 4000 do n = n + #(string.rep('.', 500) .. i) end\n"
+	    "end }\n",
+	    NULL};
+	char err[512];
+	struct eddy_handlers *h = load(files, err, sizeof err);
+
+	CHECK(h != NULL);
+	if (!h) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	const struct eddy_event *e = sample(doc);
+	if (!e) {
+		eddy_handlers_destroy(h);
+		return;
+	}
+	ev.type = attr("torture.ev");
+	int failures = fail_each_allocation(h, e, "ev.lua", "ev", S_DATA);
+	CHECK(failures >= 30);
+
+	CHECK(rec_upsert(&rec, "t", "doc", 3, S_DATA, strlen(S_DATA), err, sizeof err) == 0);
+	failures = fail_each_allocation(h, event("torture.get", "t", NULL), "get.lua", "got",
+	                                "\"SKU-0004321 2\"");
+	CHECK(failures >= 30);
+
 	eddy_handlers_destroy(h);
 }
 
@@ -1103,6 +1237,7 @@ int main(void)
 	test_sandbox();
 	test_deep(doc);
 	test_limits();
+	test_alloc_failures(doc);
 
 	eddy_json_doc_destroy(doc);
 	rec_clear(&rec);
