@@ -273,6 +273,16 @@ static const struct prop props[] = {
      .min = 1,
      .max = 31536000,
      .doc = "An alert not delivered within this many seconds is given up (logged)."},
+    {.name = "alerts.stop_grace_ms",
+     .type = P_INT,
+     .def = "5000",
+     .off = OFF(alerts_stop_grace_ms),
+     .min = 0,
+     .max = 600000,
+     .doc = "When eddy stops (SIGTERM, `--exit-at-end`, the end of `eddy dev`), the alerts "
+            "due by then are sent first, for up to this many milliseconds; what is still "
+            "under way is then aborted. Alerts in backoff after a failure, or not reached, "
+            "stay in the outbox for the next start; the `alerts: stopped:` line counts them."},
     {.name = "alerts.generator_url",
      .type = P_STRING,
      .off = OFF(alerts_generator_url),

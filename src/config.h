@@ -65,6 +65,7 @@ struct eddy_config {
 	char *alerts_default_sink; /* NULL: the first sink */
 	int alerts_dedupe_window_s;
 	int alerts_max_age_s;
+	int alerts_stop_grace_ms; /* a stop sends what is due for this long */
 	char *alerts_generator_url;
 	bool reload_watch;       /* reload when handlers or schemas change on disk */
 	int reload_debounce_ms;

@@ -1063,15 +1063,8 @@ static void consumer_close(struct consumer *c)
 	}
 	if (c->pipeline)
 		report(c);
-	if (c->alerts) {
-		struct eddy_alerts_stats as;
-		eddy_alerts_stats(c->alerts, &as);
-		eddy_alerts_stop(c->alerts, 5000);
-		eddy_log(EDDY_LOG_INFO,
-			 "alerts: %" PRIu64 " delivered, %" PRIu64 " retries, %" PRIu64
-			 " failed, %" PRIu64 " given up",
-			 as.delivered, as.retried, as.failed, as.given_up);
-	}
+	/* sends what is due first, then logs "alerts: stopped: ..." */
+	eddy_alerts_stop(c->alerts, c->conf->alerts_stop_grace_ms);
 	eddy_pipeline_destroy(c->pipeline);
 	eddy_telemetry_destroy(c->tel);
 	eddy_reload_destroy(c->reload);
