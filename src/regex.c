@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "text.h"
 
@@ -133,7 +134,7 @@ static void emit(struct tr *t, const char *s, size_t n)
 		size_t cap = t->ocap ? t->ocap : 64;
 		while (cap < t->olen + n + 1)
 			cap *= 2;
-		char *o = realloc(t->out, cap);
+		char *o = eddy_alloc_realloc(t->out, cap);
 		if (!o) {
 			t->oom = true;
 			return;
@@ -579,6 +580,38 @@ static unsigned count_groups(const unsigned char *p, size_t len)
 	return n;
 }
 
+/* \1 to \9... (c the first digit, t->i past it): a back-reference. */
+static void backref(struct tr *t, unsigned char c, size_t at)
+{
+	unsigned long n = c - '0';
+	while (t->i < t->len && t->p[t->i] >= '0' && t->p[t->i] <= '9' && n <= 100000)
+		n = n * 10 + (t->p[t->i++] - '0');
+	if (n > t->ngroups) {
+		fail(t, "reference to non-existent group \\%lu at offset %zu", n, at);
+		return;
+	}
+	char b[32];
+	snprintf(b, sizeof b, "\\g{%lu}", n);
+	emits(t, b);
+}
+
+/* \k<name> (t->i past the k): a named back-reference. */
+static void named_backref(struct tr *t, size_t at)
+{
+	size_t k = t->i + 1;
+	if (t->i < t->len && t->p[t->i] == '<') {
+		while (k < t->len && t->p[k] != '>')
+			k++;
+		if (k < t->len && k > t->i + 1) {
+			emits(t, "\\k");
+			emit(t, (const char *)t->p + t->i, k + 1 - t->i);
+			t->i = k + 1;
+			return;
+		}
+	}
+	fail(t, "invalid \\k<name> at offset %zu", at);
+}
+
 /* Reads one escape outside a class (t->i just past the backslash). */
 static void atom_escape(struct tr *t, enum last *last)
 {
@@ -599,7 +632,12 @@ static void atom_escape(struct tr *t, enum last *last)
 	case 'd':
 	case 'D':
 	case 'w':
-	case 'W': {
+	case 'W':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't': {
+		/* the same in PCRE2 */
 		char b[3] = {'\\', (char)c, 0};
 		emits(t, b);
 		return;
@@ -613,18 +651,6 @@ static void atom_escape(struct tr *t, enum last *last)
 	case 'p':
 	case 'P':
 		property(t, (char)c);
-		return;
-	case 'f':
-		emits(t, "\\f");
-		return;
-	case 'n':
-		emits(t, "\\n");
-		return;
-	case 'r':
-		emits(t, "\\r");
-		return;
-	case 't':
-		emits(t, "\\t");
 		return;
 	case 'v': /* PCRE2's \v is a class of vertical space */
 		emit_cp(t, 0x0b);
@@ -649,34 +675,12 @@ static void atom_escape(struct tr *t, enum last *last)
 	case '6':
 	case '7':
 	case '8':
-	case '9': {
-		unsigned long n = c - '0';
-		while (t->i < t->len && t->p[t->i] >= '0' && t->p[t->i] <= '9' && n <= 100000)
-			n = n * 10 + (t->p[t->i++] - '0');
-		if (n > t->ngroups) {
-			fail(t, "reference to non-existent group \\%lu at offset %zu", n, at);
-			return;
-		}
-		char b[32];
-		snprintf(b, sizeof b, "\\g{%lu}", n);
-		emits(t, b);
+	case '9':
+		backref(t, c, at);
 		return;
-	}
-	case 'k': {
-		size_t k = t->i + 1;
-		if (t->i < t->len && t->p[t->i] == '<') {
-			while (k < t->len && t->p[k] != '>')
-				k++;
-			if (k < t->len && k > t->i + 1) {
-				emits(t, "\\k");
-				emit(t, (const char *)t->p + t->i, k + 1 - t->i);
-				t->i = k + 1;
-				return;
-			}
-		}
-		fail(t, "invalid \\k<name> at offset %zu", at);
+	case 'k':
+		named_backref(t, at);
 		return;
-	}
 	case 'x':
 		if (read_hex(t, 2, &cp)) {
 			emit_cp(t, cp);
@@ -728,6 +732,58 @@ static void group_name(struct tr *t, size_t at)
 	t->i = k + 1;
 }
 
+/* Reads "(" (t->i past it) and what follows it: (?:, lookarounds, named
+ * groups. Returns the kind of group, or -1 when it is invalid. */
+static int group_open(struct tr *t, size_t at)
+{
+	enum group g = GROUP_CAPTURE;
+	if (t->i < t->len && t->p[t->i] == '?') {
+		const char *rest = (const char *)t->p + t->i + 1;
+		size_t left = t->len - t->i - 1;
+		if (left >= 1 && rest[0] == ':') {
+			emits(t, "(?:");
+			t->i += 2;
+			g = GROUP_PLAIN;
+		} else if (left >= 1 && (rest[0] == '=' || rest[0] == '!')) {
+			emit(t, rest - 2, 3);
+			t->i += 2;
+			g = GROUP_LOOKAROUND;
+		} else if (left >= 2 && rest[0] == '<' && (rest[1] == '=' || rest[1] == '!')) {
+			emit(t, rest - 2, 4);
+			t->i += 3;
+			g = GROUP_LOOKAROUND;
+		} else if (left >= 1 && rest[0] == '<') {
+			t->i += 2;
+			group_name(t, at);
+		} else {
+			fail(t, "invalid group (? at offset %zu", at);
+			return -1;
+		}
+	} else {
+		emits(t, "(");
+	}
+	return (int)g;
+}
+
+/* Reads a quantifier (c is *, +, ? or {; t->i past it) and its lazy "?". */
+static void quantifier(struct tr *t, unsigned char c, size_t at)
+{
+	if (c == '{') {
+		t->i--;
+		if (!read_braces(t)) {
+			fail(t, "lone { at offset %zu", at);
+			return;
+		}
+	} else {
+		char b[2] = {(char)c, 0};
+		emits(t, b);
+	}
+	if (t->i < t->len && t->p[t->i] == '?') {
+		emits(t, "?");
+		t->i++;
+	}
+}
+
 static void translate(struct tr *t)
 {
 	enum group stack[NEST_MAX];
@@ -761,38 +817,14 @@ static void translate(struct tr *t)
 			last = LAST_NONE;
 			break;
 		case '(': {
-			enum group g = GROUP_CAPTURE;
+			int g;
 			if (depth == NEST_MAX) {
 				fail(t, "groups nested deeper than %d at offset %zu", NEST_MAX, at);
 				break;
 			}
-			if (t->i < t->len && t->p[t->i] == '?') {
-				const char *rest = (const char *)t->p + t->i + 1;
-				size_t left = t->len - t->i - 1;
-				if (left >= 1 && rest[0] == ':') {
-					emits(t, "(?:");
-					t->i += 2;
-					g = GROUP_PLAIN;
-				} else if (left >= 1 && (rest[0] == '=' || rest[0] == '!')) {
-					emit(t, rest - 2, 3);
-					t->i += 2;
-					g = GROUP_LOOKAROUND;
-				} else if (left >= 2 && rest[0] == '<' &&
-				           (rest[1] == '=' || rest[1] == '!')) {
-					emit(t, rest - 2, 4);
-					t->i += 3;
-					g = GROUP_LOOKAROUND;
-				} else if (left >= 1 && rest[0] == '<') {
-					t->i += 2;
-					group_name(t, at);
-				} else {
-					fail(t, "invalid group (? at offset %zu", at);
-					break;
-				}
-			} else {
-				emits(t, "(");
-			}
-			stack[depth++] = g;
+			if ((g = group_open(t, at)) < 0)
+				break;
+			stack[depth++] = (enum group)g;
 			last = LAST_NONE;
 			break;
 		}
@@ -812,20 +844,7 @@ static void translate(struct tr *t)
 				fail(t, "nothing to repeat at offset %zu", at);
 				break;
 			}
-			if (c == '{') {
-				t->i--;
-				if (!read_braces(t)) {
-					fail(t, "lone { at offset %zu", at);
-					break;
-				}
-			} else {
-				char b[2] = {(char)c, 0};
-				emits(t, b);
-			}
-			if (t->i < t->len && t->p[t->i] == '?') {
-				emits(t, "?");
-				t->i++;
-			}
+			quantifier(t, c, at);
 			last = LAST_QUANT;
 			break;
 		case ']':
@@ -910,8 +929,8 @@ struct eddy_regex *eddy_regex_compile(const char *pattern, size_t len, char *err
 		goto err;
 	}
 
-	re = calloc(1, sizeof *re);
-	if (!re || !(re->pattern = malloc(t.len + 1))) {
+	re = eddy_alloc_calloc(1, sizeof *re);
+	if (!re || !(re->pattern = eddy_alloc_malloc(t.len + 1))) {
 		eddy_errf(errstr, errstr_size, "out of memory");
 		goto err;
 	}
@@ -929,7 +948,8 @@ struct eddy_regex *eddy_regex_compile(const char *pattern, size_t len, char *err
 	if (!re->code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(ec, msg, sizeof msg);
-		eddy_errf(errstr, errstr_size, "%s", (const char *)msg);
+		eddy_errf(errstr, errstr_size, "%s",
+		          ec == PCRE2_ERROR_HEAP_FAILED ? "out of memory" : (const char *)msg);
 		goto err;
 	}
 	re->md = pcre2_match_data_create_from_pattern(re->code, NULL);

@@ -8,9 +8,10 @@
 struct eddy_regex;
 
 /* Compiles an ECMA-262 pattern (UTF-8, len bytes). NULL with a one-line
- * reason in errstr when it is not a valid ECMA-262 pattern. */
+ * reason in errstr when it is not a valid ECMA-262 pattern, or with
+ * "out of memory" when that is why. */
 struct eddy_regex *eddy_regex_compile(const char *pattern, size_t len, char *errstr,
-				      size_t errstr_size);
+                                      size_t errstr_size);
 void eddy_regex_free(struct eddy_regex *re);
 
 /* Searches s (UTF-8, len bytes) anywhere, like RegExp.prototype.test:
