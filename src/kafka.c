@@ -1014,6 +1014,11 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 	if (ok && c->consumed > consumed)
 		eddy_metric_observe(c->tel->commit_seconds, now_s() - tc);
 	eddy_telemetry_sync(c->tel, eddy_pipeline_stats(c->pipeline));
+	if (c->alerts) {
+		struct eddy_alerts_stats as;
+		eddy_alerts_stats(c->alerts, &as);
+		eddy_telemetry_sync_alerts(c->tel, &as);
+	}
 	if (c->backoff)
 		eddy_sleep_ms(c->backoff, c->opts->stop);
 	housekeeping(c);

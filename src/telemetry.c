@@ -80,7 +80,18 @@ static bool register_all(struct eddy_telemetry *t)
 	t->reloads = counter(m, "eddy_reloads_total", "Handler and schema reloads that took.");
 	t->reload_failures = counter(m, "eddy_reload_failures_total",
 				     "Reloads that failed; the running handlers stayed.");
-	return info && t->records && t->dead_letters && t->lag && t->rebalances && t->batches &&
+	struct eddy_metric_family *deliveries = eddy_metrics_family(
+	    m, "eddy_alert_deliveries_total",
+	    "Outcomes of the alert sender's requests: delivered (2xx), retried (5xx, 408, 429, "
+	    "network), failed (for good), given_up (older than alerts.max_age_s).",
+	    EDDY_METRIC_COUNTER, LABELS("outcome"), NULL, 0);
+	static const char *const outcomes[] = {"delivered", "retried", "failed", "given_up"};
+	for (int i = 0; i < 4; i++)
+		t->alert_outcomes[i] = eddy_metric_get(deliveries, LABELS(outcomes[i]));
+	t->alerts_in_flight = eddy_metric_only(eddy_metrics_family(
+	    m, "eddy_alert_requests_in_flight", "Alert requests under way.", EDDY_METRIC_GAUGE,
+	    NULL, NULL, 0));
+	return info && deliveries && t->alert_outcomes[3] && t->alerts_in_flight && t->records && t->dead_letters && t->lag && t->rebalances && t->batches &&
 	       t->batches_abandoned && t->commits && t->commit_failures && t->commit_seconds &&
 	       t->store_seconds && t->store_failures && t->upserts && t->deletes && t->published &&
 	       t->alerts && t->alerts_deduped && t->handler_retries && t->reloads &&
@@ -163,4 +174,16 @@ void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_st
 	SYNC(reloads, reloads);
 	SYNC(reload_failures, reload_failures);
 	t->synced = *s;
+}
+
+void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_alerts_stats *s)
+{
+	const uint64_t now[4] = {s->delivered, s->retried, s->failed, s->given_up};
+	const uint64_t was[4] = {t->alerts_synced.delivered, t->alerts_synced.retried,
+				 t->alerts_synced.failed, t->alerts_synced.given_up};
+	for (int i = 0; i < 4; i++)
+		if (now[i] > was[i])
+			eddy_metric_add(t->alert_outcomes[i], (double)(now[i] - was[i]));
+	eddy_metric_set(t->alerts_in_flight, (double)s->in_flight);
+	t->alerts_synced = *s;
 }

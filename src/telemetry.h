@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "http.h"
 #include "metrics.h"
@@ -35,7 +36,10 @@ struct eddy_telemetry {
 	struct eddy_metric *store_seconds, *store_failures;
 	struct eddy_metric *upserts, *deletes, *published, *alerts, *alerts_deduped;
 	struct eddy_metric *handler_retries, *reloads, *reload_failures;
+	struct eddy_metric *alert_outcomes[4]; /* delivered, retried, failed, given_up */
+	struct eddy_metric *alerts_in_flight;
 	struct eddy_pipeline_stats synced; /* the pipeline's counters already added */
+	struct eddy_alerts_stats alerts_synced; /* the sender's */
 };
 
 /* Registers every metric and, unless conf->http_listen is empty, serves
@@ -57,5 +61,7 @@ struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *top
 /* Adds what the pipeline counted since the last call (upserts, deletes,
  * published records, alerts, handler retries, reloads). */
 void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s);
+/* The same for the alert sender's counters. */
+void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_alerts_stats *s);
 
 #endif
