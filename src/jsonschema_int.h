@@ -109,7 +109,6 @@ struct obj_kw {
 	struct strv *required;
 	int32_t *required_prop; /* index into props when < 64, else -1 */
 	uint32_t n_required;
-	bool has_props, has_pats, has_required;
 };
 
 /* The hash of a property name for struct obj_kw's table: a few bytes and
@@ -201,7 +200,12 @@ struct schema_resource {
 	struct schema_anchor *anchors;
 };
 
-enum { NODE_NEW, NODE_COMPILING, NODE_DONE, NODE_BROKEN };
+/* A node is registered NEW, compiled once, and ends DONE or BROKEN. A DONE
+ * node never leads to a broken one: a schema that refers to a broken one
+ * fails to compile too, and when a call fails, what it compiled is broken
+ * with it (eddy_schema_compile_end). A node LOST for want of memory is
+ * registered (and its document loaded) again when it is asked for again. */
+enum { NODE_NEW, NODE_COMPILING, NODE_DONE, NODE_BROKEN, NODE_LOST };
 
 struct eddy_schema {
 	const char *uri; /* absolute; "res#/pointer" unless a resource root */
@@ -215,8 +219,15 @@ struct eddy_schema {
 	uint32_t types;  /* "type", tested before the keywords; 0: absent */
 	struct kw *kw;
 	uint32_t n_kw;
+	/* the list of nodes to compile, then of those compiled in this call */
 	struct eddy_schema *next_pending;
 };
+
+/* Whether the node, or the resource's root, is to be registered again. */
+static inline bool eddy_schema_lost(const struct eddy_schema *n)
+{
+	return !n || n->state == NODE_LOST;
+}
 
 /* String-keyed and pointer-keyed hash maps (open addressing). */
 struct smap_ent {
@@ -237,6 +248,7 @@ struct pmap {
 };
 
 struct arena_chunk;
+struct regex_link;
 
 /* Error text is built at offsets into one buffer that may move while it
  * grows; the pointers of struct eddy_schema_error are set at the end. */
@@ -248,11 +260,14 @@ struct eddy_schema_set {
 	struct eddy_schema_opts opts;
 	struct arena_chunk *arena;
 	struct eddy_json_doc *parser;
+	struct regex_link *regexes;  /* every compiled regex, freed with the set */
 	struct smap resources;       /* absolute URI without fragment -> resource */
 	struct pmap nodes;           /* JSON value of the schema -> node */
 	struct eddy_schema *pending; /* nodes to compile */
+	struct eddy_schema *batch;   /* nodes compiled by this add or lookup */
 	unsigned n_generated;
 	unsigned meta_depth; /* custom meta-schemas being looked up */
+	bool oom;            /* an allocation of this add or lookup failed */
 
 	/* the last validation's errors */
 	struct err_rec *recs;
@@ -263,31 +278,57 @@ struct eddy_schema_set {
 	/* locations while collecting errors */
 	char *ipath, *kpath;
 	size_t ipath_len, ipath_cap, kpath_len, kpath_cap;
+	/* the one error of a validation that ran out of memory */
+	struct eddy_schema_error oom_error;
 };
 
-/* jsonschema.c */
+/* The files of the validator call each other downwards only, never back:
+ * jsonschema.c (adding and looking up) uses jsonschema_load.c and
+ * jsonschema_compile.c; compiling uses loading; jsonschema_validate.c
+ * stands apart. Below them all: jsonschema_uri.c, which uses only
+ * jsonschema_set.c, and jsonschema_set.c and jsonschema_output.c, which use
+ * no other part. */
+
+/* jsonschema_set.c: the set's memory. Everything a set allocates for its
+ * schemas lives in its arena until the set goes. An allocation that fails
+ * returns NULL (-1) and marks the call in set->oom. */
 void *eddy_schema_alloc(struct eddy_schema_set *set, size_t size);
 char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len);
-/* Resolves ref against base (RFC 3986 section 5.2) into the set's memory. */
+char *eddy_schema_strdup(struct eddy_schema_set *set, const char *s);
+/* The set frees re with itself; -1 (re freed now) when out of memory. */
+int eddy_schema_keep_regex(struct eddy_schema_set *set, struct eddy_regex *re);
+/* Keys are borrowed for as long as the map lives (set memory). */
+void *eddy_schema_smap_get(const struct smap *m, const char *key);
+int eddy_schema_smap_put(struct eddy_schema_set *set, struct smap *m, const char *key, void *val);
+void *eddy_schema_pmap_get(const struct pmap *m, const void *key);
+int eddy_schema_pmap_put(struct eddy_schema_set *set, struct pmap *m, const void *key, void *val);
+
+/* jsonschema_uri.c: ref resolved against base (RFC 3986 section 5.2) into
+ * the set's memory; NULL when out of memory. */
 char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, const char *ref);
+
+/* jsonschema_output.c: v as JSON text in buf, "..." where it is cut. */
+void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v);
+
+/* jsonschema_load.c: documents, their resources, anchors and nodes. */
+/* Parses a document retrieved from uri (no fragment) and registers it;
+ * NULL with errstr. */
+struct schema_resource *eddy_schema_load(struct eddy_schema_set *set, const char *text, size_t len,
+                                         const char *uri, char *errstr, size_t errstr_size);
 /* The node a reference (absolute URI, fragment allowed) points to, loading
  * documents through the resolver; NULL with errstr. */
 struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri, char *errstr,
                                      size_t errstr_size);
-/* Appends v as JSON text to a buffer of the set, at most max bytes ("..."
- * past it). */
-void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v);
-
 /* The node of the schema value v found under parent (registering it when
- * it is new). */
+ * it is new); NULL when out of memory. */
 struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy_schema *parent,
                                         const struct eddy_json *v, const char *key, size_t key_len);
 
 /* jsonschema_compile.c: compiles every pending node; -1 with errstr. */
 int eddy_schema_compile_pending(struct eddy_schema_set *set, char *errstr, size_t errstr_size);
-
-/* jsonschema_validate.c */
-bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b);
+/* Ends an add or lookup: when it failed, every node it compiled and every
+ * node still pending is broken for good (see NODE_*). */
+void eddy_schema_compile_end(struct eddy_schema_set *set, bool failed);
 
 /* jsonschema_meta.c: the text of a built-in meta-schema by its URI
  * (fragment-less), or NULL. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "jsonschema_format.h"
 #include "jsonschema_int.h"
 
@@ -24,6 +25,7 @@ struct vctx {
 	struct eddy_schema_set *set;
 	bool collect; /* record errors and locations */
 	bool full;    /* max_errors recorded */
+	bool oom;     /* memory ran out: the answer means nothing */
 	unsigned depth;
 	const struct scope *scope;
 	const struct schema_resource *res; /* scope->res, or NULL */
@@ -47,7 +49,8 @@ struct eval {
 	uint64_t small[4];
 };
 
-static void ev_init(struct eval *e, uint32_t n)
+/* false when out of memory */
+static bool ev_init(struct eval *e, uint32_t n)
 {
 	size_t words = (n + 63) / 64;
 
@@ -55,9 +58,9 @@ static void ev_init(struct eval *e, uint32_t n)
 	if (words <= 4) {
 		e->bits = e->small;
 		memset(e->small, 0, sizeof(e->small));
-	} else if (!(e->bits = calloc(words, sizeof(uint64_t)))) {
-		abort();
+		return true;
 	}
+	return (e->bits = eddy_alloc_calloc(words, sizeof(uint64_t))) != NULL;
 }
 
 static void ev_free(struct eval *e)
@@ -85,7 +88,10 @@ static void ev_merge(struct eval *d, const struct eval *s)
 
 /* ---- locations and errors (collecting pass only) ---- */
 
-static size_t grow_put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+/* Appends s to a buffer of the set; out of memory, it appends nothing and
+ * stops the collecting (c->oom). Returns where s went. */
+static size_t grow_put(struct vctx *c, char **buf, size_t *len, size_t *cap, const char *s,
+                       size_t n)
 {
 	size_t at = *len;
 
@@ -95,8 +101,10 @@ static size_t grow_put(char **buf, size_t *len, size_t *cap, const char *s, size
 
 		while (*len + n + 1 > nc)
 			nc *= 2;
-		if (!(nb = realloc(*buf, nc)))
-			abort();
+		if (!(nb = eddy_alloc_realloc(*buf, nc))) {
+			c->oom = c->full = true;
+			return at;
+		}
 		*buf = nb;
 		*cap = nc;
 	}
@@ -107,17 +115,17 @@ static size_t grow_put(char **buf, size_t *len, size_t *cap, const char *s, size
 }
 
 /* Appends "/" and a pointer token (~ and / escaped) to a location. */
-static void put_token(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+static void put_token(struct vctx *c, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-	grow_put(buf, len, cap, "/", 1);
+	grow_put(c, buf, len, cap, "/", 1);
 	for (size_t i = 0; i < n; i++) {
 		size_t run = i;
 
 		while (run < n && s[run] != '~' && s[run] != '/')
 			run++;
-		grow_put(buf, len, cap, s + i, run - i);
+		grow_put(c, buf, len, cap, s + i, run - i);
 		if (run < n)
-			grow_put(buf, len, cap, s[run] == '~' ? "~0" : "~1", 2);
+			grow_put(c, buf, len, cap, s[run] == '~' ? "~0" : "~1", 2);
 		i = run;
 	}
 }
@@ -127,7 +135,7 @@ static size_t __attribute__((noinline)) ipush_slow(struct vctx *c, const char *k
 	struct eddy_schema_set *s = c->set;
 	size_t at = s->ipath_len;
 
-	put_token(&s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
+	put_token(c, &s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
 	return at;
 }
 
@@ -160,9 +168,9 @@ kpush_slow(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
 	struct eddy_schema_set *s = c->set;
 	size_t at = s->kpath_len;
 
-	put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
+	put_token(c, &s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
 	if (sub)
-		put_token(&s->kpath, &s->kpath_len, &s->kpath_cap, sub, sub_len);
+		put_token(c, &s->kpath, &s->kpath_len, &s->kpath_cap, sub, sub_len);
 	return at;
 }
 
@@ -188,13 +196,15 @@ static inline void kpop(struct vctx *c, size_t at)
 	}
 }
 
-static size_t text_put(struct eddy_schema_set *s, const char *t, size_t n)
+static size_t text_put(struct vctx *c, const char *t, size_t n)
 {
+	struct eddy_schema_set *s = c->set;
 	size_t at = s->text_len;
 
-	grow_put(&s->text, &s->text_len, &s->text_cap, t, n);
+	grow_put(c, &s->text, &s->text_len, &s->text_cap, t, n);
 	/* each string keeps its NUL */
-	s->text_len++;
+	if (!c->oom)
+		s->text_len++;
 	return at;
 }
 
@@ -219,29 +229,35 @@ static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, con
 	}
 	if (s->n_errors == s->cap_errors) {
 		size_t nc = s->cap_errors ? s->cap_errors * 2 : 16;
+		struct err_rec *recs = eddy_alloc_realloc(s->recs, nc * sizeof(*s->recs));
+		struct eddy_schema_error *errors;
 
-		s->recs = realloc(s->recs, nc * sizeof(*s->recs));
-		s->errors = realloc(s->errors, nc * sizeof(*s->errors));
-		if (!s->recs || !s->errors)
-			abort();
+		if (recs)
+			s->recs = recs;
+		errors = recs ? eddy_alloc_realloc(s->errors, nc * sizeof(*s->errors)) : NULL;
+		if (!errors) {
+			c->oom = c->full = true;
+			return;
+		}
+		s->errors = errors;
 		s->cap_errors = nc;
 	}
 	r = &s->recs[s->n_errors++];
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	r->inst = text_put(s, s->ipath, s->ipath_len);
+	r->inst = text_put(c, s->ipath, s->ipath_len);
 	at = s->kpath_len;
 	if (kw)
 		kpush(c, kw, NULL, 0);
-	r->kw = text_put(s, s->kpath, s->kpath_len);
+	r->kw = text_put(c, s->kpath, s->kpath_len);
 	kpop(c, at);
 	if (kw)
 		snprintf(loc, sizeof(loc), "%s%s/%s", n->uri, strchr(n->uri, '#') ? "" : "#", kw);
 	else
 		snprintf(loc, sizeof(loc), "%s", n->uri);
-	r->abs = text_put(s, loc, strlen(loc));
-	r->msg = text_put(s, msg, strlen(msg));
+	r->abs = text_put(c, loc, strlen(loc));
+	r->msg = text_put(c, msg, strlen(msg));
 	if (s->n_errors >= s->opts.max_errors)
 		c->full = true;
 }
@@ -312,7 +328,7 @@ static int num_cmp(const struct eddy_json *a, int64_t bi, double bd, bool b_int)
 	return x < y ? -1 : x > y;
 }
 
-bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b)
+static bool json_equal(const struct eddy_json *a, const struct eddy_json *b)
 {
 	if (is_num(a) && is_num(b))
 		return num_cmp(a, b->u.i, b->u.d, b->type == EDDY_JSON_INT) == 0 &&
@@ -324,7 +340,7 @@ bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b
 		return memcmp(a->u.s, b->u.s, a->len) == 0;
 	case EDDY_JSON_ARRAY:
 		for (uint32_t i = 0; i < a->len; i++)
-			if (!eddy_schema_json_equal(&a->u.items[i], &b->u.items[i]))
+			if (!json_equal(&a->u.items[i], &b->u.items[i]))
 				return false;
 		return true;
 	case EDDY_JSON_OBJECT:
@@ -332,7 +348,7 @@ bool eddy_schema_json_equal(const struct eddy_json *a, const struct eddy_json *b
 			const struct eddy_json *o =
 			    member(b, a->u.members[i].key, a->u.members[i].key_len);
 
-			if (!o || !eddy_schema_json_equal(&a->u.members[i].value, o))
+			if (!o || !json_equal(&a->u.members[i].value, o))
 				return false;
 		}
 		return true;
@@ -793,6 +809,140 @@ fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w, const s
 	return false;
 }
 
+static bool check_enum(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+                       const struct eddy_json *v)
+{
+	if (v->type == EDDY_JSON_STRING) {
+		for (uint32_t i = 0; i < w->u.en.n; i++) {
+			const struct eddy_json *e = &w->u.en.values[i];
+
+			if (e->type == EDDY_JSON_STRING && e->len == v->len &&
+			    same_bytes(e->u.s, v->u.s, v->len))
+				return true;
+		}
+	} else if (!w->u.en.all_strings) {
+		for (uint32_t i = 0; i < w->u.en.n; i++)
+			if (json_equal(v, &w->u.en.values[i]))
+				return true;
+	}
+	return fail_kw(c, n, w, v, 0);
+}
+
+/* maximum, minimum, exclusiveMaximum, exclusiveMinimum */
+static bool check_bound(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+                        const struct eddy_json *v)
+{
+	int r;
+	bool ok;
+
+	if (!is_num(v))
+		return true;
+	r = num_cmp(v, w->u.num.i, w->u.num.d, w->u.num.is_int);
+	ok = w->op == OP_MAXIMUM        ? r <= 0
+	     : w->op == OP_MINIMUM      ? r >= 0
+	     : w->op == OP_EXCL_MAXIMUM ? r < 0
+	                                : r > 0;
+	return ok || fail_kw(c, n, w, v, 0);
+}
+
+static bool check_length(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+                         const struct eddy_json *v)
+{
+	uint64_t len;
+
+	if (v->type != EDDY_JSON_STRING)
+		return true;
+	/* A code point takes one to four bytes: most strings pass or fail on
+	 * their byte length alone. */
+	if (w->op == OP_MAX_LENGTH ? v->len <= w->u.count : v->len / 4 >= w->u.count)
+		return true;
+	len = utf8_len(v->u.s, v->len);
+	return (w->op == OP_MAX_LENGTH ? len <= w->u.count : len >= w->u.count) ||
+	       fail_kw(c, n, w, v, len);
+}
+
+static bool check_unique(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+                         const struct eddy_json *v)
+{
+	if (v->type != EDDY_JSON_ARRAY)
+		return true;
+	for (uint32_t i = 1; i < v->len; i++)
+		for (uint32_t j = 0; j < i; j++)
+			if (json_equal(&v->u.items[i], &v->u.items[j]))
+				return fail_kw(c, n, w, v, (uint64_t)j << 32 | i);
+	return true;
+}
+
+static bool check_property_names(struct vctx *c, const struct kw *w, const struct eddy_json *v)
+{
+	bool ok = true;
+
+	if (v->type != EDDY_JSON_OBJECT)
+		return true;
+	for (uint32_t i = 0; i < v->len && (ok || (c->collect && !c->full)); i++) {
+		struct eddy_json k = {.type = EDDY_JSON_STRING,
+		                      .len = v->u.members[i].key_len,
+		                      .u.s = v->u.members[i].key};
+		size_t ka = kpush(c, w->name, NULL, 0);
+
+		ok &= validate(c, w->u.schema, &k, NULL);
+		kpop(c, ka);
+	}
+	return ok;
+}
+
+static bool check_all_of(struct vctx *c, const struct kw *w, const struct eddy_json *v,
+                         struct eval *ev)
+{
+	bool ok = true;
+
+	for (uint32_t i = 0; i < w->u.list.n; i++) {
+		size_t ka = kpush_idx(c, w->name, i);
+		bool r = validate(c, w->u.list.v[i], v, ev);
+
+		kpop(c, ka);
+		if (give_up(c, r, &ok))
+			return false;
+	}
+	return ok;
+}
+
+static bool check_if(struct vctx *c, const struct kw *w, const struct eddy_json *v, struct eval *ev)
+{
+	const struct eddy_schema *next;
+	size_t ka;
+	bool r;
+
+	/* "if" alone: its annotations are all it gives, and only a schema
+	 * with unevaluated* asks for them */
+	if (!w->u.cond.then_s && !w->u.cond.else_s && !ev)
+		return true;
+	r = quiet(c, w->u.cond.if_s, v, NULL);
+	next = r ? w->u.cond.then_s : w->u.cond.else_s;
+	if (r && ev)
+		quiet(c, w->u.cond.if_s, v, ev);
+	if (!next)
+		return true;
+	ka = kpush(c, r ? "then" : "else", NULL, 0);
+	r = validate(c, next, v, ev);
+	kpop(c, ka);
+	return r;
+}
+
+/* $ref, $dynamicRef, $recursiveRef */
+static bool check_ref(struct vctx *c, const struct kw *w, const struct eddy_json *v,
+                      struct eval *ev)
+{
+	size_t ka = kpush(c, w->name, NULL, 0);
+	bool r = validate(c, w->op == OP_REF ? w->u.ref.target : dynamic_target(c, w), v, ev);
+
+	kpop(c, ka);
+	return r;
+}
+
+/* One keyword on v. A switch rather than a table of functions: the quiet
+ * pass runs through here for every keyword of every instance, and the
+ * cheap checks inline. */
 static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
                   const struct eddy_json *v, struct eval *ev)
 {
@@ -802,54 +952,19 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 	case OP_TYPE:
 		return (w->u.types & inst_type(v)) || fail_kw(c, n, w, v, 0);
 	case OP_CONST:
-		return eddy_schema_json_equal(v, w->u.value) || fail_kw(c, n, w, v, 0);
+		return json_equal(v, w->u.value) || fail_kw(c, n, w, v, 0);
 	case OP_ENUM:
-		if (v->type == EDDY_JSON_STRING) {
-			for (uint32_t i = 0; i < w->u.en.n; i++) {
-				const struct eddy_json *e = &w->u.en.values[i];
-
-				if (e->type == EDDY_JSON_STRING && e->len == v->len &&
-				    same_bytes(e->u.s, v->u.s, v->len))
-					return true;
-			}
-		} else if (!w->u.en.all_strings) {
-			for (uint32_t i = 0; i < w->u.en.n; i++)
-				if (eddy_schema_json_equal(v, &w->u.en.values[i]))
-					return true;
-		}
-		return fail_kw(c, n, w, v, 0);
+		return check_enum(c, n, w, v);
 	case OP_MULTIPLE_OF:
 		return !is_num(v) || multiple_of(v, w) || fail_kw(c, n, w, v, 0);
 	case OP_MAXIMUM:
 	case OP_MINIMUM:
 	case OP_EXCL_MAXIMUM:
-	case OP_EXCL_MINIMUM: {
-		int r;
-		bool ok;
-
-		if (!is_num(v))
-			return true;
-		r = num_cmp(v, w->u.num.i, w->u.num.d, w->u.num.is_int);
-		ok = w->op == OP_MAXIMUM        ? r <= 0
-		     : w->op == OP_MINIMUM      ? r >= 0
-		     : w->op == OP_EXCL_MAXIMUM ? r < 0
-		                                : r > 0;
-		return ok || fail_kw(c, n, w, v, 0);
-	}
+	case OP_EXCL_MINIMUM:
+		return check_bound(c, n, w, v);
 	case OP_MAX_LENGTH:
-	case OP_MIN_LENGTH: {
-		uint64_t len;
-
-		if (v->type != EDDY_JSON_STRING)
-			return true;
-		/* A code point takes one to four bytes: most strings pass or fail
-		 * on their byte length alone. */
-		if (w->op == OP_MAX_LENGTH ? v->len <= w->u.count : v->len / 4 >= w->u.count)
-			return true;
-		len = utf8_len(v->u.s, v->len);
-		return (w->op == OP_MAX_LENGTH ? len <= w->u.count : len >= w->u.count) ||
-		       fail_kw(c, n, w, v, len);
-	}
+	case OP_MIN_LENGTH:
+		return check_length(c, n, w, v);
 	case OP_PATTERN: {
 		int r;
 
@@ -873,85 +988,30 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 		       (w->op == OP_MAX_PROPERTIES ? v->len <= w->u.count : v->len >= w->u.count) ||
 		       fail_kw(c, n, w, v, 0);
 	case OP_UNIQUE_ITEMS:
-		if (v->type != EDDY_JSON_ARRAY)
-			return true;
-		for (uint32_t i = 1; i < v->len; i++)
-			for (uint32_t j = 0; j < i; j++)
-				if (eddy_schema_json_equal(&v->u.items[i], &v->u.items[j]))
-					return fail_kw(c, n, w, v, (uint64_t)j << 32 | i);
-		return true;
+		return check_unique(c, n, w, v);
 	case OP_ITEMS:
 		return v->type != EDDY_JSON_ARRAY || check_items(c, n, w, v, ev);
 	case OP_CONTAINS:
 		return v->type != EDDY_JSON_ARRAY || check_contains(c, n, w, v, ev);
 	case OP_OBJECT:
 		return v->type != EDDY_JSON_OBJECT || check_object(c, n, w->u.obj, v, ev);
-	case OP_PROPERTY_NAMES: {
-		bool ok = true;
-
-		if (v->type != EDDY_JSON_OBJECT)
-			return true;
-		for (uint32_t i = 0; i < v->len && (ok || (c->collect && !c->full)); i++) {
-			struct eddy_json k = {.type = EDDY_JSON_STRING,
-			                      .len = v->u.members[i].key_len,
-			                      .u.s = v->u.members[i].key};
-			size_t ka = kpush(c, w->name, NULL, 0);
-
-			ok &= validate(c, w->u.schema, &k, NULL);
-			kpop(c, ka);
-		}
-		return ok;
-	}
+	case OP_PROPERTY_NAMES:
+		return check_property_names(c, w, v);
 	case OP_DEPENDENCIES:
 		return v->type != EDDY_JSON_OBJECT || check_deps(c, n, w, v, ev);
-	case OP_ALL_OF: {
-		bool ok = true;
-
-		for (uint32_t i = 0; i < w->u.list.n; i++) {
-			size_t ka = kpush_idx(c, w->name, i);
-			bool r = validate(c, w->u.list.v[i], v, ev);
-
-			kpop(c, ka);
-			if (give_up(c, r, &ok))
-				return false;
-		}
-		return ok;
-	}
+	case OP_ALL_OF:
+		return check_all_of(c, w, v, ev);
 	case OP_ANY_OF:
 	case OP_ONE_OF:
 		return check_some(c, n, w, v, ev);
 	case OP_NOT:
 		return !quiet(c, w->u.schema, v, NULL) || fail_kw(c, n, w, v, 0);
-	case OP_IF: {
-		const struct eddy_schema *next;
-		size_t ka;
-		bool r;
-
-		/* "if" alone: its annotations are all it gives, and only a
-		 * schema with unevaluated* asks for them */
-		if (!w->u.cond.then_s && !w->u.cond.else_s && !ev)
-			return true;
-		r = quiet(c, w->u.cond.if_s, v, NULL);
-		next = r ? w->u.cond.then_s : w->u.cond.else_s;
-		if (r && ev)
-			quiet(c, w->u.cond.if_s, v, ev);
-		if (!next)
-			return true;
-		ka = kpush(c, r ? "then" : "else", NULL, 0);
-		r = validate(c, next, v, ev);
-		kpop(c, ka);
-		return r;
-	}
+	case OP_IF:
+		return check_if(c, w, v, ev);
 	case OP_REF:
 	case OP_DYNAMIC_REF:
-	case OP_RECURSIVE_REF: {
-		size_t ka = kpush(c, w->name, NULL, 0);
-		bool r =
-		    validate(c, w->op == OP_REF ? w->u.ref.target : dynamic_target(c, w), v, ev);
-
-		kpop(c, ka);
-		return r;
-	}
+	case OP_RECURSIVE_REF:
+		return check_ref(c, w, v, ev);
 	case OP_UNEVAL_PROPS:
 		return v->type != EDDY_JSON_OBJECT || check_uneval(c, n, w, v, ev);
 	case OP_UNEVAL_ITEMS:
@@ -989,7 +1049,11 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 		c->scope = &sc;
 	}
 	if (n->has_uneval && (v->type == EDDY_JSON_OBJECT || v->type == EDDY_JSON_ARRAY)) {
-		ev_init(&local, v->len);
+		if (!ev_init(&local, v->len)) {
+			c->oom = c->full = true;
+			ok = false;
+			goto out;
+		}
 		e = &local;
 	}
 	for (uint32_t i = 0; i < n->n_kw; i++)
@@ -1000,6 +1064,7 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 			ev_merge(ev, &local);
 		ev_free(&local);
 	}
+out:
 	if (c->scope == &sc) {
 		c->scope = sc.up;
 		c->res = sc.up ? sc.up->res : NULL;
@@ -1008,12 +1073,32 @@ static bool validate(struct vctx *c, const struct eddy_schema *n, const struct e
 	return ok;
 }
 
+/* A validation that ran out of memory has no answer: it is reported as an
+ * error of its own, never as valid. */
+static bool out_of_memory(struct eddy_schema_set *set, const struct eddy_schema *s,
+                          struct eddy_schema_result *r)
+{
+	if (r) {
+		set->oom_error.instance_location = "";
+		set->oom_error.keyword_location = "";
+		set->oom_error.absolute_keyword_location = s->uri;
+		set->oom_error.message = "out of memory: the instance could not be validated";
+		r->valid = false;
+		r->n_errors = 1;
+		r->errors = &set->oom_error;
+	}
+	return false;
+}
+
 bool eddy_schema_validate(struct eddy_schema_set *set, const struct eddy_schema *s,
                           const struct eddy_json *v, struct eddy_schema_result *r)
 {
 	struct vctx c = {.set = set};
+	bool ok = validate(&c, s, v, NULL);
 
-	if (validate(&c, s, v, NULL)) {
+	if (c.oom)
+		return out_of_memory(set, s, r);
+	if (ok) {
 		if (r) {
 			r->valid = true;
 			r->n_errors = 0;
@@ -1029,11 +1114,13 @@ bool eddy_schema_validate(struct eddy_schema_set *set, const struct eddy_schema 
 	set->ipath[0] = set->kpath[0] = 0;
 	c.collect = true;
 	validate(&c, s, v, NULL);
-	if (set->n_errors == 0) {
+	if (set->n_errors == 0 && !c.oom) {
 		/* cannot happen when both passes agree; say so rather than nothing */
 		c.full = false;
 		err(&c, s, NULL, "invalid");
 	}
+	if (c.oom)
+		return out_of_memory(set, s, r);
 	for (size_t i = 0; i < set->n_errors; i++) {
 		set->errors[i].instance_location = set->text + set->recs[i].inst;
 		set->errors[i].keyword_location = set->text + set->recs[i].kw;

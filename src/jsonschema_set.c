@@ -1,0 +1,256 @@
+/* jsonschema_set.c - a schema set and its memory: the arena that holds
+ * every compiled schema until the set goes, the string- and pointer-keyed
+ * maps that find resources and nodes, and the compiled regexes the set
+ * frees. A leaf: it calls no other part of the validator. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "jsonschema_int.h"
+
+/* ---- the arena ---- */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK (32 * 1024)
+
+void *eddy_schema_alloc(struct eddy_schema_set *set, size_t size)
+{
+	struct arena_chunk *c = set->arena;
+
+	size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (c && c->size - c->used >= size) {
+		/* a test may fail this one too (alloc.h) */
+		if (eddy_alloc_fails()) {
+			set->oom = true;
+			return NULL;
+		}
+	} else {
+		size_t cap = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+
+		/* Schemas are compiled mid-stream too (registry schemas, new
+		 * dataschema URIs): no memory fails the call, not the process. */
+		if (!(c = eddy_alloc_malloc(sizeof(*c) + cap))) {
+			set->oom = true;
+			return NULL;
+		}
+		c->size = cap;
+		c->used = 0;
+		/* A big block goes behind the current one, which keeps its room. */
+		if (set->arena && cap != ARENA_CHUNK) {
+			c->next = set->arena->next;
+			set->arena->next = c;
+		} else {
+			c->next = set->arena;
+			set->arena = c;
+		}
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len)
+{
+	char *d = eddy_schema_alloc(set, len + 1);
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = 0;
+	}
+	return d;
+}
+
+char *eddy_schema_strdup(struct eddy_schema_set *set, const char *s)
+{
+	return eddy_schema_strndup(set, s, strlen(s));
+}
+
+/* Compiled regexes own memory outside the arena; the set keeps a list of
+ * them, whatever becomes of the nodes that use them. */
+struct regex_link {
+	struct eddy_regex *re;
+	struct regex_link *next;
+};
+
+int eddy_schema_keep_regex(struct eddy_schema_set *set, struct eddy_regex *re)
+{
+	struct regex_link *l = eddy_schema_alloc(set, sizeof(*l));
+
+	if (!l) {
+		eddy_regex_free(re);
+		return -1;
+	}
+	l->re = re;
+	l->next = set->regexes;
+	set->regexes = l;
+	return 0;
+}
+
+/* ---- hash maps (open addressing, linear probing) ---- */
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
+	return h;
+}
+
+void *eddy_schema_smap_get(const struct smap *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = hash_bytes(key, strlen(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->v[i].key)
+			return NULL;
+		if (strcmp(m->v[i].key, key) == 0)
+			return m->v[i].val;
+	}
+}
+
+/* Puts into a table with room. */
+static void smap_set(struct smap *m, const char *key, void *val)
+{
+	for (size_t i = hash_bytes(key, strlen(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->v[i].key) {
+			m->v[i].key = key;
+			m->v[i].val = val;
+			m->n++;
+			return;
+		}
+		if (strcmp(m->v[i].key, key) == 0) {
+			m->v[i].val = val;
+			return;
+		}
+	}
+}
+
+int eddy_schema_smap_put(struct eddy_schema_set *set, struct smap *m, const char *key, void *val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct smap old = *m;
+		size_t cap = old.cap ? old.cap * 2 : 64;
+		struct smap_ent *v = eddy_alloc_calloc(cap, sizeof(*v));
+
+		/* the map stays as it was */
+		if (!v) {
+			set->oom = true;
+			return -1;
+		}
+		m->v = v;
+		m->cap = cap;
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i].key)
+				smap_set(m, old.v[i].key, old.v[i].val);
+		free(old.v);
+	}
+	smap_set(m, key, val);
+	return 0;
+}
+
+void *eddy_schema_pmap_get(const struct pmap *m, const void *key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = hash_bytes(&key, sizeof(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->v[i].key)
+			return NULL;
+		if (m->v[i].key == key)
+			return m->v[i].val;
+	}
+}
+
+static void pmap_set(struct pmap *m, const void *key, void *val)
+{
+	for (size_t i = hash_bytes(&key, sizeof(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->v[i].key) {
+			m->v[i].key = key;
+			m->v[i].val = val;
+			m->n++;
+			return;
+		}
+		if (m->v[i].key == key) {
+			m->v[i].val = val;
+			return;
+		}
+	}
+}
+
+int eddy_schema_pmap_put(struct eddy_schema_set *set, struct pmap *m, const void *key, void *val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct pmap old = *m;
+		size_t cap = old.cap ? old.cap * 2 : 256;
+		struct pmap_ent *v = eddy_alloc_calloc(cap, sizeof(*v));
+
+		if (!v) {
+			set->oom = true;
+			return -1;
+		}
+		m->v = v;
+		m->cap = cap;
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i].key)
+				pmap_set(m, old.v[i].key, old.v[i].val);
+		free(old.v);
+	}
+	pmap_set(m, key, val);
+	return 0;
+}
+
+/* ---- the set ---- */
+
+struct eddy_schema_set *eddy_schema_set_new(const struct eddy_schema_opts *opts)
+{
+	struct eddy_schema_set *set = eddy_alloc_calloc(1, sizeof(*set));
+
+	if (!set)
+		return NULL;
+	if (opts)
+		set->opts = *opts;
+	if (!set->opts.max_errors)
+		set->opts.max_errors = 10;
+	set->parser = eddy_json_doc_new();
+	set->ipath_cap = set->kpath_cap = 256;
+	set->ipath = eddy_alloc_calloc(1, set->ipath_cap);
+	set->kpath = eddy_alloc_calloc(1, set->kpath_cap);
+	if (!set->parser || !set->ipath || !set->kpath) {
+		eddy_schema_set_destroy(set);
+		return NULL;
+	}
+	return set;
+}
+
+void eddy_schema_set_destroy(struct eddy_schema_set *set)
+{
+	if (!set)
+		return;
+	for (struct regex_link *l = set->regexes; l; l = l->next)
+		eddy_regex_free(l->re);
+	while (set->arena) {
+		struct arena_chunk *c = set->arena;
+
+		set->arena = c->next;
+		free(c);
+	}
+	eddy_json_doc_destroy(set->parser);
+	free(set->resources.v);
+	free(set->nodes.v);
+	free(set->recs);
+	free(set->errors);
+	free(set->text);
+	free(set->ipath);
+	free(set->kpath);
+	free(set);
+}
