@@ -1,7 +1,8 @@
 /* test_jsonschema.c - the JSON Schema validator against the official test
- * suite (Debian's json-schema-test-suite: draft-04, -06, -07), our own
- * 2019-09 and 2020-12 tests in the same format, and the API's promises:
- * error locations and messages, the basic output, lookup, compile errors. */
+ * suite (Debian's json-schema-test-suite: draft-04, -06, -07, which must be
+ * installed), our own 2019-09 and 2020-12 tests in the same format, and the
+ * API's promises: error locations and messages, the basic output, lookup,
+ * compile errors, and running out of memory anywhere (torture). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "json.h"
 #include "jsonschema.h"
 #include "sample_event.h"
@@ -130,7 +132,7 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 				t->req++;
 				t->req_ok += ok;
 			}
-			if (!ok && (!optional || getenv("SCHEMA_TEST_VERBOSE")))
+			if (!ok)
 				fprintf(stderr, "FAIL %s%s: %s / %s: %s%s\n",
 				        optional ? "(optional) " : "", path, gdesc,
 				        eddy_json_str(eddy_json_getz(tc, "description")),
@@ -149,14 +151,25 @@ static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
 {
 	DIR *dp = opendir(dir);
 	struct dirent *e;
-	char *names[512];
-	size_t n = 0;
+	char **names = NULL, **more;
+	size_t n = 0, cap = 0;
 
+	CHECK(dp != NULL);
 	if (!dp)
 		return;
-	while ((e = readdir(dp)) && n < 512)
-		if (e->d_name[0] != '.')
-			names[n++] = strdup(e->d_name);
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			more = realloc(names, cap * sizeof(*names));
+			CHECK(more != NULL);
+			if (!more)
+				break;
+			names = more;
+		}
+		CHECK((names[n++] = strdup(e->d_name)) != NULL);
+	}
 	closedir(dp);
 	qsort(names, n, sizeof(names[0]), cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -170,8 +183,13 @@ static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
 			run_file(path, d, optional, rem, t);
 		free(names[i]);
 	}
+	free(names);
 }
 
+/* A suite that is missing, or holds no tests, fails: a test that runs
+ * nothing must not pass. Optional tests (optional/ folders: formats,
+ * ECMA-262 corners) are counted and their failures printed, but do not fail
+ * the run. */
 static void suite(const char *name, const char *dir, enum eddy_schema_dialect d,
                   const struct remotes *rem)
 {
@@ -179,12 +197,15 @@ static void suite(const char *name, const char *dir, enum eddy_schema_dialect d,
 	struct stat st;
 
 	if (stat(dir, &st) != 0) {
-		printf("%s: no tests at %s\n", name, dir);
+		fprintf(stderr, "%s: no tests at %s (Debian: apt install json-schema-test-suite)\n",
+		        name, dir);
+		CHECK(!"suite missing");
 		return;
 	}
 	run_dir(dir, d, false, rem, &t);
-	printf("%s: %d/%d required passed, optional %d/%d\n", name, t.req_ok, t.req, t.opt_ok,
-	       t.opt);
+	printf("%s: %d/%d required passed; optional %d/%d passed, %d failed (not counted)\n", name,
+	       t.req_ok, t.req, t.opt_ok, t.opt, t.opt - t.opt_ok);
+	CHECK(t.req > 0);
 	test_checks += t.req;
 	test_failures += t.req - t.req_ok;
 }
@@ -429,6 +450,9 @@ static void api_compile_errors(void)
 	    {"{\"minLength\": -1}",
 	     "urn:eddy:schema:4: /minLength: must be a non-negative integer, got -1"},
 	    {"{\"type\": ", NULL},
+	    /* the regex compiled before the error is freed (ASan) */
+	    {"{\"pattern\": \"a\", \"minLength\": -1}",
+	     "urn:eddy:schema:6: /minLength: must be a non-negative integer, got -1"},
 	};
 	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
 	char err[512];
@@ -469,6 +493,22 @@ static void api_unknown_vocabulary(void)
 	}
 }
 
+/* A schema whose subschema failed to compile stays refused: adding it
+ * again must not give a schema that skips the broken part. */
+static void api_compile_error_sticks(void)
+{
+	static const char schema[] = "{\"properties\": {\"a\": {\"minLength\": -1}}}";
+	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	char err[512] = "";
+
+	CHECK(eddy_schema_add(set, schema, sizeof(schema) - 1, "urn:x", err, sizeof(err)) == NULL);
+	CHECK_STR(err, "urn:x: /properties/a/minLength: must be a non-negative integer, got -1");
+	CHECK(eddy_schema_add(set, schema, sizeof(schema) - 1, "urn:x", err, sizeof(err)) == NULL);
+	CHECK_STR(err, "urn:x: schema failed to compile earlier");
+	CHECK(eddy_schema_lookup(set, "urn:x#/properties/a", err, sizeof(err)) == NULL);
+	eddy_schema_set_destroy(set);
+}
+
 static void api_recursion(void)
 {
 	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
@@ -491,6 +531,159 @@ static void api_recursion(void)
 	eddy_schema_set_destroy(set);
 }
 
+/* ---- allocation failures (curl's torture tests) ---- */
+
+struct torture {
+	const char *name;
+	enum eddy_schema_dialect dialect;
+	const char *schema; /* added, or looked up when it is a URI */
+	const char *instances[4];
+	bool want[4];
+};
+
+/* The answers of s, with memory to spare. */
+static bool answers_right(struct eddy_schema_set *set, const struct eddy_schema *s,
+                          const struct torture *t, const struct eddy_json *const *v)
+{
+	struct eddy_schema_result r;
+	bool ok = true;
+
+	for (size_t i = 0; i < 4 && v[i]; i++)
+		ok &= eddy_schema_validate(set, s, v[i], &r) == t->want[i] && r.valid == t->want[i];
+	return ok;
+}
+
+/* One run with the nth allocation failing (and every later one when
+ * sticky): a clean error or the right answer, never a wrong answer or a
+ * crash; once memory is back, the set refuses the schema or answers right.
+ * Returns whether the nth allocation was reached. */
+static bool torture_run(const struct torture *t, const struct eddy_json *const *v,
+                        unsigned long nth, bool sticky)
+{
+	struct remotes rem = {{"tests/jsonschema/remotes"}};
+	struct eddy_schema_opts opts = {.default_dialect = t->dialect,
+	                                .max_errors = 100,
+	                                .resolve = resolve,
+	                                .resolve_ud = &rem};
+	struct eddy_schema_set *set;
+	const struct eddy_schema *s = NULL;
+	struct eddy_schema_result r;
+	char err[512] = "";
+	bool reached, is_uri = strchr(t->schema, '{') == NULL;
+
+	eddy_alloc_fail_at(nth, sticky);
+	if ((set = eddy_schema_set_new(&opts))) {
+		s = is_uri ? eddy_schema_lookup(set, t->schema, err, sizeof(err))
+		           : eddy_schema_add(set, t->schema, strlen(t->schema), "urn:t", err,
+		                             sizeof(err));
+		CHECK(s || strstr(err, "out of memory"));
+		for (size_t i = 0; s && i < 4 && v[i]; i++) {
+			bool got = eddy_schema_validate(set, s, v[i], &r);
+
+			CHECK(got == r.valid && (got || r.n_errors > 0));
+			/* never valid when it is not; invalid when it is valid only
+			 * for want of memory */
+			CHECK(!got || t->want[i]);
+			if (got != t->want[i])
+				CHECK(strstr(r.errors[0].message, "out of memory") != NULL);
+		}
+	}
+	reached = eddy_alloc_failed();
+	eddy_alloc_fail_at(0, false);
+	if (!set)
+		return reached;
+	/* running out of memory leaves nothing behind that fails later */
+	if (!s) {
+		s = is_uri ? eddy_schema_lookup(set, t->schema, err, sizeof(err))
+		           : eddy_schema_add(set, t->schema, strlen(t->schema), "urn:t", err,
+		                             sizeof(err));
+		if (!s)
+			fprintf(stderr, "%s: allocation %lu%s failed, then: %s\n", t->name, nth,
+			        sticky ? " on" : "", err);
+		CHECK(s != NULL);
+	}
+	if (s && !answers_right(set, s, t, v)) {
+		fprintf(stderr, "%s: wrong answers after allocation %lu%s failed\n", t->name, nth,
+		        sticky ? " on" : "");
+		CHECK(!"answers after a failed allocation");
+	}
+	eddy_schema_set_destroy(set);
+	return reached;
+}
+
+static void api_torture(void)
+{
+	/* long names grow the location buffers, many errors the error list */
+	char big[4096], name[300];
+	static struct torture cases[] = {
+	    {"2020-12",
+	     EDDY_DIALECT_2020_12,
+	     "{\"$id\": \"https://x.test/t.json\", \"$defs\": {\"pos\": {\"$anchor\": \"pos\","
+	     " \"type\": \"integer\", \"minimum\": 0}, \"node\": {\"$dynamicAnchor\": \"node\"}},"
+	     " \"type\": \"object\", \"properties\": {\"n\": {\"$ref\": \"#pos\"},"
+	     " \"list\": {\"items\": {\"$ref\": \"#/$defs/pos\"}, \"unevaluatedItems\": false},"
+	     " \"name\": {\"pattern\": \"^[a-z]+$\", \"maxLength\": 8},"
+	     " \"i\": {\"$ref\": \"http://localhost:1234/draft2020-12/integer.json\"}},"
+	     " \"patternProperties\": {\"^x-\": {\"type\": \"string\"}}, \"required\": [\"n\"],"
+	     " \"dependentRequired\": {\"name\": [\"n\"]},"
+	     " \"if\": {\"properties\": {\"n\": {\"const\": 0}}}, \"then\": {\"required\": "
+	     "[\"name\"]},"
+	     " \"anyOf\": [{\"required\": [\"n\"]}, {\"required\": [\"i\"]}],"
+	     " \"unevaluatedProperties\": false}",
+	     {NULL},
+	     {true, false, true, false}},
+	    {"draft-07",
+	     EDDY_DIALECT_DRAFT7,
+	     "{\"definitions\": {\"s\": {\"type\": \"string\"}}, \"type\": \"array\","
+	     " \"items\": [{\"$ref\": \"#/definitions/s\"}], \"additionalItems\": {\"type\": "
+	     "\"integer\"},"
+	     " \"contains\": {\"const\": 1}, \"uniqueItems\": true}",
+	     {"[\"a\", 1, 2]", "[\"a\", 2, 2, \"b\"]", "[1]", NULL},
+	     {true, false, false}},
+	    {"meta-schema",
+	     EDDY_DIALECT_2020_12,
+	     "https://json-schema.org/draft/2020-12/schema",
+	     {"{\"type\": \"string\", \"minLength\": 1}", "{\"type\": 5}", NULL},
+	     {true, false}},
+	};
+	struct eddy_json_doc *docs[4];
+	size_t o = 0;
+
+	/* the 2020-12 instances: valid, and invalid in many places */
+	memset(name, 'k', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	o += (size_t)snprintf(big + o, sizeof(big) - o,
+	                      "{\"n\": -1, \"name\": \"ABC\", \"list\": [");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "%s%d", i ? "," : "",
+		                      i % 7 ? i : -i);
+	snprintf(big + o, sizeof(big) - o, "], \"x-a\": 1, \"%s\": 1, \"i\": 1.5}", name);
+	cases[0].instances[0] = "{\"n\": 1, \"name\": \"abc\", \"x-a\": \"b\", \"list\": [1, 2]}";
+	cases[0].instances[1] = big;
+	cases[0].instances[2] = "{\"n\": 0, \"name\": \"z\", \"i\": 3}";
+	cases[0].instances[3] = "{\"n\": 0}";
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct torture *t = &cases[c];
+		const struct eddy_json *v[4] = {NULL};
+		unsigned long runs = 0;
+
+		for (size_t i = 0; i < 4 && t->instances[i]; i++) {
+			docs[i] = eddy_json_doc_new();
+			v[i] = eddy_json_parse(docs[i], t->instances[i], strlen(t->instances[i]),
+			                       NULL, 0);
+			CHECK(v[i] != NULL);
+		}
+		/* the answers themselves first */
+		for (int sticky = 0; sticky < 2; sticky++)
+			for (unsigned long n = 1; torture_run(t, v, n, sticky); n++)
+				runs++;
+		printf("torture %s: %lu runs, each with one allocation failing\n", t->name, runs);
+		CHECK(runs > 10);
+		for (size_t i = 0; i < 4 && t->instances[i]; i++)
+			eddy_json_doc_destroy(docs[i]);
+	}
+}
+
 int main(void)
 {
 	struct remotes old = {{SUITE "/remotes"}};
@@ -508,8 +701,10 @@ int main(void)
 	api_max_errors();
 	api_lookup();
 	api_compile_errors();
+	api_compile_error_sticks();
 	api_unknown_vocabulary();
 	api_recursion();
+	api_torture();
 	CHECK(eddy_schema_dialect_parse("http://json-schema.org/draft-07/schema#") ==
 	      EDDY_DIALECT_DRAFT7);
 	CHECK(eddy_schema_dialect_parse("https://json-schema.org/draft/2020-12/schema") ==
