@@ -1,5 +1,7 @@
 /* test_envelope.c - CloudEvents decoding of Kafka records, in both content
- * modes, with the reasons a bad record is dead-lettered for. */
+ * modes, with the reasons a bad record is dead-lettered for, and running
+ * out of memory anywhere in a decode (torture). */
+#include <dlfcn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,6 +729,154 @@ static void test_binary_extensions(void)
 	CHECK(ev.n_extensions == 32 && extension("x0") == NULL);
 }
 
+/* ---- allocation failures (curl's torture tests) ----
+ * envelope.c allocates nothing itself; the parse it runs (json.cc, simdjson)
+ * does, through libc. So this program replaces malloc, calloc and realloc:
+ * once armed they fail the nth call (and, sticky, every later one) and pass
+ * the others to the real ones (the sanitizer's in an ASan build). */
+
+static struct {
+	unsigned long at, calls; /* at 0: off */
+	bool sticky, failed;
+} inject;
+
+static bool fail_now(void)
+{
+	if (!inject.at || ++inject.calls < inject.at ||
+	    (inject.calls > inject.at && !inject.sticky))
+		return false;
+	inject.failed = true;
+	return true;
+}
+
+static void *(*next_malloc)(size_t);
+static void *(*next_calloc)(size_t, size_t);
+static void *(*next_realloc)(void *, size_t);
+
+void *malloc(size_t size)
+{
+	if (!next_malloc)
+		next_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+	return fail_now() ? NULL : next_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	/* dlsym may ask for zeroed memory before calloc is found: a little
+	 * from here, never freed */
+	static char boot[1024];
+	static size_t boot_used;
+	static bool finding;
+
+	if (!next_calloc) {
+		if (finding) {
+			void *p = boot + boot_used;
+
+			if (n && size > (sizeof(boot) - boot_used) / n)
+				return NULL;
+			boot_used += (n * size + 15) & ~(size_t)15;
+			return p;
+		}
+		finding = true;
+		next_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+		finding = false;
+	}
+	return fail_now() ? NULL : next_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+	if (!next_realloc)
+		next_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	return fail_now() ? NULL : next_realloc(p, size);
+}
+
+/* A record that makes the parser grow everything it has: big arrays and
+ * objects (past the duplicate filter's linear size), deep nesting. */
+static char *big_record(void)
+{
+	size_t cap = 64 * 1024, o = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	o += (size_t)snprintf(s + o, cap - o,
+	                      "{\"specversion\": \"1.0\", \"id\": \"ORD-1\", \"source\": \"urn:s\","
+	                      " \"type\": \"t\", \"meta\": {\"tenant\": \"acme\"}, \"data\": {");
+	for (int i = 0; i < 200; i++)
+		o += (size_t)snprintf(s + o, cap - o, "\"k%d\": [%d, \"v%d\", {\"n\": [[[%d]]]}], ",
+		                      i, i, i, i);
+	snprintf(s + o, cap - o, "\"end\": true}}");
+	return s;
+}
+
+/* One run: the decode succeeds with the right event or fails saying it
+ * ran out of memory; once memory is back the same doc decodes the record.
+ * Returns whether the nth allocation was reached. */
+static bool torture_run(const struct eddy_msg *m, unsigned long nth, bool sticky)
+{
+	struct eddy_json_doc *d;
+	struct eddy_event e;
+	char why[256] = "";
+	bool reached;
+	int rc = -1;
+
+	inject.at = nth;
+	inject.calls = 0;
+	inject.sticky = sticky;
+	inject.failed = false;
+	if ((d = eddy_json_doc_new()))
+		rc = eddy_envelope_decode(&no_conf, d, m, &e, why, sizeof why);
+	reached = inject.failed;
+	inject.at = 0;
+	if (!d)
+		return reached;
+	if (rc == 0) {
+		CHECK(attr_is(e.id, "ORD-1") && attr_is(e.tenant, "acme"));
+		CHECK(e.data_json && eddy_json_getz(e.data_json, "end"));
+	} else {
+		CHECK(strstr(why, "memory") != NULL);
+		if (!strstr(why, "memory"))
+			fprintf(stderr, "allocation %lu%s failed: %s\n", nth, sticky ? " on" : "",
+			        why);
+	}
+	CHECK(eddy_envelope_decode(&no_conf, d, m, &e, why, sizeof why) == 0);
+	CHECK(attr_is(e.id, "ORD-1") && e.data_json && eddy_json_getz(e.data_json, "k199"));
+	eddy_json_doc_destroy(d);
+	return reached;
+}
+
+static void test_torture(void)
+{
+	char *value = big_record();
+	struct eddy_msg m = record("ORD-1", value);
+	struct eddy_header h[] = {HDR("ce_specversion", "1.0"), HDR("ce_id", "ORD-1"),
+	                          HDR("ce_source", "urn:s"), HDR("ce_type", "t"),
+	                          HDR("ce_tenant", "acme")};
+	unsigned long runs = 0;
+
+	CHECK(value != NULL);
+	if (!value)
+		return;
+	for (int binary = 0; binary < 2; binary++) {
+		/* binary mode: the same data as the record's value */
+		if (binary) {
+			char *data = strstr(value, "\"data\": ") + 8;
+
+			m = record("ORD-1", data);
+			m.value_len--; /* the CloudEvent's closing brace */
+			m.headers = h;
+			m.n_headers = sizeof h / sizeof h[0];
+		}
+		for (int sticky = 0; sticky < 2; sticky++)
+			for (unsigned long n = 1; torture_run(&m, n, sticky); n++)
+				runs++;
+	}
+	printf("envelope torture: %lu runs, each with one allocation failing\n", runs);
+	CHECK(runs >= 8);
+	free(value);
+}
+
 int main(void)
 {
 	doc = eddy_json_doc_new();
@@ -752,6 +902,7 @@ int main(void)
 	test_glob();
 	test_extensions();
 	test_binary_extensions();
+	test_torture();
 	eddy_json_doc_destroy(doc);
 	return test_report("envelope");
 }
