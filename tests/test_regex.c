@@ -361,6 +361,8 @@ static void test_runaway(void)
 {
 	static const char *const patterns[] = {"(a+)+$", "^(a|a)*$", "(a*)*b", "^(\\w+\\s?)*$",
 	                                       "(x+x+)+y"};
+	/* each one's answer on "aab" */
+	static const int aab[] = {0, 0, 1, 1, 0};
 	char s[4096];
 	memset(s, 'a', sizeof s - 2);
 	s[sizeof s - 2] = '!';
@@ -382,7 +384,7 @@ static void test_runaway(void)
 				fprintf(stderr, "%s on %zu bytes: %d in %.3fs\n", patterns[i], n,
 				        rc, took);
 		}
-		CHECK(eddy_regex_search(re, "aab", 3) >= 0);
+		CHECK(eddy_regex_search(re, "aab", 3) == aab[i]);
 		eddy_regex_free(re);
 	}
 
