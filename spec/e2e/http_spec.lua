@@ -17,6 +17,16 @@ describe("eddy run's HTTP endpoint", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "ops", "eddy.dlq", "held" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
+    -- an alert for every tenth order, to a sink nobody listens on
+    t.handlers(dir .. "/alerting", { ["orders.lua"] = t.ORDERS_HANDLER, ["big.lua"] = [[
+return {
+  on_event = function(ev, ctx)
+    if ev.data and ev.data.order_id:match("0$") then
+      ctx.alert{ summary = "order " .. ev.key, key = ev.key }
+    end
+  end,
+}
+]] })
   end)
 
   teardown(function()
@@ -30,7 +40,9 @@ describe("eddy run's HTTP endpoint", function()
     records[#records + 1] = { "ORD-41", "not json" }
     records[#records + 1] = { "ORD-42", t.event("ORD-999", 1) } -- key is not the id
     t.produce(mock, "ops", records, dir)
-    local conf = t.config(dir, mock, { group = "g-ops", topics = { "ops" }, store = dir .. "/ops.db" })
+    local conf = t.config(dir, mock, { group = "g-ops", topics = { "ops" }, store = dir .. "/ops.db",
+      handlers = dir .. "/alerting/handlers",
+      extra = "alerts:\n  sinks:\n    ops: { type: webhook, url: \"http://127.0.0.1:1/hook\" }\n" })
     local run = t.spawn(dir, "ops", t.q(t.bin) .. " run -c " .. t.q(conf))
     local port = t.http_port(run)
 
@@ -55,6 +67,14 @@ describe("eddy run's HTTP endpoint", function()
     assert.are.equal(0, sample(text, 'eddy_offset_commit_failures_total'))
     assert.truthy(sample(text, 'eddy_store_transaction_duration_seconds_count') >= 1)
     assert.are.equal(1, sample(text, 'eddy_rebalances_total{kind="assign"}'))
+    assert.are.equal(4, sample(text, 'eddy_alerts_raised_total'))
+    for _ = 1, 100 do -- the sender's first attempts fail: nothing listens
+      if (sample(text, 'eddy_alert_deliveries_total{outcome="retried"}') or 0) >= 1 then break end
+      t.sleep(0.1)
+      _, text = t.http_get(port, "/metrics")
+    end
+    assert.truthy(sample(text, 'eddy_alert_deliveries_total{outcome="retried"}') >= 1, text)
+    assert.are.equal(0, sample(text, 'eddy_alert_deliveries_total{outcome="delivered"}'))
     assert.matches('eddy_build_info{version="[%d.]+",luajit="LuaJIT [^"]+",librdkafka="[%d.]+"} 1', text)
 
     t.write(dir .. "/scrape.txt", text)
