@@ -47,20 +47,20 @@ static char *read_file(const char *path, size_t *len)
 /* Times n validations in ten rounds: the mean is the figure, the best round
  * what the code costs when nothing else competes for the CPU. Returns the
  * number of valid outcomes, so the loop cannot be optimised away. */
-static long run(const char *what, struct eddy_schema_set *set, const struct eddy_schema *s,
+static long run(const char *what, struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
                 const struct eddy_json *v, long n)
 {
 	long per = n / 10, valid = 0;
 	double total = 0, best = 0;
-	struct eddy_schema_result r;
+	struct eddy_jsonschema_result r;
 
 	for (long i = 0; i < 1000; i++)
-		valid += eddy_schema_validate(set, s, v, &r);
+		valid += eddy_jsonschema_validate(set, s, v, &r);
 	for (int round = 0; round < 10; round++) {
 		double t0 = now_ns(), t;
 
 		for (long i = 0; i < per; i++)
-			valid += eddy_schema_validate(set, s, v, &r);
+			valid += eddy_jsonschema_validate(set, s, v, &r);
 		t = now_ns() - t0;
 		total += t;
 		if (round == 0 || t < best)
@@ -80,11 +80,11 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 2000000;
 	struct eddy_json_doc *doc = eddy_json_doc_new(), *bad_doc = eddy_json_doc_new();
-	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
 	char err[256], bad[sizeof(event) + 16], *text;
 	const char *at;
 	size_t len = 0;
-	const struct eddy_schema *s;
+	const struct eddy_jsonschema *s;
 	const struct eddy_json *root, *bad_root;
 	long valid;
 
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jsonschema_bench: cannot start (run from the repository root)\n");
 		return 1;
 	}
-	s = eddy_schema_add(set, text, len, NULL, err, sizeof(err));
+	s = eddy_jsonschema_add(set, text, len, NULL, err, sizeof(err));
 	free(text);
 	root = eddy_json_parse(doc, event, sizeof(event) - 1, err, sizeof(err));
 	/* the second line's quantity made negative, and its sku dropped */
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 	if (argc < 3 || strcmp(argv[2], "valid") != 0)
 		run("invalid event (errors collected)", set, s, eddy_json_getz(bad_root, "data"),
 		    n / 4);
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 	eddy_json_doc_destroy(doc);
 	eddy_json_doc_destroy(bad_doc);
 	return 0;

@@ -15,18 +15,19 @@
  * (its errors aside), so that every call ends with nothing pending. An
  * allocation that failed anywhere in the call fails it, even where a part
  * took it for "not found". */
-static const struct eddy_schema *finish(struct eddy_schema_set *set, struct eddy_schema *n,
-                                        const char *uri, char *errstr, size_t errstr_size)
+static const struct eddy_jsonschema *finish(struct eddy_jsonschema_set *set,
+                                            struct eddy_jsonschema *n, const char *uri,
+                                            char *errstr, size_t errstr_size)
 {
 	char err[512];
-	bool failed = !set->oom && eddy_schema_compile_pending(set, n ? errstr : err,
-	                                                       n ? errstr_size : sizeof(err)) != 0;
+	bool failed = !set->oom && eddy_jsonschema_compile_pending(
+	                               set, n ? errstr : err, n ? errstr_size : sizeof(err)) != 0;
 
 	if (set->oom) {
 		eddy_errf(errstr, errstr_size, "%s: out of memory", uri);
 		failed = true;
 	}
-	eddy_schema_compile_end(set, failed);
+	eddy_jsonschema_compile_end(set, failed);
 	if (failed || !n)
 		return NULL;
 	if (n->state != NODE_DONE) {
@@ -36,8 +37,9 @@ static const struct eddy_schema *finish(struct eddy_schema_set *set, struct eddy
 	return n;
 }
 
-const struct eddy_schema *eddy_schema_add(struct eddy_schema_set *set, const char *text, size_t len,
-                                          const char *uri, char *errstr, size_t errstr_size)
+const struct eddy_jsonschema *eddy_jsonschema_add(struct eddy_jsonschema_set *set, const char *text,
+                                                  size_t len, const char *uri, char *errstr,
+                                                  size_t errstr_size)
 {
 	struct schema_resource *res = NULL;
 	char gen[64], *base;
@@ -47,24 +49,25 @@ const struct eddy_schema *eddy_schema_add(struct eddy_schema_set *set, const cha
 		snprintf(gen, sizeof(gen), "urn:eddy:schema:%u", ++set->n_generated);
 		uri = gen;
 	}
-	if ((base = eddy_schema_uri_resolve(set, uri, "")) &&
-	    ((res = eddy_schema_smap_get(&set->resources, base)) == NULL ||
-	     eddy_schema_lost(res->root)))
-		res = eddy_schema_load(set, text, len, base, errstr, errstr_size);
+	if ((base = eddy_jsonschema_uri_resolve(set, uri, "")) &&
+	    ((res = eddy_jsonschema_smap_get(&set->resources, base)) == NULL ||
+	     eddy_jsonschema_lost(res->root)))
+		res = eddy_jsonschema_load(set, text, len, base, errstr, errstr_size);
 	return finish(set, res ? res->root : NULL, base ? base : uri, errstr, errstr_size);
 }
 
-const struct eddy_schema *eddy_schema_lookup(struct eddy_schema_set *set, const char *uri,
-                                             char *errstr, size_t errstr_size)
+const struct eddy_jsonschema *eddy_jsonschema_lookup(struct eddy_jsonschema_set *set,
+                                                     const char *uri, char *errstr,
+                                                     size_t errstr_size)
 {
-	struct eddy_schema *n;
+	struct eddy_jsonschema *n;
 
 	set->oom = false;
-	n = eddy_schema_find(set, uri, errstr, errstr_size);
+	n = eddy_jsonschema_find(set, uri, errstr, errstr_size);
 	return finish(set, n, uri, errstr, errstr_size);
 }
 
-const char *eddy_schema_uri(const struct eddy_schema *s)
+const char *eddy_jsonschema_uri(const struct eddy_jsonschema *s)
 {
 	return s->uri;
 }

@@ -12,89 +12,90 @@
 #include "json.h"
 
 /* draft-07 comes first: the zero value is the default dialect. */
-enum eddy_schema_dialect {
-	EDDY_DIALECT_DRAFT7,
-	EDDY_DIALECT_DRAFT4,
-	EDDY_DIALECT_DRAFT6,
-	EDDY_DIALECT_2019_09,
-	EDDY_DIALECT_2020_12,
+enum eddy_jsonschema_dialect {
+	EDDY_JSONSCHEMA_DRAFT7,
+	EDDY_JSONSCHEMA_DRAFT4,
+	EDDY_JSONSCHEMA_DRAFT6,
+	EDDY_JSONSCHEMA_2019_09,
+	EDDY_JSONSCHEMA_2020_12,
 };
 
 /* "draft-04", "draft-06", "draft-07", "2019-09", "2020-12", or a $schema
  * URI of one of them ("http://json-schema.org/draft-07/schema#",
  * "https://json-schema.org/draft/2020-12/schema"); -1 when unknown. */
-int eddy_schema_dialect_parse(const char *name);
+int eddy_jsonschema_dialect_parse(const char *name);
 /* "draft-07", "2020-12", ... */
-const char *eddy_schema_dialect_name(enum eddy_schema_dialect d);
+const char *eddy_jsonschema_dialect_name(enum eddy_jsonschema_dialect d);
 
 /* Gives the text of a schema document the set does not hold yet, by its
  * absolute URI without fragment. Returns 0 with a malloc'd text the set
  * frees, or -1 with a one-line reason in errstr. Nothing is fetched from the
  * network by the validator itself: the resolver decides (eddy maps URI
  * prefixes to folders). */
-typedef int (*eddy_schema_resolve_fn)(void *ud, const char *uri, char **text, size_t *len,
-				      char *errstr, size_t errstr_size);
+typedef int (*eddy_jsonschema_resolve_fn)(void *ud, const char *uri, char **text, size_t *len,
+                                          char *errstr, size_t errstr_size);
 
-struct eddy_schema_opts {
-	enum eddy_schema_dialect default_dialect; /* of documents without $schema */
-	bool format_assert;   /* "format" fails validation instead of annotating */
-	unsigned max_errors;  /* errors kept per validation; 0: 10 */
-	eddy_schema_resolve_fn resolve; /* NULL: unknown URIs are errors */
+struct eddy_jsonschema_opts {
+	enum eddy_jsonschema_dialect default_dialect; /* of documents without $schema */
+	bool format_assert;                 /* "format" fails validation instead of annotating */
+	unsigned max_errors;                /* errors kept per validation; 0: 10 */
+	eddy_jsonschema_resolve_fn resolve; /* NULL: unknown URIs are errors */
 	void *resolve_ud;
 };
 
-struct eddy_schema_set;
-struct eddy_schema;
+struct eddy_jsonschema_set;
+struct eddy_jsonschema;
 
-struct eddy_schema_set *eddy_schema_set_new(const struct eddy_schema_opts *opts);
-void eddy_schema_set_destroy(struct eddy_schema_set *set);
+struct eddy_jsonschema_set *eddy_jsonschema_set_new(const struct eddy_jsonschema_opts *opts);
+void eddy_jsonschema_set_destroy(struct eddy_jsonschema_set *set);
 
 /* Adds one schema document (JSON text, any dialect above) retrieved from uri
  * (its base URI unless it has an $id; NULL when it has none: a generated
  * "urn:eddy:schema:N"), and compiles it together with everything it
  * references (loaded through resolve). Every $id, $anchor and
- * $dynamicAnchor inside becomes reachable through eddy_schema_lookup.
+ * $dynamicAnchor inside becomes reachable through eddy_jsonschema_lookup.
  * Returns the compiled root, owned by the set, or NULL with a one-line
  * reason in errstr ("https://x/a.json: /properties/a/$ref: cannot resolve
  * \"b.json\": ..."). Adding a URI the set holds already returns that schema. */
-const struct eddy_schema *eddy_schema_add(struct eddy_schema_set *set, const char *text,
-					  size_t len, const char *uri, char *errstr,
-					  size_t errstr_size);
+const struct eddy_jsonschema *eddy_jsonschema_add(struct eddy_jsonschema_set *set, const char *text,
+                                                  size_t len, const char *uri, char *errstr,
+                                                  size_t errstr_size);
 
 /* The schema or subschema at an absolute URI, fragment included
  * ("https://x/a.json", "...#/definitions/b", "...#anchor"), loading its
  * document through resolve when needed. NULL with errstr when unknown. */
-const struct eddy_schema *eddy_schema_lookup(struct eddy_schema_set *set, const char *uri,
-					     char *errstr, size_t errstr_size);
+const struct eddy_jsonschema *eddy_jsonschema_lookup(struct eddy_jsonschema_set *set,
+                                                     const char *uri, char *errstr,
+                                                     size_t errstr_size);
 
 /* Its absolute URI (with a fragment for a subschema). */
-const char *eddy_schema_uri(const struct eddy_schema *s);
+const char *eddy_jsonschema_uri(const struct eddy_jsonschema *s);
 
 /* One error of the "basic" output shape. */
-struct eddy_schema_error {
-	const char *instance_location; /* JSON pointer into the instance, "" for the root */
-	const char *keyword_location;  /* JSON pointer through the schema as evaluated,
-					  $ref included, e.g. "/properties/qty/minimum" */
+struct eddy_jsonschema_error {
+	const char *instance_location;         /* JSON pointer into the instance, "" for the root */
+	const char *keyword_location;          /* JSON pointer through the schema as evaluated,
+	                                          $ref included, e.g. "/properties/qty/minimum" */
 	const char *absolute_keyword_location; /* URI of the failing keyword */
-	const char *message;           /* e.g. "-1 is less than the minimum of 0" */
+	const char *message;                   /* e.g. "-1 is less than the minimum of 0" */
 };
 
-struct eddy_schema_result {
+struct eddy_jsonschema_result {
 	bool valid;
 	size_t n_errors;
 	/* owned by the set, valid until its next validation */
-	const struct eddy_schema_error *errors;
+	const struct eddy_jsonschema_error *errors;
 };
 
 /* Validates v against s. Returns true when valid. When not and r is
  * non-NULL, r gets up to max_errors errors, the most specific first
  * (leaf keywords before the applicators that contain them). */
-bool eddy_schema_validate(struct eddy_schema_set *set, const struct eddy_schema *s,
-			  const struct eddy_json *v, struct eddy_schema_result *r);
+bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
+                              const struct eddy_json *v, struct eddy_jsonschema_result *r);
 
 /* Writes r as one line of JSON in the "basic" output shape:
  * {"valid":false,"errors":[{"keywordLocation":..,"absoluteKeywordLocation":..,
  * "instanceLocation":..,"error":..}]} */
-void eddy_schema_result_write_json(const struct eddy_schema_result *r, FILE *out);
+void eddy_jsonschema_result_write_json(const struct eddy_jsonschema_result *r, FILE *out);
 
 #endif

@@ -15,8 +15,8 @@
 
 /* The compilation of one node. */
 struct cc {
-	struct eddy_schema_set *set;
-	struct eddy_schema *n;
+	struct eddy_jsonschema_set *set;
+	struct eddy_jsonschema *n;
 	char *errstr;
 	size_t errstr_size;
 	const char *key; /* keyword being compiled */
@@ -51,7 +51,7 @@ static int oom(struct cc *c)
 
 static const char *got(const struct eddy_json *v, char *buf, size_t size)
 {
-	eddy_schema_snippet(buf, size, v);
+	eddy_jsonschema_snippet(buf, size, v);
 	return buf;
 }
 
@@ -63,10 +63,10 @@ static bool is_schema_value(const struct eddy_json *v)
 
 /* The node of the subschema v at key under the node being compiled; NULL
  * (with the reason) when there is no memory for it or it is broken. */
-static struct eddy_schema *child(struct cc *c, const struct eddy_json *v, const char *key,
-                                 size_t key_len)
+static struct eddy_jsonschema *child(struct cc *c, const struct eddy_json *v, const char *key,
+                                     size_t key_len)
 {
-	struct eddy_schema *s = eddy_schema_node_at(c->set, c->n, v, key, key_len);
+	struct eddy_jsonschema *s = eddy_jsonschema_node_at(c->set, c->n, v, key, key_len);
 
 	if (!s)
 		oom(c);
@@ -77,7 +77,7 @@ static struct eddy_schema *child(struct cc *c, const struct eddy_json *v, const 
 	return NULL;
 }
 
-static struct eddy_schema *sub(struct cc *c, const struct eddy_json *v)
+static struct eddy_jsonschema *sub(struct cc *c, const struct eddy_json *v)
 {
 	char g[64];
 
@@ -88,15 +88,15 @@ static struct eddy_schema *sub(struct cc *c, const struct eddy_json *v)
 	return child(c, v, c->key, strlen(c->key));
 }
 
-static int sub_list(struct cc *c, const struct eddy_json *v, struct eddy_schema ***out, uint32_t *n,
-                    bool nonempty)
+static int sub_list(struct cc *c, const struct eddy_json *v, struct eddy_jsonschema ***out,
+                    uint32_t *n, bool nonempty)
 {
 	char g[64];
 
 	if (v->type != EDDY_JSON_ARRAY || (nonempty && v->len == 0))
 		return fail(c, "must be a non-empty array of schemas, got %s",
 		            got(v, g, sizeof(g)));
-	if (!(*out = eddy_schema_alloc(c->set, sizeof(**out) * (v->len + 1))))
+	if (!(*out = eddy_jsonschema_alloc(c->set, sizeof(**out) * (v->len + 1))))
 		return oom(c);
 	*n = v->len;
 	for (uint32_t i = 0; i < v->len; i++)
@@ -171,7 +171,7 @@ static int strings(struct cc *c, const struct eddy_json *v, struct strv **out, u
 
 	if (v->type != EDDY_JSON_ARRAY)
 		return fail(c, "must be an array of strings, got %s", got(v, g, sizeof(g)));
-	if (!(*out = eddy_schema_alloc(c->set, sizeof(**out) * (v->len + 1))))
+	if (!(*out = eddy_jsonschema_alloc(c->set, sizeof(**out) * (v->len + 1))))
 		return oom(c);
 	*n = v->len;
 	for (uint32_t i = 0; i < v->len; i++) {
@@ -200,7 +200,7 @@ static struct eddy_regex *regex(struct cc *c, const char *s, size_t len, const c
 			fail(c, "%s", err);
 		return NULL;
 	}
-	if (eddy_schema_keep_regex(c->set, re) != 0) {
+	if (eddy_jsonschema_keep_regex(c->set, re) != 0) {
 		oom(c);
 		return NULL;
 	}
@@ -235,7 +235,7 @@ static int type_bits(struct cc *c, const struct eddy_json *v, uint32_t *bits)
 	return fail(c, "must be a type name or an array of them, got %s", got(v, g, sizeof(g)));
 }
 
-static int resolve_ref(struct cc *c, const struct eddy_json *v, struct eddy_schema **target,
+static int resolve_ref(struct cc *c, const struct eddy_json *v, struct eddy_jsonschema **target,
                        const char **abs_out)
 {
 	char g[64], err[512];
@@ -243,9 +243,9 @@ static int resolve_ref(struct cc *c, const struct eddy_json *v, struct eddy_sche
 
 	if (v->type != EDDY_JSON_STRING)
 		return fail(c, "must be a URI reference, got %s", got(v, g, sizeof(g)));
-	if (!(abs = eddy_schema_uri_resolve(c->set, c->n->res->uri, v->u.s)))
+	if (!(abs = eddy_jsonschema_uri_resolve(c->set, c->n->res->uri, v->u.s)))
 		return oom(c);
-	*target = eddy_schema_find(c->set, abs, err, sizeof(err));
+	*target = eddy_jsonschema_find(c->set, abs, err, sizeof(err));
 	if (!*target)
 		return fail(c, "cannot resolve \"%s\": %s", v->u.s, err);
 	if ((*target)->state >= NODE_BROKEN)
@@ -264,7 +264,7 @@ static int compile_deps(struct cc *c, const struct eddy_json *v, struct kw *w, b
 		return -1;
 	w->op = OP_DEPENDENCIES;
 	w->u.deps.n = v->len;
-	if (!(w->u.deps.v = eddy_schema_alloc(c->set, sizeof(struct dep) * (v->len + 1))))
+	if (!(w->u.deps.v = eddy_jsonschema_alloc(c->set, sizeof(struct dep) * (v->len + 1))))
 		return oom(c);
 	for (uint32_t i = 0; i < v->len; i++) {
 		const struct eddy_json_member *m = &v->u.members[i];
@@ -291,7 +291,7 @@ static int compile_deps(struct cc *c, const struct eddy_json *v, struct kw *w, b
 
 static struct obj_kw *obj_of(struct cc *c)
 {
-	if (!c->obj && !(c->obj = eddy_schema_alloc(c->set, sizeof(*c->obj))))
+	if (!c->obj && !(c->obj = eddy_jsonschema_alloc(c->set, sizeof(*c->obj))))
 		oom(c);
 	return c->obj;
 }
@@ -304,12 +304,12 @@ static int obj_finish(struct cc *c, struct obj_kw *o)
 	while (cap < o->n_props * 2)
 		cap *= 2;
 	o->mask = cap - 1;
-	o->table = eddy_schema_alloc(c->set, sizeof(uint32_t) * cap);
-	o->required_prop = eddy_schema_alloc(c->set, sizeof(int32_t) * (o->n_required + 1));
+	o->table = eddy_jsonschema_alloc(c->set, sizeof(uint32_t) * cap);
+	o->required_prop = eddy_jsonschema_alloc(c->set, sizeof(int32_t) * (o->n_required + 1));
 	if (!o->table || !o->required_prop)
 		return oom(c);
 	for (uint32_t i = 0; i < o->n_props; i++) {
-		uint32_t h = eddy_schema_prop_hash(o->props[i].name.s, o->props[i].name.len);
+		uint32_t h = eddy_jsonschema_prop_hash(o->props[i].name.s, o->props[i].name.len);
 
 		while (o->table[h & o->mask])
 			h++;
@@ -420,7 +420,7 @@ static int compile_bound(struct cc *c, const struct keyword *k, const struct edd
 static int compile_exclusive(struct cc *c, const struct keyword *k, const struct eddy_json *x,
                              struct kw *w)
 {
-	if (c->n->dialect == EDDY_DIALECT_DRAFT4) {
+	if (c->n->dialect == EDDY_JSONSCHEMA_DRAFT4) {
 		/* draft-04: a boolean that makes maximum/minimum exclusive */
 		if (boolean(c, x))
 			return -1;
@@ -476,7 +476,7 @@ static int compile_items(struct cc *c, const struct keyword *k, const struct edd
                          struct kw *w)
 {
 	(void)k, (void)w;
-	if (x->type == EDDY_JSON_ARRAY && c->n->dialect != EDDY_DIALECT_2020_12) {
+	if (x->type == EDDY_JSON_ARRAY && c->n->dialect != EDDY_JSONSCHEMA_2020_12) {
 		c->items.u.items.prefix_name = "items";
 		return sub_list(c, x, &c->items.u.items.prefix, &c->items.u.items.n_prefix, false);
 	}
@@ -528,7 +528,7 @@ static int compile_properties(struct cc *c, const struct keyword *k, const struc
 	if (!o || object(c, x))
 		return -1;
 	o->n_props = x->len;
-	if (!(o->props = eddy_schema_alloc(c->set, sizeof(struct prop) * (x->len + 1))))
+	if (!(o->props = eddy_jsonschema_alloc(c->set, sizeof(struct prop) * (x->len + 1))))
 		return oom(c);
 	for (uint32_t j = 0; j < x->len; j++) {
 		const struct eddy_json_member *m = &x->u.members[j];
@@ -554,7 +554,7 @@ static int compile_pattern_properties(struct cc *c, const struct keyword *k,
 	if (!o || object(c, x))
 		return -1;
 	o->n_pats = 0;
-	if (!(o->pats = eddy_schema_alloc(c->set, sizeof(struct patprop) * (x->len + 1))))
+	if (!(o->pats = eddy_jsonschema_alloc(c->set, sizeof(struct patprop) * (x->len + 1))))
 		return oom(c);
 	for (uint32_t j = 0; j < x->len; j++) {
 		const struct eddy_json_member *m = &x->u.members[j];
@@ -588,7 +588,7 @@ static int compile_required(struct cc *c, const struct keyword *k, const struct 
 
 	(void)k, (void)w;
 	/* draft-04's "required" is an array; anything else is no keyword */
-	if (c->n->dialect == EDDY_DIALECT_DRAFT4 && x->type != EDDY_JSON_ARRAY)
+	if (c->n->dialect == EDDY_JSONSCHEMA_DRAFT4 && x->type != EDDY_JSON_ARRAY)
 		return 0;
 	if (!(o = obj_of(c)))
 		return -1;
@@ -644,7 +644,7 @@ static int compile_not(struct cc *c, const struct keyword *k, const struct eddy_
 static int compile_cond(struct cc *c, const struct keyword *k, const struct eddy_json *x,
                         struct kw *w)
 {
-	struct eddy_schema *s = sub(c, x);
+	struct eddy_jsonschema *s = sub(c, x);
 
 	(void)w;
 	if (!s)
@@ -667,12 +667,12 @@ static int compile_unevaluated(struct cc *c, const struct keyword *k, const stru
 
 /* ---- the keywords ---- */
 
-/* Dialects, as bits of enum eddy_schema_dialect. */
-#define D_4 (1u << EDDY_DIALECT_DRAFT4)
-#define D_6 (1u << EDDY_DIALECT_DRAFT6)
-#define D_7 (1u << EDDY_DIALECT_DRAFT7)
-#define D_2019 (1u << EDDY_DIALECT_2019_09)
-#define D_2020 (1u << EDDY_DIALECT_2020_12)
+/* Dialects, as bits of enum eddy_jsonschema_dialect. */
+#define D_4 (1u << EDDY_JSONSCHEMA_DRAFT4)
+#define D_6 (1u << EDDY_JSONSCHEMA_DRAFT6)
+#define D_7 (1u << EDDY_JSONSCHEMA_DRAFT7)
+#define D_2019 (1u << EDDY_JSONSCHEMA_2019_09)
+#define D_2020 (1u << EDDY_JSONSCHEMA_2020_12)
 #define D_ALL (D_4 | D_6 | D_7 | D_2019 | D_2020)
 #define D_SINCE_6 (D_6 | D_7 | D_2019 | D_2020)
 #define D_SINCE_7 (D_7 | D_2019 | D_2020)
@@ -733,7 +733,7 @@ static const struct keyword keywords[] = {
 };
 
 /* The keyword named k in the schema n, or NULL when it is none there. */
-static const struct keyword *keyword(const struct eddy_schema *n, const char *k)
+static const struct keyword *keyword(const struct eddy_jsonschema *n, const char *k)
 {
 	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
 		const struct keyword *kw = &keywords[i];
@@ -752,7 +752,7 @@ static const struct keyword *keyword(const struct eddy_schema *n, const char *k)
 /* Adds the keywords gathered in c after those of the members, at kw[*nk]. */
 static int add_gathered(struct cc *c, struct kw *kw, uint32_t *nk)
 {
-	struct eddy_schema *n = c->n;
+	struct eddy_jsonschema *n = c->n;
 	bool legacy = !(D_SINCE_2019 & (1u << n->dialect));
 
 	if (c->max_kw && c->excl_max)
@@ -828,7 +828,7 @@ static int add_gathered(struct cc *c, struct kw *kw, uint32_t *nk)
  * order through the table, then what was gathered. */
 static int compile_object(struct cc *c, struct kw *kw, uint32_t *nk)
 {
-	struct eddy_schema *n = c->n;
+	struct eddy_jsonschema *n = c->n;
 	const struct eddy_json *v = n->json, *x;
 
 	/* a vocabulary the meta-schema requires and we lack: the schema
@@ -868,7 +868,7 @@ static int compile_object(struct cc *c, struct kw *kw, uint32_t *nk)
 	return add_gathered(c, kw, nk);
 }
 
-static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char *errstr,
+static int compile_node(struct eddy_jsonschema_set *set, struct eddy_jsonschema *n, char *errstr,
                         size_t errstr_size)
 {
 	struct cc c = {.set = set, .n = n, .errstr = errstr, .errstr_size = errstr_size};
@@ -879,8 +879,8 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	n->state = NODE_COMPILING;
 	if (v->type != EDDY_JSON_TRUE) {
 		/* room for every member, which the gathered keywords stand for */
-		n->kw = eddy_schema_alloc(set, sizeof(*n->kw) *
-		                                   (v->type == EDDY_JSON_OBJECT ? v->len + 4 : 1));
+		n->kw = eddy_jsonschema_alloc(
+		    set, sizeof(*n->kw) * (v->type == EDDY_JSON_OBJECT ? v->len + 4 : 1));
 		if (!n->kw)
 			return oom(&c);
 		if (v->type == EDDY_JSON_FALSE)
@@ -896,10 +896,11 @@ static int compile_node(struct eddy_schema_set *set, struct eddy_schema *n, char
 	return 0;
 }
 
-int eddy_schema_compile_pending(struct eddy_schema_set *set, char *errstr, size_t errstr_size)
+int eddy_jsonschema_compile_pending(struct eddy_jsonschema_set *set, char *errstr,
+                                    size_t errstr_size)
 {
 	while (set->pending) {
-		struct eddy_schema *n = set->pending;
+		struct eddy_jsonschema *n = set->pending;
 
 		set->pending = n->next_pending;
 		if (n->state != NODE_NEW)
@@ -917,7 +918,7 @@ int eddy_schema_compile_pending(struct eddy_schema_set *set, char *errstr, size_
 
 /* A node compiled by a failed call may lead to one that failed (compiled
  * before it, or not at all): nothing of that call is kept. */
-static void break_list(struct eddy_schema *n, uint8_t state)
+static void break_list(struct eddy_jsonschema *n, uint8_t state)
 {
 	for (; n; n = n->next_pending) {
 		n->state = state;
@@ -927,7 +928,7 @@ static void break_list(struct eddy_schema *n, uint8_t state)
 	}
 }
 
-void eddy_schema_compile_end(struct eddy_schema_set *set, bool failed)
+void eddy_jsonschema_compile_end(struct eddy_jsonschema_set *set, bool failed)
 {
 	if (failed) {
 		uint8_t state = set->oom ? NODE_LOST : NODE_BROKEN;

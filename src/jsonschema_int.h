@@ -13,7 +13,7 @@
 /* Nested schema evaluations (in-place applicators and $ref included) before
  * validation gives up: a schema that refers to itself without consuming any
  * of the instance would otherwise recurse until the stack ends. */
-#define EDDY_SCHEMA_MAX_DEPTH 1000
+#define EDDY_JSONSCHEMA_MAX_DEPTH 1000
 
 /* Bits of the "type" keyword; "number" holds the integer bit too. */
 enum {
@@ -76,7 +76,7 @@ enum kw_op {
 	OP_UNEVAL_ITEMS,
 };
 
-struct eddy_schema;
+struct eddy_jsonschema;
 struct schema_resource;
 
 /* A string of the schema, length known, for memcmp comparisons. */
@@ -87,12 +87,12 @@ struct strv {
 
 struct prop {
 	struct strv name;
-	struct eddy_schema *schema;
+	struct eddy_jsonschema *schema;
 };
 
 struct patprop {
 	struct eddy_regex *re;
-	struct eddy_schema *schema;
+	struct eddy_jsonschema *schema;
 };
 
 /* The object keywords of one schema, evaluated in one pass over the
@@ -105,7 +105,7 @@ struct obj_kw {
 	uint32_t mask;
 	struct patprop *pats;
 	uint32_t n_pats;
-	struct eddy_schema *additional;
+	struct eddy_jsonschema *additional;
 	struct strv *required;
 	int32_t *required_prop; /* index into props when < 64, else -1 */
 	uint32_t n_required;
@@ -113,7 +113,7 @@ struct obj_kw {
 
 /* The hash of a property name for struct obj_kw's table: a few bytes and
  * the length tell the names of one schema apart; probing compares fully. */
-static inline uint32_t eddy_schema_prop_hash(const char *s, uint32_t len)
+static inline uint32_t eddy_jsonschema_prop_hash(const char *s, uint32_t len)
 {
 	uint32_t h = len * 0x9E3779B1u;
 
@@ -127,7 +127,7 @@ static inline uint32_t eddy_schema_prop_hash(const char *s, uint32_t len)
 
 struct dep {
 	struct strv name;
-	struct eddy_schema *schema; /* NULL: the names below are required */
+	struct eddy_jsonschema *schema; /* NULL: the names below are required */
 	struct strv *names;
 	uint32_t n_names;
 };
@@ -153,26 +153,26 @@ struct kw {
 		struct eddy_regex *re;
 		const char *format;
 		struct {
-			struct eddy_schema **prefix;
+			struct eddy_jsonschema **prefix;
 			uint32_t n_prefix;
-			struct eddy_schema *rest;
+			struct eddy_jsonschema *rest;
 			const char *prefix_name, *rest_name;
 		} items;
 		struct {
-			struct eddy_schema *schema;
+			struct eddy_jsonschema *schema;
 			uint64_t min, max; /* max UINT64_MAX: none */
 		} contains;
 		struct obj_kw *obj;
-		struct eddy_schema *schema;
+		struct eddy_jsonschema *schema;
 		struct {
-			struct eddy_schema **v;
+			struct eddy_jsonschema **v;
 			uint32_t n;
 		} list;
 		struct {
-			struct eddy_schema *if_s, *then_s, *else_s;
+			struct eddy_jsonschema *if_s, *then_s, *else_s;
 		} cond;
 		struct {
-			struct eddy_schema *target;
+			struct eddy_jsonschema *target;
 			const char *anchor; /* $dynamicRef: the bookend anchor, or NULL */
 		} ref;
 		struct {
@@ -184,7 +184,7 @@ struct kw {
 
 struct schema_anchor {
 	const char *name;
-	struct eddy_schema *schema;
+	struct eddy_jsonschema *schema;
 	bool dynamic;
 	struct schema_anchor *next;
 };
@@ -192,8 +192,8 @@ struct schema_anchor {
 /* A schema resource: a document, or a subschema with its own $id. */
 struct schema_resource {
 	const char *uri; /* absolute, without fragment */
-	struct eddy_schema *root;
-	enum eddy_schema_dialect dialect;
+	struct eddy_jsonschema *root;
+	enum eddy_jsonschema_dialect dialect;
 	bool recursive_anchor; /* the root has "$recursiveAnchor": true */
 	uint8_t vocabs;        /* VOCAB_* of its meta-schema */
 	const char *bad_vocab; /* a required vocabulary we do not know, or NULL */
@@ -203,16 +203,16 @@ struct schema_resource {
 /* A node is registered NEW, compiled once, and ends DONE or BROKEN. A DONE
  * node never leads to a broken one: a schema that refers to a broken one
  * fails to compile too, and when a call fails, what it compiled is broken
- * with it (eddy_schema_compile_end). A node LOST for want of memory is
+ * with it (eddy_jsonschema_compile_end). A node LOST for want of memory is
  * registered (and its document loaded) again when it is asked for again. */
 enum { NODE_NEW, NODE_COMPILING, NODE_DONE, NODE_BROKEN, NODE_LOST };
 
-struct eddy_schema {
+struct eddy_jsonschema {
 	const char *uri; /* absolute; "res#/pointer" unless a resource root */
 	const char *ptr; /* the pointer part of uri inside its resource, "" for a root */
 	const struct eddy_json *json;
 	struct schema_resource *res;
-	enum eddy_schema_dialect dialect;
+	enum eddy_jsonschema_dialect dialect;
 	uint8_t vocabs; /* VOCAB_*: which keywords this schema knows */
 	uint8_t state;
 	bool has_uneval; /* evaluates unevaluated*: collects annotations */
@@ -220,11 +220,11 @@ struct eddy_schema {
 	struct kw *kw;
 	uint32_t n_kw;
 	/* the list of nodes to compile, then of those compiled in this call */
-	struct eddy_schema *next_pending;
+	struct eddy_jsonschema *next_pending;
 };
 
 /* Whether the node, or the resource's root, is to be registered again. */
-static inline bool eddy_schema_lost(const struct eddy_schema *n)
+static inline bool eddy_jsonschema_lost(const struct eddy_jsonschema *n)
 {
 	return !n || n->state == NODE_LOST;
 }
@@ -251,27 +251,27 @@ struct arena_chunk;
 struct regex_link;
 
 /* Error text is built at offsets into one buffer that may move while it
- * grows; the pointers of struct eddy_schema_error are set at the end. */
+ * grows; the pointers of struct eddy_jsonschema_error are set at the end. */
 struct err_rec {
 	size_t inst, kw, abs, msg;
 };
 
-struct eddy_schema_set {
-	struct eddy_schema_opts opts;
+struct eddy_jsonschema_set {
+	struct eddy_jsonschema_opts opts;
 	struct arena_chunk *arena;
 	struct eddy_json_doc *parser;
-	struct regex_link *regexes;  /* every compiled regex, freed with the set */
-	struct smap resources;       /* absolute URI without fragment -> resource */
-	struct pmap nodes;           /* JSON value of the schema -> node */
-	struct eddy_schema *pending; /* nodes to compile */
-	struct eddy_schema *batch;   /* nodes compiled by this add or lookup */
+	struct regex_link *regexes;      /* every compiled regex, freed with the set */
+	struct smap resources;           /* absolute URI without fragment -> resource */
+	struct pmap nodes;               /* JSON value of the schema -> node */
+	struct eddy_jsonschema *pending; /* nodes to compile */
+	struct eddy_jsonschema *batch;   /* nodes compiled by this add or lookup */
 	unsigned n_generated;
 	unsigned meta_depth; /* custom meta-schemas being looked up */
 	bool oom;            /* an allocation of this add or lookup failed */
 
 	/* the last validation's errors */
 	struct err_rec *recs;
-	struct eddy_schema_error *errors;
+	struct eddy_jsonschema_error *errors;
 	size_t n_errors, cap_errors;
 	char *text;
 	size_t text_len, text_cap;
@@ -279,7 +279,7 @@ struct eddy_schema_set {
 	char *ipath, *kpath;
 	size_t ipath_len, ipath_cap, kpath_len, kpath_cap;
 	/* the one error of a validation that ran out of memory */
-	struct eddy_schema_error oom_error;
+	struct eddy_jsonschema_error oom_error;
 };
 
 /* The files of the validator call each other downwards only, never back:
@@ -292,46 +292,53 @@ struct eddy_schema_set {
 /* jsonschema_set.c: the set's memory. Everything a set allocates for its
  * schemas lives in its arena until the set goes. An allocation that fails
  * returns NULL (-1) and marks the call in set->oom. */
-void *eddy_schema_alloc(struct eddy_schema_set *set, size_t size);
-char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len);
-char *eddy_schema_strdup(struct eddy_schema_set *set, const char *s);
+void *eddy_jsonschema_alloc(struct eddy_jsonschema_set *set, size_t size);
+char *eddy_jsonschema_strndup(struct eddy_jsonschema_set *set, const char *s, size_t len);
+char *eddy_jsonschema_strdup(struct eddy_jsonschema_set *set, const char *s);
 /* The set frees re with itself; -1 (re freed now) when out of memory. */
-int eddy_schema_keep_regex(struct eddy_schema_set *set, struct eddy_regex *re);
+int eddy_jsonschema_keep_regex(struct eddy_jsonschema_set *set, struct eddy_regex *re);
 /* Keys are borrowed for as long as the map lives (set memory). */
-void *eddy_schema_smap_get(const struct smap *m, const char *key);
-int eddy_schema_smap_put(struct eddy_schema_set *set, struct smap *m, const char *key, void *val);
-void *eddy_schema_pmap_get(const struct pmap *m, const void *key);
-int eddy_schema_pmap_put(struct eddy_schema_set *set, struct pmap *m, const void *key, void *val);
+void *eddy_jsonschema_smap_get(const struct smap *m, const char *key);
+int eddy_jsonschema_smap_put(struct eddy_jsonschema_set *set, struct smap *m, const char *key,
+                             void *val);
+void *eddy_jsonschema_pmap_get(const struct pmap *m, const void *key);
+int eddy_jsonschema_pmap_put(struct eddy_jsonschema_set *set, struct pmap *m, const void *key,
+                             void *val);
 
 /* jsonschema_uri.c: ref resolved against base (RFC 3986 section 5.2) into
  * the set's memory; NULL when out of memory. */
-char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, const char *ref);
+char *eddy_jsonschema_uri_resolve(struct eddy_jsonschema_set *set, const char *base,
+                                  const char *ref);
 
 /* jsonschema_output.c: v as JSON text in buf, "..." where it is cut. */
-void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v);
+void eddy_jsonschema_snippet(char *buf, size_t size, const struct eddy_json *v);
 
 /* jsonschema_load.c: documents, their resources, anchors and nodes. */
 /* Parses a document retrieved from uri (no fragment) and registers it;
  * NULL with errstr. */
-struct schema_resource *eddy_schema_load(struct eddy_schema_set *set, const char *text, size_t len,
-                                         const char *uri, char *errstr, size_t errstr_size);
+struct schema_resource *eddy_jsonschema_load(struct eddy_jsonschema_set *set, const char *text,
+                                             size_t len, const char *uri, char *errstr,
+                                             size_t errstr_size);
 /* The node a reference (absolute URI, fragment allowed) points to, loading
  * documents through the resolver; NULL with errstr. */
-struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri, char *errstr,
-                                     size_t errstr_size);
+struct eddy_jsonschema *eddy_jsonschema_find(struct eddy_jsonschema_set *set, const char *uri,
+                                             char *errstr, size_t errstr_size);
 /* The node of the schema value v found under parent (registering it when
  * it is new); NULL when out of memory. */
-struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy_schema *parent,
-                                        const struct eddy_json *v, const char *key, size_t key_len);
+struct eddy_jsonschema *eddy_jsonschema_node_at(struct eddy_jsonschema_set *set,
+                                                struct eddy_jsonschema *parent,
+                                                const struct eddy_json *v, const char *key,
+                                                size_t key_len);
 
 /* jsonschema_compile.c: compiles every pending node; -1 with errstr. */
-int eddy_schema_compile_pending(struct eddy_schema_set *set, char *errstr, size_t errstr_size);
+int eddy_jsonschema_compile_pending(struct eddy_jsonschema_set *set, char *errstr,
+                                    size_t errstr_size);
 /* Ends an add or lookup: when it failed, every node it compiled and every
  * node still pending is broken for good (see NODE_*). */
-void eddy_schema_compile_end(struct eddy_schema_set *set, bool failed);
+void eddy_jsonschema_compile_end(struct eddy_jsonschema_set *set, bool failed);
 
 /* jsonschema_meta.c: the text of a built-in meta-schema by its URI
  * (fragment-less), or NULL. */
-const char *eddy_schema_meta_text(const char *uri, size_t *len);
+const char *eddy_jsonschema_meta_text(const char *uri, size_t *len);
 
 #endif

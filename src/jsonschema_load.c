@@ -17,16 +17,16 @@
 static const struct {
 	const char *name;
 	const char *uri;
-	enum eddy_schema_dialect d;
+	enum eddy_jsonschema_dialect d;
 } dialects[] = {
-    {"draft-04", "http://json-schema.org/draft-04/schema", EDDY_DIALECT_DRAFT4},
-    {"draft-06", "http://json-schema.org/draft-06/schema", EDDY_DIALECT_DRAFT6},
-    {"draft-07", "http://json-schema.org/draft-07/schema", EDDY_DIALECT_DRAFT7},
-    {"2019-09", "https://json-schema.org/draft/2019-09/schema", EDDY_DIALECT_2019_09},
-    {"2020-12", "https://json-schema.org/draft/2020-12/schema", EDDY_DIALECT_2020_12},
+    {"draft-04", "http://json-schema.org/draft-04/schema", EDDY_JSONSCHEMA_DRAFT4},
+    {"draft-06", "http://json-schema.org/draft-06/schema", EDDY_JSONSCHEMA_DRAFT6},
+    {"draft-07", "http://json-schema.org/draft-07/schema", EDDY_JSONSCHEMA_DRAFT7},
+    {"2019-09", "https://json-schema.org/draft/2019-09/schema", EDDY_JSONSCHEMA_2019_09},
+    {"2020-12", "https://json-schema.org/draft/2020-12/schema", EDDY_JSONSCHEMA_2020_12},
 };
 
-int eddy_schema_dialect_parse(const char *name)
+int eddy_jsonschema_dialect_parse(const char *name)
 {
 	size_t n;
 
@@ -47,7 +47,7 @@ int eddy_schema_dialect_parse(const char *name)
 	return -1;
 }
 
-const char *eddy_schema_dialect_name(enum eddy_schema_dialect d)
+const char *eddy_jsonschema_dialect_name(enum eddy_jsonschema_dialect d)
 {
 	for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
 		if (dialects[i].d == d)
@@ -56,9 +56,9 @@ const char *eddy_schema_dialect_name(enum eddy_schema_dialect d)
 }
 
 /* Percent-decodes s[0..n) into the set's memory; NULL when out of memory. */
-static char *pct_decode(struct eddy_schema_set *set, const char *s, size_t n, size_t *out_len)
+static char *pct_decode(struct eddy_jsonschema_set *set, const char *s, size_t n, size_t *out_len)
 {
-	char *d = eddy_schema_alloc(set, n + 1);
+	char *d = eddy_jsonschema_alloc(set, n + 1);
 
 	if (d)
 		*out_len = eddy_pct_decode(s, n, d);
@@ -67,24 +67,25 @@ static char *pct_decode(struct eddy_schema_set *set, const char *s, size_t n, si
 
 /* ---- registering resources, anchors and subschemas ---- */
 
-static struct schema_resource *resource_new(struct eddy_schema_set *set, const char *uri,
-                                            enum eddy_schema_dialect d)
+static struct schema_resource *resource_new(struct eddy_jsonschema_set *set, const char *uri,
+                                            enum eddy_jsonschema_dialect d)
 {
-	struct schema_resource *r = eddy_schema_alloc(set, sizeof(*r));
+	struct schema_resource *r = eddy_jsonschema_alloc(set, sizeof(*r));
 
-	if (!r || !(r->uri = eddy_schema_strdup(set, uri)))
+	if (!r || !(r->uri = eddy_jsonschema_strdup(set, uri)))
 		return NULL;
 	r->dialect = d;
 	r->vocabs = VOCAB_ALL;
-	return eddy_schema_smap_put(set, &set->resources, r->uri, r) == 0 ? r : NULL;
+	return eddy_jsonschema_smap_put(set, &set->resources, r->uri, r) == 0 ? r : NULL;
 }
 
 /* A pointer token escaped for a URI fragment: "~" "/" as ~0 ~1, and
  * bytes a fragment cannot hold percent-encoded. */
-static char *child_ptr(struct eddy_schema_set *set, const char *parent, const char *key, size_t len)
+static char *child_ptr(struct eddy_jsonschema_set *set, const char *parent, const char *key,
+                       size_t len)
 {
 	size_t pl = strlen(parent);
-	char *d = eddy_schema_alloc(set, pl + 2 + len * 3), *o;
+	char *d = eddy_jsonschema_alloc(set, pl + 2 + len * 3), *o;
 
 	if (!d)
 		return NULL;
@@ -108,13 +109,13 @@ static char *child_ptr(struct eddy_schema_set *set, const char *parent, const ch
 	return d;
 }
 
-static struct eddy_schema *node_new(struct eddy_schema_set *set, const struct eddy_json *v,
-                                    struct schema_resource *res, const char *ptr,
-                                    enum eddy_schema_dialect d, uint8_t vocabs)
+static struct eddy_jsonschema *node_new(struct eddy_jsonschema_set *set, const struct eddy_json *v,
+                                        struct schema_resource *res, const char *ptr,
+                                        enum eddy_jsonschema_dialect d, uint8_t vocabs)
 {
-	struct eddy_schema *n = eddy_schema_alloc(set, sizeof(*n));
+	struct eddy_jsonschema *n = eddy_jsonschema_alloc(set, sizeof(*n));
 	size_t ul = strlen(res->uri), pl = strlen(ptr);
-	char *u = eddy_schema_alloc(set, ul + pl + 2);
+	char *u = eddy_jsonschema_alloc(set, ul + pl + 2);
 
 	if (!n || !u)
 		return NULL;
@@ -132,19 +133,19 @@ static struct eddy_schema *node_new(struct eddy_schema_set *set, const struct ed
 	n->dialect = d;
 	n->vocabs = vocabs;
 	/* registered once whole: found by its value, and to be compiled */
-	if (eddy_schema_pmap_put(set, &set->nodes, v, n) != 0)
+	if (eddy_jsonschema_pmap_put(set, &set->nodes, v, n) != 0)
 		return NULL;
 	n->next_pending = set->pending;
 	set->pending = n;
 	return n;
 }
 
-static int anchor_add(struct eddy_schema_set *set, struct schema_resource *res, const char *name,
-                      struct eddy_schema *n, bool dynamic)
+static int anchor_add(struct eddy_jsonschema_set *set, struct schema_resource *res,
+                      const char *name, struct eddy_jsonschema *n, bool dynamic)
 {
-	struct schema_anchor *a = eddy_schema_alloc(set, sizeof(*a));
+	struct schema_anchor *a = eddy_jsonschema_alloc(set, sizeof(*a));
 
-	if (!a || !(a->name = eddy_schema_strdup(set, name)))
+	if (!a || !(a->name = eddy_jsonschema_strdup(set, name)))
 		return -1;
 	a->schema = n;
 	a->dynamic = dynamic;
@@ -172,13 +173,13 @@ static const char *const sub_map[] = {
     "properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "dependencies",
 };
 
-static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_json *v,
-                                struct schema_resource *res, const char *ptr,
-                                enum eddy_schema_dialect d, uint8_t vocabs);
+static struct eddy_jsonschema *scan(struct eddy_jsonschema_set *set, const struct eddy_json *v,
+                                    struct schema_resource *res, const char *ptr,
+                                    enum eddy_jsonschema_dialect d, uint8_t vocabs);
 
 /* Registers the subschema c found at at/key under n; -1 when out of
  * memory. */
-static int scan_at(struct eddy_schema_set *set, const struct eddy_schema *n, const char *at,
+static int scan_at(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *n, const char *at,
                    const char *key, size_t key_len, const struct eddy_json *c)
 {
 	const char *p = child_ptr(set, at, key, key_len);
@@ -186,7 +187,7 @@ static int scan_at(struct eddy_schema_set *set, const struct eddy_schema *n, con
 	return p && scan(set, c, n->res, p, n->dialect, n->vocabs) ? 0 : -1;
 }
 
-static int scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
+static int scan_children(struct eddy_jsonschema_set *set, struct eddy_jsonschema *n)
 {
 	const struct eddy_json *v = n->json;
 
@@ -233,9 +234,9 @@ static int scan_children(struct eddy_schema_set *set, struct eddy_schema *n)
 }
 
 /* draft-04 spells $id "id" */
-static const struct eddy_json *id_member(const struct eddy_json *v, enum eddy_schema_dialect d)
+static const struct eddy_json *id_member(const struct eddy_json *v, enum eddy_jsonschema_dialect d)
 {
-	return d == EDDY_DIALECT_DRAFT4 ? eddy_json_getz(v, "id") : eddy_json_getz(v, "$id");
+	return d == EDDY_JSONSCHEMA_DRAFT4 ? eddy_json_getz(v, "id") : eddy_json_getz(v, "$id");
 }
 
 /* The vocabulary URIs of 2019-09 and 2020-12 and the keywords they bring. */
@@ -267,25 +268,25 @@ static const struct {
  * False when it cannot be loaded: the schema keeps the dialect it has, as
  * it always did. An unknown vocabulary the meta-schema requires lands in
  * *bad, for the compiler to refuse the schema. */
-static bool meta_vocabs(struct eddy_schema_set *set, const char *meta_uri,
-                        enum eddy_schema_dialect *d, uint8_t *vocabs, const char **bad)
+static bool meta_vocabs(struct eddy_jsonschema_set *set, const char *meta_uri,
+                        enum eddy_jsonschema_dialect *d, uint8_t *vocabs, const char **bad)
 {
 	char err[256];
-	struct eddy_schema *m;
+	struct eddy_jsonschema *m;
 	const struct eddy_json *voc;
 
 	/* a meta-schema described by itself, or a loop of them, stops here */
 	if (!meta_uri || set->meta_depth >= 8)
 		return false;
 	set->meta_depth++;
-	m = eddy_schema_find(set, meta_uri, err, sizeof(err));
+	m = eddy_jsonschema_find(set, meta_uri, err, sizeof(err));
 	set->meta_depth--;
 	if (!m || m->json->type != EDDY_JSON_OBJECT)
 		return false;
 	*d = m->dialect;
 	*vocabs = VOCAB_ALL;
 	voc = eddy_json_getz(m->json, "$vocabulary");
-	if (m->dialect < EDDY_DIALECT_2019_09 || !voc || voc->type != EDDY_JSON_OBJECT)
+	if (m->dialect < EDDY_JSONSCHEMA_2019_09 || !voc || voc->type != EDDY_JSON_OBJECT)
 		return true;
 	*vocabs = 0;
 	for (uint32_t i = 0; i < voc->len; i++) {
@@ -305,16 +306,16 @@ static bool meta_vocabs(struct eddy_schema_set *set, const char *meta_uri,
 /* Registers the schema at v (and every subschema under it): a node, and for
  * an $id a resource, for $anchor and friends an anchor. Returns the node, or
  * NULL when out of memory (set->oom). */
-static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_json *v,
-                                struct schema_resource *res, const char *ptr,
-                                enum eddy_schema_dialect d, uint8_t vocabs)
+static struct eddy_jsonschema *scan(struct eddy_jsonschema_set *set, const struct eddy_json *v,
+                                    struct schema_resource *res, const char *ptr,
+                                    enum eddy_jsonschema_dialect d, uint8_t vocabs)
 {
-	struct eddy_schema *n = eddy_schema_pmap_get(&set->nodes, v);
+	struct eddy_jsonschema *n = eddy_jsonschema_pmap_get(&set->nodes, v);
 	const struct eddy_json *id, *sch, *a;
 	const char *frag_anchor = NULL, *bad_vocab = NULL;
 	bool new_meta = false;
 
-	if (!eddy_schema_lost(n))
+	if (!eddy_jsonschema_lost(n))
 		return n;
 	if (v->type != EDDY_JSON_OBJECT) {
 		n = node_new(set, v, res, ptr, d, vocabs);
@@ -327,14 +328,14 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 	sch = eddy_json_getz(v, "$schema");
 	id = id_member(v, d);
 	if (eddy_json_str(sch) && (id || !*ptr)) {
-		int nd = eddy_schema_dialect_parse(sch->u.s);
+		int nd = eddy_jsonschema_dialect_parse(sch->u.s);
 
 		if (nd >= 0) {
-			d = (enum eddy_schema_dialect)nd;
+			d = (enum eddy_jsonschema_dialect)nd;
 			vocabs = VOCAB_ALL;
 			new_meta = true;
 		} else {
-			const char *mu = eddy_schema_uri_resolve(set, res->uri, sch->u.s);
+			const char *mu = eddy_jsonschema_uri_resolve(set, res->uri, sch->u.s);
 
 			new_meta = meta_vocabs(set, mu, &d, &vocabs, &bad_vocab);
 			/* not "cannot be loaded": the dialect would be wrong */
@@ -344,11 +345,11 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 		id = id_member(v, d);
 	}
 	/* Before 2019-09 a $ref makes every sibling, $id included, ignored. */
-	if (d <= EDDY_DIALECT_DRAFT6 || d == EDDY_DIALECT_DRAFT7)
+	if (d <= EDDY_JSONSCHEMA_DRAFT6 || d == EDDY_JSONSCHEMA_DRAFT7)
 		if (eddy_json_getz(v, "$ref"))
 			id = NULL;
 	if (eddy_json_str(id)) {
-		char *abs = eddy_schema_uri_resolve(set, res->uri, id->u.s);
+		char *abs = eddy_jsonschema_uri_resolve(set, res->uri, id->u.s);
 		char *hash = abs ? strchr(abs, '#') : NULL;
 
 		if (!abs)
@@ -358,7 +359,7 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 			frag_anchor = hash + 1;
 		}
 		if (strcmp(abs, res->uri) != 0 || !*ptr) {
-			struct schema_resource *r = eddy_schema_smap_get(&set->resources, abs);
+			struct schema_resource *r = eddy_jsonschema_smap_get(&set->resources, abs);
 
 			if ((!r || r->root) && !(r = resource_new(set, abs, d)))
 				return NULL;
@@ -377,44 +378,47 @@ static struct eddy_schema *scan(struct eddy_schema_set *set, const struct eddy_j
 	}
 	if (frag_anchor && *frag_anchor && anchor_add(set, res, frag_anchor, n, false))
 		return NULL;
-	if (d >= EDDY_DIALECT_2019_09) {
+	if (d >= EDDY_JSONSCHEMA_2019_09) {
 		if (eddy_json_str(a = eddy_json_getz(v, "$anchor")) &&
 		    anchor_add(set, res, a->u.s, n, false))
 			return NULL;
-		if (d == EDDY_DIALECT_2020_12 &&
+		if (d == EDDY_JSONSCHEMA_2020_12 &&
 		    eddy_json_str(a = eddy_json_getz(v, "$dynamicAnchor")) &&
 		    anchor_add(set, res, a->u.s, n, true))
 			return NULL;
-		if (d == EDDY_DIALECT_2019_09 && !*ptr &&
+		if (d == EDDY_JSONSCHEMA_2019_09 && !*ptr &&
 		    (a = eddy_json_getz(v, "$recursiveAnchor")) && a->type == EDDY_JSON_TRUE)
 			res->recursive_anchor = true;
 	}
 	return scan_children(set, n) == 0 ? n : NULL;
 }
 
-struct eddy_schema *eddy_schema_node_at(struct eddy_schema_set *set, struct eddy_schema *parent,
-                                        const struct eddy_json *v, const char *key, size_t key_len)
+struct eddy_jsonschema *eddy_jsonschema_node_at(struct eddy_jsonschema_set *set,
+                                                struct eddy_jsonschema *parent,
+                                                const struct eddy_json *v, const char *key,
+                                                size_t key_len)
 {
-	struct eddy_schema *n = eddy_schema_pmap_get(&set->nodes, v);
+	struct eddy_jsonschema *n = eddy_jsonschema_pmap_get(&set->nodes, v);
 	const char *p;
 
-	if (!eddy_schema_lost(n))
+	if (!eddy_jsonschema_lost(n))
 		return n;
 	p = child_ptr(set, parent->ptr, key, key_len);
 	return p ? scan(set, v, parent->res, p, parent->dialect, parent->vocabs) : NULL;
 }
 
 /* -1 when out of memory. */
-static int copy_json(struct eddy_schema_set *set, struct eddy_json *d, const struct eddy_json *s)
+static int copy_json(struct eddy_jsonschema_set *set, struct eddy_json *d,
+                     const struct eddy_json *s)
 {
 	*d = *s;
 	d->raw = NULL;
 	d->raw_len = 0;
 	switch (s->type) {
 	case EDDY_JSON_STRING:
-		return (d->u.s = eddy_schema_strndup(set, s->u.s, s->len)) ? 0 : -1;
+		return (d->u.s = eddy_jsonschema_strndup(set, s->u.s, s->len)) ? 0 : -1;
 	case EDDY_JSON_ARRAY: {
-		struct eddy_json *items = eddy_schema_alloc(set, sizeof(*items) * (s->len + 1));
+		struct eddy_json *items = eddy_jsonschema_alloc(set, sizeof(*items) * (s->len + 1));
 
 		if (!(d->u.items = items))
 			return -1;
@@ -424,13 +428,13 @@ static int copy_json(struct eddy_schema_set *set, struct eddy_json *d, const str
 		return 0;
 	}
 	case EDDY_JSON_OBJECT: {
-		struct eddy_json_member *m = eddy_schema_alloc(set, sizeof(*m) * (s->len + 1));
+		struct eddy_json_member *m = eddy_jsonschema_alloc(set, sizeof(*m) * (s->len + 1));
 
 		if (!(d->u.members = m))
 			return -1;
 		for (uint32_t i = 0; i < s->len; i++) {
-			m[i].key =
-			    eddy_schema_strndup(set, s->u.members[i].key, s->u.members[i].key_len);
+			m[i].key = eddy_jsonschema_strndup(set, s->u.members[i].key,
+			                                   s->u.members[i].key_len);
 			m[i].key_len = s->u.members[i].key_len;
 			if (!m[i].key || copy_json(set, &m[i].value, &s->u.members[i].value))
 				return -1;
@@ -443,23 +447,24 @@ static int copy_json(struct eddy_schema_set *set, struct eddy_json *d, const str
 }
 
 /* The set keeps its own copy of the tree. */
-struct schema_resource *eddy_schema_load(struct eddy_schema_set *set, const char *text, size_t len,
-                                         const char *uri, char *errstr, size_t errstr_size)
+struct schema_resource *eddy_jsonschema_load(struct eddy_jsonschema_set *set, const char *text,
+                                             size_t len, const char *uri, char *errstr,
+                                             size_t errstr_size)
 {
 	char perr[200];
 	const struct eddy_json *root = eddy_json_parse(set->parser, text, len, perr, sizeof(perr));
 	struct eddy_json *copy;
 	struct schema_resource *res;
-	struct eddy_schema *n;
+	struct eddy_jsonschema *n;
 
 	if (!root) {
 		eddy_errf(errstr, errstr_size, "%s: %s", uri, perr);
 		return NULL;
 	}
-	if (!(copy = eddy_schema_alloc(set, sizeof(*copy))) || copy_json(set, copy, root) ||
+	if (!(copy = eddy_jsonschema_alloc(set, sizeof(*copy))) || copy_json(set, copy, root) ||
 	    !(res = resource_new(set, uri, set->opts.default_dialect)) ||
 	    !(n = scan(set, copy, res, "", res->dialect, VOCAB_ALL)) ||
-	    (n->res != res && eddy_schema_smap_put(set, &set->resources, res->uri, n->res))) {
+	    (n->res != res && eddy_jsonschema_smap_put(set, &set->resources, res->uri, n->res))) {
 		eddy_errf(errstr, errstr_size, "%s: out of memory", uri);
 		return NULL;
 	}
@@ -468,16 +473,16 @@ struct schema_resource *eddy_schema_load(struct eddy_schema_set *set, const char
 
 /* Retrieves an unknown document: the built-in meta-schemas first, then the
  * resolver. */
-static struct schema_resource *fetch(struct eddy_schema_set *set, const char *uri, char *errstr,
+static struct schema_resource *fetch(struct eddy_jsonschema_set *set, const char *uri, char *errstr,
                                      size_t errstr_size)
 {
 	size_t len = 0;
-	const char *meta = eddy_schema_meta_text(uri, &len);
+	const char *meta = eddy_jsonschema_meta_text(uri, &len);
 	char *text = NULL, err[256] = "";
 	struct schema_resource *res;
 
 	if (meta)
-		return eddy_schema_load(set, meta, len, uri, errstr, errstr_size);
+		return eddy_jsonschema_load(set, meta, len, uri, errstr, errstr_size);
 	if (!set->opts.resolve) {
 		eddy_errf(errstr, errstr_size, "unknown schema \"%s\" (no resolver)", uri);
 		return NULL;
@@ -487,15 +492,15 @@ static struct schema_resource *fetch(struct eddy_schema_set *set, const char *ur
 		free(text);
 		return NULL;
 	}
-	res = eddy_schema_load(set, text, len, uri, errstr, errstr_size);
+	res = eddy_jsonschema_load(set, text, len, uri, errstr, errstr_size);
 	free(text);
 	return res;
 }
 
 /* The value at the JSON pointer frag (percent-encoded, as in a URI) inside
  * a document; NULL when there is none or no memory for the tokens. */
-static const struct eddy_json *walk_pointer(struct eddy_schema_set *set, const struct eddy_json *v,
-                                            const char *frag)
+static const struct eddy_json *walk_pointer(struct eddy_jsonschema_set *set,
+                                            const struct eddy_json *v, const char *frag)
 {
 	size_t flen = 0;
 	const char *p = pct_decode(set, frag, strlen(frag), &flen), *end = p + flen;
@@ -508,7 +513,7 @@ static const struct eddy_json *walk_pointer(struct eddy_schema_set *set, const s
 
 		while (q < end && *q != '/')
 			q++;
-		if (!(tok = t = eddy_schema_alloc(set, (size_t)(q - p) + 1)))
+		if (!(tok = t = eddy_jsonschema_alloc(set, (size_t)(q - p) + 1)))
 			return NULL;
 		for (; p < q; p++) {
 			if (*p == '~' && p + 1 < q && (p[1] == '0' || p[1] == '1'))
@@ -530,17 +535,17 @@ static const struct eddy_json *walk_pointer(struct eddy_schema_set *set, const s
 	return v;
 }
 
-struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *uri, char *errstr,
-                                     size_t errstr_size)
+struct eddy_jsonschema *eddy_jsonschema_find(struct eddy_jsonschema_set *set, const char *uri,
+                                             char *errstr, size_t errstr_size)
 {
 	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "";
-	char *base = eddy_schema_strndup(set, uri, hash ? (size_t)(hash - uri) : strlen(uri));
-	struct schema_resource *res = base ? eddy_schema_smap_get(&set->resources, base) : NULL;
-	struct eddy_schema *n = NULL;
+	char *base = eddy_jsonschema_strndup(set, uri, hash ? (size_t)(hash - uri) : strlen(uri));
+	struct schema_resource *res = base ? eddy_jsonschema_smap_get(&set->resources, base) : NULL;
+	struct eddy_jsonschema *n = NULL;
 
 	if (!base)
 		goto oom;
-	if (res && eddy_schema_lost(res->root))
+	if (res && eddy_jsonschema_lost(res->root))
 		res = NULL; /* loaded again */
 	if (!res && !(res = fetch(set, base, errstr, errstr_size)))
 		return NULL;
@@ -559,8 +564,8 @@ struct eddy_schema *eddy_schema_find(struct eddy_schema_set *set, const char *ur
 			eddy_errf(errstr, errstr_size, "no schema at \"%s\"", uri);
 			return NULL;
 		}
-		n = eddy_schema_pmap_get(&set->nodes, v);
-		if (eddy_schema_lost(n) &&
+		n = eddy_jsonschema_pmap_get(&set->nodes, v);
+		if (eddy_jsonschema_lost(n) &&
 		    !(n = scan(set, v, res, frag, res->dialect, res->vocabs)))
 			goto oom;
 		return n;

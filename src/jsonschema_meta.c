@@ -287,7 +287,7 @@ static const struct meta metas[] = {
 	  "type\":\"string\"},\"uniqueItems\":true,\"default\":[]}}}"},
 };
 
-const char *eddy_schema_meta_text(const char *uri, size_t *len)
+const char *eddy_jsonschema_meta_text(const char *uri, size_t *len)
 {
 	for (size_t i = 0; i < sizeof(metas) / sizeof(metas[0]); i++)
 		if (strcmp(metas[i].uri, uri) == 0) {

@@ -124,7 +124,7 @@ static void sb_json(struct sbuf *b, const struct eddy_json *v)
 	}
 }
 
-void eddy_schema_snippet(char *buf, size_t size, const struct eddy_json *v)
+void eddy_jsonschema_snippet(char *buf, size_t size, const struct eddy_json *v)
 {
 	struct sbuf b = {buf, size > 4 ? size - 4 : 0, 0, false};
 
@@ -167,13 +167,13 @@ static void write_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-void eddy_schema_result_write_json(const struct eddy_schema_result *r, FILE *out)
+void eddy_jsonschema_result_write_json(const struct eddy_jsonschema_result *r, FILE *out)
 {
 	fprintf(out, "{\"valid\":%s", r->valid ? "true" : "false");
 	if (!r->valid) {
 		fputs(",\"errors\":[", out);
 		for (size_t i = 0; i < r->n_errors; i++) {
-			const struct eddy_schema_error *e = &r->errors[i];
+			const struct eddy_jsonschema_error *e = &r->errors[i];
 
 			fputs(i ? ",{\"keywordLocation\":" : "{\"keywordLocation\":", out);
 			write_str(out, e->keyword_location);

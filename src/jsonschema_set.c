@@ -19,7 +19,7 @@ struct arena_chunk {
 
 #define ARENA_CHUNK (32 * 1024)
 
-void *eddy_schema_alloc(struct eddy_schema_set *set, size_t size)
+void *eddy_jsonschema_alloc(struct eddy_jsonschema_set *set, size_t size)
 {
 	struct arena_chunk *c = set->arena;
 
@@ -56,9 +56,9 @@ void *eddy_schema_alloc(struct eddy_schema_set *set, size_t size)
 	return p;
 }
 
-char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len)
+char *eddy_jsonschema_strndup(struct eddy_jsonschema_set *set, const char *s, size_t len)
 {
-	char *d = eddy_schema_alloc(set, len + 1);
+	char *d = eddy_jsonschema_alloc(set, len + 1);
 
 	if (d) {
 		memcpy(d, s, len);
@@ -67,9 +67,9 @@ char *eddy_schema_strndup(struct eddy_schema_set *set, const char *s, size_t len
 	return d;
 }
 
-char *eddy_schema_strdup(struct eddy_schema_set *set, const char *s)
+char *eddy_jsonschema_strdup(struct eddy_jsonschema_set *set, const char *s)
 {
-	return eddy_schema_strndup(set, s, strlen(s));
+	return eddy_jsonschema_strndup(set, s, strlen(s));
 }
 
 /* Compiled regexes own memory outside the arena; the set keeps a list of
@@ -79,9 +79,9 @@ struct regex_link {
 	struct regex_link *next;
 };
 
-int eddy_schema_keep_regex(struct eddy_schema_set *set, struct eddy_regex *re)
+int eddy_jsonschema_keep_regex(struct eddy_jsonschema_set *set, struct eddy_regex *re)
 {
-	struct regex_link *l = eddy_schema_alloc(set, sizeof(*l));
+	struct regex_link *l = eddy_jsonschema_alloc(set, sizeof(*l));
 
 	if (!l) {
 		eddy_regex_free(re);
@@ -105,7 +105,7 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return h;
 }
 
-void *eddy_schema_smap_get(const struct smap *m, const char *key)
+void *eddy_jsonschema_smap_get(const struct smap *m, const char *key)
 {
 	if (!m->cap)
 		return NULL;
@@ -134,7 +134,8 @@ static void smap_set(struct smap *m, const char *key, void *val)
 	}
 }
 
-int eddy_schema_smap_put(struct eddy_schema_set *set, struct smap *m, const char *key, void *val)
+int eddy_jsonschema_smap_put(struct eddy_jsonschema_set *set, struct smap *m, const char *key,
+                             void *val)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		struct smap old = *m;
@@ -158,7 +159,7 @@ int eddy_schema_smap_put(struct eddy_schema_set *set, struct smap *m, const char
 	return 0;
 }
 
-void *eddy_schema_pmap_get(const struct pmap *m, const void *key)
+void *eddy_jsonschema_pmap_get(const struct pmap *m, const void *key)
 {
 	if (!m->cap)
 		return NULL;
@@ -186,7 +187,8 @@ static void pmap_set(struct pmap *m, const void *key, void *val)
 	}
 }
 
-int eddy_schema_pmap_put(struct eddy_schema_set *set, struct pmap *m, const void *key, void *val)
+int eddy_jsonschema_pmap_put(struct eddy_jsonschema_set *set, struct pmap *m, const void *key,
+                             void *val)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		struct pmap old = *m;
@@ -211,9 +213,9 @@ int eddy_schema_pmap_put(struct eddy_schema_set *set, struct pmap *m, const void
 
 /* ---- the set ---- */
 
-struct eddy_schema_set *eddy_schema_set_new(const struct eddy_schema_opts *opts)
+struct eddy_jsonschema_set *eddy_jsonschema_set_new(const struct eddy_jsonschema_opts *opts)
 {
-	struct eddy_schema_set *set = eddy_alloc_calloc(1, sizeof(*set));
+	struct eddy_jsonschema_set *set = eddy_alloc_calloc(1, sizeof(*set));
 
 	if (!set)
 		return NULL;
@@ -226,13 +228,13 @@ struct eddy_schema_set *eddy_schema_set_new(const struct eddy_schema_opts *opts)
 	set->ipath = eddy_alloc_calloc(1, set->ipath_cap);
 	set->kpath = eddy_alloc_calloc(1, set->kpath_cap);
 	if (!set->parser || !set->ipath || !set->kpath) {
-		eddy_schema_set_destroy(set);
+		eddy_jsonschema_set_destroy(set);
 		return NULL;
 	}
 	return set;
 }
 
-void eddy_schema_set_destroy(struct eddy_schema_set *set)
+void eddy_jsonschema_set_destroy(struct eddy_jsonschema_set *set)
 {
 	if (!set)
 		return;

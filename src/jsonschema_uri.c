@@ -89,7 +89,8 @@ static void cat(char **p, const char *s, size_t n)
 	*p += n;
 }
 
-char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, const char *ref)
+char *eddy_jsonschema_uri_resolve(struct eddy_jsonschema_set *set, const char *base,
+                                  const char *ref)
 {
 	struct uri_parts b, r;
 	size_t cap = strlen(base) + strlen(ref) + 8;
@@ -162,7 +163,7 @@ char *eddy_schema_uri_resolve(struct eddy_schema_set *set, const char *base, con
 		cat(&o, r.frag, r.frag_len);
 	}
 	*o = 0;
-	res = eddy_schema_strdup(set, buf);
+	res = eddy_jsonschema_strdup(set, buf);
 out:
 	free(buf);
 	free(path);

@@ -22,7 +22,7 @@ struct scope {
 };
 
 struct vctx {
-	struct eddy_schema_set *set;
+	struct eddy_jsonschema_set *set;
 	bool collect; /* record errors and locations */
 	bool full;    /* max_errors recorded */
 	bool oom;     /* memory ran out: the answer means nothing */
@@ -132,7 +132,7 @@ static void put_token(struct vctx *c, char **buf, size_t *len, size_t *cap, cons
 
 static size_t __attribute__((noinline)) ipush_slow(struct vctx *c, const char *key, size_t n)
 {
-	struct eddy_schema_set *s = c->set;
+	struct eddy_jsonschema_set *s = c->set;
 	size_t at = s->ipath_len;
 
 	put_token(c, &s->ipath, &s->ipath_len, &s->ipath_cap, key, n);
@@ -165,7 +165,7 @@ static inline void ipop(struct vctx *c, size_t at)
 static size_t __attribute__((noinline))
 kpush_slow(struct vctx *c, const char *kw, const char *sub, size_t sub_len)
 {
-	struct eddy_schema_set *s = c->set;
+	struct eddy_jsonschema_set *s = c->set;
 	size_t at = s->kpath_len;
 
 	put_token(c, &s->kpath, &s->kpath_len, &s->kpath_cap, kw, strlen(kw));
@@ -198,7 +198,7 @@ static inline void kpop(struct vctx *c, size_t at)
 
 static size_t text_put(struct vctx *c, const char *t, size_t n)
 {
-	struct eddy_schema_set *s = c->set;
+	struct eddy_jsonschema_set *s = c->set;
 	size_t at = s->text_len;
 
 	grow_put(c, &s->text, &s->text_len, &s->text_cap, t, n);
@@ -208,14 +208,15 @@ static size_t text_put(struct vctx *c, const char *t, size_t n)
 	return at;
 }
 
-static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void err(struct vctx *c, const struct eddy_jsonschema *n, const char *kw, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
 
 /* Records an error of keyword kw (NULL: the schema itself) of schema n at
  * the current locations. */
-static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, const char *fmt, ...)
+static void err(struct vctx *c, const struct eddy_jsonschema *n, const char *kw, const char *fmt,
+                ...)
 {
-	struct eddy_schema_set *s = c->set;
+	struct eddy_jsonschema_set *s = c->set;
 	struct err_rec *r;
 	char msg[512], loc[1024];
 	va_list ap;
@@ -230,7 +231,7 @@ static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, con
 	if (s->n_errors == s->cap_errors) {
 		size_t nc = s->cap_errors ? s->cap_errors * 2 : 16;
 		struct err_rec *recs = eddy_alloc_realloc(s->recs, nc * sizeof(*s->recs));
-		struct eddy_schema_error *errors;
+		struct eddy_jsonschema_error *errors;
 
 		if (recs)
 			s->recs = recs;
@@ -264,7 +265,7 @@ static void err(struct vctx *c, const struct eddy_schema *n, const char *kw, con
 
 static const char *snip(const struct eddy_json *v, char *buf, size_t size)
 {
-	eddy_schema_snippet(buf, size, v);
+	eddy_jsonschema_snippet(buf, size, v);
 	return buf;
 }
 
@@ -413,16 +414,16 @@ static uint64_t utf8_len(const char *s, uint32_t n)
 	return c;
 }
 
-static bool is_false(const struct eddy_schema *s)
+static bool is_false(const struct eddy_jsonschema *s)
 {
 	return s->n_kw == 1 && s->kw[0].op == OP_FALSE;
 }
 
-static bool validate(struct vctx *c, const struct eddy_schema *n, const struct eddy_json *v,
+static bool validate(struct vctx *c, const struct eddy_jsonschema *n, const struct eddy_json *v,
                      struct eval *ev);
 
 /* Evaluates s on v without recording errors (a branch being tried). */
-static bool quiet(struct vctx *c, const struct eddy_schema *s, const struct eddy_json *v,
+static bool quiet(struct vctx *c, const struct eddy_jsonschema *s, const struct eddy_json *v,
                   struct eval *ev)
 {
 	bool saved = c->collect, ok;
@@ -433,7 +434,7 @@ static bool quiet(struct vctx *c, const struct eddy_schema *s, const struct eddy
 	return ok;
 }
 
-static bool check_items(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_items(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                         const struct eddy_json *v, struct eval *ev)
 {
 	uint32_t np = w->u.items.n_prefix < v->len ? w->u.items.n_prefix : v->len;
@@ -469,11 +470,11 @@ static bool check_items(struct vctx *c, const struct eddy_schema *n, const struc
 	return ok;
 }
 
-static bool check_contains(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_contains(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                            const struct eddy_json *v, struct eval *ev)
 {
 	uint64_t hits = 0, min = w->u.contains.min, max = w->u.contains.max;
-	bool mark = ev && n->dialect == EDDY_DIALECT_2020_12;
+	bool mark = ev && n->dialect == EDDY_JSONSCHEMA_2020_12;
 
 	for (uint32_t i = 0; i < v->len; i++) {
 		if (!quiet(c, w->u.contains.schema, &v->u.items[i], NULL))
@@ -500,7 +501,7 @@ static bool check_contains(struct vctx *c, const struct eddy_schema *n, const st
 	return false;
 }
 
-static bool check_object(struct vctx *c, const struct eddy_schema *n, const struct obj_kw *o,
+static bool check_object(struct vctx *c, const struct eddy_jsonschema *n, const struct obj_kw *o,
                          const struct eddy_json *v, struct eval *ev)
 {
 	uint64_t seen = 0;
@@ -511,7 +512,7 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 		bool matched = false;
 
 		if (o->n_props) {
-			uint32_t h = eddy_schema_prop_hash(m->key, m->key_len), idx;
+			uint32_t h = eddy_jsonschema_prop_hash(m->key, m->key_len), idx;
 
 			while ((idx = o->table[h & o->mask])) {
 				const struct prop *p = &o->props[idx - 1];
@@ -583,7 +584,7 @@ static bool check_object(struct vctx *c, const struct eddy_schema *n, const stru
 	return ok;
 }
 
-static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_deps(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                        const struct eddy_json *v, struct eval *ev)
 {
 	bool ok = true;
@@ -617,7 +618,7 @@ static bool check_deps(struct vctx *c, const struct eddy_schema *n, const struct
 /* anyOf and oneOf: branches are tried quietly; annotations are taken from
  * the valid ones by evaluating them again, which only a schema with
  * unevaluated* pays for. */
-static bool check_some(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_some(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                        const struct eddy_json *v, struct eval *ev)
 {
 	uint32_t hits = 0, first = 0, second = 0;
@@ -660,7 +661,7 @@ static bool check_some(struct vctx *c, const struct eddy_schema *n, const struct
 	return false;
 }
 
-static bool check_uneval(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_uneval(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                          const struct eddy_json *v, struct eval *ev)
 {
 	bool props = w->op == OP_UNEVAL_PROPS, ok = true, none = is_false(w->u.schema);
@@ -695,9 +696,9 @@ static bool check_uneval(struct vctx *c, const struct eddy_schema *n, const stru
 	return ok;
 }
 
-static const struct eddy_schema *dynamic_target(struct vctx *c, const struct kw *w)
+static const struct eddy_jsonschema *dynamic_target(struct vctx *c, const struct kw *w)
 {
-	const struct eddy_schema *t = w->u.ref.target;
+	const struct eddy_jsonschema *t = w->u.ref.target;
 
 	if (w->op == OP_DYNAMIC_REF) {
 		if (!w->u.ref.anchor)
@@ -722,8 +723,8 @@ static const struct eddy_schema *dynamic_target(struct vctx *c, const struct kw 
 /* The message of a failed keyword. Kept out of check() so that the quiet
  * pass carries none of its buffers; aux is what check() measured. */
 static bool __attribute__((cold, noinline))
-fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w, const struct eddy_json *v,
-        uint64_t aux)
+fail_kw(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
+        const struct eddy_json *v, uint64_t aux)
 {
 	char g[80], h[80], list[200];
 	size_t o = 0;
@@ -809,7 +810,7 @@ fail_kw(struct vctx *c, const struct eddy_schema *n, const struct kw *w, const s
 	return false;
 }
 
-static bool check_enum(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_enum(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                        const struct eddy_json *v)
 {
 	if (v->type == EDDY_JSON_STRING) {
@@ -829,7 +830,7 @@ static bool check_enum(struct vctx *c, const struct eddy_schema *n, const struct
 }
 
 /* maximum, minimum, exclusiveMaximum, exclusiveMinimum */
-static bool check_bound(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_bound(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                         const struct eddy_json *v)
 {
 	int r;
@@ -845,7 +846,7 @@ static bool check_bound(struct vctx *c, const struct eddy_schema *n, const struc
 	return ok || fail_kw(c, n, w, v, 0);
 }
 
-static bool check_length(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_length(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                          const struct eddy_json *v)
 {
 	uint64_t len;
@@ -861,7 +862,7 @@ static bool check_length(struct vctx *c, const struct eddy_schema *n, const stru
 	       fail_kw(c, n, w, v, len);
 }
 
-static bool check_unique(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check_unique(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                          const struct eddy_json *v)
 {
 	if (v->type != EDDY_JSON_ARRAY)
@@ -909,7 +910,7 @@ static bool check_all_of(struct vctx *c, const struct kw *w, const struct eddy_j
 
 static bool check_if(struct vctx *c, const struct kw *w, const struct eddy_json *v, struct eval *ev)
 {
-	const struct eddy_schema *next;
+	const struct eddy_jsonschema *next;
 	size_t ka;
 	bool r;
 
@@ -943,7 +944,7 @@ static bool check_ref(struct vctx *c, const struct kw *w, const struct eddy_json
 /* One keyword on v. A switch rather than a table of functions: the quiet
  * pass runs through here for every keyword of every instance, and the
  * cheap checks inline. */
-static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *w,
+static bool check(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                   const struct eddy_json *v, struct eval *ev)
 {
 	switch ((enum kw_op)w->op) {
@@ -1020,18 +1021,18 @@ static bool check(struct vctx *c, const struct eddy_schema *n, const struct kw *
 	return true;
 }
 
-static bool validate(struct vctx *c, const struct eddy_schema *n, const struct eddy_json *v,
+static bool validate(struct vctx *c, const struct eddy_jsonschema *n, const struct eddy_json *v,
                      struct eval *ev)
 {
 	struct scope sc;
 	struct eval local, *e = ev;
 	bool ok = true;
 
-	if (c->depth >= EDDY_SCHEMA_MAX_DEPTH) {
+	if (c->depth >= EDDY_JSONSCHEMA_MAX_DEPTH) {
 		err(c, n, NULL,
 		    "evaluation nested deeper than %d schemas: a $ref cycle that never "
 		    "moves into the instance?",
-		    EDDY_SCHEMA_MAX_DEPTH);
+		    EDDY_JSONSCHEMA_MAX_DEPTH);
 		return false;
 	}
 	if (n->types && !(n->types & inst_type(v))) {
@@ -1075,8 +1076,8 @@ out:
 
 /* A validation that ran out of memory has no answer: it is reported as an
  * error of its own, never as valid. */
-static bool out_of_memory(struct eddy_schema_set *set, const struct eddy_schema *s,
-                          struct eddy_schema_result *r)
+static bool out_of_memory(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
+                          struct eddy_jsonschema_result *r)
 {
 	if (r) {
 		set->oom_error.instance_location = "";
@@ -1090,8 +1091,8 @@ static bool out_of_memory(struct eddy_schema_set *set, const struct eddy_schema 
 	return false;
 }
 
-bool eddy_schema_validate(struct eddy_schema_set *set, const struct eddy_schema *s,
-                          const struct eddy_json *v, struct eddy_schema_result *r)
+bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
+                              const struct eddy_json *v, struct eddy_jsonschema_result *r)
 {
 	struct vctx c = {.set = set};
 	bool ok = validate(&c, s, v, NULL);

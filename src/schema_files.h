@@ -19,7 +19,7 @@ int eddy_schema_files_map(struct eddy_schema_files *f, const char *prefix, const
 /* Makes file:// URIs below dir readable. */
 int eddy_schema_files_allow(struct eddy_schema_files *f, const char *dir, char *errstr,
 			    size_t errstr_size);
-/* An eddy_schema_resolve_fn; ud is the struct eddy_schema_files. */
+/* An eddy_jsonschema_resolve_fn; ud is the struct eddy_schema_files. */
 int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *len,
 			      char *errstr, size_t errstr_size);
 /* "file:///abs/path" of path, or NULL. Caller frees. */

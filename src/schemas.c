@@ -25,7 +25,7 @@
 struct wire {
 	int id;
 	enum eddy_registry_type type;
-	const struct eddy_schema *json;
+	const struct eddy_jsonschema *json;
 	struct eddy_avro_schema *avro;
 	char *uri;
 	char *error;
@@ -39,17 +39,17 @@ struct memo {
 	char key[256];
 	size_t len;
 	bool valid;
-	const struct eddy_schema *schema;
+	const struct eddy_jsonschema *schema;
 };
 
 struct eddy_schemas {
 	const struct eddy_config *conf;
 	struct eddy_schema_files *files;
-	struct eddy_schema_set *set;
+	struct eddy_jsonschema_set *set;
 	struct eddy_registry *registry;
 	struct type_map {
 		const char *glob;
-		const struct eddy_schema *schema;
+		const struct eddy_jsonschema *schema;
 	} *types;
 	size_t n_types;
 	struct wire *wires;
@@ -66,7 +66,7 @@ struct eddy_schemas {
 	struct memo last_type, last_dataschema;
 	/* the record between unwrap and check */
 	const struct wire *cur;
-	struct eddy_schema_result last; /* of the record's failed validation */
+	struct eddy_jsonschema_result last; /* of the record's failed validation */
 	struct eddy_json_doc *pub_doc;  /* data of ctx.publish */
 	bool have_last;
 	char *avro_json;
@@ -92,17 +92,17 @@ static int resolve(void *ud, const char *uri, char **text, size_t *len, char *er
 
 static int dialect_of(const char *name)
 {
-	int d = eddy_schema_dialect_parse(name);
-	return d < 0 ? EDDY_DIALECT_DRAFT7 : d;
+	int d = eddy_jsonschema_dialect_parse(name);
+	return d < 0 ? EDDY_JSONSCHEMA_DRAFT7 : d;
 }
 
 /* A schemas.types value: a $id (anything with a colon) or a file below
  * schemas.dir. */
-static const struct eddy_schema *load_named(struct eddy_schemas *s, const char *name,
+static const struct eddy_jsonschema *load_named(struct eddy_schemas *s, const char *name,
 					    char *errstr, size_t errstr_size)
 {
 	if (strchr(name, ':'))
-		return eddy_schema_lookup(s->set, name, errstr, errstr_size);
+		return eddy_jsonschema_lookup(s->set, name, errstr, errstr_size);
 	char path[PATH_MAX];
 	size_t len;
 	snprintf(path, sizeof path, "%s/%s", s->conf->schemas_dir, name);
@@ -110,8 +110,8 @@ static const struct eddy_schema *load_named(struct eddy_schemas *s, const char *
 	if (!text)
 		return NULL;
 	char *uri = eddy_schema_file_uri(path);
-	const struct eddy_schema *sc =
-	    uri ? eddy_schema_add(s->set, text, len, uri, errstr, errstr_size) : NULL;
+	const struct eddy_jsonschema *sc =
+	    uri ? eddy_jsonschema_add(s->set, text, len, uri, errstr, errstr_size) : NULL;
 	if (!uri)
 		eddy_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
 	free(uri);
@@ -128,14 +128,14 @@ struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errs
 	if (!s || !(s->files = eddy_schema_files_new()))
 		goto oom;
 	s->conf = conf;
-	struct eddy_schema_opts opts = {
-	    .default_dialect = (enum eddy_schema_dialect)dialect_of(conf->schemas_dialect),
+	struct eddy_jsonschema_opts opts = {
+	    .default_dialect = (enum eddy_jsonschema_dialect)dialect_of(conf->schemas_dialect),
 	    .format_assert = conf->schemas_format_assert,
 	    .max_errors = 4,
 	    .resolve = resolve,
 	    .resolve_ud = s,
 	};
-	if (!(s->set = eddy_schema_set_new(&opts)))
+	if (!(s->set = eddy_jsonschema_set_new(&opts)))
 		goto oom;
 	if (eddy_schema_files_index(s->files, conf->schemas_dir, false, err, sizeof err) != 0) {
 		eddy_errf(errstr, errstr_size, "schemas.dir: %s", err);
@@ -203,7 +203,7 @@ void eddy_schemas_destroy(struct eddy_schemas *s)
 	free(s->avro_json);
 	eddy_json_doc_destroy(s->pub_doc);
 	eddy_registry_destroy(s->registry);
-	eddy_schema_set_destroy(s->set);
+	eddy_jsonschema_set_destroy(s->set);
 	eddy_schema_files_destroy(s->files);
 	free(s);
 }
@@ -261,7 +261,7 @@ static void wire_compile(struct eddy_schemas *s, struct wire *w,
 	snprintf(uri, sizeof uri, "%s/schemas/ids/%d", s->conf->registry_url, w->id);
 	w->uri = strdup(uri);
 	if (rs->type == EDDY_REGISTRY_JSON) {
-		w->json = eddy_schema_add(s->set, rs->schema, rs->len, uri, err, sizeof err);
+		w->json = eddy_jsonschema_add(s->set, rs->schema, rs->len, uri, err, sizeof err);
 		if (!w->json)
 			w->error = strdup(err);
 	} else if (rs->type == EDDY_REGISTRY_AVRO) {
@@ -439,13 +439,13 @@ enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const stru
  * "data/lines/0/quantity: -3 is less than the minimum of 0 (keyword
  * /properties/lines/items/properties/quantity/minimum of SCHEMA); 1 more
  * error". what is prepended to instance locations ("data" or ""). */
-static void format_errors(const struct eddy_schema_result *r, const char *what,
+static void format_errors(const struct eddy_jsonschema_result *r, const char *what,
 				const char *schema_uri, char *out, size_t out_size)
 {
 	size_t n = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < r->n_errors && i < 2 && n < out_size; i++) {
-		const struct eddy_schema_error *e = &r->errors[i];
+		const struct eddy_jsonschema_error *e = &r->errors[i];
 		int k = snprintf(out + n, out_size - n, "%s%s%s: %s (keyword %s of %s)",
 				 i ? "; " : "", what, e->instance_location, e->message,
 				 *e->keyword_location ? e->keyword_location : "/", schema_uri);
@@ -459,22 +459,22 @@ static void format_errors(const struct eddy_schema_result *r, const char *what,
 }
 
 /* Validates inst (NULL: absent data) against sc. */
-static enum eddy_schemas_outcome validate(struct eddy_schemas *s, const struct eddy_schema *sc,
+static enum eddy_schemas_outcome validate(struct eddy_schemas *s, const struct eddy_jsonschema *sc,
 					  const struct eddy_json *inst, const char *what,
 					  char *reason, size_t reason_size)
 {
 	static const struct eddy_json null_json = {.type = EDDY_JSON_NULL};
-	struct eddy_schema_result r;
+	struct eddy_jsonschema_result r;
 
-	if (eddy_schema_validate(s->set, sc, inst ? inst : &null_json, &r))
+	if (eddy_jsonschema_validate(s->set, sc, inst ? inst : &null_json, &r))
 		return EDDY_SCHEMAS_VALID;
 	s->last = r;
 	s->have_last = true;
 	if (!inst)
 		eddy_errf(reason, reason_size, "data is absent, which schema %s does not allow",
-			  eddy_schema_uri(sc));
+			  eddy_jsonschema_uri(sc));
 	else
-		format_errors(&r, what, eddy_schema_uri(sc), reason, reason_size);
+		format_errors(&r, what, eddy_jsonschema_uri(sc), reason, reason_size);
 	return EDDY_SCHEMAS_INVALID;
 }
 
@@ -490,7 +490,7 @@ static bool is_unknown(struct eddy_schemas *s, const char *uri, size_t len)
 /* The last answer of a lookup by text (a type, a dataschema): a stream
  * carries the same one event after event. */
 static bool memo_get(const struct memo *m, const struct eddy_attr *a,
-		     const struct eddy_schema **out)
+		     const struct eddy_jsonschema **out)
 {
 	if (!m->valid || m->len != a->len || memcmp(m->key, a->s, a->len) != 0)
 		return false;
@@ -498,8 +498,8 @@ static bool memo_get(const struct memo *m, const struct eddy_attr *a,
 	return true;
 }
 
-static const struct eddy_schema *memo_put(struct memo *m, const struct eddy_attr *a,
-					  const struct eddy_schema *sc)
+static const struct eddy_jsonschema *memo_put(struct memo *m, const struct eddy_attr *a,
+					  const struct eddy_jsonschema *sc)
 {
 	m->valid = a->len <= sizeof m->key;
 	if (m->valid) {
@@ -510,11 +510,11 @@ static const struct eddy_schema *memo_put(struct memo *m, const struct eddy_attr
 	return sc;
 }
 
-static const struct eddy_schema *by_dataschema(struct eddy_schemas *s, const struct eddy_event *ev)
+static const struct eddy_jsonschema *by_dataschema(struct eddy_schemas *s, const struct eddy_event *ev)
 {
 	char uri[1024], err[512];
 	const struct eddy_attr *a = &ev->dataschema;
-	const struct eddy_schema *sc;
+	const struct eddy_jsonschema *sc;
 
 	if (!a->s)
 		return NULL;
@@ -524,7 +524,7 @@ static const struct eddy_schema *by_dataschema(struct eddy_schemas *s, const str
 		return memo_put(&s->last_dataschema, a, NULL);
 	memcpy(uri, a->s, a->len);
 	uri[a->len] = '\0';
-	sc = eddy_schema_lookup(s->set, uri, err, sizeof err);
+	sc = eddy_jsonschema_lookup(s->set, uri, err, sizeof err);
 	if (sc)
 		return memo_put(&s->last_dataschema, a, sc);
 	eddy_log(EDDY_LOG_DEBUG, "dataschema %s: %s", uri, err);
@@ -541,9 +541,9 @@ static const struct eddy_schema *by_dataschema(struct eddy_schemas *s, const str
 	return memo_put(&s->last_dataschema, a, NULL);
 }
 
-static const struct eddy_schema *by_type(struct eddy_schemas *s, const struct eddy_event *ev)
+static const struct eddy_jsonschema *by_type(struct eddy_schemas *s, const struct eddy_event *ev)
 {
-	const struct eddy_schema *sc;
+	const struct eddy_jsonschema *sc;
 
 	if (!ev->type.s)
 		return NULL;
@@ -601,7 +601,7 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 					     size_t reason_size)
 {
 	const struct wire *w = s->cur;
-	const struct eddy_schema *sc;
+	const struct eddy_jsonschema *sc;
 	char err[1024];
 
 	if (ev->deleted)
@@ -669,7 +669,7 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 	if (ev->data_bytes.s) {
 		eddy_errf(reason, reason_size, "data is %.*s, not JSON, so schema %s cannot check it",
 			  (int)ev->datacontenttype.len,
-			  ev->datacontenttype.s ? ev->datacontenttype.s : "bytes", eddy_schema_uri(sc));
+			  ev->datacontenttype.s ? ev->datacontenttype.s : "bytes", eddy_jsonschema_uri(sc));
 		return EDDY_SCHEMAS_INVALID;
 	}
 	return validate(s, sc, ev->data_json, "data", reason, reason_size);
@@ -703,7 +703,7 @@ enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const 
 	return eddy_schemas_check(s, &ev, s->pub_doc, reason, reason_size);
 }
 
-const struct eddy_schema_result *eddy_schemas_last_errors(const struct eddy_schemas *s)
+const struct eddy_jsonschema_result *eddy_schemas_last_errors(const struct eddy_schemas *s)
 {
 	return s->have_last ? &s->last : NULL;
 }

@@ -57,7 +57,7 @@ enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const 
 
 /* The errors of the last record's failed validation, valid until the next
  * unwrap; NULL when it failed otherwise (or did not fail). */
-const struct eddy_schema_result *eddy_schemas_last_errors(const struct eddy_schemas *s);
+const struct eddy_jsonschema_result *eddy_schemas_last_errors(const struct eddy_schemas *s);
 
 
 #endif

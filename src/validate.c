@@ -38,21 +38,21 @@ static void usage(FILE *f)
 /* One error of our own (not a schema keyword) in the basic output shape. */
 static void write_json_reason(const char *reason, FILE *out)
 {
-	struct eddy_schema_error e = {"", "", "", reason};
-	struct eddy_schema_result r = {false, 1, &e};
-	eddy_schema_result_write_json(&r, out);
+	struct eddy_jsonschema_error e = {"", "", "", reason};
+	struct eddy_jsonschema_result r = {false, 1, &e};
+	eddy_jsonschema_result_write_json(&r, out);
 }
 
 static void write_valid(bool json, const char *input, size_t line, FILE *out)
 {
-	struct eddy_schema_result r = {true, 0, NULL};
+	struct eddy_jsonschema_result r = {true, 0, NULL};
 	if (json)
-		eddy_schema_result_write_json(&r, out);
+		eddy_jsonschema_result_write_json(&r, out);
 	else
 		fprintf(out, "%s:%zu: valid\n", input, line);
 }
 
-static int validate_instances(struct eddy_schema_set *set, const struct eddy_schema *sc,
+static int validate_instances(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *sc,
 			      const char *input, bool json, FILE *in)
 {
 	struct eddy_json_doc *doc = eddy_json_doc_new();
@@ -67,7 +67,7 @@ static int validate_instances(struct eddy_schema_set *set, const struct eddy_sch
 	}
 	while ((n = getline(&line, &cap, in)) >= 0) {
 		char jerr[256] = "";
-		struct eddy_schema_result r;
+		struct eddy_jsonschema_result r;
 
 		lineno++;
 		if (strspn(line, " \t\r\n") == (size_t)n)
@@ -83,13 +83,13 @@ static int validate_instances(struct eddy_schema_set *set, const struct eddy_sch
 			rc = 1;
 			continue;
 		}
-		if (eddy_schema_validate(set, sc, v, &r)) {
+		if (eddy_jsonschema_validate(set, sc, v, &r)) {
 			write_valid(json, input, lineno, stdout);
 			continue;
 		}
 		rc = 1;
 		if (json) {
-			eddy_schema_result_write_json(&r, stdout);
+			eddy_jsonschema_result_write_json(&r, stdout);
 			continue;
 		}
 		printf("%s:%zu: invalid\n", input, lineno);
@@ -111,26 +111,26 @@ static int with_schema(const char *schema, const struct eddy_cli_list *maps,
 	char err[1024];
 	int rc = 2;
 	struct eddy_schema_files *files = eddy_schema_files_new();
-	struct eddy_schema_opts opts = {.format_assert = format_assert,
+	struct eddy_jsonschema_opts opts = {.format_assert = format_assert,
 					.max_errors = 10,
 					.resolve = eddy_schema_files_resolve,
 					.resolve_ud = files};
-	struct eddy_schema_set *set = NULL;
+	struct eddy_jsonschema_set *set = NULL;
 	char *text = NULL, *uri = NULL, *dir = NULL;
 	FILE *in = NULL;
 	size_t len;
 
 	if (dialect) {
-		int d = eddy_schema_dialect_parse(dialect);
+		int d = eddy_jsonschema_dialect_parse(dialect);
 		if (d < 0) {
 			fprintf(stderr, "eddy: --dialect: \"%s\" is not one of draft-04, draft-06, "
 					"draft-07, 2019-09, 2020-12\n",
 				dialect);
 			goto out;
 		}
-		opts.default_dialect = (enum eddy_schema_dialect)d;
+		opts.default_dialect = (enum eddy_jsonschema_dialect)d;
 	}
-	if (!files || !(set = eddy_schema_set_new(&opts))) {
+	if (!files || !(set = eddy_jsonschema_set_new(&opts))) {
 		fprintf(stderr, "eddy: out of memory\n");
 		goto out;
 	}
@@ -155,7 +155,7 @@ static int with_schema(const char *schema, const struct eddy_cli_list *maps,
 		goto out;
 	}
 	uri = eddy_schema_file_uri(schema);
-	const struct eddy_schema *sc = eddy_schema_add(set, text, len, uri, err, sizeof err);
+	const struct eddy_jsonschema *sc = eddy_jsonschema_add(set, text, len, uri, err, sizeof err);
 	if (!sc) {
 		fprintf(stderr, "eddy: %s: %s\n", schema, err);
 		goto out;
@@ -172,7 +172,7 @@ out:
 	free(text);
 	free(uri);
 	free(dir);
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 	eddy_schema_files_destroy(files);
 	return rc;
 }
@@ -223,9 +223,9 @@ static int with_config(const char *path, const char *topic, const char *input, b
 			continue;
 		}
 		rc = 1;
-		const struct eddy_schema_result *r = eddy_schemas_last_errors(schemas);
+		const struct eddy_jsonschema_result *r = eddy_schemas_last_errors(schemas);
 		if (json && r)
-			eddy_schema_result_write_json(r, stdout);
+			eddy_jsonschema_result_write_json(r, stdout);
 		else if (json)
 			write_json_reason(reason, stdout);
 		else

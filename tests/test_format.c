@@ -750,25 +750,25 @@ static void test_non_strings(void)
 	                                     "false",
 	                                     "null",
 	                                     "{\"format\": \"(\"}"};
-	struct eddy_schema_opts opts = {.format_assert = true};
+	struct eddy_jsonschema_opts opts = {.format_assert = true};
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	char schema[256], err[256];
 
 	CHECK(doc != NULL);
 	for (size_t d = 0; doc && d < sizeof dialects / sizeof dialects[0]; d++) {
 		for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
-			struct eddy_schema_set *set = eddy_schema_set_new(&opts);
+			struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(&opts);
 			int n = snprintf(schema, sizeof schema,
 			                 "{\"$schema\": \"%s\", \"format\": \"%s\"}", dialects[d],
 			                 formats[f].format);
-			const struct eddy_schema *s =
-			    set ? eddy_schema_add(set, schema, (size_t)n, NULL, err, sizeof err)
+			const struct eddy_jsonschema *s =
+			    set ? eddy_jsonschema_add(set, schema, (size_t)n, NULL, err, sizeof err)
 			        : NULL;
 			CHECK(s != NULL);
 			for (size_t i = 0; s && i < sizeof others / sizeof others[0]; i++) {
 				const struct eddy_json *v = eddy_json_parse(
 				    doc, others[i], strlen(others[i]), err, sizeof err);
-				bool ok = v && eddy_schema_validate(set, s, v, NULL);
+				bool ok = v && eddy_jsonschema_validate(set, s, v, NULL);
 				CHECK(ok);
 				if (!ok)
 					fprintf(stderr, "%s, %s: %s is invalid\n", dialects[d],
@@ -777,9 +777,9 @@ static void test_non_strings(void)
 			if (s && formats[f].bad) {
 				const struct eddy_json *v = eddy_json_parse(
 				    doc, formats[f].bad, strlen(formats[f].bad), err, sizeof err);
-				CHECK(v && !eddy_schema_validate(set, s, v, NULL));
+				CHECK(v && !eddy_jsonschema_validate(set, s, v, NULL));
 			}
-			eddy_schema_set_destroy(set);
+			eddy_jsonschema_set_destroy(set);
 		}
 	}
 	eddy_json_doc_destroy(doc);

@@ -73,7 +73,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void run_file(const char *path, enum eddy_schema_dialect d, bool optional,
+static void run_file(const char *path, enum eddy_jsonschema_dialect d, bool optional,
                      const struct remotes *rem, struct tally *t)
 {
 	size_t len;
@@ -82,10 +82,11 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 	const struct eddy_json *root;
 	/* the optional format tests (optional/format.json, optional/format/)
 	 * expect assertion; the required format.json expects annotation only */
-	struct eddy_schema_opts opts = {.default_dialect = d,
-	                                .format_assert = strstr(path, "/optional/format") != NULL,
-	                                .resolve = resolve,
-	                                .resolve_ud = (void *)rem};
+	struct eddy_jsonschema_opts opts = {.default_dialect = d,
+	                                    .format_assert =
+	                                        strstr(path, "/optional/format") != NULL,
+	                                    .resolve = resolve,
+	                                    .resolve_ud = (void *)rem};
 
 	if (!text || !(root = eddy_json_parse(doc, text, len, err, sizeof(err))) ||
 	    root->type != EDDY_JSON_ARRAY) {
@@ -100,8 +101,8 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 		const struct eddy_json *schema = eddy_json_getz(grp, "schema");
 		const struct eddy_json *tests = eddy_json_getz(grp, "tests");
 		const char *gdesc = eddy_json_str(eddy_json_getz(grp, "description"));
-		struct eddy_schema_set *set = eddy_schema_set_new(&opts);
-		const struct eddy_schema *s = NULL;
+		struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(&opts);
+		const struct eddy_jsonschema *s = NULL;
 		const char *stext = schema->type == EDDY_JSON_TRUE    ? "true"
 		                    : schema->type == EDDY_JSON_FALSE ? "false"
 		                                                      : schema->raw;
@@ -110,16 +111,16 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 		                                                : schema->raw_len;
 
 		err[0] = 0;
-		s = eddy_schema_add(set, stext, slen, NULL, err, sizeof(err));
+		s = eddy_jsonschema_add(set, stext, slen, NULL, err, sizeof(err));
 		for (uint32_t i = 0; tests && i < tests->len; i++) {
 			const struct eddy_json *tc = &tests->u.items[i];
 			const struct eddy_json *data = eddy_json_getz(tc, "data");
 			bool want = eddy_json_getz(tc, "valid")->type == EDDY_JSON_TRUE,
 			     got = false, ok;
-			struct eddy_schema_result r;
+			struct eddy_jsonschema_result r;
 
 			if (s) {
-				got = eddy_schema_validate(set, s, data, &r);
+				got = eddy_jsonschema_validate(set, s, data, &r);
 				/* both passes agree, and an invalid result says why */
 				ok = got == want && r.valid == got && (got || r.n_errors > 0);
 			} else {
@@ -139,14 +140,14 @@ static void run_file(const char *path, enum eddy_schema_dialect d, bool optional
 				        s ? (want ? "want valid" : "want invalid") : "compile: ",
 				        s ? "" : err);
 		}
-		eddy_schema_set_destroy(set);
+		eddy_jsonschema_set_destroy(set);
 	}
 	eddy_json_doc_destroy(doc);
 	free(text);
 }
 
 /* Every .json file of dir, sorted, optional/ folders included. */
-static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
+static void run_dir(const char *dir, enum eddy_jsonschema_dialect d, bool optional,
                     const struct remotes *rem, struct tally *t)
 {
 	DIR *dp = opendir(dir);
@@ -190,7 +191,7 @@ static void run_dir(const char *dir, enum eddy_schema_dialect d, bool optional,
  * nothing must not pass. Optional tests (optional/ folders: formats,
  * ECMA-262 corners) are counted and their failures printed, but do not fail
  * the run. */
-static void suite(const char *name, const char *dir, enum eddy_schema_dialect d,
+static void suite(const char *name, const char *dir, enum eddy_jsonschema_dialect d,
                   const struct remotes *rem)
 {
 	struct tally t = {0};
@@ -217,10 +218,10 @@ static void upstream_suite(const char *root)
 {
 	static const struct {
 		const char *name, *dir;
-		enum eddy_schema_dialect d;
+		enum eddy_jsonschema_dialect d;
 	} drafts[] = {
-	    {"upstream draft2019-09", "draft2019-09", EDDY_DIALECT_2019_09},
-	    {"upstream draft2020-12", "draft2020-12", EDDY_DIALECT_2020_12},
+	    {"upstream draft2019-09", "draft2019-09", EDDY_JSONSCHEMA_2019_09},
+	    {"upstream draft2020-12", "draft2020-12", EDDY_JSONSCHEMA_2020_12},
 	};
 	char rdir[1024], tdir[1024];
 	struct remotes rem = {{rdir}};
@@ -236,15 +237,15 @@ static void upstream_suite(const char *root)
 
 static const char schema_path[] = "conf/schemas/order-proposal.schema.json";
 
-static const struct eddy_schema *order_schema(struct eddy_schema_set *set)
+static const struct eddy_jsonschema *order_schema(struct eddy_jsonschema_set *set)
 {
 	size_t len;
 	char *text = read_file(schema_path, &len), err[256];
-	const struct eddy_schema *s;
+	const struct eddy_jsonschema *s;
 
 	if (!text)
 		return NULL;
-	s = eddy_schema_add(set, text, len, NULL, err, sizeof(err));
+	s = eddy_jsonschema_add(set, text, len, NULL, err, sizeof(err));
 	if (!s)
 		fprintf(stderr, "%s: %s\n", schema_path, err);
 	free(text);
@@ -271,10 +272,10 @@ static const struct eddy_json *sample_data(struct eddy_json_doc *doc, const char
 
 static void api_errors(void)
 {
-	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
 	struct eddy_json_doc *doc = eddy_json_doc_new();
-	const struct eddy_schema *s = order_schema(set);
-	struct eddy_schema_result r;
+	const struct eddy_jsonschema *s = order_schema(set);
+	struct eddy_jsonschema_result r;
 	const struct eddy_json *data;
 	char *out = NULL;
 	size_t out_len = 0;
@@ -284,14 +285,14 @@ static void api_errors(void)
 	if (!s)
 		goto out;
 	CHECK_STR(
-	    eddy_schema_uri(s),
+	    eddy_jsonschema_uri(s),
 	    "urn:relex:schemas:com.relexsolutions.supply-chain.transactions.order-proposals.v1");
 	data = sample_data(doc, NULL, NULL);
-	CHECK(eddy_schema_validate(set, s, data, &r));
+	CHECK(eddy_jsonschema_validate(set, s, data, &r));
 	CHECK(r.valid && r.n_errors == 0);
 
 	data = sample_data(doc, "\"quantity\":112", "\"quantity\":-3");
-	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(!eddy_jsonschema_validate(set, s, data, &r));
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].instance_location, "/lines/1/quantity");
 	CHECK_STR(r.errors[0].keyword_location,
@@ -303,7 +304,7 @@ static void api_errors(void)
 	CHECK_STR(r.errors[0].message, "must be >= 0, got -3");
 
 	data = sample_data(doc, "\"sku\":\"SKU-0001234\",", "");
-	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(!eddy_jsonschema_validate(set, s, data, &r));
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].instance_location, "/lines/0");
 	CHECK_STR(r.errors[0].keyword_location, "/properties/lines/items/required");
@@ -311,7 +312,7 @@ static void api_errors(void)
 
 	/* several errors, in document order of the instance */
 	data = sample_data(doc, "\"unit\":\"CS\"", "\"unit\":\"XX\",\"extra\":1");
-	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(!eddy_jsonschema_validate(set, s, data, &r));
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].instance_location, "/unit");
 	CHECK_STR(r.errors[0].keyword_location, "/properties/unit/enum");
@@ -319,12 +320,12 @@ static void api_errors(void)
 	          "\"XX\" is not one of \"EA\", \"CS\", \"KG\", \"L\", \"PAL\"");
 
 	data = sample_data(doc, "\"order_id\":\"ORD-1234\"", "\"order_id\":7");
-	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(!eddy_jsonschema_validate(set, s, data, &r));
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].message, "must be of type string, got integer 7");
 
 	data = sample_data(doc, "\"unit_cost\":12.5}", "\"unit_cost\":12.5,\"colour\":\"red\"}");
-	CHECK(!eddy_schema_validate(set, s, data, &r));
+	CHECK(!eddy_jsonschema_validate(set, s, data, &r));
 	CHECK(r.n_errors == 1);
 	CHECK_STR(r.errors[0].instance_location, "/lines/0/colour");
 	CHECK_STR(r.errors[0].keyword_location, "/properties/lines/items/additionalProperties");
@@ -332,7 +333,7 @@ static void api_errors(void)
 
 	/* the basic output shape, one line */
 	f = open_memstream(&out, &out_len);
-	eddy_schema_result_write_json(&r, f);
+	eddy_jsonschema_result_write_json(&r, f);
 	fclose(f);
 	CHECK_STR(out,
 	          "{\"valid\":false,\"errors\":[{\"keywordLocation\":\"/properties/lines/items/"
@@ -344,31 +345,31 @@ static void api_errors(void)
 	out = NULL;
 	r.valid = true;
 	f = open_memstream(&out, &out_len);
-	eddy_schema_result_write_json(&r, f);
+	eddy_jsonschema_result_write_json(&r, f);
 	fclose(f);
 	CHECK_STR(out, "{\"valid\":true}\n");
 	free(out);
 	/* without a result, only the answer */
-	CHECK(!eddy_schema_validate(set, s, data, NULL));
+	CHECK(!eddy_jsonschema_validate(set, s, data, NULL));
 out:
 	eddy_json_doc_destroy(doc);
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 }
 
 static void api_max_errors(void)
 {
-	struct eddy_schema_opts opts = {.max_errors = 2};
-	struct eddy_schema_set *set = eddy_schema_set_new(&opts);
+	struct eddy_jsonschema_opts opts = {.max_errors = 2};
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(&opts);
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	static const char schema[] = "{\"items\": {\"type\": \"integer\"}}";
-	const struct eddy_schema *s =
-	    eddy_schema_add(set, schema, sizeof(schema) - 1, "https://x.test/ints.json", NULL, 0);
+	const struct eddy_jsonschema *s = eddy_jsonschema_add(set, schema, sizeof(schema) - 1,
+	                                                      "https://x.test/ints.json", NULL, 0);
 	const struct eddy_json *v = eddy_json_parse(doc, "[\"a\", 1, \"b\", \"c\"]", 18, NULL, 0);
-	struct eddy_schema_result r;
+	struct eddy_jsonschema_result r;
 
 	CHECK(s && v);
 	if (s && v) {
-		CHECK(!eddy_schema_validate(set, s, v, &r));
+		CHECK(!eddy_jsonschema_validate(set, s, v, &r));
 		CHECK(r.n_errors == 2);
 		CHECK_STR(r.errors[0].instance_location, "/0");
 		CHECK_STR(r.errors[1].instance_location, "/2");
@@ -377,14 +378,14 @@ static void api_max_errors(void)
 		CHECK_STR(r.errors[1].message, "must be of type integer, got string \"b\"");
 	}
 	/* adding the same URI again gives the same schema */
-	CHECK(eddy_schema_add(set, "{}", 2, "https://x.test/ints.json", NULL, 0) == s);
+	CHECK(eddy_jsonschema_add(set, "{}", 2, "https://x.test/ints.json", NULL, 0) == s);
 	eddy_json_doc_destroy(doc);
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 }
 
 static void api_lookup(void)
 {
-	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	static const char schema[] =
 	    "{\"$id\": \"https://x.test/a.json\", \"definitions\": {\"x\": {\"type\": \"string\"},"
@@ -395,45 +396,47 @@ static void api_lookup(void)
 	    " \"$id\": \"https://x.test/b.json\", \"$defs\": {\"n\": {\"$anchor\": \"num\","
 	    " \"type\": \"number\"}, \"t\": {\"$dynamicAnchor\": \"node\"}}}";
 	char err[256];
-	const struct eddy_schema *s;
+	const struct eddy_jsonschema *s;
 	const struct eddy_json *v;
 
-	CHECK(eddy_schema_add(set, schema, sizeof(schema) - 1, NULL, err, sizeof(err)) != NULL);
-	CHECK(eddy_schema_add(set, s2020, sizeof(s2020) - 1, NULL, err, sizeof(err)) != NULL);
-	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/x", err, sizeof(err));
+	CHECK(eddy_jsonschema_add(set, schema, sizeof(schema) - 1, NULL, err, sizeof(err)) != NULL);
+	CHECK(eddy_jsonschema_add(set, s2020, sizeof(s2020) - 1, NULL, err, sizeof(err)) != NULL);
+	s = eddy_jsonschema_lookup(set, "https://x.test/a.json#/definitions/x", err, sizeof(err));
 	CHECK(s != NULL);
 	if (s) {
-		CHECK_STR(eddy_schema_uri(s), "https://x.test/a.json#/definitions/x");
+		CHECK_STR(eddy_jsonschema_uri(s), "https://x.test/a.json#/definitions/x");
 		v = eddy_json_parse(doc, "5", 1, NULL, 0);
-		CHECK(!eddy_schema_validate(set, s, v, NULL));
+		CHECK(!eddy_jsonschema_validate(set, s, v, NULL));
 	}
-	s = eddy_schema_lookup(set, "https://x.test/a.json#why", err, sizeof(err));
+	s = eddy_jsonschema_lookup(set, "https://x.test/a.json#why", err, sizeof(err));
 	CHECK(s != NULL);
 	if (s) {
-		CHECK_STR(eddy_schema_uri(s), "https://x.test/a.json#/definitions/y");
+		CHECK_STR(eddy_jsonschema_uri(s), "https://x.test/a.json#/definitions/y");
 		v = eddy_json_parse(doc, "2", 1, NULL, 0);
-		CHECK(!eddy_schema_validate(set, s, v, NULL));
+		CHECK(!eddy_jsonschema_validate(set, s, v, NULL));
 	}
-	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a~0b~1c", err, sizeof(err));
+	s = eddy_jsonschema_lookup(set, "https://x.test/a.json#/definitions/a~0b~1c", err,
+	                           sizeof(err));
 	CHECK(s != NULL);
-	s = eddy_schema_lookup(set, "https://x.test/a.json#/definitions/a%7E0b~1c", err,
-	                       sizeof(err));
+	s = eddy_jsonschema_lookup(set, "https://x.test/a.json#/definitions/a%7E0b~1c", err,
+	                           sizeof(err));
 	CHECK(s != NULL);
-	CHECK(eddy_schema_lookup(set, "https://x.test/b.json#num", err, sizeof(err)) != NULL);
-	CHECK(eddy_schema_lookup(set, "https://x.test/b.json#node", err, sizeof(err)) != NULL);
-	CHECK(eddy_schema_lookup(set, "https://x.test/a.json#nope", err, sizeof(err)) == NULL);
+	CHECK(eddy_jsonschema_lookup(set, "https://x.test/b.json#num", err, sizeof(err)) != NULL);
+	CHECK(eddy_jsonschema_lookup(set, "https://x.test/b.json#node", err, sizeof(err)) != NULL);
+	CHECK(eddy_jsonschema_lookup(set, "https://x.test/a.json#nope", err, sizeof(err)) == NULL);
 	CHECK_STR(err, "no anchor \"nope\" in \"https://x.test/a.json\"");
-	CHECK(eddy_schema_lookup(set, "https://x.test/c.json", err, sizeof(err)) == NULL);
+	CHECK(eddy_jsonschema_lookup(set, "https://x.test/c.json", err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "https://x.test/c.json") != NULL);
 	/* the meta-schemas are built in */
-	s = eddy_schema_lookup(set, "http://json-schema.org/draft-07/schema#", err, sizeof(err));
+	s = eddy_jsonschema_lookup(set, "http://json-schema.org/draft-07/schema#", err,
+	                           sizeof(err));
 	CHECK(s != NULL);
 	if (s) {
 		v = eddy_json_parse(doc, "{\"type\": 5}", 11, NULL, 0);
-		CHECK(!eddy_schema_validate(set, s, v, NULL));
+		CHECK(!eddy_jsonschema_validate(set, s, v, NULL));
 	}
 	eddy_json_doc_destroy(doc);
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 }
 
 static void api_compile_errors(void)
@@ -454,18 +457,18 @@ static void api_compile_errors(void)
 	    {"{\"pattern\": \"a\", \"minLength\": -1}",
 	     "urn:eddy:schema:6: /minLength: must be a non-negative integer, got -1"},
 	};
-	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
 	char err[512];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = 0;
-		CHECK(eddy_schema_add(set, cases[i].schema, strlen(cases[i].schema), NULL, err,
-		                      sizeof(err)) == NULL);
+		CHECK(eddy_jsonschema_add(set, cases[i].schema, strlen(cases[i].schema), NULL, err,
+		                          sizeof(err)) == NULL);
 		CHECK(err[0] && !strchr(err, '\n'));
 		if (cases[i].want)
 			CHECK_STR(err, cases[i].want);
 	}
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 }
 
 /* A meta-schema that requires a vocabulary we do not know: the schema is
@@ -474,10 +477,10 @@ static void api_unknown_vocabulary(void)
 {
 	static const char *const drafts[] = {"draft2019-09", "draft2020-12"};
 	struct remotes ours = {{"tests/jsonschema/remotes"}};
-	struct eddy_schema_opts opts = {.resolve = resolve, .resolve_ud = &ours};
+	struct eddy_jsonschema_opts opts = {.resolve = resolve, .resolve_ud = &ours};
 
 	for (size_t i = 0; i < sizeof(drafts) / sizeof(drafts[0]); i++) {
-		struct eddy_schema_set *set = eddy_schema_set_new(&opts);
+		struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(&opts);
 		char schema[256], want[512], err[512] = "";
 
 		snprintf(schema, sizeof(schema),
@@ -487,9 +490,10 @@ static void api_unknown_vocabulary(void)
 		snprintf(want, sizeof(want),
 		         "urn:eddy:schema:1: /$schema: the meta-schema requires the vocabulary "
 		         "\"https://eddy.test/vocab/not-known\", which is not supported");
-		CHECK(eddy_schema_add(set, schema, strlen(schema), NULL, err, sizeof(err)) == NULL);
+		CHECK(eddy_jsonschema_add(set, schema, strlen(schema), NULL, err, sizeof(err)) ==
+		      NULL);
 		CHECK_STR(err, want);
-		eddy_schema_set_destroy(set);
+		eddy_jsonschema_set_destroy(set);
 	}
 }
 
@@ -498,58 +502,61 @@ static void api_unknown_vocabulary(void)
 static void api_compile_error_sticks(void)
 {
 	static const char schema[] = "{\"properties\": {\"a\": {\"minLength\": -1}}}";
-	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
 	char err[512] = "";
 
-	CHECK(eddy_schema_add(set, schema, sizeof(schema) - 1, "urn:x", err, sizeof(err)) == NULL);
+	CHECK(eddy_jsonschema_add(set, schema, sizeof(schema) - 1, "urn:x", err, sizeof(err)) ==
+	      NULL);
 	CHECK_STR(err, "urn:x: /properties/a/minLength: must be a non-negative integer, got -1");
-	CHECK(eddy_schema_add(set, schema, sizeof(schema) - 1, "urn:x", err, sizeof(err)) == NULL);
+	CHECK(eddy_jsonschema_add(set, schema, sizeof(schema) - 1, "urn:x", err, sizeof(err)) ==
+	      NULL);
 	CHECK_STR(err, "urn:x: schema failed to compile earlier");
-	CHECK(eddy_schema_lookup(set, "urn:x#/properties/a", err, sizeof(err)) == NULL);
-	eddy_schema_set_destroy(set);
+	CHECK(eddy_jsonschema_lookup(set, "urn:x#/properties/a", err, sizeof(err)) == NULL);
+	eddy_jsonschema_set_destroy(set);
 }
 
 static void api_recursion(void)
 {
-	struct eddy_schema_set *set = eddy_schema_set_new(NULL);
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	static const char schema[] =
 	    "{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/b\"},"
 	    " \"b\": {\"$ref\": \"#/definitions/a\"}}, \"allOf\": [{\"$ref\": "
 	    "\"#/definitions/a\"}]}";
-	const struct eddy_schema *s =
-	    eddy_schema_add(set, schema, sizeof(schema) - 1, NULL, NULL, 0);
+	const struct eddy_jsonschema *s =
+	    eddy_jsonschema_add(set, schema, sizeof(schema) - 1, NULL, NULL, 0);
 	const struct eddy_json *v = eddy_json_parse(doc, "1", 1, NULL, 0);
-	struct eddy_schema_result r;
+	struct eddy_jsonschema_result r;
 
 	CHECK(s != NULL);
 	if (s) {
-		CHECK(!eddy_schema_validate(set, s, v, &r));
+		CHECK(!eddy_jsonschema_validate(set, s, v, &r));
 		CHECK(r.n_errors == 1 && strstr(r.errors[0].message, "deeper than"));
 	}
 	eddy_json_doc_destroy(doc);
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 }
 
 /* ---- allocation failures (curl's torture tests) ---- */
 
 struct torture {
 	const char *name;
-	enum eddy_schema_dialect dialect;
+	enum eddy_jsonschema_dialect dialect;
 	const char *schema; /* added, or looked up when it is a URI */
 	const char *instances[4];
 	bool want[4];
 };
 
 /* The answers of s, with memory to spare. */
-static bool answers_right(struct eddy_schema_set *set, const struct eddy_schema *s,
+static bool answers_right(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
                           const struct torture *t, const struct eddy_json *const *v)
 {
-	struct eddy_schema_result r;
+	struct eddy_jsonschema_result r;
 	bool ok = true;
 
 	for (size_t i = 0; i < 4 && v[i]; i++)
-		ok &= eddy_schema_validate(set, s, v[i], &r) == t->want[i] && r.valid == t->want[i];
+		ok &= eddy_jsonschema_validate(set, s, v[i], &r) == t->want[i] &&
+		      r.valid == t->want[i];
 	return ok;
 }
 
@@ -561,24 +568,24 @@ static bool torture_run(const struct torture *t, const struct eddy_json *const *
                         unsigned long nth, bool sticky)
 {
 	struct remotes rem = {{"tests/jsonschema/remotes"}};
-	struct eddy_schema_opts opts = {.default_dialect = t->dialect,
-	                                .max_errors = 100,
-	                                .resolve = resolve,
-	                                .resolve_ud = &rem};
-	struct eddy_schema_set *set;
-	const struct eddy_schema *s = NULL;
-	struct eddy_schema_result r;
+	struct eddy_jsonschema_opts opts = {.default_dialect = t->dialect,
+	                                    .max_errors = 100,
+	                                    .resolve = resolve,
+	                                    .resolve_ud = &rem};
+	struct eddy_jsonschema_set *set;
+	const struct eddy_jsonschema *s = NULL;
+	struct eddy_jsonschema_result r;
 	char err[512] = "";
 	bool reached, is_uri = strchr(t->schema, '{') == NULL;
 
 	eddy_alloc_fail_at(nth, sticky);
-	if ((set = eddy_schema_set_new(&opts))) {
-		s = is_uri ? eddy_schema_lookup(set, t->schema, err, sizeof(err))
-		           : eddy_schema_add(set, t->schema, strlen(t->schema), "urn:t", err,
-		                             sizeof(err));
+	if ((set = eddy_jsonschema_set_new(&opts))) {
+		s = is_uri ? eddy_jsonschema_lookup(set, t->schema, err, sizeof(err))
+		           : eddy_jsonschema_add(set, t->schema, strlen(t->schema), "urn:t", err,
+		                                 sizeof(err));
 		CHECK(s || strstr(err, "out of memory"));
 		for (size_t i = 0; s && i < 4 && v[i]; i++) {
-			bool got = eddy_schema_validate(set, s, v[i], &r);
+			bool got = eddy_jsonschema_validate(set, s, v[i], &r);
 
 			CHECK(got == r.valid && (got || r.n_errors > 0));
 			/* never valid when it is not; invalid when it is valid only
@@ -594,9 +601,9 @@ static bool torture_run(const struct torture *t, const struct eddy_json *const *
 		return reached;
 	/* running out of memory leaves nothing behind that fails later */
 	if (!s) {
-		s = is_uri ? eddy_schema_lookup(set, t->schema, err, sizeof(err))
-		           : eddy_schema_add(set, t->schema, strlen(t->schema), "urn:t", err,
-		                             sizeof(err));
+		s = is_uri ? eddy_jsonschema_lookup(set, t->schema, err, sizeof(err))
+		           : eddy_jsonschema_add(set, t->schema, strlen(t->schema), "urn:t", err,
+		                                 sizeof(err));
 		if (!s)
 			fprintf(stderr, "%s: allocation %lu%s failed, then: %s\n", t->name, nth,
 			        sticky ? " on" : "", err);
@@ -607,7 +614,7 @@ static bool torture_run(const struct torture *t, const struct eddy_json *const *
 		        sticky ? " on" : "");
 		CHECK(!"answers after a failed allocation");
 	}
-	eddy_schema_set_destroy(set);
+	eddy_jsonschema_set_destroy(set);
 	return reached;
 }
 
@@ -617,7 +624,7 @@ static void api_torture(void)
 	char big[4096], name[300];
 	static struct torture cases[] = {
 	    {"2020-12",
-	     EDDY_DIALECT_2020_12,
+	     EDDY_JSONSCHEMA_2020_12,
 	     "{\"$id\": \"https://x.test/t.json\", \"$defs\": {\"pos\": {\"$anchor\": \"pos\","
 	     " \"type\": \"integer\", \"minimum\": 0}, \"node\": {\"$dynamicAnchor\": \"node\"}},"
 	     " \"type\": \"object\", \"properties\": {\"n\": {\"$ref\": \"#pos\"},"
@@ -633,7 +640,7 @@ static void api_torture(void)
 	     {NULL},
 	     {true, false, true, false}},
 	    {"draft-07",
-	     EDDY_DIALECT_DRAFT7,
+	     EDDY_JSONSCHEMA_DRAFT7,
 	     "{\"definitions\": {\"s\": {\"type\": \"string\"}}, \"type\": \"array\","
 	     " \"items\": [{\"$ref\": \"#/definitions/s\"}], \"additionalItems\": {\"type\": "
 	     "\"integer\"},"
@@ -641,7 +648,7 @@ static void api_torture(void)
 	     {"[\"a\", 1, 2]", "[\"a\", 2, 2, \"b\"]", "[1]", NULL},
 	     {true, false, false}},
 	    {"meta-schema",
-	     EDDY_DIALECT_2020_12,
+	     EDDY_JSONSCHEMA_2020_12,
 	     "https://json-schema.org/draft/2020-12/schema",
 	     {"{\"type\": \"string\", \"minLength\": 1}", "{\"type\": 5}", NULL},
 	     {true, false}},
@@ -690,11 +697,11 @@ int main(void)
 	struct remotes ours = {{"tests/jsonschema/remotes", SUITE "/remotes"}};
 	const char *up = getenv("JSON_SCHEMA_SUITE");
 
-	suite("draft4", SUITE "/tests/draft4", EDDY_DIALECT_DRAFT4, &old);
-	suite("draft6", SUITE "/tests/draft6", EDDY_DIALECT_DRAFT6, &old);
-	suite("draft7", SUITE "/tests/draft7", EDDY_DIALECT_DRAFT7, &old);
-	suite("draft2019-09", "tests/jsonschema/draft2019-09", EDDY_DIALECT_2019_09, &ours);
-	suite("draft2020-12", "tests/jsonschema/draft2020-12", EDDY_DIALECT_2020_12, &ours);
+	suite("draft4", SUITE "/tests/draft4", EDDY_JSONSCHEMA_DRAFT4, &old);
+	suite("draft6", SUITE "/tests/draft6", EDDY_JSONSCHEMA_DRAFT6, &old);
+	suite("draft7", SUITE "/tests/draft7", EDDY_JSONSCHEMA_DRAFT7, &old);
+	suite("draft2019-09", "tests/jsonschema/draft2019-09", EDDY_JSONSCHEMA_2019_09, &ours);
+	suite("draft2020-12", "tests/jsonschema/draft2020-12", EDDY_JSONSCHEMA_2020_12, &ours);
 	if (up && *up)
 		upstream_suite(up);
 	api_errors();
@@ -705,12 +712,12 @@ int main(void)
 	api_unknown_vocabulary();
 	api_recursion();
 	api_torture();
-	CHECK(eddy_schema_dialect_parse("http://json-schema.org/draft-07/schema#") ==
-	      EDDY_DIALECT_DRAFT7);
-	CHECK(eddy_schema_dialect_parse("https://json-schema.org/draft/2020-12/schema") ==
-	      EDDY_DIALECT_2020_12);
-	CHECK(eddy_schema_dialect_parse("2019-09") == EDDY_DIALECT_2019_09);
-	CHECK(eddy_schema_dialect_parse("draft-99") == -1);
-	CHECK_STR(eddy_schema_dialect_name(EDDY_DIALECT_DRAFT4), "draft-04");
+	CHECK(eddy_jsonschema_dialect_parse("http://json-schema.org/draft-07/schema#") ==
+	      EDDY_JSONSCHEMA_DRAFT7);
+	CHECK(eddy_jsonschema_dialect_parse("https://json-schema.org/draft/2020-12/schema") ==
+	      EDDY_JSONSCHEMA_2020_12);
+	CHECK(eddy_jsonschema_dialect_parse("2019-09") == EDDY_JSONSCHEMA_2019_09);
+	CHECK(eddy_jsonschema_dialect_parse("draft-99") == -1);
+	CHECK_STR(eddy_jsonschema_dialect_name(EDDY_JSONSCHEMA_DRAFT4), "draft-04");
 	return test_report("test_jsonschema");
 }
