@@ -56,7 +56,6 @@ struct eddy_pipeline {
 	struct alert *alerts; /* raised by the event's handlers, not yet in the outbox */
 	size_t n_alerts, cap_alerts;
 	bool store_failed;          /* an action hit a store error: abort the batch */
-	bool pg;                    /* the store is PostgreSQL */
 	struct write *writes;
 	size_t n_writes, cap_writes;
 	char *buf;
@@ -126,15 +125,6 @@ static int store_error(struct eddy_pipeline *p, const char *errstr)
 	return -1;
 }
 
-static int check_ns(const char *ns, char *errstr, size_t errstr_size)
-{
-	if (eddy_store_ns_valid(ns))
-		return 0;
-	snprintf(errstr, errstr_size,
-		 "invalid namespace \"%.64s\" (letters, digits and _, not starting with a digit)", ns);
-	return -1;
-}
-
 /* Appends n bytes to buf; returns their offset, or SIZE_MAX when out of memory. */
 static size_t buf_put(struct eddy_pipeline *p, const char *data, size_t n)
 {
@@ -158,19 +148,10 @@ static size_t buf_put(struct eddy_pipeline *p, const char *data, size_t n)
 static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, size_t key_len,
 		     const char *value, size_t len, char *errstr, size_t errstr_size)
 {
-	if (check_ns(ns, errstr, errstr_size) != 0)
-		return -1;
 	/* what a store refuses outright must fail the event here: as a store
 	 * error it would hold the batch back for ever */
-	if (memchr(key, '\0', key_len) || !eddy_utf8_valid(key, key_len)) {
-		eddy_errf(errstr, errstr_size, "key must be UTF-8 text without NUL bytes");
+	if (eddy_store_check_write(p->store, ns, key, key_len, value, len, errstr, errstr_size))
 		return -1;
-	}
-	if (value && p->pg && memmem(value, len, "\\u0000", 6)) {
-		eddy_errf(errstr, errstr_size,
-			  "value holds \\u0000, which the postgres store cannot keep in jsonb");
-		return -1;
-	}
 	if (p->n_writes == p->cap_writes) {
 		size_t cap = p->cap_writes ? p->cap_writes * 2 : 16;
 		struct write *w = realloc(p->writes, cap * sizeof *w);
@@ -406,7 +387,7 @@ static int act_get(void *ud, const char *ns, const char *key, size_t key_len, co
 		   size_t *len, char *errstr, size_t errstr_size)
 {
 	struct eddy_pipeline *p = ud;
-	if (check_ns(ns, errstr, errstr_size) != 0)
+	if (eddy_store_check_ns(ns, errstr, errstr_size) != 0)
 		return -1;
 	/* the event's own writes first, newest first (namespaces are SQLite
 	 * table names: case does not matter) */
@@ -467,7 +448,6 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		return NULL;
 	}
 	p->conf = conf;
-	p->pg = strcmp(conf->store_type, "postgres") == 0;
 	if (opts)
 		p->opts = *opts;
 	p->env.require_key_equals_id = conf->require_key_equals_id;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 struct eddy_config;
 struct eddy_store;
 
@@ -37,7 +39,6 @@ struct eddy_store *eddy_store_open_pg(const char *dsn, char *errstr, size_t errs
 void eddy_store_destroy(struct eddy_store *s);
 
 /* "sqlite" or "postgres". */
-const char *eddy_store_type(const struct eddy_store *s);
 
 /* Batch transaction. begin fails when one is already open. A failed
  * commit rolls back: the store is ready for the next begin either way, and
@@ -47,12 +48,71 @@ int eddy_store_commit(struct eddy_store *s, char *errstr, size_t errstr_size);
 /* Nothing to roll back is not an error: cleanup paths call it always. */
 int eddy_store_rollback(struct eddy_store *s);
 
+/* The longest namespace name. */
+#define EDDY_STORE_NS_MAX 63
+
 /* true when ns is a valid namespace name: [A-Za-z_][A-Za-z0-9_]{0,62}, not
  * starting with "sqlite_" (SQLite's own) or "eddy_" (the store's own
  * tables, such as eddy_outbox). Names that differ only in ASCII case are
  * one namespace, as they are one SQLite table; PostgreSQL tables are named
- * by the lower-case spelling. */
-int eddy_store_ns_valid(const char *ns);
+ * by the lower-case spelling. Inline: the backends check names too (they
+ * make table names of them), and they do not call back into store.c. */
+static inline int eddy_store_ns_valid(const char *ns)
+{
+	static const char *const reserved[] = {"sqlite_", "eddy_"};
+	size_t i;
+
+	if (!ns)
+		return 0;
+	for (i = 0; ns[i]; i++) {
+		char c = ns[i];
+		int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+		if (i >= EDDY_STORE_NS_MAX || !(alpha || (i > 0 && c >= '0' && c <= '9')))
+			return 0;
+	}
+	if (i == 0)
+		return 0;
+	/* SQLite refuses to create tables with the first; the second names
+	 * the store's own tables */
+	for (size_t r = 0; r < 2; r++) {
+		const char *p = reserved[r];
+		for (i = 0; p[i]; i++) {
+			char c = ns[i] >= 'A' && ns[i] <= 'Z' ? (char)(ns[i] - 'A' + 'a') : ns[i];
+			if (c != p[i])
+				break;
+		}
+		if (!p[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* The same as a message for the handler that named ns: "invalid namespace
+ * ..." with the rule, in errstr, and -1 when ns is not valid, else 0. */
+static inline int eddy_store_check_ns(const char *ns, char *errstr, size_t errstr_size)
+{
+	char shown[EDDY_STORE_NS_MAX + 2];
+	size_t i;
+
+	if (eddy_store_ns_valid(ns))
+		return 0;
+	/* the name comes from a handler: one short printable line */
+	for (i = 0; ns && ns[i] && i + 1 < sizeof(shown); i++)
+		shown[i] = (ns[i] >= 0x20 && ns[i] < 0x7f) ? ns[i] : '?';
+	shown[i] = '\0';
+	eddy_errf(errstr, errstr_size,
+	          "invalid namespace \"%s\": want [A-Za-z_][A-Za-z0-9_]{0,62}, not starting "
+	          "with sqlite_ or eddy_",
+	          shown);
+	return -1;
+}
+
+/* 0 when the store can keep a write of key and value (NULL for a delete)
+ * in namespace ns; else -1 with the reason: a write the store refuses
+ * outright fails its event (retrying cannot help), where a store error
+ * holds the batch back. */
+int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
+                           const char *value, size_t len, char *errstr, size_t errstr_size);
 
 /* Looks key up in namespace ns (a missing namespace is empty). Returns 1
  * and sets *value and *len (borrowed until the next call on s) when found, 0

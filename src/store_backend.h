@@ -31,6 +31,8 @@ struct eddy_store_ops {
 	                   size_t errstr_size);
 	int64_t (*outbox_pending)(struct eddy_store *s, char *errstr, size_t errstr_size);
 	int (*lazy_commits)(struct eddy_store *s, char *errstr, size_t errstr_size);
+	/* NULL, or -1 with the reason for a value the backend cannot keep */
+	int (*check_value)(const char *value, size_t len, char *errstr, size_t errstr_size);
 };
 
 /* The first member of every backend's store, so that a struct eddy_store *
@@ -40,11 +42,17 @@ struct eddy_store {
 };
 
 /* The outbox's states as both backends store them: readable in a shell. */
-const char *eddy_store_outbox_state_name(enum eddy_outbox_state state);
-
-/* The namespace as it may appear in a message: invalid names come from
- * handlers, and the message must stay one short line. "invalid namespace"
- * in errstr and -1 when ns is not valid, else 0. */
-int eddy_store_check_ns(const char *ns, char *errstr, size_t errstr_size);
+static inline const char *eddy_store_outbox_state_name(enum eddy_outbox_state state)
+{
+	switch (state) {
+	case EDDY_OUTBOX_PENDING:
+		return "pending";
+	case EDDY_OUTBOX_DELIVERED:
+		return "delivered";
+	case EDDY_OUTBOX_FAILED:
+		return "failed";
+	}
+	return "pending";
+}
 
 #endif

@@ -11,7 +11,7 @@
 
 #include <libpq-fe.h>
 
-#define NS_MAX 63
+#define NS_MAX EDDY_STORE_NS_MAX
 /* Statements sent in a batch before their results are read: bounds what
  * libpq and the server buffer (a few KiB of answers), so that neither side
  * blocks writing while the other does too. */
@@ -920,6 +920,16 @@ static int lazy_commits(struct eddy_store *base, char *errstr, size_t errstr_siz
 	            errstr_size);
 }
 
+/* jsonb has no NUL character: a value holding \u0000 cannot be kept. */
+static int check_value(const char *value, size_t len, char *errstr, size_t errstr_size)
+{
+	if (!memmem(value, len, "\\u0000", 6))
+		return 0;
+	eddy_errf(errstr, errstr_size,
+	          "value holds \\u0000, which the postgres store cannot keep in jsonb");
+	return -1;
+}
+
 static const struct eddy_store_ops pg_ops = {
     .type = "postgres",
     .destroy = store_destroy,
@@ -934,4 +944,5 @@ static const struct eddy_store_ops pg_ops = {
     .outbox_mark = outbox_mark,
     .outbox_pending = outbox_pending,
     .lazy_commits = lazy_commits,
+    .check_value = check_value,
 };
