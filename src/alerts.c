@@ -145,6 +145,57 @@ static void excerpt(char *out, size_t size, const char *s, size_t n)
 	out[n] = '\0';
 }
 
+/* ---- the outbox body ----------------------------------------------------- */
+
+char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const char *severity,
+		       const struct eddy_event *ev, const struct eddy_msg *m, int64_t now_ms,
+		       char *dedupe, size_t dedupe_size, size_t *len)
+{
+	struct eddy_jsonw w;
+	char when[EDDY_TIME_LEN];
+
+	if (req->dedupe)
+		snprintf(dedupe, dedupe_size, "%s", req->dedupe);
+	else
+		snprintf(dedupe, dedupe_size, "%s/%s/%s", sink, req->handler ? req->handler : "",
+			 req->key ? req->key : "");
+	eddy_time_rfc3339(now_ms, when);
+	eddy_jsonw_init(&w, 1 << 20);
+	eddy_jsonw_object(&w);
+	eddy_jsonw_member(&w, "sink", sink, strlen(sink));
+	eddy_jsonw_member(&w, "severity", severity, strlen(severity));
+	eddy_jsonw_member(&w, "key", req->key ? req->key : "", req->key ? strlen(req->key) : 0);
+	eddy_jsonw_member(&w, "summary", req->summary, strlen(req->summary));
+	if (req->description)
+		eddy_jsonw_member(&w, "description", req->description, strlen(req->description));
+	eddy_jsonw_key(&w, "labels");
+	eddy_jsonw_raw(&w, req->labels ? req->labels : "{}", req->labels ? strlen(req->labels) : 2);
+	eddy_jsonw_key(&w, "annotations");
+	eddy_jsonw_raw(&w, req->annotations ? req->annotations : "{}",
+		       req->annotations ? strlen(req->annotations) : 2);
+	eddy_jsonw_member(&w, "dedupe", dedupe, strlen(dedupe));
+	eddy_jsonw_key(&w, "event");
+	eddy_jsonw_object(&w);
+	if (ev) {
+		eddy_jsonw_member(&w, "id", ev->id.s, ev->id.len);
+		eddy_jsonw_member(&w, "type", ev->type.s, ev->type.len);
+		eddy_jsonw_member(&w, "source", ev->source.s, ev->source.len);
+		eddy_jsonw_member(&w, "tenant", ev->tenant.s, ev->tenant.len);
+		eddy_jsonw_member(&w, "correlation_id", ev->correlation_id.s, ev->correlation_id.len);
+	}
+	if (m && m->topic) {
+		eddy_jsonw_member(&w, "topic", m->topic, strlen(m->topic));
+		eddy_jsonw_key(&w, "partition");
+		eddy_jsonw_int(&w, m->partition);
+		eddy_jsonw_key(&w, "offset");
+		eddy_jsonw_int(&w, m->offset);
+	}
+	eddy_jsonw_end(&w);
+	eddy_jsonw_member(&w, "created_at", when, strlen(when));
+	eddy_jsonw_end(&w);
+	return eddy_jsonw_take(&w, len);
+}
+
 /* ---- process-wide set-up ------------------------------------------------ */
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

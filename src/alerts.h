@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
+#include "handlers.h"
+#include "msg.h"
 #include "store.h"
 
 /* ---- the outbox body: the contract of ctx.alert ---------------------------
@@ -47,6 +50,15 @@
  *   "annotations" summary and description, then the alert's annotations;
  *   "startsAt" created_at; "generatorURL" when configured.
  */
+
+/* The outbox body above of ctx.alert req, raised by event ev (record m;
+ * either may be NULL) at now_ms, for sink with severity (both checked by
+ * the caller); its dedupe key (req->dedupe, else "sink/handler/key") goes
+ * into dedupe. Returns the body (the caller frees it) and its length in
+ * *len; NULL when out of memory or past 1 MiB. */
+char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const char *severity,
+		       const struct eddy_event *ev, const struct eddy_msg *m, int64_t now_ms,
+		       char *dedupe, size_t dedupe_size, size_t *len);
 
 enum eddy_alerts_sink_type {
 	EDDY_ALERTS_WEBHOOK,

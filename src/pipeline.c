@@ -8,10 +8,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "alerts.h"
 #include "envelope.h"
 #include "handlers.h"
 #include "json.h"
-#include "jsonw.h"
 #include "log.h"
 #include "publish.h"
 #include "schemas.h"
@@ -259,11 +259,9 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 		     size_t errstr_size)
 {
 	struct eddy_pipeline *p = ud;
-	const struct eddy_event *ev = p->cur_ev;
-	const struct eddy_msg *m = p->cur;
 	const char *sink = sink_of(p->conf, req->sink);
 	const char *severity = req->severity ? req->severity : "warning";
-	char when[40], dedupe[1024];
+	char dedupe[1024];
 	struct alert a = {0};
 
 	if (strcmp(severity, "critical") != 0 && strcmp(severity, "warning") != 0 &&
@@ -290,50 +288,8 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 			eddy_errf(errstr, errstr_size, "ctx.alert: no alerts.sinks configured");
 		return -1;
 	}
-	if (req->dedupe)
-		snprintf(dedupe, sizeof dedupe, "%s", req->dedupe);
-	else
-		snprintf(dedupe, sizeof dedupe, "%s/%s/%s", sink, req->handler,
-			 req->key ? req->key : "");
-
-	eddy_time_rfc3339(eddy_now_ms(), when);
-
-	struct eddy_jsonw w;
-	eddy_jsonw_init(&w, 1 << 20);
-	eddy_jsonw_object(&w);
-	eddy_jsonw_member(&w, "sink", sink, strlen(sink));
-	eddy_jsonw_member(&w, "severity", severity, strlen(severity));
-	eddy_jsonw_member(&w, "key", req->key ? req->key : "", req->key ? strlen(req->key) : 0);
-	eddy_jsonw_member(&w, "summary", req->summary, strlen(req->summary));
-	if (req->description)
-		eddy_jsonw_member(&w, "description", req->description, strlen(req->description));
-	eddy_jsonw_key(&w, "labels");
-	eddy_jsonw_raw(&w, req->labels ? req->labels : "{}", req->labels ? strlen(req->labels) : 2);
-	eddy_jsonw_key(&w, "annotations");
-	eddy_jsonw_raw(&w, req->annotations ? req->annotations : "{}",
-		       req->annotations ? strlen(req->annotations) : 2);
-	eddy_jsonw_member(&w, "dedupe", dedupe, strlen(dedupe));
-	eddy_jsonw_key(&w, "event");
-	eddy_jsonw_object(&w);
-	if (ev) {
-		eddy_jsonw_member(&w, "id", ev->id.s, ev->id.len);
-		eddy_jsonw_member(&w, "type", ev->type.s, ev->type.len);
-		eddy_jsonw_member(&w, "source", ev->source.s, ev->source.len);
-		eddy_jsonw_member(&w, "tenant", ev->tenant.s, ev->tenant.len);
-		eddy_jsonw_member(&w, "correlation_id", ev->correlation_id.s, ev->correlation_id.len);
-	}
-	if (m && m->topic) {
-		eddy_jsonw_member(&w, "topic", m->topic, strlen(m->topic));
-		eddy_jsonw_key(&w, "partition");
-		eddy_jsonw_int(&w, m->partition);
-		eddy_jsonw_key(&w, "offset");
-		eddy_jsonw_int(&w, m->offset);
-	}
-	eddy_jsonw_end(&w);
-	eddy_jsonw_member(&w, "created_at", when, strlen(when));
-	eddy_jsonw_end(&w);
-
-	a.body = eddy_jsonw_take(&w, &a.body_len);
+	a.body = eddy_alerts_body(req, sink, severity, p->cur_ev, p->cur, eddy_now_ms(), dedupe,
+				  sizeof dedupe, &a.body_len);
 	a.sink = strdup(sink);
 	a.dedupe = strdup(dedupe);
 	a.summary = strdup(req->summary);
