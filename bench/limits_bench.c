@@ -1,6 +1,6 @@
 /* limits_bench.c - what arming the CPU-time and memory limits around one
  * protected call costs: lua_pcall of an empty Lua function, bare and
- * between eddy_limits_arm and eddy_limits_disarm (1000 ms, 256 MB).
+ * between eddy_lualimits_arm and eddy_lualimits_disarm (1000 ms, 256 MB).
  *
  * usage: limits_bench [CALLS] */
 #ifndef _GNU_SOURCE
@@ -23,7 +23,7 @@ static double now_ns(void)
 }
 
 /* Best of ten rounds of n calls, in ns per call. */
-static double run(struct eddy_limits *lim, lua_State *L, long n, int armed)
+static double run(struct eddy_lualimits *lim, lua_State *L, long n, int armed)
 {
 	char err[256];
 	double best = 0;
@@ -32,13 +32,13 @@ static double run(struct eddy_limits *lim, lua_State *L, long n, int armed)
 		double t0 = now_ns();
 		for (long i = 0; i < n; i++) {
 			lua_pushvalue(L, 1);
-			if (armed && eddy_limits_arm(lim, err, sizeof err) != 0) {
+			if (armed && eddy_lualimits_arm(lim, err, sizeof err) != 0) {
 				fprintf(stderr, "limits_bench: %s\n", err);
 				exit(1);
 			}
 			int rc = lua_pcall(L, 0, 0, 0);
 			if (armed)
-				eddy_limits_disarm(lim);
+				eddy_lualimits_disarm(lim);
 			if (rc != 0) {
 				fprintf(stderr, "limits_bench: %s\n", lua_tostring(L, -1));
 				exit(1);
@@ -54,8 +54,8 @@ static double run(struct eddy_limits *lim, lua_State *L, long n, int armed)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 10000000;
-	struct eddy_limits *lim = eddy_limits_new(1000, (size_t)256 << 20);
-	lua_State *L = lim ? eddy_limits_newstate(lim) : NULL;
+	struct eddy_lualimits *lim = eddy_lualimits_new(1000, (size_t)256 << 20);
+	lua_State *L = lim ? eddy_lualimits_newstate(lim) : NULL;
 
 	if (!L || n < 10 || luaL_loadstring(L, "local x = 1") != 0) {
 		fprintf(stderr, "limits_bench: cannot start\n");
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		       "the limits armed (%+.1f ns)\n",
 		       off, on, on - off);
 	}
-	eddy_limits_close(lim);
-	eddy_limits_destroy(lim);
+	eddy_lualimits_close(lim);
+	eddy_lualimits_destroy(lim);
 	return 0;
 }

@@ -77,7 +77,7 @@ static bool globs_match(const struct globs *g, const char *s, size_t len)
 	return false;
 }
 
-static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_limit hit,
+static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_lualimit hit,
                         char *errstr, size_t errstr_size);
 static void rebuild(struct eddy_handlers *h);
 
@@ -106,7 +106,7 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 		eddy_lua_json_forget(h->conv);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh); /* errh */
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->call); /* errh, call */
-		if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0) {
+		if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0) {
 			h->ev = NULL;
 			h->cur = NULL;
 			if (failed)
@@ -115,13 +115,13 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 			return -1;
 		}
 		int rc = lua_pcall(L, 0, 0, top + 1); /* errh [, err] */
-		enum eddy_limit hit = eddy_limits_disarm(h->limits);
+		enum eddy_lualimit hit = eddy_lualimits_disarm(h->limits);
 		h->ev = NULL;
 		h->cur = NULL;
 		eddy_lua_json_forget(h->conv); /* the nodes are the caller's */
 		if (rc != 0) {
 			const char *msg = lua_tostring(L, -1);
-			if (hit != EDDY_LIMIT_NONE)
+			if (hit != EDDY_LUALIMIT_NONE)
 				limit_error(h, hd, hit, errstr, errstr_size);
 			else
 				snprintf(errstr, errstr_size, "%s",
@@ -129,7 +129,7 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 			if (failed)
 				*failed = hd->name; /* names outlive a rebuild */
 			lua_settop(L, top);
-			if (hit != EDDY_LIMIT_NONE)
+			if (hit != EDDY_LUALIMIT_NONE)
 				rebuild(h);
 			return -1;
 		}
@@ -405,19 +405,19 @@ oom:
 
 static atomic_uint_least64_t limit_stops;
 
-static struct eddy_limits *new_limits(const struct eddy_handlers_limits *conf)
+static struct eddy_lualimits *new_limits(const struct eddy_handlers_limits *conf)
 {
-	return eddy_limits_new(conf->cpu_ms, (size_t)conf->memory_mb << 20);
+	return eddy_lualimits_new(conf->cpu_ms, (size_t)conf->memory_mb << 20);
 }
 
 /* "handlers/x.lua: CPU time limit of 1000 ms exceeded" (hd NULL: eddy's
  * own set-up of the state), and counts the stop. */
-static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_limit hit,
+static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_lualimit hit,
                         char *errstr, size_t errstr_size)
 {
 	const char *who = hd ? hd->path : "lua runtime";
 
-	if (hit == EDDY_LIMIT_CPU)
+	if (hit == EDDY_LUALIMIT_CPU)
 		snprintf(errstr, errstr_size, "%s: CPU time limit of %d ms exceeded", who,
 		         h->limit_conf.cpu_ms);
 	else
@@ -436,19 +436,19 @@ uint64_t eddy_handlers_limit_stops(void)
  * failure h->L is left for the caller to close. */
 static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size)
 {
-	enum eddy_limit hit;
+	enum eddy_lualimit hit;
 	int rc;
 
-	if (!(h->L = eddy_limits_newstate(h->limits))) {
+	if (!(h->L = eddy_lualimits_newstate(h->limits))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
-	if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0)
+	if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0)
 		return -1;
 	rc = lua_cpcall(h->L, l_setup, h);
-	hit = eddy_limits_disarm(h->limits);
+	hit = eddy_lualimits_disarm(h->limits);
 	if (rc != 0) {
-		if (hit != EDDY_LIMIT_NONE)
+		if (hit != EDDY_LUALIMIT_NONE)
 			limit_error(h, NULL, hit, errstr, errstr_size);
 		else
 			snprintf(errstr, errstr_size, "lua runtime: %s", lua_tostring(h->L, -1));
@@ -457,13 +457,13 @@ static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size
 	for (size_t i = 0; i < h->n; i++) {
 		struct handler *hd = &h->v[i];
 		struct load ld = {h, hd, hd->path, hd->src, hd->src_len};
-		if (eddy_limits_arm(h->limits, errstr, errstr_size) != 0)
+		if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0)
 			return -1;
 		rc = lua_cpcall(h->L, l_load, &ld);
-		hit = eddy_limits_disarm(h->limits);
+		hit = eddy_lualimits_disarm(h->limits);
 		if (rc != 0) {
 			const char *msg = lua_tostring(h->L, -1);
-			if (hit != EDDY_LIMIT_NONE)
+			if (hit != EDDY_LUALIMIT_NONE)
 				limit_error(h, hd, hit, errstr, errstr_size);
 			else
 				snprintf(errstr, errstr_size, "%s",
@@ -496,8 +496,8 @@ static void rebuild(struct eddy_handlers *h)
 	h->v = v;
 	h->L = NULL;
 	if (!(h->limits = new_limits(&h->limit_conf)) || build_state(h, err, sizeof err) != 0) {
-		eddy_limits_close(h->limits);
-		eddy_limits_destroy(h->limits);
+		eddy_lualimits_close(h->limits);
+		eddy_lualimits_destroy(h->limits);
 		for (size_t i = 0; i < h->n; i++) {
 			globs_free(&v[i].types);
 			globs_free(&v[i].topics);
@@ -506,8 +506,8 @@ static void rebuild(struct eddy_handlers *h)
 		*h = old;
 		goto keep;
 	}
-	eddy_limits_close(old.limits);
-	eddy_limits_destroy(old.limits);
+	eddy_lualimits_close(old.limits);
+	eddy_lualimits_destroy(old.limits);
 	for (size_t i = 0; i < old.n; i++) {
 		globs_free(&old.v[i].types);
 		globs_free(&old.v[i].topics);
@@ -517,7 +517,7 @@ static void rebuild(struct eddy_handlers *h)
 keep:
 	eddy_log(EDDY_LOG_ERROR,
 	         "handlers: no new state after a limit stop, going on with the old: %s", err);
-	eddy_limits_collect(h->limits);
+	eddy_lualimits_collect(h->limits);
 }
 
 /* ---- the set ------------------------------------------------------------------- */
@@ -600,8 +600,8 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 {
 	if (!h)
 		return;
-	eddy_limits_close(h->limits); /* h->L */
-	eddy_limits_destroy(h->limits);
+	eddy_lualimits_close(h->limits); /* h->L */
+	eddy_lualimits_destroy(h->limits);
 	for (size_t i = 0; i < h->n; i++) {
 		free(h->v[i].name);
 		free(h->v[i].path);

@@ -33,7 +33,7 @@ struct handler {
 
 struct eddy_handlers {
 	lua_State *L;
-	struct eddy_limits *limits; /* of L: its allocator, the CPU deadline */
+	struct eddy_lualimits *limits; /* of L: its allocator, the CPU deadline */
 	struct eddy_handlers_limits limit_conf;
 	const struct eddy_actions *actions; /* borrowed */
 	struct handler *v;

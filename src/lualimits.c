@@ -22,7 +22,7 @@
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
-struct eddy_limits {
+struct eddy_lualimits {
 	lua_State *L;
 	size_t used, cap; /* bytes; cap 0: none */
 	int cpu_ms;       /* 0: none */
@@ -31,7 +31,7 @@ struct eddy_limits {
 	bool in_call; /* between arm and disarm */
 	/* written by the tick signal on the call's thread */
 	volatile sig_atomic_t ticks;
-	volatile sig_atomic_t hit; /* enum eddy_limit */
+	volatile sig_atomic_t hit; /* enum eddy_lualimit */
 };
 
 /* The call whose CPU time this thread's timer counts (NULL: none runs),
@@ -39,14 +39,14 @@ struct eddy_limits {
  * thread-local variables ordered by signal fences are enough. The timer
  * is made by the first call on a thread and kept for the process's life:
  * eddy runs its handlers on one long-lived thread. */
-static _Thread_local struct eddy_limits *volatile armed;
+static _Thread_local struct eddy_lualimits *volatile armed;
 static _Thread_local struct {
 	bool made;
 	volatile sig_atomic_t running;
 	timer_t id;
 } tick;
 
-/* eddy_limits_fail_nth: growing allocations left until the one refused
+/* eddy_lualimits_fail_nth: growing allocations left until the one refused
  * (0: none is), counted over every state of the thread. */
 static _Thread_local unsigned long fail_countdown;
 
@@ -58,12 +58,12 @@ static int sig_no, sig_err;
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
 	void *ud;
-	struct eddy_limits *lim;
+	struct eddy_lualimits *lim;
 
 	(void)ar;
 	lua_getallocf(L, &ud);
 	lim = ud;
-	if (lim->hit == EDDY_LIMIT_MEMORY)
+	if (lim->hit == EDDY_LUALIMIT_MEMORY)
 		lua_pushliteral(L, "memory limit exceeded");
 	else
 		lua_pushliteral(L, "CPU time limit exceeded");
@@ -73,16 +73,16 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 /* Passing a limit in the call: from now on every call, return and
  * instruction of the state raises (LUAJIT_ENABLE_CHECKHOOK makes compiled
  * code look at the hook mask too). */
-static void stop(struct eddy_limits *lim, enum eddy_limit why)
+static void stop(struct eddy_lualimits *lim, enum eddy_lualimit why)
 {
-	if (lim->hit == EDDY_LIMIT_NONE)
+	if (lim->hit == EDDY_LUALIMIT_NONE)
 		lim->hit = why;
 	lua_sethook(lim->L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static void timer_run(bool on)
 {
-	long ns = on ? EDDY_LIMITS_TICK_MS * 1000000L : 0;
+	long ns = on ? EDDY_LUALIMITS_TICK_MS * 1000000L : 0;
 	struct itimerspec its = {{ns / 1000000000L, ns % 1000000000L},
 	                         {ns / 1000000000L, ns % 1000000000L}};
 	timer_settime(tick.id, 0, &its, NULL);
@@ -97,7 +97,7 @@ static void timer_run(bool on)
  * into LuaJIT here. */
 static void on_tick(int sig, siginfo_t *si, void *uctx)
 {
-	struct eddy_limits *lim = armed;
+	struct eddy_lualimits *lim = armed;
 	int saved = errno;
 
 	(void)sig;
@@ -107,8 +107,8 @@ static void on_tick(int sig, siginfo_t *si, void *uctx)
 			timer_run(false);
 	} else if (lim->cpu_ms > 0) {
 		lim->ticks += 1 + (si->si_overrun > 0 ? si->si_overrun : 0);
-		if ((long)lim->ticks * EDDY_LIMITS_TICK_MS > lim->cpu_ms)
-			stop(lim, EDDY_LIMIT_CPU);
+		if ((long)lim->ticks * EDDY_LUALIMITS_TICK_MS > lim->cpu_ms)
+			stop(lim, EDDY_LUALIMIT_CPU);
 	}
 	errno = saved;
 }
@@ -154,7 +154,7 @@ static int make_timer(char *errstr, size_t errstr_size)
  * a handler cannot catch the memory error and go on at the cap. */
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-	struct eddy_limits *lim = ud;
+	struct eddy_lualimits *lim = ud;
 	void *p;
 
 	if (!ptr)
@@ -166,9 +166,9 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	}
 	if (nsize > osize && lim->cap && lim->used + (nsize - osize) > lim->cap) {
 		if (lim->in_call && lim->L)
-			stop(lim, EDDY_LIMIT_MEMORY);
+			stop(lim, EDDY_LUALIMIT_MEMORY);
 		else
-			lim->hit = EDDY_LIMIT_MEMORY;
+			lim->hit = EDDY_LUALIMIT_MEMORY;
 		return NULL;
 	}
 	/* a test's refusal stands for LuaJIT's own allocator failing, which
@@ -181,9 +181,9 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
-struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes)
+struct eddy_lualimits *eddy_lualimits_new(int cpu_ms, size_t memory_bytes)
 {
-	struct eddy_limits *lim = calloc(1, sizeof *lim);
+	struct eddy_lualimits *lim = calloc(1, sizeof *lim);
 
 	if (lim) {
 		lim->cpu_ms = cpu_ms > 0 ? cpu_ms : 0;
@@ -192,14 +192,14 @@ struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes)
 	return lim;
 }
 
-void eddy_limits_destroy(struct eddy_limits *lim)
+void eddy_lualimits_destroy(struct eddy_lualimits *lim)
 {
 	free(lim);
 }
 
 /* LuaJIT's own allocator stays underneath (faster than malloc here, see
  * bench/results.md): the state is made with it and the cap put in front. */
-lua_State *eddy_limits_newstate(struct eddy_limits *lim)
+lua_State *eddy_lualimits_newstate(struct eddy_lualimits *lim)
 {
 	lua_State *L = luaL_newstate();
 
@@ -212,7 +212,7 @@ lua_State *eddy_limits_newstate(struct eddy_limits *lim)
 	return L;
 }
 
-void eddy_limits_close(struct eddy_limits *lim)
+void eddy_lualimits_close(struct eddy_lualimits *lim)
 {
 	if (!lim || !lim->L)
 		return;
@@ -223,9 +223,9 @@ void eddy_limits_close(struct eddy_limits *lim)
 	lim->L = NULL;
 }
 
-int eddy_limits_arm(struct eddy_limits *lim, char *errstr, size_t errstr_size)
+int eddy_lualimits_arm(struct eddy_lualimits *lim, char *errstr, size_t errstr_size)
 {
-	lim->hit = EDDY_LIMIT_NONE;
+	lim->hit = EDDY_LUALIMIT_NONE;
 	lim->ticks = 0;
 	lim->in_call = true;
 	if (lim->cpu_ms <= 0)
@@ -243,34 +243,34 @@ int eddy_limits_arm(struct eddy_limits *lim, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-enum eddy_limit eddy_limits_disarm(struct eddy_limits *lim)
+enum eddy_lualimit eddy_lualimits_disarm(struct eddy_lualimits *lim)
 {
-	enum eddy_limit hit;
+	enum eddy_lualimit hit;
 
 	/* no tick sets the hook after this */
 	armed = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	lim->in_call = false;
-	hit = (enum eddy_limit)lim->hit;
-	if (hit != EDDY_LIMIT_NONE) {
+	hit = (enum eddy_lualimit)lim->hit;
+	if (hit != EDDY_LUALIMIT_NONE) {
 		/* lua_sethook on every call would cost a dispatch-table update */
 		lua_sethook(lim->L, NULL, 0, 0);
-		lim->hit = EDDY_LIMIT_NONE;
+		lim->hit = EDDY_LUALIMIT_NONE;
 	}
 	return hit;
 }
 
-void eddy_limits_collect(struct eddy_limits *lim)
+void eddy_lualimits_collect(struct eddy_lualimits *lim)
 {
 	size_t cap = lim->cap;
 
 	lim->cap = 0;
 	lua_gc(lim->L, LUA_GCCOLLECT, 0);
 	lim->cap = cap;
-	lim->hit = EDDY_LIMIT_NONE;
+	lim->hit = EDDY_LUALIMIT_NONE;
 }
 
-unsigned long eddy_limits_fail_nth(unsigned long n)
+unsigned long eddy_lualimits_fail_nth(unsigned long n)
 {
 	unsigned long left = fail_countdown;
 
@@ -305,7 +305,7 @@ static const char probe_src[] = "local arm = ...\n"
                                 "pcall(spin, 1e7)\n"
                                 "return t.i\n";
 
-void eddy_limits_describe(char *buf, size_t size)
+void eddy_lualimits_describe(char *buf, size_t size)
 {
 	lua_State *L = luaL_newstate();
 	const char *version = "LuaJIT";

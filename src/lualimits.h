@@ -12,42 +12,42 @@
 
 /* How often the CPU time of a running call is looked at: a call is
  * stopped between its limit and this much CPU time later. */
-#define EDDY_LIMITS_TICK_MS 10
+#define EDDY_LUALIMITS_TICK_MS 10
 
-enum eddy_limit {
-	EDDY_LIMIT_NONE,
-	EDDY_LIMIT_CPU,    /* the call ran past its CPU time */
-	EDDY_LIMIT_MEMORY, /* an allocation would have passed the cap */
+enum eddy_lualimit {
+	EDDY_LUALIMIT_NONE,
+	EDDY_LUALIMIT_CPU,    /* the call ran past its CPU time */
+	EDDY_LUALIMIT_MEMORY, /* an allocation would have passed the cap */
 };
 
-struct eddy_limits;
+struct eddy_lualimits;
 
 /* Limits for one state: cpu_ms of CPU time per call (0: none) and
  * memory_bytes for everything the state allocates, garbage not yet
  * collected included (0: none). NULL when out of memory. */
-struct eddy_limits *eddy_limits_new(int cpu_ms, size_t memory_bytes);
-/* Call after eddy_limits_close. NULL is a no-op. */
-void eddy_limits_destroy(struct eddy_limits *lim);
+struct eddy_lualimits *eddy_lualimits_new(int cpu_ms, size_t memory_bytes);
+/* Call after eddy_lualimits_close. NULL is a no-op. */
+void eddy_lualimits_destroy(struct eddy_lualimits *lim);
 
 /* A new state whose allocations count against lim (LuaJIT's allocator
- * behind the cap). One state per lim; close it with eddy_limits_close. */
-lua_State *eddy_limits_newstate(struct eddy_limits *lim);
+ * behind the cap). One state per lim; close it with eddy_lualimits_close. */
+lua_State *eddy_lualimits_newstate(struct eddy_lualimits *lim);
 /* lua_close of lim's state (NULL or no state: nothing). */
-void eddy_limits_close(struct eddy_limits *lim);
+void eddy_lualimits_close(struct eddy_lualimits *lim);
 
 /* Starts the limits of one protected call on this thread (the first call
  * on a thread creates its CPU timer). Between arm and disarm, passing a
  * limit installs a hook on every call, return and instruction that raises
  * an error again and again, so the handler's own pcall cannot go on: the
  * host's lua_pcall returns. -1 with errstr when the timer cannot be made. */
-int eddy_limits_arm(struct eddy_limits *lim, char *errstr, size_t errstr_size);
+int eddy_lualimits_arm(struct eddy_lualimits *lim, char *errstr, size_t errstr_size);
 /* Ends the call: removes the hook, and says which limit stopped the call
- * (EDDY_LIMIT_NONE: none). Call right after the lua_pcall returns. */
-enum eddy_limit eddy_limits_disarm(struct eddy_limits *lim);
+ * (EDDY_LUALIMIT_NONE: none). Call right after the lua_pcall returns. */
+enum eddy_lualimit eddy_lualimits_disarm(struct eddy_lualimits *lim);
 
 /* A full collection with the cap lifted, for a state to be used again
  * after a memory error (LuaJIT collects no garbage before refusing). */
-void eddy_limits_collect(struct eddy_limits *lim);
+void eddy_lualimits_collect(struct eddy_lualimits *lim);
 
 /* For allocation-failure tests: the nth allocation from now (1: the next)
  * that makes a block of any state on this thread bigger is refused, as
@@ -55,12 +55,12 @@ void eddy_limits_collect(struct eddy_limits *lim);
  * cap does: the call is not stopped, the state raises "not enough memory"
  * where it was). 0 refuses none. Returns how many allocations were left
  * before the refusal set last: 0 once it happened. */
-unsigned long eddy_limits_fail_nth(unsigned long n);
+unsigned long eddy_lualimits_fail_nth(unsigned long n);
 
 /* "LuaJIT 2.1.0-beta3, JIT on, checkhook": the linked LuaJIT as handlers
  * get it. "checkhook" is measured, not assumed: a hook set while a compiled
  * loop runs stops it (LUAJIT_ENABLE_CHECKHOOK; without it the CPU limit
  * cannot stop compiled loops). */
-void eddy_limits_describe(char *buf, size_t size);
+void eddy_lualimits_describe(char *buf, size_t size);
 
 #endif

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		/* the LuaJIT handlers run on, measured: specs check the JIT is on */
 		char lj[128];
-		eddy_limits_describe(lj, sizeof lj);
+		eddy_lualimits_describe(lj, sizeof lj);
 		printf("eddy %s (%s)\n", EDDY_VERSION, lj);
 		return 0;
 	}

@@ -1121,9 +1121,9 @@ static int dispatch_failing(struct eddy_handlers *h, const struct eddy_event *e,
 	CHECK(eddy_handlers_dispatch(h, &gc_event, &failed, err, sizeof err) == 1);
 	rec_del(&rec, "t", key, strlen(key), err, sizeof err);
 	rec.upserts = 0;
-	eddy_limits_fail_nth(n);
+	eddy_lualimits_fail_nth(n);
 	int rc = eddy_handlers_dispatch(h, e, &failed, err, sizeof err);
-	bool refused = eddy_limits_fail_nth(0) == 0;
+	bool refused = eddy_lualimits_fail_nth(0) == 0;
 	int checks = test_failures;
 
 	CHECK(eddy_handlers_stack_top(h) == 0);
