@@ -22,17 +22,11 @@ int eddy_cmd_check(int argc, char **argv)
 	    {.name = "config", .letter = 'c', .value = &path},
 	    {0},
 	};
-	int status, operand = eddy_cli_parse(argc, argv, opts, usage, &status);
+	int status;
+	struct eddy_config *conf = eddy_cli_start(argc, argv, opts, usage, &path, 1, &status);
 
-	if (operand < 0)
-		return status;
-	if (operand != argc) {
-		usage(stderr);
-		return 2;
-	}
-	struct eddy_config *conf = eddy_cli_config(path);
 	if (!conf)
-		return 1;
+		return status;
 	char err[1024];
 	int rc = 1;
 	struct eddy_actions none = {0};

@@ -115,3 +115,22 @@ misuse:
 	*status = 2;
 	return -1;
 }
+
+struct eddy_config *eddy_cli_start(int argc, char **argv, const struct eddy_cli_opt *opts,
+                                   void (*usage)(FILE *f), const char *const *path,
+                                   int bad_config, int *status)
+{
+	struct eddy_config *conf;
+	int operand = eddy_cli_parse(argc, argv, opts, usage, status);
+
+	if (operand < 0)
+		return NULL;
+	if (operand != argc) {
+		usage(stderr);
+		*status = 2;
+		return NULL;
+	}
+	if (!(conf = eddy_cli_config(*path)))
+		*status = bad_config;
+	return conf;
+}

@@ -40,6 +40,15 @@ struct eddy_cli_opt {
 int eddy_cli_parse(int argc, char **argv, const struct eddy_cli_opt *opts, void (*usage)(FILE *f),
                    int *status);
 
+/* eddy_cli_parse for a subcommand without operands, then its config
+ * (eddy_cli_config of *path, which an option of opts sets). Returns the
+ * config, or NULL when the command ends at once with exit status *status:
+ * 0 after --help, 2 after misuse, bad_config when the config does not
+ * load. */
+struct eddy_config *eddy_cli_start(int argc, char **argv, const struct eddy_cli_opt *opts,
+                                   void (*usage)(FILE *f), const char *const *path,
+                                   int bad_config, int *status);
+
 int eddy_cmd_run(int argc, char **argv);
 int eddy_cmd_dev(int argc, char **argv);
 int eddy_cmd_replay(int argc, char **argv);

@@ -21,17 +21,11 @@ int eddy_cmd_config(int argc, char **argv)
 	    {.name = "config", .letter = 'c', .value = &path},
 	    {0},
 	};
-	int status, operand = eddy_cli_parse(argc, argv, opts, usage, &status);
+	int status;
+	struct eddy_config *conf = eddy_cli_start(argc, argv, opts, usage, &path, 2, &status);
 
-	if (operand < 0)
-		return status;
-	if (operand != argc) {
-		usage(stderr);
-		return 2;
-	}
-	struct eddy_config *conf = eddy_cli_config(path);
 	if (!conf)
-		return 2;
+		return status;
 	eddy_config_write(conf, stdout);
 	eddy_config_destroy(conf);
 	return 0;

@@ -92,17 +92,11 @@ int eddy_cmd_dev(int argc, char **argv)
 	    {.name = "exit-at-end", .flag = &ko.exit_at_end},
 	    {0},
 	};
-	int status, operand = eddy_cli_parse(argc, argv, opts, usage, &status);
+	int status;
+	struct eddy_config *conf = eddy_cli_start(argc, argv, opts, usage, &path, 2, &status);
 
-	if (operand < 0)
-		return status;
-	if (operand != argc) {
-		usage(stderr);
-		return 2;
-	}
-	struct eddy_config *conf = eddy_cli_config(path);
 	if (!conf)
-		return 2;
+		return status;
 	ko.pipeline.observe = eddy_pipeline_print;
 	ko.pipeline.observe_ud = stdout;
 

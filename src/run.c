@@ -21,17 +21,11 @@ int eddy_cmd_run(int argc, char **argv)
 	    {.name = "exit-at-end", .flag = &ko.exit_at_end},
 	    {0},
 	};
-	int rc, operand = eddy_cli_parse(argc, argv, opts, usage, &rc);
+	int rc;
+	struct eddy_config *conf = eddy_cli_start(argc, argv, opts, usage, &path, 2, &rc);
 
-	if (operand < 0)
-		return rc;
-	if (operand != argc) {
-		usage(stderr);
-		return 2;
-	}
-	struct eddy_config *conf = eddy_cli_config(path);
 	if (!conf)
-		return 2;
+		return rc;
 	eddy_cli_signals();
 	char err[1024];
 	rc = eddy_kafka_run(conf, &ko, err, sizeof err);
