@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* Longest part of a quoted value a reason shows: a reason is one log line
  * and one Kafka header, not a copy of the record. */
 #define QUOTE_MAX 64
@@ -43,61 +45,6 @@ static void put(struct reason *r, const char *s, size_t n)
 	r->buf[r->len] = '\0';
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most len bytes), with
- * its code point in *cp, or 0 when s does not start one (overlong forms,
- * surrogates and values past U+10FFFF are not well-formed). */
-static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c;
-	size_t n, i;
-
-	if (!len)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-bool eddy_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-	size_t n;
-
-	while (len) {
-		n = utf8_seq(p, len, &cp);
-		if (!n)
-			return false;
-		p += n;
-		len -= n;
-	}
-	return true;
-}
-
 /* Appends s[0..len) so that the reason stays one printable line: control
  * characters (C0, DEL, C1) and bytes that are not UTF-8 become escapes.
  * quoted: also escapes '"' and '\\', and shows at most QUOTE_MAX bytes of s
@@ -112,7 +59,7 @@ static void put_escaped(struct reason *r, const char *s, size_t len, bool quoted
 	if (quoted)
 		put(r, "\"", 1);
 	while (i < len) {
-		n = utf8_seq(p + i, len - i, &cp);
+		n = eddy_utf8_decode(s + i, len - i, &cp);
 		if (quoted && i + (n ? n : 1) > QUOTE_MAX)
 			break;
 		if (!n) {

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "regex.h"
+#include "utf8.h"
 
 /* ---- characters ------------------------------------------------------- */
 
@@ -37,39 +38,6 @@ static bool is_unreserved(unsigned char c)
 static bool is_sub_delim(unsigned char c)
 {
 	return c && strchr("!$&'()*+,;=", c) != NULL;
-}
-
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes) with its
- * code point in *cp, or 0 (overlong forms, surrogates, past U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c, min;
-	if (!n)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
 }
 
 /* RFC 3987 ucschar (and iprivate when priv): the non-ASCII code points an
@@ -340,7 +308,7 @@ static bool hostname(const char *s, size_t len)
 static size_t idn_dot(const unsigned char *s, size_t n)
 {
 	uint32_t cp;
-	size_t k = utf8_seq(s, n, &cp);
+	size_t k = eddy_utf8_decode((const char *)s, n, &cp);
 	return k && (cp == '.' || cp == 0x3002 || cp == 0xff0e || cp == 0xff61) ? k : 0;
 }
 
@@ -362,7 +330,7 @@ static bool idn_label(const unsigned char *s, size_t n, size_t *alen)
 	if (n >= sizeof buf)
 		return false;
 	for (size_t i = 0, k; i < n; i += k) {
-		if (!(k = utf8_seq(s + i, n - i, &cp)))
+		if (!(k = eddy_utf8_decode((const char *)s + i, n - i, &cp)))
 			return false;
 		/* libidn2 reads C strings: no NUL, nor other non-LDH ASCII */
 		if (cp < 0x80 && !is_ldh((unsigned char)cp))
@@ -432,7 +400,7 @@ static bool mailbox(const char *str, size_t len, bool intl)
 				if (++i >= len || s[i] < 32 || s[i] > 126)
 					return false;
 			} else if (s[i] >= 0x80 && intl) {
-				size_t k = utf8_seq(s + i, len - i, &cp);
+				size_t k = eddy_utf8_decode(str + i, len - i, &cp);
 				if (!k)
 					return false;
 				i += k - 1;
@@ -453,7 +421,7 @@ static bool mailbox(const char *str, size_t len, bool intl)
 				continue;
 			}
 			if (s[i] >= 0x80 && intl) {
-				size_t k = utf8_seq(s + i, len - i, &cp);
+				size_t k = eddy_utf8_decode(str + i, len - i, &cp);
 				if (!k)
 					return false;
 				i += k - 1;
@@ -495,7 +463,7 @@ static bool uri_chars(const unsigned char *s, size_t i, size_t end, const char *
 				return false;
 			i += 3;
 		} else if (c >= 0x80) {
-			size_t k = iri ? utf8_seq(s + i, end - i, &cp) : 0;
+			size_t k = iri ? eddy_utf8_decode((const char *)s + i, end - i, &cp) : 0;
 			if (!k || !is_ucschar(cp, priv))
 				return false;
 			i += k;
@@ -668,7 +636,7 @@ static bool uri_template(const char *str, size_t len)
 				return false;
 			i += 3;
 		} else if (c >= 0x80) {
-			size_t k = utf8_seq(s + i, len - i, &cp);
+			size_t k = eddy_utf8_decode(str + i, len - i, &cp);
 			if (!k || !is_ucschar(cp, true))
 				return false;
 			i += k;

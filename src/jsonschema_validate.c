@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "jsonschema_format.h"
 #include "jsonschema_int.h"
+#include "utf8.h"
 
 /* One entry of the dynamic scope: the schema resources evaluation went
  * through, innermost first ($dynamicRef, $recursiveRef look outward). */
@@ -403,15 +404,6 @@ static bool multiple_of(const struct eddy_json *x, const struct kw *w)
 		return fmod(fabs(v), m) == 0;
 	/* 0.0075 / 0.0001 is 74.99999999999999: a few ulps from an integer */
 	return fabs(q - nearbyint(q)) <= 8 * DBL_EPSILON * fmax(1.0, fabs(q));
-}
-
-static uint64_t utf8_len(const char *s, uint32_t n)
-{
-	uint64_t c = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		c += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return c;
 }
 
 static bool is_false(const struct eddy_jsonschema *s)
@@ -857,7 +849,7 @@ static bool check_length(struct vctx *c, const struct eddy_jsonschema *n, const 
 	 * their byte length alone. */
 	if (w->op == OP_MAX_LENGTH ? v->len <= w->u.count : v->len / 4 >= w->u.count)
 		return true;
-	len = utf8_len(v->u.s, v->len);
+	len = eddy_utf8_count(v->u.s, v->len);
 	return (w->op == OP_MAX_LENGTH ? len <= w->u.count : len >= w->u.count) ||
 	       fail_kw(c, n, w, v, len);
 }

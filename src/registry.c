@@ -17,6 +17,7 @@
 #include "json.h"
 #include "log.h"
 #include "text.h"
+#include "utf8.h"
 
 /* A registry answer is a schema and its metadata; anything bigger is a broken
  * server or proxy, and must not grow the consumer's memory without end. */
@@ -132,16 +133,9 @@ static char *strf(const char *fmt, ...)
  * most MESSAGE_MAX bytes, never ending inside a UTF-8 sequence. */
 static void quote_message(char *out, size_t size, const char *msg)
 {
-	size_t n = strlen(msg), i;
+	size_t n = eddy_utf8_cut(msg, strlen(msg), MESSAGE_MAX < size - 1 ? MESSAGE_MAX : size - 1);
 
-	if (n > MESSAGE_MAX)
-		n = MESSAGE_MAX;
-	if (n >= size)
-		n = size - 1;
-	if (n < strlen(msg))
-		while (n && ((unsigned char)msg[n] & 0xc0) == 0x80)
-			n--;
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		out[i] = (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f ? ' ' : msg[i];
 	out[n] = '\0';
 }

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "envelope.h"
 #include "log.h"
+#include "utf8.h"
 
 struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr, size_t errstr_size)
 {

@@ -1,0 +1,168 @@
+/* test_utf8.c - the UTF-8 decoder against Unicode's table of well-formed
+ * byte sequences (Table 3-7), over every sequence of up to three bytes and
+ * the four-byte ones that differ where the table does; counting and
+ * cutting at sequence boundaries. */
+#include <stdint.h>
+#include <string.h>
+
+#include "test.h"
+#include "utf8.h"
+
+/* Table 3-7 of The Unicode Standard, written as ranges of bytes rather than
+ * as arithmetic on code points: the length of the well-formed sequence at
+ * s (n bytes), or 0. */
+static size_t table_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* One byte string against the table: same length, and a code point that
+ * encodes back to the same bytes. */
+static int agrees(const unsigned char *s, size_t n)
+{
+	uint32_t cp = 0xffffffff;
+	size_t got = eddy_utf8_decode((const char *)s, n, &cp), want = table_len(s, n);
+
+	if (got != want)
+		return 0;
+	if (!got)
+		return cp == 0xffffffff; /* untouched */
+	if (got == 1)
+		return cp == s[0];
+	/* the payload bits, most significant first */
+	uint32_t back = s[0] & (0x7f >> got);
+	for (size_t i = 1; i < got; i++)
+		back = back << 6 | (s[i] & 0x3f);
+	return back == cp;
+}
+
+static void test_against_table(void)
+{
+	static const unsigned char edges[] = {0x00, 0x7f, 0x80, 0x8f, 0x90,
+	                                      0x9f, 0xa0, 0xbf, 0xc0, 0xff};
+	unsigned char s[4];
+	unsigned long bad = 0;
+
+	for (unsigned a = 0; a < 256; a++) {
+		s[0] = (unsigned char)a;
+		bad += !agrees(s, 1);
+		for (unsigned b = 0; b < 256; b++) {
+			s[1] = (unsigned char)b;
+			bad += !agrees(s, 2);
+			for (unsigned c = 0; c < 256; c++) {
+				s[2] = (unsigned char)c;
+				bad += !agrees(s, 3);
+			}
+			for (size_t c = 0; c < sizeof edges; c++) {
+				for (size_t d = 0; d < sizeof edges; d++) {
+					s[2] = edges[c];
+					s[3] = edges[d];
+					bad += !agrees(s, 4);
+				}
+			}
+		}
+	}
+	CHECK(bad == 0);
+}
+
+static int decodes(const char *s, size_t n, uint32_t want)
+{
+	uint32_t cp;
+
+	return eddy_utf8_decode(s, n, &cp) == n && cp == want;
+}
+
+static void test_known(void)
+{
+	uint32_t cp;
+
+	CHECK(decodes("\0", 1, 0)); /* NUL is text here; callers refuse it */
+	CHECK(decodes("\x7f", 1, 0x7f));
+	CHECK(decodes("\xc2\x80", 2, 0x80));
+	CHECK(decodes("\xc3\xa9", 2, 0xe9));
+	CHECK(decodes("\xe0\xa0\x80", 3, 0x800));
+	CHECK(decodes("\xed\x9f\xbf", 3, 0xd7ff));
+	CHECK(decodes("\xee\x80\x80", 3, 0xe000));
+	CHECK(decodes("\xef\xbf\xbf", 3, 0xffff));
+	CHECK(decodes("\xf0\x90\x80\x80", 4, 0x10000));
+	CHECK(decodes("\xf4\x8f\xbf\xbf", 4, 0x10ffff));
+
+	CHECK(!eddy_utf8_decode("", 0, &cp));
+	CHECK(!eddy_utf8_decode("\xc0\x80", 2, &cp));         /* overlong NUL */
+	CHECK(!eddy_utf8_decode("\xc1\xbf", 2, &cp));         /* overlong */
+	CHECK(!eddy_utf8_decode("\xe0\x9f\xbf", 3, &cp));     /* overlong */
+	CHECK(!eddy_utf8_decode("\xf0\x8f\xbf\xbf", 4, &cp)); /* overlong */
+	CHECK(!eddy_utf8_decode("\xed\xa0\x80", 3, &cp));     /* U+D800 */
+	CHECK(!eddy_utf8_decode("\xed\xbf\xbf", 3, &cp));     /* U+DFFF */
+	CHECK(!eddy_utf8_decode("\xf4\x90\x80\x80", 4, &cp)); /* U+110000 */
+	CHECK(!eddy_utf8_decode("\xf8\x88\x80\x80\x80", 5, &cp));
+	CHECK(!eddy_utf8_decode("\x80", 1, &cp));
+	CHECK(!eddy_utf8_decode("\xc3", 1, &cp)); /* cut short */
+	CHECK(!eddy_utf8_decode("\xe2\x82", 2, &cp));
+	CHECK(!eddy_utf8_decode("\xc3\xa9", 1, &cp)); /* len, not the NUL, ends it */
+}
+
+static void test_valid(void)
+{
+	CHECK(eddy_utf8_valid("", 0));
+	CHECK(eddy_utf8_valid(NULL, 0));
+	CHECK(eddy_utf8_valid("caf\xc3\xa9 \xf0\x9f\x90\xb2", 10));
+	CHECK(eddy_utf8_valid("a\0b", 3));
+	CHECK(!eddy_utf8_valid("caf\xc3", 4));
+	CHECK(!eddy_utf8_valid("t\xff", 2));
+	CHECK(!eddy_utf8_valid("\xed\xa0\x80\xed\xb0\x80", 6)); /* CESU-8 pair */
+}
+
+static void test_count_and_cut(void)
+{
+	const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb2"; /* a é € 🐲 */
+
+	CHECK(eddy_utf8_count(s, 0) == 0);
+	CHECK(eddy_utf8_count(s, 10) == 4);
+	CHECK(eddy_utf8_count("\0\0", 2) == 2);
+
+	CHECK(eddy_utf8_cut(s, 10, 100) == 10);
+	CHECK(eddy_utf8_cut(s, 10, 10) == 10);
+	CHECK(eddy_utf8_cut(s, 10, 9) == 6); /* not inside the dragon */
+	CHECK(eddy_utf8_cut(s, 10, 6) == 6);
+	CHECK(eddy_utf8_cut(s, 10, 5) == 3);
+	CHECK(eddy_utf8_cut(s, 10, 2) == 1);
+	CHECK(eddy_utf8_cut(s, 10, 1) == 1);
+	CHECK(eddy_utf8_cut(s, 10, 0) == 0);
+	CHECK(eddy_utf8_cut("\x80\x80\x80", 3, 2) == 0); /* no start byte at all */
+}
+
+int main(void)
+{
+	test_against_table();
+	test_known();
+	test_valid();
+	test_count_and_cut();
+	return test_report("test_utf8");
+}
