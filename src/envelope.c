@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "glob_match.h"
 #include "utf8.h"
 
 /* Longest part of a quoted value a reason shows: a reason is one log line
@@ -221,7 +222,7 @@ static const char *kind(const struct eddy_json *v)
 	return v->type == EDDY_JSON_INT ? "number" : eddy_json_type_name(v->type);
 }
 
-/* ---- RFC 3339 and glob ----------------------------------------------- */
+/* ---- RFC 3339 ---------------------------------------------------------- */
 
 /* The value of n ASCII digits at s, or -1. */
 static int digits(const char *s, size_t n)
@@ -284,47 +285,6 @@ bool eddy_envelope_rfc3339(const char *s, size_t len)
 		return hour >= 0 && hour <= 23 && s[i + 3] == ':' && minute >= 0 && minute <= 59;
 	}
 	return false;
-}
-
-/* Whether p[i] is a wildcard: lit (a bitmap over p, or NULL) marks bytes
- * that came from a substituted tenant and are always literal. */
-static bool is_star(const char *p, const uint8_t *lit, size_t i)
-{
-	return p[i] == '*' && !(lit && ((lit[i / 8] >> (i % 8)) & 1));
-}
-
-/* Matches p[0..plen) against s[0..len). Iterative: on a mismatch only the
- * most recent '*' is retried one byte further, which is enough because an
- * earlier star never needs to cover more (O(plen*len) at worst, no
- * exponential backtracking). */
-static bool glob(const char *p, size_t plen, const uint8_t *lit, const char *s, size_t len)
-{
-	size_t pi = 0, si = 0, star_p = 0, star_s = 0;
-	bool star = false;
-
-	while (si < len) {
-		if (pi < plen && is_star(p, lit, pi)) {
-			star = true;
-			star_p = ++pi;
-			star_s = si;
-		} else if (pi < plen && p[pi] == s[si]) {
-			pi++;
-			si++;
-		} else if (star) {
-			pi = star_p;
-			si = ++star_s;
-		} else {
-			return false;
-		}
-	}
-	while (pi < plen && is_star(p, lit, pi))
-		pi++;
-	return pi == plen;
-}
-
-bool eddy_glob_match(const char *pattern, const char *s, size_t len)
-{
-	return glob(pattern, strlen(pattern), NULL, s ? s : "", s ? len : 0);
 }
 
 /* ---- decoding ---------------------------------------------------------- */
@@ -607,7 +567,7 @@ static int check_topic(const struct eddy_envelope_conf *conf, const struct eddy_
 		}
 		pat = hit + sizeof var - 1;
 	}
-	if (glob(buf, n, lit, topic, strlen(topic)))
+	if (eddy_glob_match_lit(buf, n, lit, topic, strlen(topic)))
 		return 0;
 	if (!strstr(conf->tenant_topic_pattern, var))
 		return fail(r, "topic %q does not match pattern %q", topic, strlen(topic),

@@ -84,8 +84,4 @@ int eddy_envelope_decode(const struct eddy_envelope_conf *conf, struct eddy_json
  * "2025-01-14T12:30:00Z", "2025-01-14T12:30:00.123+02:00". */
 bool eddy_envelope_rfc3339(const char *s, size_t len);
 
-/* Glob match: '*' matches any run of characters (including none), every
- * other character itself. */
-bool eddy_glob_match(const char *pattern, const char *s, size_t len);
-
 #endif

@@ -21,6 +21,7 @@
 #include <luajit.h>
 #include <lualib.h>
 
+#include "glob_match.h"
 #include "json.h"
 #include "lualimits.h"
 #include "log.h"

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "avro.h"
+#include "glob_match.h"
 #include "log.h"
 #include "readfile.h"
 #include "registry.h"

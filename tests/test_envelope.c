@@ -631,51 +631,6 @@ static void test_reason_quoting(void)
 	}
 }
 
-static bool glob(const char *pattern, const char *s)
-{
-	return eddy_glob_match(pattern, s, strlen(s));
-}
-
-static void test_glob(void)
-{
-	char many_a[200], many_star[120];
-
-	CHECK(glob("*", ""));
-	CHECK(glob("*", "anything"));
-	CHECK(glob("a*", "a"));
-	CHECK(glob("a*", "abc"));
-	CHECK(!glob("a*", "ba"));
-	CHECK(glob("*b", "b"));
-	CHECK(glob("*b", "aab"));
-	CHECK(!glob("*b", "ba"));
-	CHECK(glob("a*b*c", "abc"));
-	CHECK(glob("a*b*c", "a-b-c"));
-	CHECK(glob("a*b*c", "abbbcbc"));
-	CHECK(!glob("a*b*c", "acb"));
-	CHECK(!glob("a*b*c", "abcd"));
-	CHECK(glob("orders", "orders"));
-	CHECK(!glob("orders", "orders2"));
-	CHECK(!glob("orders", "order"));
-	CHECK(glob("", ""));
-	CHECK(!glob("", "a"));
-	CHECK(glob("**", ""));
-	CHECK(glob("a**b", "ab"));
-	CHECK(!glob("a?", "ab")); /* '?' is itself */
-	CHECK(glob("a?", "a?"));
-	CHECK(eddy_glob_match("*", NULL, 0));
-	CHECK(eddy_glob_match("ab", "abc", 2));
-
-	/* a pattern that backtracks exponentially in a recursive matcher */
-	memset(many_a, 'a', sizeof many_a - 1);
-	many_a[sizeof many_a - 1] = '\0';
-	for (size_t i = 0; i < 50; i++) {
-		many_star[2 * i] = 'a';
-		many_star[2 * i + 1] = '*';
-	}
-	strcpy(many_star + 100, "b");
-	CHECK(!glob(many_star, many_a));
-}
-
 static void test_extensions(void)
 {
 	char value[4096];
@@ -899,7 +854,6 @@ int main(void)
 	test_tenant();
 	test_topic_pattern();
 	test_reason_quoting();
-	test_glob();
 	test_extensions();
 	test_binary_extensions();
 	test_torture();
