@@ -88,17 +88,7 @@ describe("eddy run with the postgres store", function()
   end)
 
   it("keeps retrying while the server is down, and loses nothing once it is back", function()
-    local records, expect = {}, {}
-    for i = 1, 4000 do
-      local key = "ORD-" .. (i % 300)
-      if i % 97 == 0 then
-        records[#records + 1] = { key, nil }
-        expect[key] = nil
-      else
-        records[#records + 1] = { key, t.event(key, i) }
-        expect[key] = i
-      end
-    end
+    local records, expect = t.churn_stream(4000, 300)
     t.produce(mock, "restart", records, dir)
     t.handlers(dir .. "/slow", { ["orders.lua"] = t.slow_handler(0.0008) })
     local dsn = database("restart")

@@ -110,17 +110,7 @@ return {
   end)
 
   it("ends in the same state after kill -9 and a restart, nothing missing", function()
-    local records, expect = {}, {}
-    for i = 1, 6000 do
-      local key = "ORD-" .. (i % 500)
-      if i % 97 == 0 then
-        records[#records + 1] = { key, nil }
-        expect[key] = nil
-      else
-        records[#records + 1] = { key, t.event(key, i) }
-        expect[key] = i
-      end
-    end
+    local records, expect = t.churn_stream(6000, 500)
     t.produce(mock, "restart", records, dir)
     -- slow enough that the kill lands mid-stream
     t.handlers(dir .. "/slow", { ["orders.lua"] = t.slow_handler(0.0003) })

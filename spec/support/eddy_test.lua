@@ -282,6 +282,25 @@ function _M.snapshot_stream()
   return records, expect
 end
 
+-- n changes to the given number of keys, in turn: a new version of the
+-- key (its data.version is the change's number) or, every 97th change, its
+-- tombstone. Returns the records and the version each key ends with (nil:
+-- deleted).
+function _M.churn_stream(n, keys)
+  local records, expect = {}, {}
+  for i = 1, n do
+    local key = "ORD-" .. (i % keys)
+    if i % 97 == 0 then
+      records[#records + 1] = { key, nil }
+      expect[key] = nil
+    else
+      records[#records + 1] = { key, _M.event(key, i) }
+      expect[key] = i
+    end
+  end
+  return records, expect
+end
+
 -- Rows of a query as a list of tables (sqlite3 -json).
 function _M.query(db, sql)
   local rc, out = _M.sh("sqlite3 -json " .. shell_quote(db) .. " " .. shell_quote(sql), true)
