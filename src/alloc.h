@@ -1,7 +1,8 @@
 /* alloc.h - malloc, calloc and realloc for the modules that must live
- * through running out of memory at run time (the schema validator and its
- * regexes), with failures a test can ask for: the Nth allocation of the
- * calling thread from now on fails, as in curl's "torture" tests.
+ * through running out of memory at run time (the schema validator, its
+ * regexes and hash maps), with failures a test can ask for: the Nth
+ * allocation of the calling thread from now on fails, as in curl's
+ * "torture" tests.
  * Production never asks; what it pays is one thread-local test per call. */
 #ifndef EDDY_ALLOC_H
 #define EDDY_ALLOC_H

@@ -50,7 +50,7 @@ const struct eddy_jsonschema *eddy_jsonschema_add(struct eddy_jsonschema_set *se
 		uri = gen;
 	}
 	if ((base = eddy_jsonschema_uri_resolve(set, uri, "")) &&
-	    ((res = eddy_jsonschema_smap_get(&set->resources, base)) == NULL ||
+	    ((res = eddy_hashmap_get(&set->resources, base)) == NULL ||
 	     eddy_jsonschema_lost(res->root)))
 		res = eddy_jsonschema_load(set, text, len, base, errstr, errstr_size);
 	return finish(set, res ? res->root : NULL, base ? base : uri, errstr, errstr_size);

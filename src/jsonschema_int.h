@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hashmap.h"
 #include "jsonschema.h"
 #include "regex.h"
 
@@ -229,24 +230,6 @@ static inline bool eddy_jsonschema_lost(const struct eddy_jsonschema *n)
 	return !n || n->state == NODE_LOST;
 }
 
-/* String-keyed and pointer-keyed hash maps (open addressing). */
-struct smap_ent {
-	const char *key;
-	void *val;
-};
-struct smap {
-	struct smap_ent *v;
-	size_t cap, n;
-};
-struct pmap_ent {
-	const void *key;
-	void *val;
-};
-struct pmap {
-	struct pmap_ent *v;
-	size_t cap, n;
-};
-
 struct arena_chunk;
 struct regex_link;
 
@@ -261,8 +244,8 @@ struct eddy_jsonschema_set {
 	struct arena_chunk *arena;
 	struct eddy_json_doc *parser;
 	struct regex_link *regexes;      /* every compiled regex, freed with the set */
-	struct smap resources;           /* absolute URI without fragment -> resource */
-	struct pmap nodes;               /* JSON value of the schema -> node */
+	struct eddy_hashmap resources;   /* absolute URI without fragment -> resource */
+	struct eddy_hashmap nodes;       /* JSON value of the schema (pointer) -> node */
 	struct eddy_jsonschema *pending; /* nodes to compile */
 	struct eddy_jsonschema *batch;   /* nodes compiled by this add or lookup */
 	unsigned n_generated;
@@ -297,13 +280,11 @@ char *eddy_jsonschema_strndup(struct eddy_jsonschema_set *set, const char *s, si
 char *eddy_jsonschema_strdup(struct eddy_jsonschema_set *set, const char *s);
 /* The set frees re with itself; -1 (re freed now) when out of memory. */
 int eddy_jsonschema_keep_regex(struct eddy_jsonschema_set *set, struct eddy_regex *re);
-/* Keys are borrowed for as long as the map lives (set memory). */
-void *eddy_jsonschema_smap_get(const struct smap *m, const char *key);
-int eddy_jsonschema_smap_put(struct eddy_jsonschema_set *set, struct smap *m, const char *key,
-                             void *val);
-void *eddy_jsonschema_pmap_get(const struct pmap *m, const void *key);
-int eddy_jsonschema_pmap_put(struct eddy_jsonschema_set *set, struct pmap *m, const void *key,
-                             void *val);
+/* eddy_hashmap_put into one of the set's maps (set->resources, set->nodes),
+ * marking set->oom when it fails; keys are set memory, so they live as long
+ * as the map. Look-ups are plain eddy_hashmap_get. */
+int eddy_jsonschema_map_put(struct eddy_jsonschema_set *set, struct eddy_hashmap *m,
+                            const void *key, void *val);
 
 /* jsonschema_uri.c: ref resolved against base (RFC 3986 section 5.2) into
  * the set's memory; NULL when out of memory. */

@@ -76,7 +76,7 @@ static struct schema_resource *resource_new(struct eddy_jsonschema_set *set, con
 		return NULL;
 	r->dialect = d;
 	r->vocabs = VOCAB_ALL;
-	return eddy_jsonschema_smap_put(set, &set->resources, r->uri, r) == 0 ? r : NULL;
+	return eddy_jsonschema_map_put(set, &set->resources, r->uri, r) == 0 ? r : NULL;
 }
 
 /* A pointer token escaped for a URI fragment: "~" "/" as ~0 ~1, and
@@ -133,7 +133,7 @@ static struct eddy_jsonschema *node_new(struct eddy_jsonschema_set *set, const s
 	n->dialect = d;
 	n->vocabs = vocabs;
 	/* registered once whole: found by its value, and to be compiled */
-	if (eddy_jsonschema_pmap_put(set, &set->nodes, v, n) != 0)
+	if (eddy_jsonschema_map_put(set, &set->nodes, v, n) != 0)
 		return NULL;
 	n->next_pending = set->pending;
 	set->pending = n;
@@ -310,7 +310,7 @@ static struct eddy_jsonschema *scan(struct eddy_jsonschema_set *set, const struc
                                     struct schema_resource *res, const char *ptr,
                                     enum eddy_jsonschema_dialect d, uint8_t vocabs)
 {
-	struct eddy_jsonschema *n = eddy_jsonschema_pmap_get(&set->nodes, v);
+	struct eddy_jsonschema *n = eddy_hashmap_get(&set->nodes, v);
 	const struct eddy_json *id, *sch, *a;
 	const char *frag_anchor = NULL, *bad_vocab = NULL;
 	bool new_meta = false;
@@ -359,7 +359,7 @@ static struct eddy_jsonschema *scan(struct eddy_jsonschema_set *set, const struc
 			frag_anchor = hash + 1;
 		}
 		if (strcmp(abs, res->uri) != 0 || !*ptr) {
-			struct schema_resource *r = eddy_jsonschema_smap_get(&set->resources, abs);
+			struct schema_resource *r = eddy_hashmap_get(&set->resources, abs);
 
 			if ((!r || r->root) && !(r = resource_new(set, abs, d)))
 				return NULL;
@@ -398,7 +398,7 @@ struct eddy_jsonschema *eddy_jsonschema_node_at(struct eddy_jsonschema_set *set,
                                                 const struct eddy_json *v, const char *key,
                                                 size_t key_len)
 {
-	struct eddy_jsonschema *n = eddy_jsonschema_pmap_get(&set->nodes, v);
+	struct eddy_jsonschema *n = eddy_hashmap_get(&set->nodes, v);
 	const char *p;
 
 	if (!eddy_jsonschema_lost(n))
@@ -464,7 +464,7 @@ struct schema_resource *eddy_jsonschema_load(struct eddy_jsonschema_set *set, co
 	if (!(copy = eddy_jsonschema_alloc(set, sizeof(*copy))) || copy_json(set, copy, root) ||
 	    !(res = resource_new(set, uri, set->opts.default_dialect)) ||
 	    !(n = scan(set, copy, res, "", res->dialect, VOCAB_ALL)) ||
-	    (n->res != res && eddy_jsonschema_smap_put(set, &set->resources, res->uri, n->res))) {
+	    (n->res != res && eddy_jsonschema_map_put(set, &set->resources, res->uri, n->res))) {
 		eddy_errf(errstr, errstr_size, "%s: out of memory", uri);
 		return NULL;
 	}
@@ -540,7 +540,7 @@ struct eddy_jsonschema *eddy_jsonschema_find(struct eddy_jsonschema_set *set, co
 {
 	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "";
 	char *base = eddy_jsonschema_strndup(set, uri, hash ? (size_t)(hash - uri) : strlen(uri));
-	struct schema_resource *res = base ? eddy_jsonschema_smap_get(&set->resources, base) : NULL;
+	struct schema_resource *res = base ? eddy_hashmap_get(&set->resources, base) : NULL;
 	struct eddy_jsonschema *n = NULL;
 
 	if (!base)
@@ -564,7 +564,7 @@ struct eddy_jsonschema *eddy_jsonschema_find(struct eddy_jsonschema_set *set, co
 			eddy_errf(errstr, errstr_size, "no schema at \"%s\"", uri);
 			return NULL;
 		}
-		n = eddy_jsonschema_pmap_get(&set->nodes, v);
+		n = eddy_hashmap_get(&set->nodes, v);
 		if (eddy_jsonschema_lost(n) &&
 		    !(n = scan(set, v, res, frag, res->dialect, res->vocabs)))
 			goto oom;

@@ -1,7 +1,7 @@
 /* jsonschema_set.c - a schema set and its memory: the arena that holds
- * every compiled schema until the set goes, the string- and pointer-keyed
- * maps that find resources and nodes, and the compiled regexes the set
- * frees. A leaf: it calls no other part of the validator. */
+ * every compiled schema until the set goes, putting into the maps that find
+ * resources and nodes, and the compiled regexes the set frees. A leaf: it
+ * calls no other part of the validator. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,122 +93,15 @@ int eddy_jsonschema_keep_regex(struct eddy_jsonschema_set *set, struct eddy_rege
 	return 0;
 }
 
-/* ---- hash maps (open addressing, linear probing) ---- */
+/* ---- maps ---- */
 
-static uint64_t hash_bytes(const void *p, size_t n)
+int eddy_jsonschema_map_put(struct eddy_jsonschema_set *set, struct eddy_hashmap *m,
+                            const void *key, void *val)
 {
-	const unsigned char *s = p;
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 1099511628211ULL;
-	return h;
-}
-
-void *eddy_jsonschema_smap_get(const struct smap *m, const char *key)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t i = hash_bytes(key, strlen(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->v[i].key)
-			return NULL;
-		if (strcmp(m->v[i].key, key) == 0)
-			return m->v[i].val;
-	}
-}
-
-/* Puts into a table with room. */
-static void smap_set(struct smap *m, const char *key, void *val)
-{
-	for (size_t i = hash_bytes(key, strlen(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->v[i].key) {
-			m->v[i].key = key;
-			m->v[i].val = val;
-			m->n++;
-			return;
-		}
-		if (strcmp(m->v[i].key, key) == 0) {
-			m->v[i].val = val;
-			return;
-		}
-	}
-}
-
-int eddy_jsonschema_smap_put(struct eddy_jsonschema_set *set, struct smap *m, const char *key,
-                             void *val)
-{
-	if ((m->n + 1) * 2 > m->cap) {
-		struct smap old = *m;
-		size_t cap = old.cap ? old.cap * 2 : 64;
-		struct smap_ent *v = eddy_alloc_calloc(cap, sizeof(*v));
-
-		/* the map stays as it was */
-		if (!v) {
-			set->oom = true;
-			return -1;
-		}
-		m->v = v;
-		m->cap = cap;
-		m->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.v[i].key)
-				smap_set(m, old.v[i].key, old.v[i].val);
-		free(old.v);
-	}
-	smap_set(m, key, val);
-	return 0;
-}
-
-void *eddy_jsonschema_pmap_get(const struct pmap *m, const void *key)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t i = hash_bytes(&key, sizeof(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->v[i].key)
-			return NULL;
-		if (m->v[i].key == key)
-			return m->v[i].val;
-	}
-}
-
-static void pmap_set(struct pmap *m, const void *key, void *val)
-{
-	for (size_t i = hash_bytes(&key, sizeof(key)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->v[i].key) {
-			m->v[i].key = key;
-			m->v[i].val = val;
-			m->n++;
-			return;
-		}
-		if (m->v[i].key == key) {
-			m->v[i].val = val;
-			return;
-		}
-	}
-}
-
-int eddy_jsonschema_pmap_put(struct eddy_jsonschema_set *set, struct pmap *m, const void *key,
-                             void *val)
-{
-	if ((m->n + 1) * 2 > m->cap) {
-		struct pmap old = *m;
-		size_t cap = old.cap ? old.cap * 2 : 256;
-		struct pmap_ent *v = eddy_alloc_calloc(cap, sizeof(*v));
-
-		if (!v) {
-			set->oom = true;
-			return -1;
-		}
-		m->v = v;
-		m->cap = cap;
-		m->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.v[i].key)
-				pmap_set(m, old.v[i].key, old.v[i].val);
-		free(old.v);
-	}
-	pmap_set(m, key, val);
-	return 0;
+	if (eddy_hashmap_put(m, key, val) == 0)
+		return 0;
+	set->oom = true;
+	return -1;
 }
 
 /* ---- the set ---- */
@@ -219,6 +112,8 @@ struct eddy_jsonschema_set *eddy_jsonschema_set_new(const struct eddy_jsonschema
 
 	if (!set)
 		return NULL;
+	eddy_hashmap_init(&set->resources, EDDY_HASHMAP_STRINGS);
+	eddy_hashmap_init(&set->nodes, EDDY_HASHMAP_POINTERS);
 	if (opts)
 		set->opts = *opts;
 	if (!set->opts.max_errors)
@@ -247,8 +142,8 @@ void eddy_jsonschema_set_destroy(struct eddy_jsonschema_set *set)
 		free(c);
 	}
 	eddy_json_doc_destroy(set->parser);
-	free(set->resources.v);
-	free(set->nodes.v);
+	eddy_hashmap_clear(&set->resources);
+	eddy_hashmap_clear(&set->nodes);
 	free(set->recs);
 	free(set->errors);
 	free(set->text);

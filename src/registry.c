@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hashmap.h"
 #include "json.h"
 #include "log.h"
 #include "text.h"
@@ -50,11 +51,10 @@ struct cached {
 };
 
 /* A cache key ("i<id>", "v<version>:<subject>" or "l<subject>") and the
- * schema it names, borrowed from the client's list. */
+ * schema it names, borrowed from the client's list. The cache maps the key
+ * to its node. */
 struct node {
-	struct node *next;
 	char *key;
-	uint64_t hash;
 	const struct eddy_registry_schema *schema;
 	int64_t expires_ms; /* "l" keys only: when to ask again */
 };
@@ -76,8 +76,7 @@ struct eddy_registry {
 	struct body body;
 	char curl_err[CURL_ERROR_SIZE];
 	struct cached *schemas;
-	struct node **buckets;
-	size_t n_buckets, n_nodes;
+	struct eddy_hashmap cache; /* key -> struct node, both owned */
 };
 
 /* ---- process-wide set-up ------------------------------------------------ */
@@ -142,43 +141,9 @@ static void quote_message(char *out, size_t size, const char *msg)
 
 /* ---- cache -------------------------------------------------------------- */
 
-static uint64_t hash_key(const char *key)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h;
-}
-
 static struct node *cache_find(const struct eddy_registry *r, const char *key)
 {
-	uint64_t h = hash_key(key);
-
-	for (struct node *n = r->buckets[h & (r->n_buckets - 1)]; n; n = n->next)
-		if (n->hash == h && strcmp(n->key, key) == 0)
-			return n;
-	return NULL;
-}
-
-/* Doubles the table when it holds more nodes than buckets; a failed growth
- * only makes chains longer. */
-static void cache_grow(struct eddy_registry *r)
-{
-	size_t size = r->n_buckets * 2;
-	struct node **b = calloc(size, sizeof(*b));
-
-	if (!b)
-		return;
-	for (size_t i = 0; i < r->n_buckets; i++)
-		for (struct node *n = r->buckets[i], *next; n; n = next) {
-			next = n->next;
-			n->next = b[n->hash & (size - 1)];
-			b[n->hash & (size - 1)] = n;
-		}
-	free(r->buckets);
-	r->buckets = b;
-	r->n_buckets = size;
+	return eddy_hashmap_get(&r->cache, key);
 }
 
 /* Adds key (taking ownership of it) naming schema (borrowed from r's list);
@@ -189,19 +154,13 @@ static struct node *cache_add(struct eddy_registry *r, char *key,
 {
 	struct node *n = calloc(1, sizeof(*n));
 
-	if (!key || !n) {
+	if (!key || !n || eddy_hashmap_put(&r->cache, key, n)) {
 		free(key);
 		free(n);
 		return NULL;
 	}
-	if (r->n_nodes >= r->n_buckets)
-		cache_grow(r);
 	n->key = key;
-	n->hash = hash_key(key);
 	n->schema = schema;
-	n->next = r->buckets[n->hash & (r->n_buckets - 1)];
-	r->buckets[n->hash & (r->n_buckets - 1)] = n;
-	r->n_nodes++;
 	return n;
 }
 
@@ -480,6 +439,7 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 	}
 	if (!(r = calloc(1, sizeof(*r))))
 		goto oom;
+	eddy_hashmap_init(&r->cache, EDDY_HASHMAP_STRINGS);
 	r->retries = conf->retries > 0 ? conf->retries : 0;
 	r->backoff_ms = conf->backoff_ms > 0 ? conf->backoff_ms : 200;
 	r->latest_ttl_ms = conf->latest_ttl_ms > 0 ? conf->latest_ttl_ms : 300000;
@@ -489,9 +449,7 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 	len = strlen(conf->url);
 	while (len && conf->url[len - 1] == '/')
 		len--;
-	r->n_buckets = 64;
 	if (!(r->url = eddy_memdup0(conf->url, len)) || !(r->doc = eddy_json_doc_new()) ||
-	    !(r->buckets = calloc(r->n_buckets, sizeof(*r->buckets))) ||
 	    !(r->headers = curl_slist_append(NULL, ACCEPT)) || !(r->curl = curl_easy_init()))
 		goto oom;
 
@@ -540,19 +498,19 @@ oom:
 
 void eddy_registry_destroy(struct eddy_registry *r)
 {
+	void *n;
+
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_buckets; i++)
-		for (struct node *n = r->buckets[i], *next; n; n = next) {
-			next = n->next;
-			free(n->key);
-			free(n);
-		}
+	for (size_t i = 0; eddy_hashmap_next(&r->cache, &i, NULL, &n);) {
+		free(((struct node *)n)->key);
+		free(n);
+	}
 	for (struct cached *c = r->schemas, *next; c; c = next) {
 		next = c->next;
 		cached_free(c);
 	}
-	free(r->buckets);
+	eddy_hashmap_clear(&r->cache);
 	curl_easy_cleanup(r->curl);
 	curl_slist_free_all(r->headers);
 	eddy_json_doc_destroy(r->doc);
