@@ -1,89 +1,98 @@
-/* test_utf8.c - the UTF-8 decoder against Unicode's table of well-formed
- * byte sequences (Table 3-7), over every sequence of up to three bytes and
- * the four-byte ones that differ where the table does; counting and
+/* test_utf8.c - the UTF-8 decoder against an encoder: every Unicode scalar
+ * value decodes, and nothing else does, over every byte string of up to
+ * three bytes and the four-byte ones where the rules change; counting and
  * cutting at sequence boundaries. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "test.h"
 #include "utf8.h"
 
-/* Table 3-7 of The Unicode Standard, written as ranges of bytes rather than
- * as arithmetic on code points: the length of the well-formed sequence at
- * s (n bytes), or 0. */
-static size_t table_len(const unsigned char *s, size_t n)
+/* The UTF-8 encoding of cp into out; its length. */
+static size_t encode(uint32_t cp, unsigned char *out)
 {
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | cp >> 6);
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | cp >> 12);
+		out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (unsigned char)(0xf0 | cp >> 18);
+	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
-/* One byte string against the table: same length, and a code point that
- * encodes back to the same bytes. */
-static int agrees(const unsigned char *s, size_t n)
+static bool is_scalar(uint32_t cp)
 {
-	uint32_t cp = 0xffffffff;
-	size_t got = eddy_utf8_decode((const char *)s, n, &cp), want = table_len(s, n);
+	return cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+}
 
-	if (got != want)
-		return 0;
+/* Sound: whatever the decoder accepts at the start of s (n bytes) is the
+ * one encoding of a Unicode scalar value, which it returns. */
+static bool sound(const unsigned char *s, size_t n)
+{
+	unsigned char e[4];
+	uint32_t cp = 0xffffffff;
+	size_t got = eddy_utf8_decode((const char *)s, n, &cp);
+
 	if (!got)
 		return cp == 0xffffffff; /* untouched */
-	if (got == 1)
-		return cp == s[0];
-	/* the payload bits, most significant first */
-	uint32_t back = s[0] & (0x7f >> got);
-	for (size_t i = 1; i < got; i++)
-		back = back << 6 | (s[i] & 0x3f);
-	return back == cp;
+	return is_scalar(cp) && encode(cp, e) == got && memcmp(e, s, got) == 0;
 }
 
-static void test_against_table(void)
+/* Complete: every scalar value's encoding decodes to it, whatever follows;
+ * a surrogate's never does. Over every byte string of up to three bytes
+ * and the four-byte ones built from bytes where the rules change: sound. */
+static void test_against_encoder(void)
 {
 	static const unsigned char edges[] = {0x00, 0x7f, 0x80, 0x8f, 0x90,
 	                                      0x9f, 0xa0, 0xbf, 0xc0, 0xff};
-	unsigned char s[4];
+	unsigned char s[5] = {0};
 	unsigned long bad = 0;
+	uint32_t got;
 
+	for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+		size_t n = encode(cp, s);
+
+		s[n] = 0x80; /* a stray continuation byte after it changes nothing */
+		got = 0xffffffff;
+		if (is_scalar(cp))
+			bad += eddy_utf8_decode((const char *)s, n + 1, &got) != n || got != cp;
+		else
+			bad += eddy_utf8_decode((const char *)s, n + 1, &got) != 0;
+		/* cut short, it is no sequence */
+		bad += n > 1 && eddy_utf8_decode((const char *)s, n - 1, &got) != 0;
+	}
+	CHECK(bad == 0);
+
+	bad = 0;
 	for (unsigned a = 0; a < 256; a++) {
 		s[0] = (unsigned char)a;
-		bad += !agrees(s, 1);
+		bad += !sound(s, 1);
 		for (unsigned b = 0; b < 256; b++) {
 			s[1] = (unsigned char)b;
-			bad += !agrees(s, 2);
+			bad += !sound(s, 2);
 			for (unsigned c = 0; c < 256; c++) {
 				s[2] = (unsigned char)c;
-				bad += !agrees(s, 3);
+				bad += !sound(s, 3);
 			}
 			for (size_t c = 0; c < sizeof edges; c++) {
 				for (size_t d = 0; d < sizeof edges; d++) {
 					s[2] = edges[c];
 					s[3] = edges[d];
-					bad += !agrees(s, 4);
+					bad += !sound(s, 4);
 				}
 			}
 		}
@@ -160,7 +169,7 @@ static void test_count_and_cut(void)
 
 int main(void)
 {
-	test_against_table();
+	test_against_encoder();
 	test_known();
 	test_valid();
 	test_count_and_cut();
