@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "avro.h"
+#include "avro_encode.h"
 
 static const char schema_text[] =
     "{\"type\":\"record\",\"name\":\"OrderProposal\",\"namespace\":\"com.example.orders\","

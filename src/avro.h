@@ -1,5 +1,6 @@
 /* avro.h - Avro payloads (avro-c) decoded into the JSON handlers get, so a
- * handler does not care which encoding arrived. */
+ * handler does not care which encoding arrived. Encoding is for tests and
+ * tools: tests/support/avro_encode.h. */
 #ifndef EDDY_AVRO_H
 #define EDDY_AVRO_H
 
@@ -25,15 +26,5 @@ void eddy_avro_schema_free(struct eddy_avro_schema *s);
  * bytes are bounds-checked before avro-c reads them. */
 int eddy_avro_to_json(struct eddy_avro_schema *s, const void *buf, size_t len, char **out,
 		      size_t *out_len, char *errstr, size_t errstr_size);
-
-/* Encodes JSON text (the shape eddy_avro_to_json writes) as one Avro
- * binary datum of schema s, the way a producer would (tests, examples).
- * A union takes the first branch the value fits; a field left out takes
- * its default, or null when its type allows null; logical types also take
- * their raw number. Returns 0 with a malloc'd *out, or -1 with errstr
- * naming the JSON path that does not fit the schema
- * ("/lines/0/qty: expected long, got string"). */
-int eddy_avro_from_json(struct eddy_avro_schema *s, const char *json, size_t len, void **out,
-			size_t *out_len, char *errstr, size_t errstr_size);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "avro.h"
+#include "avro_encode.h"
 #include "test.h"
 
 static char err[512];

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "avro.h"
+#include "avro_encode.h"
 
 #define DEFAULT_DELIM "\\xff~eddy-avro~\\xff"
 
