@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "jsonschema.h"
+#include "readfile.h"
 #include "sample_event.h"
 
 static const char event[] = EDDY_SAMPLE_EVENT;
@@ -23,25 +24,6 @@ static double now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (size_t)n;
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
 }
 
 /* Times n validations in ten rounds: the mean is the figure, the best round
@@ -88,7 +70,8 @@ int main(int argc, char **argv)
 	const struct eddy_json *root, *bad_root;
 	long valid;
 
-	if (!doc || !bad_doc || !set || n < 10 || !(text = read_file(schema_path, &len))) {
+	if (!doc || !bad_doc || !set || n < 10 ||
+	    !(text = eddy_read_file(schema_path, &len, err, sizeof(err)))) {
 		fprintf(stderr, "jsonschema_bench: cannot start (run from the repository root)\n");
 		return 1;
 	}

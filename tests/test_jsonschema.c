@@ -13,31 +13,12 @@
 #include "alloc.h"
 #include "json.h"
 #include "jsonschema.h"
+#include "readfile.h"
 #include "sample_event.h"
 #include "test.h"
 
 #define SUITE "/usr/share/json-schema-test-suite"
 #define REMOTE_PREFIX "http://localhost:1234/"
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		buf[n] = 0;
-		*len = (size_t)n;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
 
 /* Serves http://localhost:1234/<path> from the first folder holding it,
  * as the suite's remotes expect. */
@@ -49,7 +30,7 @@ static int resolve(void *ud, const char *uri, char **text, size_t *len, char *er
                    size_t errstr_size)
 {
 	const struct remotes *r = ud;
-	char path[1024];
+	char path[1024], why[256];
 
 	if (strncmp(uri, REMOTE_PREFIX, strlen(REMOTE_PREFIX)) != 0) {
 		snprintf(errstr, errstr_size, "no remote for \"%s\"", uri);
@@ -57,7 +38,8 @@ static int resolve(void *ud, const char *uri, char **text, size_t *len, char *er
 	}
 	for (int i = 0; i < 3 && r->dirs[i]; i++) {
 		snprintf(path, sizeof(path), "%s/%s", r->dirs[i], uri + strlen(REMOTE_PREFIX));
-		if ((*text = read_file(path, len)))
+		/* not there: the next folder may hold it */
+		if ((*text = eddy_read_file(path, len, why, sizeof(why))))
 			return 0;
 	}
 	snprintf(errstr, errstr_size, "%s: no such remote file", uri);
@@ -77,7 +59,8 @@ static void run_file(const char *path, enum eddy_jsonschema_dialect d, bool opti
                      const struct remotes *rem, struct tally *t)
 {
 	size_t len;
-	char *text = read_file(path, &len), err[512];
+	char err[512] = "not an array of test groups";
+	char *text = eddy_read_file(path, &len, err, sizeof(err));
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	const struct eddy_json *root;
 	/* the optional format tests (optional/format.json, optional/format/)
@@ -90,7 +73,7 @@ static void run_file(const char *path, enum eddy_jsonschema_dialect d, bool opti
 
 	if (!text || !(root = eddy_json_parse(doc, text, len, err, sizeof(err))) ||
 	    root->type != EDDY_JSON_ARRAY) {
-		fprintf(stderr, "%s: cannot read the tests\n", path);
+		fprintf(stderr, "%s: cannot read the tests: %s\n", path, err);
 		t->req++;
 		free(text);
 		eddy_json_doc_destroy(doc);
@@ -240,11 +223,13 @@ static const char schema_path[] = "conf/schemas/order-proposal.schema.json";
 static const struct eddy_jsonschema *order_schema(struct eddy_jsonschema_set *set)
 {
 	size_t len;
-	char *text = read_file(schema_path, &len), err[256];
+	char err[256], *text = eddy_read_file(schema_path, &len, err, sizeof(err));
 	const struct eddy_jsonschema *s;
 
-	if (!text)
+	if (!text) {
+		fprintf(stderr, "%s\n", err);
 		return NULL;
+	}
 	s = eddy_jsonschema_add(set, text, len, NULL, err, sizeof(err));
 	if (!s)
 		fprintf(stderr, "%s: %s\n", schema_path, err);

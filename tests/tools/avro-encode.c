@@ -24,6 +24,7 @@
 
 #include "avro.h"
 #include "avro_encode.h"
+#include "readfile.h"
 
 #define DEFAULT_DELIM "\\xff~eddy-avro~\\xff"
 
@@ -80,26 +81,6 @@ static int contains(const unsigned char *hay, size_t n, const char *needle, size
 	return 0;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long size;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, f) == (size_t)size) {
-		buf[size] = '\0';
-		*len = (size_t)size;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 int main(int argc, char **argv)
 {
 	const char *delim_arg = DEFAULT_DELIM;
@@ -140,9 +121,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	schema_text = read_file(argv[i], &schema_len);
+	schema_text = eddy_read_file(argv[i], &schema_len, err, sizeof(err));
 	if (!schema_text) {
-		fprintf(stderr, "avro-encode: %s: %s\n", argv[i], strerror(errno ? errno : EIO));
+		fprintf(stderr, "avro-encode: %s\n", err);
 		return 1;
 	}
 	schema = eddy_avro_schema_parse(schema_text, schema_len, err, sizeof(err));
