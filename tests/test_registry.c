@@ -584,7 +584,8 @@ static void test_latest_ttl(const struct fixture *f)
 	CHECK(s == v1);
 	CHECK(requests(line) == before + 1);
 
-	/* Past it: asked again, the new version. */
+	/* Past it: asked again, the new version. The TTL passing is what is
+	 * tested, so this waits for a time (the TTL and a margin). */
 	sleep_ms(400);
 	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
 	CHECK(s && s->version == 2 && s->id == 8);
@@ -595,7 +596,7 @@ static void test_latest_ttl(const struct fixture *f)
 	CHECK_STR(v1->schema, "{\"const\":1}");
 
 	/* A refresh that fails keeps the cached one, and does not ask again
-	 * on the next call. */
+	 * on the next call. Past the TTL again, for a refresh to be due. */
 	sleep_ms(400);
 	CHECK(control(f, "fail?count=-1&status=500&error_code=50001", NULL));
 	v1 = s;
