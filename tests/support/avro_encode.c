@@ -283,6 +283,22 @@ static long base64_decode(const char *s, size_t len, uint8_t *out)
 	return n;
 }
 
+/* mag = mag * 10 + d, mag being *n little-endian bytes; a precision of at
+ * most 2 * EDDY_AVRO_MAX_DECIMAL_BYTES digits keeps it within the buffer. */
+static void mul10_add(uint8_t *mag, size_t *n, unsigned d)
+{
+	unsigned carry = d;
+
+	for (size_t k = 0; k < *n; k++) {
+		unsigned v = mag[k] * 10u + carry;
+
+		mag[k] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	if (carry)
+		mag[(*n)++] = (uint8_t)carry;
+}
+
 /* A decimal string into the two's complement big-endian unscaled value:
  * size bytes (fixed), or the fewest that hold it (size 0, bytes). Returns
  * the length, or -1 with the reason in e. */
@@ -307,11 +323,10 @@ static long decimal_parse(struct err *e, const struct node *n, const char *s, si
 		if (point) {
 			if (++frac_digits > (size_t)n->scale) {
 				if (d)
-					return eddy_avro_err_set(
-					    e,
-					    "\"%.*s\" has more than %d digits after the "
-					    "point (the scale)",
-					    (int)len, s, n->scale);
+					return eddy_avro_err_set(e,
+					                         "\"%.*s\" has more than %d digits "
+					                         "after the point (the scale)",
+					                         (int)len, s, n->scale);
 				continue;
 			}
 		} else {
@@ -324,36 +339,17 @@ static long decimal_parse(struct err *e, const struct node *n, const char *s, si
 			                         "\"%.*s\" has more than %d digits (the precision)",
 			                         (int)len, s, n->precision);
 		any = true;
-		/* mag = mag * 10 + d, little-endian bytes */
-		unsigned carry = (unsigned)d;
-
-		for (size_t k = 0; k < nmag; k++) {
-			unsigned v = mag[k] * 10u + carry;
-
-			mag[k] = (uint8_t)v;
-			carry = v >> 8;
-		}
-		if (carry)
-			mag[nmag++] = (uint8_t)carry;
+		mul10_add(mag, &nmag, (unsigned)d);
 	}
 	if (!any || (point && !frac_digits))
 		goto bad;
 	/* Scale the digits up to the schema's scale. */
 	for (size_t f = frac_digits; f < (size_t)n->scale; f++) {
-		unsigned carry = 0;
-
 		if (nmag && ++sig > (size_t)n->precision)
 			return eddy_avro_err_set(e,
 			                         "\"%.*s\" has more than %d digits (the precision)",
 			                         (int)len, s, n->precision);
-		for (size_t k = 0; k < nmag; k++) {
-			unsigned v = mag[k] * 10u + carry;
-
-			mag[k] = (uint8_t)v;
-			carry = v >> 8;
-		}
-		if (carry)
-			mag[nmag++] = (uint8_t)carry;
+		mul10_add(mag, &nmag, 0);
 	}
 	if (!nmag)
 		neg = false;
