@@ -19,10 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "curl_init.h"
 #include "json.h"
 #include "jsonw.h"
 #include "log.h"
 #include "text.h"
+#include "utf8.h"
 
 /* Kept of a sink's answer, for the log and the outbox's error column. */
 #define ANSWER_MAX 2048
@@ -88,17 +90,6 @@ static void putz(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-/* The length of s[0..n) cut to at most max bytes, not inside a UTF-8
- * sequence. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	while (max && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
-}
-
 /* s[0..n) as a JSON string value, cut to max bytes with "…" marking the
  * cut. */
 static void string_max(struct eddy_jsonw *w, const char *s, size_t n, size_t max)
@@ -109,7 +100,7 @@ static void string_max(struct eddy_jsonw *w, const char *s, size_t n, size_t max
 		eddy_jsonw_string(w, s, n);
 		return;
 	}
-	put(&t, s, utf8_cut(s, n, max - 3)); /* room for the ellipsis' 3 bytes */
+	put(&t, s, eddy_utf8_cut(s, n, max - 3)); /* room for the ellipsis' 3 bytes */
 	put(&t, "\xe2\x80\xa6", 3);
 	if (t.oom)
 		w->failed = true;
@@ -139,7 +130,7 @@ static void put_mrkdwn(struct buf *b, const char *s, size_t n)
 /* The printable first EXCERPT_MAX bytes of an answer, as one line. */
 static void excerpt(char *out, size_t size, const char *s, size_t n)
 {
-	n = utf8_cut(s, n, EXCERPT_MAX < size - 1 ? EXCERPT_MAX : size - 1);
+	n = eddy_utf8_cut(s, n, EXCERPT_MAX < size - 1 ? EXCERPT_MAX : size - 1);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
 	out[n] = '\0';
@@ -196,18 +187,6 @@ char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const
 	return eddy_jsonw_take(&w, len);
 }
 
-/* ---- process-wide set-up ------------------------------------------------ */
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-/* curl_global_init is not thread-safe and must run before any other
- * thread uses libcurl; it counts its calls, so other modules doing the
- * same is harmless. Never cleaned up (that would race other users). */
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- the sender --------------------------------------------------------- */
 
@@ -1154,12 +1133,8 @@ struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struc
 	 * sender sends no faster than the disk flushes. */
 	if (eddy_store_lazy_commits(store, errstr, errstr_size) != 0)
 		goto err;
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK) {
-		eddy_errf(errstr, errstr_size, "alerts: libcurl: %s",
-		          curl_easy_strerror(global_rc));
+	if (eddy_curl_init("alerts", errstr, errstr_size) != 0)
 		goto err;
-	}
 	a->max_age_ms = conf->max_age_ms > 0 ? conf->max_age_ms : 24 * 3600 * 1000;
 	a->backoff_ms = conf->backoff_ms > 0 ? conf->backoff_ms : 1000;
 	a->backoff_max_ms = conf->backoff_max_ms > 0 ? conf->backoff_max_ms : 300000;

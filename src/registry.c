@@ -6,7 +6,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "curl_init.h"
 #include "hashmap.h"
 #include "json.h"
 #include "log.h"
@@ -78,18 +78,6 @@ struct eddy_registry {
 	struct cached *schemas;
 	struct eddy_hashmap cache; /* key -> struct node, both owned */
 };
-
-/* ---- process-wide set-up ------------------------------------------------ */
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-/* curl_global_init is not thread-safe and must run once per process; the
- * library is kept until exit (clean-up would race other users of libcurl). */
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -431,12 +419,8 @@ struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, c
 		          "schema registry url: want one starting with http:// or https://");
 		return NULL;
 	}
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK) {
-		eddy_errf(errstr, errstr_size, "schema registry: libcurl: %s",
-		          curl_easy_strerror(global_rc));
+	if (eddy_curl_init("schema registry", errstr, errstr_size) != 0)
 		return NULL;
-	}
 	if (!(r = calloc(1, sizeof(*r))))
 		goto oom;
 	eddy_hashmap_init(&r->cache, EDDY_HASHMAP_STRINGS);
