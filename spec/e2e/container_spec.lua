@@ -53,10 +53,13 @@ describe("the deployment examples", function()
     assert.are.equal(0, rc, out)
     local missing = {}
     for lib in out:gmatch("=> (/%S+)") do
+      -- the sanitizer runtimes of an ASan+UBSan build: the image builds without
+      if lib:match("/lib[aut]?[bls]?san%.so") then goto next end
       local pkg = package_of(lib)
       assert(pkg, "no package holds " .. lib)
       pkg = pkg:gsub(":amd64$", "")
       if not have[pkg] then missing[#missing + 1] = pkg .. " (" .. lib .. ")" end
+      ::next::
     end
     assert.are.same({}, missing)
     -- not linked, loaded: lua-cjson into every handler state
