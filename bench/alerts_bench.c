@@ -21,7 +21,7 @@
 
 #include "alerts.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 
 #define RECEIVER "tests/tools/webhook-receiver.py"
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

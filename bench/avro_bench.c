@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "avro.h"
+#include "schema/avro.h"
 #include "avro_encode.h"
 
 static const char schema_text[] =

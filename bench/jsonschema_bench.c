@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "json.h"
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "readfile.h"
 #include "sample_event.h"
 

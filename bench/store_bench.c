@@ -20,7 +20,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 
 #define UPSERTS 200000
 #define KEYS 20000

@@ -9,7 +9,7 @@
 #include "envelope.h"
 #include "handlers.h"
 #include "msg.h"
-#include "store.h"
+#include "store/store.h"
 
 /* ---- the outbox body: the contract of ctx.alert ---------------------------
  * What ctx.alert writes as the body of an outbox alert

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 #include "handlers.h"
-#include "schemas.h"
+#include "schema/schemas.h"
 
 static void usage(FILE *f)
 {

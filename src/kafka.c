@@ -15,7 +15,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "publish.h"
-#include "store.h"
+#include "store/store.h"
 #include "reload.h"
 #include "telemetry.h"
 

@@ -14,8 +14,8 @@
 #include "json.h"
 #include "log.h"
 #include "publish.h"
-#include "schemas.h"
-#include "store.h"
+#include "schema/schemas.h"
+#include "store/store.h"
 
 /* A write of the event being handled. The event's writes are applied to
  * the store only once all its handlers succeeded, so a failing handler

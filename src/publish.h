@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "envelope.h"
-#include "schemas.h"
+#include "schema/schemas.h"
 
 /* What a handler asked for. Strings are borrowed for the call; NULL when
  * not given. */

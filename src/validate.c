@@ -8,10 +8,10 @@
 #include "cli.h"
 #include "envelope.h"
 #include "input.h"
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "readfile.h"
-#include "schema_files.h"
-#include "schemas.h"
+#include "schema/schema_files.h"
+#include "schema/schemas.h"
 
 static void usage(FILE *f)
 {

@@ -20,7 +20,7 @@
 #include "alerts.h"
 #include "json.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 #include "fixture.h"
 #include "test.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro.h"
+#include "schema/avro.h"
 #include "avro_encode.h"
 #include "test.h"
 

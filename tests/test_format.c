@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "json.h"
-#include "jsonschema.h"
-#include "jsonschema_format.h"
+#include "schema/jsonschema.h"
+#include "schema/jsonschema_format.h"
 #include "test.h"
 
 #define SUITE_FORMATS "/usr/share/json-schema-test-suite/tests/draft7/optional/format/*.json"

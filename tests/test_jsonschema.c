@@ -12,7 +12,7 @@
 
 #include "alloc.h"
 #include "json.h"
-#include "jsonschema.h"
+#include "schema/jsonschema.h"
 #include "readfile.h"
 #include "sample_event.h"
 #include "test.h"

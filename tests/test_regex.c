@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "json.h"
-#include "regex.h"
+#include "schema/regex.h"
 #include "test.h"
 
 #define SUITE "/usr/share/json-schema-test-suite/tests/draft7/"

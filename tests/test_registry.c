@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "registry.h"
+#include "schema/registry.h"
 #include "fixture.h"
 #include "test.h"
 

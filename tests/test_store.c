@@ -15,7 +15,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test.h"
 
 static char dir[1024];

@@ -1,6 +1,6 @@
 /* avro_encode.c - JSON text to one Avro binary datum, the way a producer
  * writes it: for tests, benchmarks and tests/tools/avro-encode. The service
- * only decodes (src/avro.c), so its binary does not carry this. */
+ * only decodes (src/schema/avro.c), so its binary does not carry this. */
 #include "avro_encode.h"
 
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_int.h"
+#include "schema/avro_int.h"
 #include "json.h"
 
 /* ---- dates ---- */

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "avro.h"
+#include "schema/avro.h"
 
 /* Encodes JSON text (the shape eddy_avro_to_json writes) as one Avro
  * binary datum of schema s, the way a producer would. A union takes the
