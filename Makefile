@@ -4,7 +4,7 @@ BUILD ?= build/release
 ASAN_BUILD ?= build/asan
 BUSTED ?= busted --lua=luajit
 
-.PHONY: all deps build build-asan dev test test-c test-lua bench docs clean
+.PHONY: all deps build build-asan dev test lint bench docs clean
 
 all: build
 
@@ -25,6 +25,10 @@ dev: build
 # C units run in the ASan+UBSan build; the specs drive the release binary.
 test: build build-asan
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+# Every C file follows .clang-format (make test runs this too).
+lint:
+	@scripts/lint
 
 bench: build
 	bench/run

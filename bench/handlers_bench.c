@@ -141,9 +141,11 @@ int main(int argc, char **argv)
 			if (round == 0 || t < best)
 				best = t;
 		}
-		printf("handlers_bench: %-38s limits %-3s %ld events: %5.0f ns/event (best round %4.0f), "
+		printf("handlers_bench: %-38s limits %-3s %ld events: %5.0f ns/event (best round "
+		       "%4.0f), "
 		       "%zu B stored each\n",
-		       runs[r / 2].name, limits ? "on" : "off", 10 * per, total / (double)(10 * per), best / (double)per,
+		       runs[r / 2].name, limits ? "on" : "off", 10 * per,
+		       total / (double)(10 * per), best / (double)per,
 		       c.upserts ? c.bytes / c.upserts : 0);
 		eddy_handlers_destroy(h);
 	}

@@ -24,7 +24,8 @@ static const char handler_src[] =
     "  return not before or before.status ~= data.status\n"
     "end\n"
     "return {\n"
-    "  subscribe = { types = { 'com.relexsolutions.supply-chain.transactions.order-proposals.*' } },\n"
+    "  subscribe = { types = { 'com.relexsolutions.supply-chain.transactions.order-proposals.*' } "
+    "},\n"
     "  on_event = function(ev, ctx)\n"
     "    if ev.deleted then return ctx.delete('h%d', ev.key) end\n"
     "    local before = ctx.get('h%d', ev.key)\n"
@@ -67,14 +68,15 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	snprintf(yaml, sizeof yaml,
-		 "handlers: %s/handlers\n"
-		 "store: { path: %s/state.db }\n"
-		 "schemas:\n"
-		 "  dir: conf/schemas\n"
-		 "  types: { \"com.relexsolutions.supply-chain.transactions.order-proposals.v1\": "
-		 "order-proposal.schema.json }\n",
-		 dir, dir);
-	struct eddy_config *conf = eddy_config_load_string("bench.yaml", yaml, NULL, err, sizeof err);
+	         "handlers: %s/handlers\n"
+	         "store: { path: %s/state.db }\n"
+	         "schemas:\n"
+	         "  dir: conf/schemas\n"
+	         "  types: { \"com.relexsolutions.supply-chain.transactions.order-proposals.v1\": "
+	         "order-proposal.schema.json }\n",
+	         dir, dir);
+	struct eddy_config *conf =
+	    eddy_config_load_string("bench.yaml", yaml, NULL, err, sizeof err);
 	struct eddy_pipeline *p = conf ? eddy_pipeline_new(conf, NULL, err, sizeof err) : NULL;
 	if (!p) {
 		fprintf(stderr, "reload_bench: %s\n", err);

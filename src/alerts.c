@@ -139,8 +139,8 @@ static void excerpt(char *out, size_t size, const char *s, size_t n)
 /* ---- the outbox body ----------------------------------------------------- */
 
 char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const char *severity,
-		       const struct eddy_event *ev, const struct eddy_msg *m, int64_t now_ms,
-		       char *dedupe, size_t dedupe_size, size_t *len)
+                       const struct eddy_event *ev, const struct eddy_msg *m, int64_t now_ms,
+                       char *dedupe, size_t dedupe_size, size_t *len)
 {
 	struct eddy_jsonw w;
 	char when[EDDY_TIME_LEN];
@@ -149,7 +149,7 @@ char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const
 		snprintf(dedupe, dedupe_size, "%s", req->dedupe);
 	else
 		snprintf(dedupe, dedupe_size, "%s/%s/%s", sink, req->handler ? req->handler : "",
-			 req->key ? req->key : "");
+		         req->key ? req->key : "");
 	eddy_time_rfc3339(now_ms, when);
 	eddy_jsonw_init(&w, 1 << 20);
 	eddy_jsonw_object(&w);
@@ -163,7 +163,7 @@ char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const
 	eddy_jsonw_raw(&w, req->labels ? req->labels : "{}", req->labels ? strlen(req->labels) : 2);
 	eddy_jsonw_key(&w, "annotations");
 	eddy_jsonw_raw(&w, req->annotations ? req->annotations : "{}",
-		       req->annotations ? strlen(req->annotations) : 2);
+	               req->annotations ? strlen(req->annotations) : 2);
 	eddy_jsonw_member(&w, "dedupe", dedupe, strlen(dedupe));
 	eddy_jsonw_key(&w, "event");
 	eddy_jsonw_object(&w);
@@ -172,7 +172,8 @@ char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const
 		eddy_jsonw_member(&w, "type", ev->type.s, ev->type.len);
 		eddy_jsonw_member(&w, "source", ev->source.s, ev->source.len);
 		eddy_jsonw_member(&w, "tenant", ev->tenant.s, ev->tenant.len);
-		eddy_jsonw_member(&w, "correlation_id", ev->correlation_id.s, ev->correlation_id.len);
+		eddy_jsonw_member(&w, "correlation_id", ev->correlation_id.s,
+		                  ev->correlation_id.len);
 	}
 	if (m && m->topic) {
 		eddy_jsonw_member(&w, "topic", m->topic, strlen(m->topic));
@@ -186,7 +187,6 @@ char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const
 	eddy_jsonw_end(&w);
 	return eddy_jsonw_take(&w, len);
 }
-
 
 /* ---- the sender --------------------------------------------------------- */
 

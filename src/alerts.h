@@ -57,8 +57,8 @@
  * into dedupe. Returns the body (the caller frees it) and its length in
  * *len; NULL when out of memory or past 1 MiB. */
 char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const char *severity,
-		       const struct eddy_event *ev, const struct eddy_msg *m, int64_t now_ms,
-		       char *dedupe, size_t dedupe_size, size_t *len);
+                       const struct eddy_event *ev, const struct eddy_msg *m, int64_t now_ms,
+                       char *dedupe, size_t dedupe_size, size_t *len);
 
 enum eddy_alerts_sink_type {
 	EDDY_ALERTS_WEBHOOK,

@@ -117,8 +117,8 @@ misuse:
 }
 
 struct eddy_config *eddy_cli_start(int argc, char **argv, const struct eddy_cli_opt *opts,
-                                   void (*usage)(FILE *f), const char *const *path,
-                                   int bad_config, int *status)
+                                   void (*usage)(FILE *f), const char *const *path, int bad_config,
+                                   int *status)
 {
 	struct eddy_config *conf;
 	int operand = eddy_cli_parse(argc, argv, opts, usage, status);

@@ -46,8 +46,8 @@ int eddy_cli_parse(int argc, char **argv, const struct eddy_cli_opt *opts, void 
  * 0 after --help, 2 after misuse, bad_config when the config does not
  * load. */
 struct eddy_config *eddy_cli_start(int argc, char **argv, const struct eddy_cli_opt *opts,
-                                   void (*usage)(FILE *f), const char *const *path,
-                                   int bad_config, int *status);
+                                   void (*usage)(FILE *f), const char *const *path, int bad_config,
+                                   int *status);
 
 int eddy_cmd_run(int argc, char **argv);
 int eddy_cmd_dev(int argc, char **argv);

@@ -20,8 +20,8 @@ enum prop_type {
 	P_BOOL,
 	P_INT,
 	P_ENUM,
-	P_LIST, /* char ** at off, size_t count at off_n */
-	P_MAP,  /* struct eddy_config_kv * at off, size_t count at off_n */
+	P_LIST,  /* char ** at off, size_t count at off_n */
+	P_MAP,   /* struct eddy_config_kv * at off, size_t count at off_n */
 	P_SINKS, /* struct eddy_config_sink * at off, size_t count at off_n */
 };
 
@@ -46,8 +46,8 @@ struct prop {
 static const char *const store_types[] = {"sqlite", "postgres", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
-static const char *const dialects[] = {"draft-04", "draft-06", "draft-07", "2019-09", "2020-12",
-                                       NULL};
+static const char *const dialects[] = {"draft-04", "draft-06", "draft-07",
+                                       "2019-09",  "2020-12",  NULL};
 static const char *const strategies[] = {"topic", "record", "topic_record", NULL};
 
 #define OFF(field) offsetof(struct eddy_config, field)
@@ -399,7 +399,6 @@ static const struct prop props[] = {
 #define PRINTF_LIKE(f, a)
 #endif
 
-
 static const struct prop *prop_find(const char *name)
 {
 	for (size_t i = 0; i < N_PROPS; i++)
@@ -481,8 +480,7 @@ static void kv_free(struct eddy_config_kv *kv, size_t n)
 /* Sets key to value in the map property p: replaces the value of an
  * existing key (so an override wins over the file), else appends, keeping
  * the file's order. Copies both strings. */
-static int map_put(struct eddy_config *c, const struct prop *p, const char *key,
-                   const char *value)
+static int map_put(struct eddy_config *c, const struct prop *p, const char *key, const char *value)
 {
 	struct eddy_config_kv **map = field(c, p->off);
 	size_t *n = field(c, p->off_n);
@@ -565,7 +563,7 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 		}
 		if (p->contains && !strstr(text, p->contains)) {
 			eddy_errf(msg, msg_size, "\"%.*s\" does not contain %s", QUOTE_MAX, text,
-			       p->contains);
+			          p->contains);
 			return -1;
 		}
 		v = strdup(text);
@@ -578,8 +576,8 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 	case P_BOOL:
 		if (parse_bool(text, (bool *)field(c, p->off)) < 0) {
 			eddy_errf(msg, msg_size,
-			       "\"%.*s\" is not a boolean (true/false, yes/no, on/off)", QUOTE_MAX,
-			       text);
+			          "\"%.*s\" is not a boolean (true/false, yes/no, on/off)",
+			          QUOTE_MAX, text);
 			return -1;
 		}
 		return 0;
@@ -593,7 +591,7 @@ static int set_scalar(struct eddy_config *c, const struct prop *p, const char *t
 		}
 		if (rc > 0 || v < p->min || v > p->max) {
 			eddy_errf(msg, msg_size, "%.*s is out of range %ld..%ld", QUOTE_MAX, text,
-			       p->min, p->max);
+			          p->min, p->max);
 			return -1;
 		}
 		*(int *)field(c, p->off) = (int)v;
@@ -765,7 +763,7 @@ void eddy_config_destroy(struct eddy_config *c)
 		switch (p->type) {
 		case P_MAP:
 			kv_free(*(struct eddy_config_kv **)field(c, p->off),
-			           *(size_t *)field(c, p->off_n));
+			        *(size_t *)field(c, p->off_n));
 			break;
 		case P_SINKS:
 			sinks_free(*(struct eddy_config_sink **)field(c, p->off),
@@ -844,10 +842,11 @@ static char *expand(const char *text, char *const *envp, char *msg, size_t msg_s
 			;
 		len = (size_t)(end - name);
 		if (!len || (end < close && strncmp(end, ":-", 2) != 0)) {
-			eddy_errf(msg, msg_size,
-			       "%.*s is not a variable reference (use ${NAME} or ${NAME:-default}, "
-			       "and $$ for a $)",
-			       (int)(close - dollar + 1), dollar);
+			eddy_errf(
+			    msg, msg_size,
+			    "%.*s is not a variable reference (use ${NAME} or ${NAME:-default}, "
+			    "and $$ for a $)",
+			    (int)(close - dollar + 1), dollar);
 			goto err;
 		}
 		value = env_get(envp, name, len);
@@ -956,8 +955,8 @@ static int fail_at(struct loader *ld, const yaml_node_t *n, const char *key, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	eddy_errf(ld->errstr, ld->errstr_size, "%s:%zu: %s: %s", ld->name, n->start_mark.line + 1, key,
-	       msg);
+	eddy_errf(ld->errstr, ld->errstr_size, "%s:%zu: %s: %s", ld->name, n->start_mark.line + 1,
+	          key, msg);
 	return -1;
 }
 
@@ -1102,8 +1101,9 @@ static int load_sink_key(struct loader *ld, struct eddy_config_sink *s, const ch
 		for (i = 0; sink_types[i] && strcasecmp(text, sink_types[i]) != 0; i++)
 			;
 		if (!sink_types[i]) {
-			fail_at(ld, qv, item, "\"%.*s\" is not one of: webhook, slack, alertmanager",
-			        QUOTE_MAX, text);
+			fail_at(ld, qv, item,
+			        "\"%.*s\" is not one of: webhook, slack, alertmanager", QUOTE_MAX,
+			        text);
 			free(text);
 			return -1;
 		}
@@ -1112,8 +1112,8 @@ static int load_sink_key(struct loader *ld, struct eddy_config_sink *s, const ch
 		dst = &s->type;
 	} else if (strcmp(qname, "url") == 0) {
 		if (strncmp(text, "http://", 7) != 0 && strncmp(text, "https://", 8) != 0) {
-			fail_at(ld, qv, item, "\"%.*s\" is not an http:// or https:// URL", QUOTE_MAX,
-			        text);
+			fail_at(ld, qv, item, "\"%.*s\" is not an http:// or https:// URL",
+			        QUOTE_MAX, text);
 			free(text);
 			return -1;
 		}
@@ -1179,13 +1179,14 @@ static int load_sinks(struct loader *ld, const struct prop *p, const yaml_node_t
 		s->timeout_ms = 10000;
 		if (!(s->name = strdup(sname)))
 			return fail_at(ld, k, full, "out of memory");
-		for (yaml_node_pair_t *q = sv->data.mapping.pairs.start; q < sv->data.mapping.pairs.top;
-		     q++)
+		for (yaml_node_pair_t *q = sv->data.mapping.pairs.start;
+		     q < sv->data.mapping.pairs.top; q++)
 			if (load_sink_key(ld, s, full, yaml_document_get_node(ld->doc, q->key),
 			                  yaml_document_get_node(ld->doc, q->value)) < 0)
 				return -1;
 		if (!s->type)
-			return fail_at(ld, k, full, "type is required (webhook, slack, alertmanager)");
+			return fail_at(ld, k, full,
+			               "type is required (webhook, slack, alertmanager)");
 		if (!s->url)
 			return fail_at(ld, k, full, "url is required");
 		if (s->secret && strcmp(s->type, "webhook") != 0)
@@ -1363,7 +1364,7 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 		key[i] = '\0';
 		if (!*key) {
 			eddy_errf(errstr, errstr_size, "%s: kafka: no property name after %s", name,
-			       kafka);
+			          kafka);
 			return -1;
 		}
 		if (map_put(c, prop_find("kafka"), key, value) < 0) {
@@ -1419,8 +1420,8 @@ static int apply_env(struct eddy_config *c, const char *var, size_t len, const c
 			}
 		}
 		if (*best)
-			eddy_errf(errstr, errstr_size, "%s: unknown setting (did you mean %s?)", name,
-			       best);
+			eddy_errf(errstr, errstr_size, "%s: unknown setting (did you mean %s?)",
+			          name, best);
 		else
 			eddy_errf(errstr, errstr_size, "%s: unknown setting", name);
 		return -1;
@@ -1470,8 +1471,9 @@ static int check_default_sink(const struct eddy_config *c, char *errstr, size_t 
 	for (size_t i = 0; i < c->n_alert_sinks; i++)
 		if (strcmp(c->alert_sinks[i].name, c->alerts_default_sink) == 0)
 			return 0;
-	eddy_errf(errstr, errstr_size, "%s: alerts.default_sink: \"%.*s\" is not one of alerts.sinks",
-	          c->path, QUOTE_MAX, c->alerts_default_sink);
+	eddy_errf(errstr, errstr_size,
+	          "%s: alerts.default_sink: \"%.*s\" is not one of alerts.sinks", c->path,
+	          QUOTE_MAX, c->alerts_default_sink);
 	return -1;
 }
 
@@ -1503,7 +1505,7 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 			goto yaml_err;
 		if (yaml_document_get_root_node(&extra)) {
 			eddy_errf(errstr, errstr_size, "%s:%zu: only one YAML document is allowed",
-			       name, extra.start_mark.line + 1);
+			          name, extra.start_mark.line + 1);
 			yaml_document_delete(&extra);
 			goto err;
 		}
@@ -1518,8 +1520,8 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 	if (root && !is_null(root)) {
 		if (root->type != YAML_MAPPING_NODE) {
 			eddy_errf(errstr, errstr_size,
-			       "%s:%zu: expected a mapping of settings, got %s", name,
-			       root->start_mark.line + 1, kind(root));
+			          "%s:%zu: expected a mapping of settings, got %s", name,
+			          root->start_mark.line + 1, kind(root));
 			goto err;
 		}
 		if (load_section(&ld, "", root) < 0)
@@ -1536,12 +1538,12 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 yaml_err:
 	if (parser.error == YAML_READER_ERROR)
 		eddy_errf(errstr, errstr_size, "%s:%zu: %s", name,
-		       line_at(yaml, len, parser.problem_offset), parser.problem);
+		          line_at(yaml, len, parser.problem_offset), parser.problem);
 	else if (parser.error == YAML_MEMORY_ERROR)
 		eddy_errf(errstr, errstr_size, "%s: out of memory", name);
 	else
 		eddy_errf(errstr, errstr_size, "%s:%zu: %s", name, parser.problem_mark.line + 1,
-		       parser.problem ? parser.problem : "invalid YAML");
+		          parser.problem ? parser.problem : "invalid YAML");
 err:
 	if (have_doc)
 		yaml_document_delete(&doc);
@@ -1812,7 +1814,7 @@ static void put_value(FILE *out, const struct eddy_config *c, const struct prop 
 			fputs(", url: ", out);
 			put_quoted(out, v[i].url);
 			fprintf(out, ", timeout_ms: %d%s }", v[i].timeout_ms,
-				v[i].secret ? ", secret: " MASK : "");
+			        v[i].secret ? ", secret: " MASK : "");
 		}
 		break;
 	}
@@ -1823,9 +1825,10 @@ void eddy_config_write(const struct eddy_config *c, FILE *out)
 {
 	char section[64] = "";
 
-	fprintf(out, "# the effective configuration: %s, ${VAR}s expanded, EDDY_* overrides "
-		     "applied, defaults filled in; secrets masked\n",
-		c->path ? c->path : "no file");
+	fprintf(out,
+	        "# the effective configuration: %s, ${VAR}s expanded, EDDY_* overrides "
+	        "applied, defaults filled in; secrets masked\n",
+	        c->path ? c->path : "no file");
 	for (size_t i = 0; i < N_PROPS; i++) {
 		const struct prop *p = &props[i];
 		const char *dot = strchr(p->name, '.');

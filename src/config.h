@@ -16,37 +16,37 @@ struct eddy_config_kv {
 /* An alert sink (alerts.sinks.<name>). */
 struct eddy_config_sink {
 	char *name;
-	char *type;   /* webhook | slack | alertmanager */
+	char *type; /* webhook | slack | alertmanager */
 	char *url;
 	char *secret; /* webhook signing secret, NULL: unsigned */
 	int timeout_ms;
 };
 
 struct eddy_config {
-	char *path;          /* the file read, NULL for defaults only */
-	char *dir;           /* its directory: relative paths below resolve against the
-				current directory, as users expect of CLI tools */
+	char *path;                   /* the file read, NULL for defaults only */
+	char *dir;                    /* its directory: relative paths below resolve against the
+	                                 current directory, as users expect of CLI tools */
 	struct eddy_config_kv *kafka; /* kafka.* in file order, then overrides */
 	size_t n_kafka;
-	char **topics;       /* names, or ^regex */
+	char **topics; /* names, or ^regex */
 	size_t n_topics;
-	char *handlers;      /* folder of *.lua */
-	char *store_type;    /* "sqlite" | "postgres" */
-	char *store_path;    /* sqlite */
-	char *store_dsn;     /* postgres: libpq connection string, NULL unset */
+	char *handlers;          /* folder of *.lua */
+	char *store_type;        /* "sqlite" | "postgres" */
+	char *store_path;        /* sqlite */
+	char *store_dsn;         /* postgres: libpq connection string, NULL unset */
 	char *dead_letter_topic; /* dead_letter.topic, default "eddy.dlq" */
 	bool require_key_equals_id;
 	bool require_tenant;
-	char *tenant_topic_pattern; /* NULL: not checked */
-	char *schemas_dir;       /* local JSON Schemas */
+	char *tenant_topic_pattern;          /* NULL: not checked */
+	char *schemas_dir;                   /* local JSON Schemas */
 	struct eddy_config_kv *schema_types; /* CE type glob -> $id or file, in order */
 	size_t n_schema_types;
-	struct eddy_config_kv *schema_map;   /* URI prefix -> folder */
+	struct eddy_config_kv *schema_map; /* URI prefix -> folder */
 	size_t n_schema_map;
-	bool schemas_required;   /* no schema found: dead letter */
-	char *schemas_dialect;   /* of schemas without $schema */
+	bool schemas_required; /* no schema found: dead letter */
+	char *schemas_dialect; /* of schemas without $schema */
 	bool schemas_format_assert;
-	char *registry_url;      /* NULL: no schema registry */
+	char *registry_url; /* NULL: no schema registry */
 	char *registry_username;
 	char *registry_password;
 	char *registry_ca_location;
@@ -55,11 +55,11 @@ struct eddy_config {
 	int registry_retries;
 	char *registry_subject_strategy; /* topic | record | topic_record */
 	int registry_cache_latest_ms;
-	char *publish_source;          /* CloudEvents source of what handlers publish */
-	char *publish_application;     /* meta.source.application */
-	char *publish_environment_type; /* meta.source.environment_type, NULL: left out */
-	bool publish_transactional;    /* a Kafka transaction per batch */
-	char *publish_transactional_id; /* NULL: eddy-<group.id> */
+	char *publish_source;                 /* CloudEvents source of what handlers publish */
+	char *publish_application;            /* meta.source.application */
+	char *publish_environment_type;       /* meta.source.environment_type, NULL: left out */
+	bool publish_transactional;           /* a Kafka transaction per batch */
+	char *publish_transactional_id;       /* NULL: eddy-<group.id> */
 	struct eddy_config_sink *alert_sinks; /* in file order */
 	size_t n_alert_sinks;
 	char *alerts_default_sink; /* NULL: the first sink */
@@ -67,18 +67,18 @@ struct eddy_config {
 	int alerts_max_age_s;
 	int alerts_stop_grace_ms; /* a stop sends what is due for this long */
 	char *alerts_generator_url;
-	bool reload_watch;       /* reload when handlers or schemas change on disk */
+	bool reload_watch; /* reload when handlers or schemas change on disk */
 	int reload_debounce_ms;
-	int batch_size;          /* max records per batch */
-	int batch_timeout_ms;    /* max wait to fill a batch */
-	int handler_retries;     /* retries after the first failure */
-	int handler_backoff_ms;  /* first backoff, doubled each retry */
+	int batch_size;              /* max records per batch */
+	int batch_timeout_ms;        /* max wait to fill a batch */
+	int handler_retries;         /* retries after the first failure */
+	int handler_backoff_ms;      /* first backoff, doubled each retry */
 	int handler_cpu_limit_ms;    /* CPU time of one handler call; 0: none */
 	int handler_memory_limit_mb; /* memory of the handlers' Lua state; 0: none */
-	char *http_listen;       /* host:port of /metrics, /livez, /readyz; "": off */
-	int http_stuck_after_ms; /* /livez fails past this without a loop turn; 0: never */
-	char *log_level;         /* debug | info | warn | error */
-	char *log_format;        /* text | json */
+	char *http_listen;           /* host:port of /metrics, /livez, /readyz; "": off */
+	int http_stuck_after_ms;     /* /livez fails past this without a loop turn; 0: never */
+	char *log_level;             /* debug | info | warn | error */
+	char *log_format;            /* text | json */
 };
 
 /* The config with every default and no file. */
@@ -91,12 +91,11 @@ void eddy_config_destroy(struct eddy_config *c);
  * "path:line: key: message" (or "EDDY_X_Y: key: message" for an override)
  * into errstr. */
 struct eddy_config *eddy_config_load(const char *path, char *const *envp, char *errstr,
-				     size_t errstr_size);
+                                     size_t errstr_size);
 
 /* Same, from a string (name is used in messages as the path). */
-struct eddy_config *eddy_config_load_string(const char *name, const char *yaml,
-					    char *const *envp, char *errstr,
-					    size_t errstr_size);
+struct eddy_config *eddy_config_load_string(const char *name, const char *yaml, char *const *envp,
+                                            char *errstr, size_t errstr_size);
 
 /* Writes the Markdown reference of every property (docs/config.md). */
 void eddy_config_write_doc(FILE *out);

@@ -7,11 +7,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: eddy config [-c FILE]\n"
-		   "  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
-		   "Prints the effective configuration as YAML: the file with its ${VAR}s\n"
-		   "expanded, the EDDY_* environment overrides applied and every default\n"
-		   "filled in, secrets masked. What a container will run with.\n"
-		   "exit status: 0 printed, 2 the configuration does not load\n");
+	           "  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
+	           "Prints the effective configuration as YAML: the file with its ${VAR}s\n"
+	           "expanded, the EDDY_* environment overrides applied and every default\n"
+	           "filled in, secrets masked. What a container will run with.\n"
+	           "exit status: 0 printed, 2 the configuration does not load\n");
 }
 
 int eddy_cmd_config(int argc, char **argv)

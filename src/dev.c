@@ -61,9 +61,8 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 static bool is_event_file(const struct dirent *d)
 {
 	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' &&
-	       ((n > 7 && strcmp(d->d_name + n - 7, ".ndjson") == 0) ||
-		(n > 3 && strcmp(d->d_name + n - 3, ".kv") == 0));
+	return d->d_name[0] != '.' && ((n > 7 && strcmp(d->d_name + n - 7, ".ndjson") == 0) ||
+	                               (n > 3 && strcmp(d->d_name + n - 3, ".kv") == 0));
 }
 
 static int event_file_filter(const struct dirent *d)
@@ -73,13 +72,14 @@ static int event_file_filter(const struct dirent *d)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: eddy dev [-c FILE] [--events DIR] [--exit-at-end]\n"
-		"  -c, --config FILE   the configuration (default conf/eddy.yaml if present);\n"
-		"                      its kafka bootstrap.servers is replaced by the embedded broker\n"
-		"  --events DIR        sample events, one file per topic: TOPIC.ndjson or TOPIC.kv\n"
-		"                      (default examples/events)\n"
-		"  --exit-at-end       stop once the events are handled and committed\n");
+	fprintf(
+	    f,
+	    "usage: eddy dev [-c FILE] [--events DIR] [--exit-at-end]\n"
+	    "  -c, --config FILE   the configuration (default conf/eddy.yaml if present);\n"
+	    "                      its kafka bootstrap.servers is replaced by the embedded broker\n"
+	    "  --events DIR        sample events, one file per topic: TOPIC.ndjson or TOPIC.kv\n"
+	    "                      (default examples/events)\n"
+	    "  --exit-at-end       stop once the events are handled and committed\n");
 }
 
 int eddy_cmd_dev(int argc, char **argv)

@@ -58,9 +58,9 @@ struct eddy_event {
 	const struct eddy_json *data_json;
 	struct eddy_attr data_bytes;
 
-	const struct eddy_json *root; /* structured mode: the whole CloudEvent object */
-	const struct eddy_json *meta; /* the RELEX meta object, NULL when absent */
-	struct eddy_attr tenant;      /* meta.tenant */
+	const struct eddy_json *root;    /* structured mode: the whole CloudEvent object */
+	const struct eddy_json *meta;    /* the RELEX meta object, NULL when absent */
+	struct eddy_attr tenant;         /* meta.tenant */
 	struct eddy_attr correlation_id; /* meta.correlation_id */
 
 	struct eddy_extension extensions[EDDY_ENVELOPE_MAX_EXTENSIONS];
@@ -77,8 +77,8 @@ struct eddy_event {
  * "key \"ORD-1\" does not equal id \"ORD-2\"",
  * "value is not JSON: <parser reason>". */
 int eddy_envelope_decode(const struct eddy_envelope_conf *conf, struct eddy_json_doc *doc,
-			 const struct eddy_msg *msg, struct eddy_event *ev, char *reason,
-			 size_t reason_size);
+                         const struct eddy_msg *msg, struct eddy_event *ev, char *reason,
+                         size_t reason_size);
 
 /* true when s (len bytes) is an RFC 3339 date-time, e.g.
  * "2025-01-14T12:30:00Z", "2025-01-14T12:30:00.123+02:00". */

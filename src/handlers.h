@@ -13,11 +13,11 @@ struct eddy_publish_req;
 /* ctx.alert{...} as the host gets it; strings borrowed for the call, NULL
  * when not given. */
 struct eddy_alert_req {
-	const char *handler;     /* "orders.lua" */
-	const char *sink;        /* NULL: alerts.default_sink */
-	const char *severity;    /* critical | warning | info */
+	const char *handler;  /* "orders.lua" */
+	const char *sink;     /* NULL: alerts.default_sink */
+	const char *severity; /* critical | warning | info */
 	const char *key;
-	const char *summary;     /* required */
+	const char *summary; /* required */
 	const char *description;
 	const char *labels;      /* JSON object text of strings, NULL: {} */
 	const char *annotations; /* JSON object text of strings, NULL: {} */
@@ -31,20 +31,20 @@ struct eddy_alert_req {
 struct eddy_actions {
 	void *ud;
 	int (*get)(void *ud, const char *ns, const char *key, size_t key_len, const char **value,
-		   size_t *len, char *errstr, size_t errstr_size);
+	           size_t *len, char *errstr, size_t errstr_size);
 	/* value is JSON text, borrowed for the call */
 	int (*upsert)(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
-		      size_t len, char *errstr, size_t errstr_size);
+	              size_t len, char *errstr, size_t errstr_size);
 	int (*del)(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
-		   size_t errstr_size);
+	           size_t errstr_size);
 	/* level: "debug" | "info" | "warn" | "error"; fields_json: JSON object
 	 * text or NULL */
 	void (*log)(void *ud, const char *handler, const char *level, const char *msg,
-		    const char *fields_json);
+	            const char *fields_json);
 	/* ctx.publish: req borrowed for the call; the record is produced only
 	 * when every handler of the event succeeded */
 	int (*publish)(void *ud, const struct eddy_publish_req *req, char *errstr,
-		       size_t errstr_size);
+	               size_t errstr_size);
 	/* ctx.alert: written to the outbox only when every handler of the
 	 * event succeeded */
 	int (*alert)(void *ud, const struct eddy_alert_req *req, char *errstr, size_t errstr_size);
@@ -64,18 +64,18 @@ struct eddy_handlers_limits {
 
 /* Loads the *.lua files of dir (sorted by name) into a new sandboxed LuaJIT state,
  * with eddy's own Lua modules (lua/eddy/ *.lua, compiled into the binary:
- * lua_modules.h). actions is borrowed for the life of the set. Fails as a whole: NULL with errstr naming the file
- * and line ("handlers/orders.lua:3: '=' expected near 'x'") or the shape
- * problem ("handlers/orders.lua: on_event must be a function"). */
+ * lua_modules.h). actions is borrowed for the life of the set. Fails as a whole: NULL with errstr
+ * naming the file and line ("handlers/orders.lua:3: '=' expected near 'x'") or the shape problem
+ * ("handlers/orders.lua: on_event must be a function"). */
 struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_actions *actions,
-					 char *errstr, size_t errstr_size);
+                                         char *errstr, size_t errstr_size);
 /* eddy_handlers_load with limits other than the defaults above (NULL: the
  * defaults). A file whose loading passes a limit fails the load
  * ("handlers/x.lua: CPU time limit of 1000 ms exceeded"). */
 struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
-						     const struct eddy_actions *actions,
-						     const struct eddy_handlers_limits *limits,
-						     char *errstr, size_t errstr_size);
+                                                     const struct eddy_actions *actions,
+                                                     const struct eddy_handlers_limits *limits,
+                                                     char *errstr, size_t errstr_size);
 void eddy_handlers_destroy(struct eddy_handlers *h);
 
 size_t eddy_handlers_count(const struct eddy_handlers *h);
@@ -92,7 +92,7 @@ const char *eddy_handlers_name(const struct eddy_handlers *h, size_t i);
  * every handler is loaded again into a new state from the sources read at
  * load time (module-level variables start afresh, as after a reload). */
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
-			   const char **failed, char *errstr, size_t errstr_size);
+                           const char **failed, char *errstr, size_t errstr_size);
 
 /* Handler calls (and loads) stopped by a limit in this process, all
  * handler sets together. */

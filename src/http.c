@@ -82,11 +82,10 @@ struct eddy_http {
 
 /* Queues a response whose body is text (taken, freed by libmicrohttpd). */
 static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *type,
-			      char *text, size_t len)
+                              char *text, size_t len)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, text, text ? MHD_RESPMEM_MUST_FREE
-							     : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    len, text, text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		free(text);
 		return MHD_NO;
@@ -99,10 +98,10 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, cons
 }
 
 static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status, const char *fmt,
-				   ...) __attribute__((format(printf, 3, 4)));
+                                   ...) __attribute__((format(printf, 3, 4)));
 
 static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status, const char *fmt,
-				   ...)
+                                   ...)
 {
 	char *text = NULL;
 	va_list ap;
@@ -118,9 +117,10 @@ static enum MHD_Result livez(struct eddy_http *s, struct MHD_Connection *conn)
 {
 	int64_t idle = mono_ms() - atomic_load_explicit(&s->health->beat_ms, memory_order_relaxed);
 	if (s->health->stale_ms > 0 && idle > s->health->stale_ms)
-		return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				   "stuck: the main loop has not turned for %lld ms (limit %d ms)\n",
-				   (long long)idle, s->health->stale_ms);
+		return answer_text(
+		    conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "stuck: the main loop has not turned for %lld ms (limit %d ms)\n",
+		    (long long)idle, s->health->stale_ms);
 	return answer_text(conn, MHD_HTTP_OK, "ok\n");
 }
 
@@ -148,12 +148,12 @@ static enum MHD_Result readyz(struct eddy_http *s, struct MHD_Connection *conn)
 		return MHD_NO;
 	}
 	return answer(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-		      "text/plain; charset=utf-8", text, len);
+	              "text/plain; charset=utf-8", text, len);
 }
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
-			     const char *method, const char *version, const char *upload,
-			     size_t *upload_size, void **state)
+                             const char *method, const char *version, const char *upload,
+                             size_t *upload_size, void **state)
 {
 	struct eddy_http *s = cls;
 	(void)version;
@@ -169,7 +169,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 		if (!text)
 			return answer_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 		return answer(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
-			      len);
+		              len);
 	}
 	if (strcmp(url, "/livez") == 0 || strcmp(url, "/healthz") == 0)
 		return livez(s, conn);
@@ -210,8 +210,9 @@ static int resolve(const char *listen, struct addrinfo **ai, char *errstr, size_
 	}
 	memcpy(host, h, hlen);
 	host[hlen] = 0;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	int rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, ai);
 	if (rc != 0) {
 		eddy_errf(errstr, errstr_size, "http.listen: %s: %s", listen, gai_strerror(rc));
@@ -220,8 +221,8 @@ static int resolve(const char *listen, struct addrinfo **ai, char *errstr, size_
 	return 0;
 }
 
-struct eddy_http *eddy_http_start(const char *listen, struct eddy_metrics *m,
-				  struct eddy_health *h, char *errstr, size_t errstr_size)
+struct eddy_http *eddy_http_start(const char *listen, struct eddy_metrics *m, struct eddy_health *h,
+                                  char *errstr, size_t errstr_size)
 {
 	struct addrinfo *ai = NULL;
 	struct eddy_http *s = calloc(1, sizeof *s);
@@ -237,15 +238,17 @@ struct eddy_http *eddy_http_start(const char *listen, struct eddy_metrics *m,
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, serve, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, s, MHD_OPTION_EXTERNAL_LOGGER,
+	                             mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
 	if (!s->daemon) {
-		eddy_errf(errstr, errstr_size, "http.listen: cannot listen on %s (in use?)", listen);
+		eddy_errf(errstr, errstr_size, "http.listen: cannot listen on %s (in use?)",
+		          listen);
 		goto fail;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	freeaddrinfo(ai);
 	return s;

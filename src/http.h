@@ -37,8 +37,8 @@ struct eddy_http;
 /* Listens on listen ("127.0.0.1:9464", "0.0.0.0:9464", "[::1]:9464"; port
  * 0 picks a free one) and serves m and h (both borrowed until stop).
  * NULL with the reason in errstr when the address is bad or taken. */
-struct eddy_http *eddy_http_start(const char *listen, struct eddy_metrics *m,
-				  struct eddy_health *h, char *errstr, size_t errstr_size);
+struct eddy_http *eddy_http_start(const char *listen, struct eddy_metrics *m, struct eddy_health *h,
+                                  char *errstr, size_t errstr_size);
 /* The port it listens on. */
 uint16_t eddy_http_port(const struct eddy_http *s);
 /* Stops serving and frees s; NULL is a no-op. */

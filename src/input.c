@@ -20,7 +20,7 @@ struct eddy_input {
 };
 
 struct eddy_input *eddy_input_open(const char *path, const char *topic, char *errstr,
-				   size_t errstr_size)
+                                   size_t errstr_size)
 {
 	struct eddy_input *in = calloc(1, sizeof *in);
 	if (!in || !(in->path = strdup(path)) || !(in->topic = strdup(topic)) ||
@@ -72,8 +72,8 @@ int eddy_input_next(struct eddy_input *in, struct eddy_msg *m, char *errstr, siz
 		if ((size_t)n == skip)
 			continue;
 
-		*m = (struct eddy_msg){.topic = in->topic, .offset = in->records++,
-				       .timestamp_ms = -1};
+		*m = (struct eddy_msg){
+		    .topic = in->topic, .offset = in->records++, .timestamp_ms = -1};
 		char *tab = memchr(in->line, '\t', (size_t)n);
 		if (in->line[skip] != '{' && tab) {
 			m->key = in->line;
@@ -87,8 +87,8 @@ int eddy_input_next(struct eddy_input *in, struct eddy_msg *m, char *errstr, siz
 		m->value = in->line;
 		m->value_len = (size_t)n;
 		char err[256];
-		const struct eddy_json *root = eddy_json_parse(in->doc, in->line, (size_t)n, err,
-							       sizeof err);
+		const struct eddy_json *root =
+		    eddy_json_parse(in->doc, in->line, (size_t)n, err, sizeof err);
 		const struct eddy_json *id = root ? eddy_json_getz(root, "id") : NULL;
 		if (id && id->type == EDDY_JSON_STRING) {
 			m->key = id->u.s;

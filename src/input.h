@@ -13,7 +13,7 @@ struct eddy_input;
 /* Opens path ("-" for standard input). Records get the given topic,
  * partition 0 and their record number as offset. NULL with errstr. */
 struct eddy_input *eddy_input_open(const char *path, const char *topic, char *errstr,
-				   size_t errstr_size);
+                                   size_t errstr_size);
 void eddy_input_destroy(struct eddy_input *in);
 
 /* Reads the next record into m (borrowed until the next call). An NDJSON

@@ -798,8 +798,9 @@ static const struct eddy_json *parse(struct eddy_json_doc *doc, const char *buf,
 	/* Trailing whitespace means nothing, and simdjson 3.0's root null
 	 * check reads one byte too far: "null\n" (every line of NDJSON) would
 	 * be refused as an invalid literal. */
-	while (buf && len && (buf[len - 1] == ' ' || buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-	               buf[len - 1] == '\t'))
+	while (buf && len &&
+	       (buf[len - 1] == ' ' || buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	        buf[len - 1] == '\t'))
 		len--;
 	if (!buf || !len) {
 		fail(&w, "empty input");

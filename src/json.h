@@ -22,8 +22,8 @@ struct eddy_json_member;
  * raw) is owned by the struct eddy_json_doc that parsed it and valid until
  * that doc parses again or is destroyed. */
 struct eddy_json {
-	uint8_t type;  /* enum eddy_json_type */
-	uint32_t len;  /* string bytes, array items or object members */
+	uint8_t type; /* enum eddy_json_type */
+	uint32_t len; /* string bytes, array items or object members */
 	uint32_t raw_len;
 	const char *raw; /* arrays and objects: their exact original text */
 	union {
@@ -55,7 +55,7 @@ void eddy_json_doc_destroy(struct eddy_json_doc *doc);
  * errstr (e.g. "duplicate key \"id\" at byte 57"). */
 #define EDDY_JSON_MAX_DEPTH 128
 const struct eddy_json *eddy_json_parse(struct eddy_json_doc *doc, const char *buf, size_t len,
-					char *errstr, size_t errstr_size);
+                                        char *errstr, size_t errstr_size);
 
 /* The member value named key (len bytes) of an object, or NULL when v is
  * not an object or has no such member. */

@@ -16,7 +16,7 @@ struct eddy_jsonw {
 	size_t len, cap, max;
 	bool failed;
 	int depth;
-	bool first[EDDY_JSONW_MAX_DEPTH]; /* nothing written yet at this level */
+	bool first[EDDY_JSONW_MAX_DEPTH];  /* nothing written yet at this level */
 	char closer[EDDY_JSONW_MAX_DEPTH]; /* '}' or ']' of each open level */
 	bool after_key;
 };

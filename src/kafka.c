@@ -24,11 +24,11 @@ struct part {
 	char *topic;
 	int32_t partition;
 	bool assigned;
-	bool eof;              /* reached the end, nothing handled since */
-	int64_t first;         /* first offset of the current batch, -1 none */
-	int64_t next;          /* offset after the last handled record of the batch */
-	int64_t durable;       /* the store's work is committed below this, -1 none */
-	int64_t committed;     /* last offset committed to the group, -1 none */
+	bool eof;          /* reached the end, nothing handled since */
+	int64_t first;     /* first offset of the current batch, -1 none */
+	int64_t next;      /* offset after the last handled record of the batch */
+	int64_t durable;   /* the store's work is committed below this, -1 none */
+	int64_t committed; /* last offset committed to the group, -1 none */
 	/* records of the current batch by outcome, counted when it ends */
 	uint32_t tally[EDDY_RECORD_N];
 	struct eddy_metric *records[EDDY_RECORD_N], *lag; /* series, made on first use */
@@ -40,7 +40,7 @@ struct part {
 struct pending {
 	size_t part;
 	int64_t offset;
-	int state; /* 0 in flight, 1 settled, -1 failed */
+	int state;      /* 0 in flight, 1 settled, -1 failed */
 	bool published; /* else a dead letter */
 };
 
@@ -64,7 +64,7 @@ struct consumer {
 	struct eddy_header *headers;
 	size_t cap_headers;
 	uint64_t consumed;
-	uint64_t consumed_shown; /* what the last progress line said */
+	uint64_t consumed_shown;        /* what the last progress line said */
 	double first_batch, last_batch; /* monotonic seconds: the steady rate */
 	/* seconds spent per phase, reported at debug level on exit */
 	double t_poll, t_handle, t_store_commit, t_kafka_commit;
@@ -86,11 +86,24 @@ static double now_s(void)
 
 /* Keys only a consumer understands; the producer would warn about each. */
 static const char *const consumer_only[] = {
-	"group.", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
-	"auto.offset.reset", "auto.commit.", "enable.auto.", "partition.assignment.strategy",
-	"enable.partition.eof", "fetch.", "queued.", "isolation.level", "check.crcs",
-	"consume.callback.max.messages", "coordinator.query.interval.ms", "offset.store.",
-	"allow.auto.create.topics", NULL,
+    "group.",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "auto.offset.reset",
+    "auto.commit.",
+    "enable.auto.",
+    "partition.assignment.strategy",
+    "enable.partition.eof",
+    "fetch.",
+    "queued.",
+    "isolation.level",
+    "check.crcs",
+    "consume.callback.max.messages",
+    "coordinator.query.interval.ms",
+    "offset.store.",
+    "allow.auto.create.topics",
+    NULL,
 };
 
 static bool is_consumer_only(const char *key)
@@ -105,8 +118,8 @@ static bool is_consumer_only(const char *key)
 
 /* Applies the config's kafka: properties to a new librdkafka conf, skipping
  * consumer-only ones when for_producer. NULL with "kafka.<key>: <error>". */
-static rd_kafka_conf_t *kafka_conf(const struct eddy_config *conf, bool for_producer,
-				   char *errstr, size_t errstr_size)
+static rd_kafka_conf_t *kafka_conf(const struct eddy_config *conf, bool for_producer, char *errstr,
+                                   size_t errstr_size)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 	char err[512];
@@ -114,7 +127,8 @@ static rd_kafka_conf_t *kafka_conf(const struct eddy_config *conf, bool for_prod
 		const struct eddy_config_kv *kv = &conf->kafka[i];
 		if (for_producer && is_consumer_only(kv->key))
 			continue;
-		if (rd_kafka_conf_set(kc, kv->key, kv->value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+		if (rd_kafka_conf_set(kc, kv->key, kv->value, err, sizeof err) !=
+		    RD_KAFKA_CONF_OK) {
 			snprintf(errstr, errstr_size, "kafka.%s: %s", kv->key, err);
 			rd_kafka_conf_destroy(kc);
 			return NULL;
@@ -124,7 +138,7 @@ static rd_kafka_conf_t *kafka_conf(const struct eddy_config *conf, bool for_prod
 }
 
 static int set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,
-	       size_t errstr_size)
+               size_t errstr_size)
 {
 	char err[512];
 	if (rd_kafka_conf_set(kc, key, value, err, sizeof err) == RD_KAFKA_CONF_OK)
@@ -157,8 +171,12 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 		c->parts = n;
 		c->cap_parts = cap;
 	}
-	c->parts[c->n_parts] = (struct part){.topic = strdup(topic), .partition = partition,
-					     .first = -1, .next = -1, .durable = -1, .committed = -1};
+	c->parts[c->n_parts] = (struct part){.topic = strdup(topic),
+	                                     .partition = partition,
+	                                     .first = -1,
+	                                     .next = -1,
+	                                     .durable = -1,
+	                                     .committed = -1};
 	if (!c->parts[c->n_parts].topic)
 		abort();
 	return c->n_parts++;
@@ -173,7 +191,7 @@ static void commit_durable(struct consumer *c);
  * where a user finds out. Asks the group coordinator and the partition
  * leaders; when they do not answer in time only the rule is logged. */
 static void log_starts(struct consumer *c, rd_kafka_t *rk,
-		       const rd_kafka_topic_partition_list_t *list)
+                       const rd_kafka_topic_partition_list_t *list)
 {
 	rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(list);
 	rd_kafka_resp_err_t err = rd_kafka_committed(rk, copy, 5000);
@@ -189,31 +207,33 @@ static void log_starts(struct consumer *c, rd_kafka_t *rk,
 			continue;
 		if (err || !(earliest || latest) ||
 		    rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
-							    5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		                                     5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			eddy_log(EDDY_LOG_INFO,
-				 "%s/%d: no committed offset for group %s (or none could be read): "
-				 "kafka.auto.offset.reset: %s decides where it starts",
-				 tp->topic, (int)tp->partition, c->group, c->offset_reset);
+			         "%s/%d: no committed offset for group %s (or none could be read): "
+			         "kafka.auto.offset.reset: %s decides where it starts",
+			         tp->topic, (int)tp->partition, c->group, c->offset_reset);
 			continue;
 		}
 		if (earliest || hi == lo)
 			eddy_log(EDDY_LOG_INFO,
-				 "%s/%d: no committed offset for group %s: starting at the "
-				 "earliest retained record, offset %" PRId64 " (%" PRId64
-				 " records; kafka.auto.offset.reset: %s)",
-				 tp->topic, (int)tp->partition, c->group, lo, hi - lo, c->offset_reset);
+			         "%s/%d: no committed offset for group %s: starting at the "
+			         "earliest retained record, offset %" PRId64 " (%" PRId64
+			         " records; kafka.auto.offset.reset: %s)",
+			         tp->topic, (int)tp->partition, c->group, lo, hi - lo,
+			         c->offset_reset);
 		else
 			eddy_log(EDDY_LOG_WARN,
-				 "%s/%d: no committed offset for group %s: starting at offset "
-				 "%" PRId64 " (kafka.auto.offset.reset: %s), the %" PRId64
-				 " records already there are skipped",
-				 tp->topic, (int)tp->partition, c->group, hi, c->offset_reset, hi - lo);
+			         "%s/%d: no committed offset for group %s: starting at offset "
+			         "%" PRId64 " (kafka.auto.offset.reset: %s), the %" PRId64
+			         " records already there are skipped",
+			         tp->topic, (int)tp->partition, c->group, hi, c->offset_reset,
+			         hi - lo);
 	}
 	rd_kafka_topic_partition_list_destroy(copy);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *list, void *opaque)
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
 {
 	struct consumer *c = opaque;
 	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -239,17 +259,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	else
 		for (int i = 0; i < list->cnt; i++)
 			eddy_metric_set(c->parts[find_part(c, list->elems[i].topic,
-							   list->elems[i].partition, false)].lag, 0);
+			                                   list->elems[i].partition, false)]
+			                    .lag,
+			                0);
 	eddy_metric_inc(eddy_metric_get(c->tel->rebalances,
-					(const char *const[]){assign ? "assign" : "revoke"}));
+	                                (const char *const[]){assign ? "assign" : "revoke"}));
 	size_t held = 0;
 	for (size_t i = 0; i < c->n_parts; i++)
 		held += c->parts[i].assigned;
 	eddy_health_set(c->tel->health, EDDY_HEALTH_ASSIGNED,
-			held ? NULL : "no partitions assigned to this member");
+	                held ? NULL : "no partitions assigned to this member");
 	if (cooperative)
 		error = assign ? rd_kafka_incremental_assign(rk, list)
-			       : rd_kafka_incremental_unassign(rk, list);
+		               : rd_kafka_incremental_unassign(rk, list);
 	else
 		ret = rd_kafka_assign(rk, assign ? list : NULL);
 	if (error) {
@@ -271,16 +293,19 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	c->pending[i].state = m->err ? -1 : 1;
 	if (m->err)
 		eddy_log(EDDY_LOG_ERROR, "%s for %s %d/%" PRId64 " not delivered: %s",
-			 c->pending[i].published ? "published record" : "dead letter",
-			 c->parts[c->pending[i].part].topic, (int)c->parts[c->pending[i].part].partition,
-			 c->pending[i].offset, rd_kafka_err2str(m->err));
+		         c->pending[i].published ? "published record" : "dead letter",
+		         c->parts[c->pending[i].part].topic,
+		         (int)c->parts[c->pending[i].part].partition, c->pending[i].offset,
+		         rd_kafka_err2str(m->err));
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	enum eddy_log_level l = level <= 3 ? EDDY_LOG_ERROR : level <= 4 ? EDDY_LOG_WARN
-				: level <= 6 ? EDDY_LOG_INFO : EDDY_LOG_DEBUG;
+	enum eddy_log_level l = level <= 3   ? EDDY_LOG_ERROR
+	                        : level <= 4 ? EDDY_LOG_WARN
+	                        : level <= 6 ? EDDY_LOG_INFO
+	                                     : EDDY_LOG_DEBUG;
 	eddy_log(l, "kafka %s: %s", fac, buf);
 }
 
@@ -289,14 +314,14 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	(void)rk;
 	(void)opaque;
 	eddy_log(err == RD_KAFKA_RESP_ERR__FATAL ? EDDY_LOG_ERROR : EDDY_LOG_WARN, "kafka: %s: %s",
-		 rd_kafka_err2name(err), reason);
+	         rd_kafka_err2name(err), reason);
 }
 
 /* Produces to topic (taking h), the delivery tracked as pending for the
  * source record m. */
 static int produce_tracked(struct consumer *c, const struct eddy_msg *m, bool published,
-			   const char *topic, const char *key, size_t key_len, const char *value,
-			   size_t value_len, rd_kafka_headers_t *h)
+                           const char *topic, const char *key, size_t key_len, const char *value,
+                           size_t value_len, rd_kafka_headers_t *h)
 {
 	if (c->n_pending == c->cap_pending) {
 		size_t cap = c->cap_pending ? c->cap_pending * 2 : 64;
@@ -310,15 +335,15 @@ static int produce_tracked(struct consumer *c, const struct eddy_msg *m, bool pu
 	}
 	uint64_t id = c->pending_base + c->n_pending;
 	c->pending[c->n_pending] =
-		(struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0, published};
+	    (struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0, published};
 	rd_kafka_resp_err_t err = rd_kafka_producev(
-		c->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
-		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
+	    c->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	    RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+	    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
 	if (err) {
 		rd_kafka_headers_destroy(h);
-		eddy_log(EDDY_LOG_ERROR, "%s to %s: %s", published ? "publish" : "dead letter", topic,
-			 rd_kafka_err2str(err));
+		eddy_log(EDDY_LOG_ERROR, "%s to %s: %s", published ? "publish" : "dead letter",
+		         topic, rd_kafka_err2str(err));
 		return -1;
 	}
 	c->n_pending++;
@@ -332,14 +357,14 @@ static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dea
 {
 	struct consumer *c = ud;
 	eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%" PRId64 ": %s: %s%s%s", m->topic,
-		 (int)m->partition, m->offset, dl->stage, dl->handler ? dl->handler : "",
-		 dl->handler ? ": " : "", dl->reason);
+	         (int)m->partition, m->offset, dl->stage, dl->handler ? dl->handler : "",
+	         dl->handler ? ": " : "", dl->reason);
 	eddy_telemetry_dead_letter(c->tel, dl->stage);
 	rd_kafka_headers_t *h = rd_kafka_headers_new(m->n_headers + 7);
 	char num[32], when[40];
 	for (size_t i = 0; i < m->n_headers; i++)
 		rd_kafka_header_add(h, m->headers[i].name, -1, m->headers[i].value,
-				    (ssize_t)m->headers[i].len);
+		                    (ssize_t)m->headers[i].len);
 	rd_kafka_header_add(h, "eddy.error.stage", -1, dl->stage, -1);
 	rd_kafka_header_add(h, "eddy.error.reason", -1, dl->reason, -1);
 	rd_kafka_header_add(h, "eddy.error.topic", -1, m->topic, -1);
@@ -353,7 +378,7 @@ static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dea
 	rd_kafka_header_add(h, "eddy.error.time", -1, when, -1);
 
 	return produce_tracked(c, m, false, c->conf->dead_letter_topic, m->key,
-			       m->key ? m->key_len : 0, m->value, m->value ? m->value_len : 0, h);
+	                       m->key ? m->key_len : 0, m->value, m->value ? m->value_len : 0, h);
 }
 
 /* Produces a record of the handlers of m (ctx.publish), its delivery
@@ -365,7 +390,7 @@ static int publish(void *ud, const struct eddy_msg *m, const struct eddy_record 
 	for (size_t i = 0; i < r->n_headers; i++)
 		rd_kafka_header_add(h, r->headers[2 * i], -1, r->headers[2 * i + 1], -1);
 	return produce_tracked(c, m, true, r->topic, r->key, r->key ? r->key_len : 0, r->value,
-			       r->value ? r->value_len : 0, h);
+	                       r->value ? r->value_len : 0, h);
 }
 
 /* Lends m's fields to an eddy_msg; headers go into c's reused array. */
@@ -392,16 +417,16 @@ static void to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg 
 	}
 	rd_kafka_timestamp_type_t tstype;
 	*m = (struct eddy_msg){
-		.topic = rd_kafka_topic_name(rkm->rkt),
-		.partition = rkm->partition,
-		.offset = rkm->offset,
-		.timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype),
-		.key = rkm->key,
-		.key_len = rkm->key_len,
-		.value = rkm->payload,
-		.value_len = rkm->len,
-		.headers = c->headers,
-		.n_headers = nh,
+	    .topic = rd_kafka_topic_name(rkm->rkt),
+	    .partition = rkm->partition,
+	    .offset = rkm->offset,
+	    .timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype),
+	    .key = rkm->key,
+	    .key_len = rkm->key_len,
+	    .value = rkm->payload,
+	    .value_len = rkm->len,
+	    .headers = c->headers,
+	    .n_headers = nh,
 	};
 }
 
@@ -457,10 +482,11 @@ static void settle(struct consumer *c, bool wait)
 		p->eof = false;
 		if (!l)
 			l = rd_kafka_topic_partition_list_new(4);
-		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, p->topic,
-										    p->partition);
+		rd_kafka_topic_partition_t *tp =
+		    rd_kafka_topic_partition_list_find(l, p->topic, p->partition);
 		if (!tp)
-			rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = e->offset;
+			rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+			    e->offset;
 		else if (e->offset < tp->offset)
 			tp->offset = e->offset;
 	}
@@ -511,7 +537,8 @@ static void commit_durable(struct consumer *c)
 			eddy_log(EDDY_LOG_WARN, "commit: %s", rd_kafka_err2str(err));
 		} else {
 			for (int i = 0; i < l->cnt; i++) {
-				size_t p = find_part(c, l->elems[i].topic, l->elems[i].partition, false);
+				size_t p =
+				    find_part(c, l->elems[i].topic, l->elems[i].partition, false);
 				c->parts[p].committed = l->elems[i].offset;
 			}
 		}
@@ -534,8 +561,8 @@ static void count_batch(struct consumer *c, bool durable, rd_kafka_message_t **m
 {
 	for (ssize_t i = 0; !durable && i < n; i++) {
 		size_t pi = msgs[i]->err ? SIZE_MAX
-					 : find_part(c, rd_kafka_topic_name(msgs[i]->rkt),
-						     msgs[i]->partition, false);
+		                         : find_part(c, rd_kafka_topic_name(msgs[i]->rkt),
+		                                     msgs[i]->partition, false);
 		if (pi != SIZE_MAX && c->parts[pi].assigned)
 			c->parts[pi].tally[EDDY_RECORD_RETRIED]++;
 	}
@@ -575,14 +602,15 @@ static int64_t lag(struct consumer *c)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (size_t i = 0; i < c->n_parts; i++)
 		if (c->parts[i].assigned)
-			rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition)
+			rd_kafka_topic_partition_list_add(l, c->parts[i].topic,
+			                                  c->parts[i].partition)
 			    ->opaque = &c->parts[i];
 	rd_kafka_position(c->rk, l);
 	for (int i = 0; i < l->cnt; i++) {
 		struct part *p = l->elems[i].opaque;
 		int64_t lo, hi;
 		if (rd_kafka_get_watermark_offsets(c->rk, l->elems[i].topic, l->elems[i].partition,
-						   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		                                   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    hi < 0)
 			continue;
 		int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
@@ -601,9 +629,9 @@ static void progress(struct consumer *c)
 	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c->pipeline);
 	c->consumed_shown = c->consumed;
 	fprintf(c->opts->progress,
-		"-- consumed %" PRIu64 ", handled %" PRIu64 ", dead-lettered %" PRIu64
-		", upserts %" PRIu64 ", deletes %" PRIu64 ", lag %" PRId64 "\n",
-		c->consumed, s->handled, s->dead, s->upserts, s->deletes, lag(c));
+	        "-- consumed %" PRIu64 ", handled %" PRIu64 ", dead-lettered %" PRIu64
+	        ", upserts %" PRIu64 ", deletes %" PRIu64 ", lag %" PRId64 "\n",
+	        c->consumed, s->handled, s->dead, s->upserts, s->deletes, lag(c));
 	fflush(c->opts->progress);
 }
 
@@ -619,13 +647,13 @@ static void reload(struct consumer *c)
 		return;
 	}
 	eddy_log(EDDY_LOG_INFO, "reloaded %zu handlers from %s in %.1f ms",
-		 eddy_pipeline_handler_count(c->pipeline), c->conf->handlers,
-		 (now_s() - t0) * 1000);
+	         eddy_pipeline_handler_count(c->pipeline), c->conf->handlers,
+	         (now_s() - t0) * 1000);
 }
 
 /* The sender of the alert outbox, on a store handle of its own. */
 static struct eddy_alerts *start_alerts(const struct eddy_config *conf, char *errstr,
-					size_t errstr_size)
+                                        size_t errstr_size)
 {
 	struct eddy_alerts_sink *sinks = calloc(conf->n_alert_sinks, sizeof *sinks);
 	struct eddy_store *store = NULL;
@@ -641,14 +669,14 @@ static struct eddy_alerts *start_alerts(const struct eddy_config *conf, char *er
 		    s->name,
 		    strcmp(s->type, "slack") == 0          ? EDDY_ALERTS_SLACK
 		    : strcmp(s->type, "alertmanager") == 0 ? EDDY_ALERTS_ALERTMANAGER
-							   : EDDY_ALERTS_WEBHOOK,
+		                                           : EDDY_ALERTS_WEBHOOK,
 		    s->url, s->secret, s->timeout_ms};
 	}
 	struct eddy_alerts_conf ac = {
 	    .sinks = sinks,
 	    .n_sinks = conf->n_alert_sinks,
 	    .max_age_ms = conf->alerts_max_age_s > INT32_MAX / 1000 ? INT32_MAX
-								    : conf->alerts_max_age_s * 1000,
+	                                                            : conf->alerts_max_age_s * 1000,
 	    .generator_url = conf->alerts_generator_url,
 	};
 	if ((store = eddy_store_open(conf, errstr, errstr_size)))
@@ -678,7 +706,8 @@ static bool commit_transaction(struct consumer *c, bool ok)
 		for (size_t i = 0; i < c->n_parts; i++) {
 			struct part *p = &c->parts[i];
 			if (p->first >= 0 && p->assigned)
-				rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+				rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
+				    ->offset = p->next;
 		}
 		rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(c->rk);
 		e = rd_kafka_send_offsets_to_transaction(c->producer, l, md, 30000);
@@ -686,11 +715,12 @@ static bool commit_transaction(struct consumer *c, bool ok)
 		if (!e)
 			e = rd_kafka_commit_transaction(c->producer, 30000);
 		if (!e)
-			eddy_log(EDDY_LOG_DEBUG, "transaction committed: offsets of %d partition(s)",
-				 l->cnt);
+			eddy_log(EDDY_LOG_DEBUG,
+			         "transaction committed: offsets of %d partition(s)", l->cnt);
 		if (!e)
 			for (int i = 0; i < l->cnt; i++) {
-				size_t p = find_part(c, l->elems[i].topic, l->elems[i].partition, false);
+				size_t p =
+				    find_part(c, l->elems[i].topic, l->elems[i].partition, false);
 				c->parts[p].committed = c->parts[p].durable = l->elems[i].offset;
 			}
 		rd_kafka_topic_partition_list_destroy(l);
@@ -757,13 +787,15 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		enum eddy_outcome o = eddy_pipeline_handle(c->pipeline, &m);
 		if (o == EDDY_OUTCOME_FAILED) {
 			eddy_log(EDDY_LOG_ERROR, "batch abandoned at %s %d/%" PRId64 ": %s", topic,
-				 (int)rkm->partition, rkm->offset, eddy_pipeline_error(c->pipeline));
+			         (int)rkm->partition, rkm->offset,
+			         eddy_pipeline_error(c->pipeline));
 			eddy_pipeline_abort(c->pipeline);
 			return false;
 		}
 		p->tally[o == EDDY_OUTCOME_DEAD ? EDDY_RECORD_DEAD_LETTERED
-			 : eddy_pipeline_stats(c->pipeline)->unrouted != unrouted ? EDDY_RECORD_SKIPPED
-										   : EDDY_RECORD_HANDLED]++;
+		         : eddy_pipeline_stats(c->pipeline)->unrouted != unrouted
+		             ? EDDY_RECORD_SKIPPED
+		             : EDDY_RECORD_HANDLED]++;
 		if (p->first < 0)
 			p->first = rkm->offset;
 		p->next = rkm->offset + 1;
@@ -795,7 +827,8 @@ static void mark_batch_starts(struct consumer *c, rd_kafka_message_t **msgs, ssi
 	for (ssize_t i = 0; i < n; i++) {
 		if (msgs[i]->err)
 			continue;
-		size_t p = find_part(c, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition, false);
+		size_t p =
+		    find_part(c, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition, false);
 		if (p != SIZE_MAX && (c->parts[p].first < 0 || msgs[i]->offset < c->parts[p].first))
 			c->parts[p].first = msgs[i]->offset;
 	}
@@ -830,7 +863,8 @@ static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 	if (conf->publish_transactional) {
 		char tid[256];
 		snprintf(tid, sizeof tid, "%s%s", conf->publish_transactional_id ? "" : "eddy-",
-			 conf->publish_transactional_id ? conf->publish_transactional_id : c->group);
+		         conf->publish_transactional_id ? conf->publish_transactional_id
+		                                        : c->group);
 		if (set(c->pc, "transactional.id", tid, errstr, errstr_size))
 			return -1;
 		c->transactional = true;
@@ -862,7 +896,7 @@ static int open_clients(struct consumer *c, char *errstr, size_t errstr_size)
 		rd_kafka_error_t *e = rd_kafka_init_transactions(c->producer, 30000);
 		if (e) {
 			snprintf(errstr, errstr_size, "kafka producer transactions: %s",
-				 rd_kafka_error_string(e));
+			         rd_kafka_error_string(e));
 			rd_kafka_error_destroy(e);
 			return -1;
 		}
@@ -874,7 +908,8 @@ static int open_clients(struct consumer *c, char *errstr, size_t errstr_size)
 	c->kc = NULL;
 	rd_kafka_poll_set_consumer(c->rk);
 
-	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)conf->n_topics);
+	rd_kafka_topic_partition_list_t *subs =
+	    rd_kafka_topic_partition_list_new((int)conf->n_topics);
 	for (size_t i = 0; i < conf->n_topics; i++)
 		rd_kafka_topic_partition_list_add(subs, conf->topics[i], RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t serr = rd_kafka_subscribe(c->rk, subs);
@@ -925,7 +960,7 @@ static int consumer_open(struct consumer *c, char *errstr, size_t errstr_size)
 		return 1;
 	const char *watched[] = {conf->handlers, conf->schemas_dir};
 	if (!(c->reload = eddy_reload_new(watched, 2, conf->reload_watch, conf->reload_debounce_ms,
-					  errstr, errstr_size)))
+	                                  errstr, errstr_size)))
 		return 1;
 	return 0;
 }
@@ -959,14 +994,15 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 	const struct eddy_config *conf = c->conf;
 	double tp = now_s();
 	ssize_t n = rd_kafka_consume_batch_queue(c->queue, conf->batch_timeout_ms, c->msgs,
-						 (size_t)conf->batch_size);
+	                                         (size_t)conf->batch_size);
 	rd_kafka_message_t **msgs = c->msgs;
 
 	eddy_health_beat(c->tel->health);
 	if (c->first_batch > 0)
 		c->t_poll += now_s() - tp;
 	if (n < 0) {
-		snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+		snprintf(errstr, errstr_size, "consume: %s",
+		         rd_kafka_err2str(rd_kafka_last_error()));
 		return -1;
 	}
 	reset_batch(c);
@@ -1030,19 +1066,19 @@ static void report(struct consumer *c)
 {
 	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c->pipeline);
 	eddy_log(EDDY_LOG_INFO,
-		 "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
-		 " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes, %" PRIu64
-		 " published, %" PRIu64 " alerts, %" PRIu64 " reloads (%" PRIu64
-		 " failed), %" PRIu64 " limit stops",
-		 s->records, s->handled, s->dead, s->upserts, s->deletes, s->published, s->alerts,
-		 s->reloads, s->reload_failures, eddy_handlers_limit_stops());
+	         "stopped: %" PRIu64 " records, %" PRIu64 " handled, %" PRIu64
+	         " dead-lettered, %" PRIu64 " upserts, %" PRIu64 " deletes, %" PRIu64
+	         " published, %" PRIu64 " alerts, %" PRIu64 " reloads (%" PRIu64
+	         " failed), %" PRIu64 " limit stops",
+	         s->records, s->handled, s->dead, s->upserts, s->deletes, s->published, s->alerts,
+	         s->reloads, s->reload_failures, eddy_handlers_limit_stops());
 	if (c->last_batch > c->first_batch)
 		eddy_log(EDDY_LOG_INFO, "steady: %.0f records/s (%" PRIu64 " in %.3f s)",
-			 (double)s->records / (c->last_batch - c->first_batch), s->records,
-			 c->last_batch - c->first_batch);
+		         (double)s->records / (c->last_batch - c->first_batch), s->records,
+		         c->last_batch - c->first_batch);
 	eddy_log(EDDY_LOG_DEBUG,
-		 "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
-		 c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit);
+	         "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
+	         c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit);
 }
 
 /* Commits what is durable, leaves the group, flushes the producer,
@@ -1085,8 +1121,8 @@ static void consumer_close(struct consumer *c)
 	free(c->msgs);
 }
 
-int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts,
-		   char *errstr, size_t errstr_size)
+int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts, char *errstr,
+                   size_t errstr_size)
 {
 	struct consumer c = {.conf = conf, .opts = opts};
 	int rc = consumer_open(&c, errstr, errstr_size);

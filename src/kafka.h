@@ -27,7 +27,7 @@ struct eddy_kafka_opts {
 /* Runs until *stop or, with exit_at_end, the end of every partition.
  * Returns 0 after a clean shutdown (consumer closed, work committed), 2 on
  * a configuration error, 1 on another fatal error; errstr says why. */
-int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts,
-		   char *errstr, size_t errstr_size);
+int eddy_kafka_run(const struct eddy_config *conf, const struct eddy_kafka_opts *opts, char *errstr,
+                   size_t errstr_size);
 
 #endif

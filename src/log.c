@@ -71,7 +71,7 @@ void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const c
 	flockfile(stderr);
 	if (json_format) {
 		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-			level_names[level]);
+		        level_names[level]);
 		put_json_string(stderr, msg);
 		fputc('"', stderr);
 		/* splice the fields object's members into the line */

@@ -15,7 +15,7 @@ int eddy_log_enabled(enum eddy_log_level level);
 /* One line: time, level, message, then key=value fields from fields_json
  * (a JSON object text, may be NULL). */
 void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 #define eddy_log(level, ...) eddy_log_fields((level), NULL, __VA_ARGS__)
 
 /* Milliseconds since the epoch, wall clock. */
@@ -28,6 +28,6 @@ void eddy_time_rfc3339(int64_t ms, char out[EDDY_TIME_LEN]);
 /* Formats an error message into errstr (the errstr, errstr_size pair every
  * setup call takes); a NULL or empty buffer is left alone. */
 void eddy_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

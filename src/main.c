@@ -8,28 +8,29 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"eddy %s - Kafka topics of CloudEvents to Lua handlers\n"
-		"\n"
-		"usage: eddy COMMAND [OPTIONS]\n"
-		"\n"
-		"  run -c FILE [--exit-at-end]      the service\n"
-		"  dev [-c FILE] [--events DIR]     the service on an embedded broker with the\n"
-		"                                   example events; prints every action\n"
-		"  replay [-c FILE] [--dry-run] INPUT\n"
-		"                                   events from a file (NDJSON or KEY<TAB>VALUE,\n"
-		"                                   - for stdin) through the same pipeline, no Kafka\n"
-		"  validate --schema FILE [INPUT]   JSON values against a JSON Schema\n"
-		"  validate -c FILE [INPUT]         records against their schemas, as the\n"
-		"                                   service checks them\n"
-		"  check [-c FILE]                  load the config, handlers and schemas\n"
-		"  config [-c FILE]                 print the effective configuration, secrets\n"
-		"                                   masked\n"
-		"  config-doc                       print the configuration reference (Markdown)\n"
-		"  --help, --version\n"
-		"\n"
-		"Each command takes --help.\n",
-		EDDY_VERSION);
+	fprintf(
+	    f,
+	    "eddy %s - Kafka topics of CloudEvents to Lua handlers\n"
+	    "\n"
+	    "usage: eddy COMMAND [OPTIONS]\n"
+	    "\n"
+	    "  run -c FILE [--exit-at-end]      the service\n"
+	    "  dev [-c FILE] [--events DIR]     the service on an embedded broker with the\n"
+	    "                                   example events; prints every action\n"
+	    "  replay [-c FILE] [--dry-run] INPUT\n"
+	    "                                   events from a file (NDJSON or KEY<TAB>VALUE,\n"
+	    "                                   - for stdin) through the same pipeline, no Kafka\n"
+	    "  validate --schema FILE [INPUT]   JSON values against a JSON Schema\n"
+	    "  validate -c FILE [INPUT]         records against their schemas, as the\n"
+	    "                                   service checks them\n"
+	    "  check [-c FILE]                  load the config, handlers and schemas\n"
+	    "  config [-c FILE]                 print the effective configuration, secrets\n"
+	    "                                   masked\n"
+	    "  config-doc                       print the configuration reference (Markdown)\n"
+	    "  --help, --version\n"
+	    "\n"
+	    "Each command takes --help.\n",
+	    EDDY_VERSION);
 }
 
 int main(int argc, char **argv)

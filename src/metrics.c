@@ -14,9 +14,8 @@
 #include <string.h>
 
 /* The default buckets of a histogram: seconds, 100 µs to 10 s. */
-static const double default_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-					 0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-					 1,      2.5,     5,      10};
+static const double default_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
 /* A double kept as its bits, so that it can be updated atomically. */
 typedef _Atomic uint64_t atomic_double;
@@ -45,14 +44,14 @@ static void add_double(atomic_double *a, double v)
 		d += v;
 		memcpy(&new, &d, sizeof new);
 	} while (!atomic_compare_exchange_weak_explicit(a, &old, new, memory_order_relaxed,
-							memory_order_relaxed));
+	                                                memory_order_relaxed));
 }
 
 struct eddy_metric {
 	struct eddy_metric_family *family;
-	char **values;        /* one per label name, owned */
-	atomic_double value;  /* counter, gauge; a histogram's sum */
-	_Atomic uint64_t count; /* a histogram's observations */
+	char **values;             /* one per label name, owned */
+	atomic_double value;       /* counter, gauge; a histogram's sum */
+	_Atomic uint64_t count;    /* a histogram's observations */
 	_Atomic uint64_t *buckets; /* a histogram's count per bucket (not cumulative), owned */
 };
 
@@ -129,7 +128,7 @@ static int valid_name(const char *s, int label)
 	for (const char *p = s; *p; p++) {
 		char c = *p;
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			 (!label && c == ':') || (p > s && c >= '0' && c <= '9');
+		         (!label && c == ':') || (p > s && c >= '0' && c <= '9');
 		if (!ok)
 			return 0;
 	}
@@ -138,7 +137,7 @@ static int valid_name(const char *s, int label)
 
 /* Whether f was registered with this type and these label names. */
 static int same_family(const struct eddy_metric_family *f, enum eddy_metric_type type,
-		       const char *const *labels)
+                       const char *const *labels)
 {
 	size_t n = 0;
 	if (f->type != type)
@@ -186,9 +185,8 @@ fail:
 }
 
 static struct eddy_metric_family *family_new(const char *name, const char *help,
-					     enum eddy_metric_type type,
-					     const char *const *labels, const double *buckets,
-					     size_t n_buckets)
+                                             enum eddy_metric_type type, const char *const *labels,
+                                             const double *buckets, size_t n_buckets)
 {
 	struct eddy_metric_family *f = calloc(1, sizeof *f);
 	if (!f)
@@ -226,9 +224,9 @@ fail:
 }
 
 struct eddy_metric_family *eddy_metrics_family(struct eddy_metrics *m, const char *name,
-					       const char *help, enum eddy_metric_type type,
-					       const char *const *labels, const double *buckets,
-					       size_t n_buckets)
+                                               const char *help, enum eddy_metric_type type,
+                                               const char *const *labels, const double *buckets,
+                                               size_t n_buckets)
 {
 	struct eddy_metric_family *f = NULL;
 
@@ -260,7 +258,8 @@ struct eddy_metric *eddy_metric_get(struct eddy_metric_family *f, const char *co
 	pthread_mutex_lock(&f->registry->lock);
 	for (size_t i = 0; i < f->n_series && !s; i++) {
 		size_t j = 0;
-		while (j < f->n_labels && strcmp(f->series[i]->values[j], values[j] ? values[j] : "") == 0)
+		while (j < f->n_labels &&
+		       strcmp(f->series[i]->values[j], values[j] ? values[j] : "") == 0)
 			j++;
 		if (j == f->n_labels)
 			s = f->series[i];
@@ -378,7 +377,7 @@ static void put_histogram(FILE *out, const struct eddy_metric *s)
 		if (i == f->n_bounds)
 			snprintf(le, sizeof le, "+Inf");
 		else if (snprintf(le, sizeof le, "%.15g", f->bounds[i]) > 0 &&
-			 strtod(le, NULL) != f->bounds[i])
+		         strtod(le, NULL) != f->bounds[i])
 			snprintf(le, sizeof le, "%.17g", f->bounds[i]);
 		fprintf(out, "%s_bucket", f->name);
 		put_labels(out, s, le);

@@ -32,9 +32,9 @@ void eddy_metrics_destroy(struct eddy_metrics *m);
  * for a name or label name Prometheus does not accept, a clash with the
  * earlier registration, or no memory. Borrowed until m is destroyed. */
 struct eddy_metric_family *eddy_metrics_family(struct eddy_metrics *m, const char *name,
-					       const char *help, enum eddy_metric_type type,
-					       const char *const *labels, const double *buckets,
-					       size_t n_buckets);
+                                               const char *help, enum eddy_metric_type type,
+                                               const char *const *labels, const double *buckets,
+                                               size_t n_buckets);
 
 /* The series of f with these label values (one per label name, any UTF-8),
  * created at zero on first use; NULL without memory. Borrowed until the
@@ -47,7 +47,7 @@ struct eddy_metric *eddy_metric_only(struct eddy_metric_family *f);
  * costs a metric, never an event. Counters only go up (add ignores v < 0). */
 void eddy_metric_add(struct eddy_metric *s, double v);
 #define eddy_metric_inc(s) eddy_metric_add((s), 1.0)
-void eddy_metric_set(struct eddy_metric *s, double v); /* gauges */
+void eddy_metric_set(struct eddy_metric *s, double v);     /* gauges */
 void eddy_metric_observe(struct eddy_metric *s, double v); /* histograms */
 /* A counter's or gauge's value, a histogram's count. */
 double eddy_metric_value(const struct eddy_metric *s);

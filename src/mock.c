@@ -92,7 +92,7 @@ struct rd_kafka_mock_cluster_s *eddy_mock_cluster(struct eddy_mock *m)
 }
 
 int eddy_mock_topic(struct eddy_mock *m, const char *topic, int partitions, char *errstr,
-		    size_t errstr_size)
+                    size_t errstr_size)
 {
 	rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(m->cluster, topic, partitions, 1);
 	if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -102,8 +102,8 @@ int eddy_mock_topic(struct eddy_mock *m, const char *topic, int partitions, char
 	return 0;
 }
 
-long eddy_mock_produce_file(struct eddy_mock *m, const char *path, const char *topic,
-			    char *errstr, size_t errstr_size)
+long eddy_mock_produce_file(struct eddy_mock *m, const char *path, const char *topic, char *errstr,
+                            size_t errstr_size)
 {
 	struct eddy_input *in = eddy_input_open(path, topic, errstr, errstr_size);
 	if (!in)
@@ -114,14 +114,16 @@ long eddy_mock_produce_file(struct eddy_mock *m, const char *path, const char *t
 	m->failed = 0;
 	while ((got = eddy_input_next(in, &msg, errstr, errstr_size)) > 0) {
 		rd_kafka_resp_err_t err;
-		while ((err = rd_kafka_producev(
-				m->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_KEY((void *)msg.key, msg.key ? msg.key_len : 0),
-				RD_KAFKA_V_VALUE((void *)msg.value, msg.value ? msg.value_len : 0),
-				RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		while (
+		    (err = rd_kafka_producev(
+		         m->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		         RD_KAFKA_V_KEY((void *)msg.key, msg.key ? msg.key_len : 0),
+		         RD_KAFKA_V_VALUE((void *)msg.value, msg.value ? msg.value_len : 0),
+		         RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(m->rk, 50);
 		if (err) {
-			snprintf(errstr, errstr_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
+			snprintf(errstr, errstr_size, "produce to %s: %s", topic,
+			         rd_kafka_err2str(err));
 			got = -1;
 			break;
 		}
@@ -133,8 +135,8 @@ long eddy_mock_produce_file(struct eddy_mock *m, const char *path, const char *t
 		return -1;
 	rd_kafka_flush(m->rk, 30000);
 	if (rd_kafka_outq_len(m->rk) > 0 || m->failed) {
-		snprintf(errstr, errstr_size, "produce to %s: %ld of %ld records not delivered", topic,
-			 m->failed + rd_kafka_outq_len(m->rk), n);
+		snprintf(errstr, errstr_size, "produce to %s: %ld of %ld records not delivered",
+		         topic, m->failed + rd_kafka_outq_len(m->rk), n);
 		return -1;
 	}
 	return n;

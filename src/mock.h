@@ -19,12 +19,12 @@ const char *eddy_mock_bootstraps(const struct eddy_mock *m);
 struct rd_kafka_mock_cluster_s *eddy_mock_cluster(struct eddy_mock *m);
 
 int eddy_mock_topic(struct eddy_mock *m, const char *topic, int partitions, char *errstr,
-		    size_t errstr_size);
+                    size_t errstr_size);
 
 /* Produces every record of an input file (NDJSON or KEY<TAB>VALUE, see
  * input.h) to topic and waits for their delivery. Returns the count, or -1
  * with errstr. */
-long eddy_mock_produce_file(struct eddy_mock *m, const char *path, const char *topic,
-			    char *errstr, size_t errstr_size);
+long eddy_mock_produce_file(struct eddy_mock *m, const char *path, const char *topic, char *errstr,
+                            size_t errstr_size);
 
 #endif

@@ -55,7 +55,7 @@ struct eddy_pipeline {
 	size_t n_records, cap_records;
 	struct alert *alerts; /* raised by the event's handlers, not yet in the outbox */
 	size_t n_alerts, cap_alerts;
-	bool store_failed;          /* an action hit a store error: abort the batch */
+	bool store_failed; /* an action hit a store error: abort the batch */
 	struct write *writes;
 	size_t n_writes, cap_writes;
 	char *buf;
@@ -90,21 +90,21 @@ void eddy_pipeline_print(void *ud, const struct eddy_action *a)
 		else
 			fprintf(out, "%s ", a->target);
 		fprintf(out, "%s %s%s\n", a->severity, a->summary,
-			a->repeated ? " (already raised: not sent again)" : "");
+		        a->repeated ? " (already raised: not sent again)" : "");
 		break;
 	case EDDY_ACTION_LOG:
 		fprintf(out, "%s %s: %s%s%s\n", a->severity, a->target, a->summary,
-			a->value ? " " : "", a->value ? a->value : "");
+		        a->value ? " " : "", a->value ? a->value : "");
 		break;
 	case EDDY_ACTION_PUBLISH:
 		fprintf(out, "%s %.*s %.*s\n", a->target, (int)a->key_len, a->key ? a->key : "",
-			(int)(a->value ? a->value_len : 11), a->value ? a->value : "(tombstone)");
+		        (int)(a->value ? a->value_len : 11), a->value ? a->value : "(tombstone)");
 		break;
 	default:
 		fprintf(out, "%s %.*s", a->target, (int)a->key_len, a->key);
 		if (a->value)
 			fprintf(out, " %.*s%s", (int)(a->value_len > max ? max : a->value_len),
-				a->value, a->value_len > max ? "..." : "");
+			        a->value, a->value_len > max ? "..." : "");
 		fputc('\n', out);
 	}
 	fflush(out);
@@ -146,7 +146,7 @@ static size_t buf_put(struct eddy_pipeline *p, const char *data, size_t n)
 }
 
 static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, size_t key_len,
-		     const char *value, size_t len, char *errstr, size_t errstr_size)
+                     const char *value, size_t len, char *errstr, size_t errstr_size)
 {
 	/* what a store refuses outright must fail the event here: as a store
 	 * error it would hold the batch back for ever */
@@ -161,7 +161,7 @@ static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, s
 		p->cap_writes = cap;
 	}
 	struct write w = {buf_put(p, ns, strlen(ns)), buf_put(p, key, key_len), key_len,
-			  value ? buf_put(p, value, len) : SIZE_MAX, len};
+	                  value ? buf_put(p, value, len) : SIZE_MAX, len};
 	if (w.ns == SIZE_MAX || w.key == SIZE_MAX || (value && w.value == SIZE_MAX))
 		goto oom;
 	p->writes[p->n_writes++] = w;
@@ -195,44 +195,54 @@ static int apply_writes(struct eddy_pipeline *p)
 			if (eddy_store_delete(p->store, ns, key, w->key_len, err, sizeof err) != 0)
 				return store_error(p, err);
 			p->stats.deletes++;
-			observe(p, &(struct eddy_action){.kind = EDDY_ACTION_DELETE, .target = ns,
-							 .key = key, .key_len = w->key_len});
+			observe(p, &(struct eddy_action){.kind = EDDY_ACTION_DELETE,
+			                                 .target = ns,
+			                                 .key = key,
+			                                 .key_len = w->key_len});
 		} else {
-			if (eddy_store_upsert(p->store, ns, key, w->key_len, p->buf + w->value, w->len,
-					      &origin, err, sizeof err) != 0)
+			if (eddy_store_upsert(p->store, ns, key, w->key_len, p->buf + w->value,
+			                      w->len, &origin, err, sizeof err) != 0)
 				return store_error(p, err);
 			p->stats.upserts++;
-			observe(p, &(struct eddy_action){.kind = EDDY_ACTION_UPSERT, .target = ns,
-							 .key = key, .key_len = w->key_len,
-							 .value = p->buf + w->value,
-							 .value_len = w->len});
+			observe(p, &(struct eddy_action){.kind = EDDY_ACTION_UPSERT,
+			                                 .target = ns,
+			                                 .key = key,
+			                                 .key_len = w->key_len,
+			                                 .value = p->buf + w->value,
+			                                 .value_len = w->len});
 		}
 	}
 	int64_t now = p->n_alerts ? eddy_now_ms() : 0;
 	for (size_t i = 0; i < p->n_alerts; i++) {
 		const struct alert *a = &p->alerts[i];
-		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len, now,
-					       (int64_t)p->conf->alerts_dedupe_window_s * 1000, err,
-					       sizeof err);
+		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len,
+		                               now, (int64_t)p->conf->alerts_dedupe_window_s * 1000,
+		                               err, sizeof err);
 		if (rc < 0)
 			return store_error(p, err);
 		if (rc == 0)
 			p->stats.alerts++;
 		else
 			p->stats.alerts_deduped++;
-		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT, .target = a->sink,
-						 .severity = a->severity, .summary = a->summary,
-						 .repeated = rc != 0});
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT,
+		                                 .target = a->sink,
+		                                 .severity = a->severity,
+		                                 .summary = a->summary,
+		                                 .repeated = rc != 0});
 	}
 	/* last: what leaves the process comes after everything that can still
 	 * fail in the store */
 	for (size_t i = 0; i < p->n_records; i++) {
 		const struct eddy_record *r = &p->records[i];
-		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_PUBLISH, .target = r->topic,
-						 .key = r->key, .key_len = r->key_len,
-						 .value = r->value, .value_len = r->value_len});
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_PUBLISH,
+		                                 .target = r->topic,
+		                                 .key = r->key,
+		                                 .key_len = r->key_len,
+		                                 .value = r->value,
+		                                 .value_len = r->value_len});
 		if (p->opts.publish && p->opts.publish(p->opts.publish_ud, p->cur, r) != 0) {
-			eddy_errf(p->error, sizeof p->error, "publish to %s not accepted", r->topic);
+			eddy_errf(p->error, sizeof p->error, "publish to %s not accepted",
+			          r->topic);
 			p->store_failed = true;
 			return -1;
 		}
@@ -247,16 +257,15 @@ static const char *sink_of(const struct eddy_config *conf, const char *name)
 {
 	if (!name)
 		name = conf->alerts_default_sink ? conf->alerts_default_sink
-		       : conf->n_alert_sinks    ? conf->alert_sinks[0].name
-						: NULL;
+		       : conf->n_alert_sinks     ? conf->alert_sinks[0].name
+		                                 : NULL;
 	for (size_t i = 0; name && i < conf->n_alert_sinks; i++)
 		if (strcmp(conf->alert_sinks[i].name, name) == 0)
 			return conf->alert_sinks[i].name;
 	return NULL;
 }
 
-static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
-		     size_t errstr_size)
+static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr, size_t errstr_size)
 {
 	struct eddy_pipeline *p = ud;
 	const char *sink = sink_of(p->conf, req->sink);
@@ -267,7 +276,8 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 	if (strcmp(severity, "critical") != 0 && strcmp(severity, "warning") != 0 &&
 	    strcmp(severity, "info") != 0) {
 		eddy_errf(errstr, errstr_size,
-			  "ctx.alert: severity \"%.32s\" is not critical, warning or info", severity);
+		          "ctx.alert: severity \"%.32s\" is not critical, warning or info",
+		          severity);
 		return -1;
 	}
 	if (!req->summary || !*req->summary) {
@@ -276,20 +286,21 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr,
 	}
 	if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.observe) {
 		/* eddy dev and dry runs without sinks: the alert is shown, not kept */
-		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT, .severity = severity,
-						 .summary = req->summary});
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT,
+		                                 .severity = severity,
+		                                 .summary = req->summary});
 		return 0;
 	}
 	if (!sink) {
 		if (req->sink)
-			eddy_errf(errstr, errstr_size, "ctx.alert: sink \"%.64s\" is not in alerts.sinks",
-				  req->sink);
+			eddy_errf(errstr, errstr_size,
+			          "ctx.alert: sink \"%.64s\" is not in alerts.sinks", req->sink);
 		else
 			eddy_errf(errstr, errstr_size, "ctx.alert: no alerts.sinks configured");
 		return -1;
 	}
 	a.body = eddy_alerts_body(req, sink, severity, p->cur_ev, p->cur, eddy_now_ms(), dedupe,
-				  sizeof dedupe, &a.body_len);
+	                          sizeof dedupe, &a.body_len);
 	a.sink = strdup(sink);
 	a.dedupe = strdup(dedupe);
 	a.summary = strdup(req->summary);
@@ -313,7 +324,7 @@ oom:
 }
 
 static int act_publish(void *ud, const struct eddy_publish_req *req, char *errstr,
-		       size_t errstr_size)
+                       size_t errstr_size)
 {
 	struct eddy_pipeline *p = ud;
 	struct eddy_record r;
@@ -340,7 +351,7 @@ static int act_publish(void *ud, const struct eddy_publish_req *req, char *errst
 }
 
 static int act_get(void *ud, const char *ns, const char *key, size_t key_len, const char **value,
-		   size_t *len, char *errstr, size_t errstr_size)
+                   size_t *len, char *errstr, size_t errstr_size)
 {
 	struct eddy_pipeline *p = ud;
 	if (eddy_store_check_ns(ns, errstr, errstr_size) != 0)
@@ -363,19 +374,19 @@ static int act_get(void *ud, const char *ns, const char *key, size_t key_len, co
 }
 
 static int act_upsert(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
-		      size_t len, char *errstr, size_t errstr_size)
+                      size_t len, char *errstr, size_t errstr_size)
 {
 	return add_write(ud, ns, key, key_len, value, len, errstr, errstr_size);
 }
 
 static int act_del(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
-		   size_t errstr_size)
+                   size_t errstr_size)
 {
 	return add_write(ud, ns, key, key_len, NULL, 0, errstr, errstr_size);
 }
 
 static void act_log(void *ud, const char *handler, const char *level, const char *msg,
-		    const char *fields_json)
+                    const char *fields_json)
 {
 	struct eddy_pipeline *p = ud;
 	enum eddy_log_level l = EDDY_LOG_INFO;
@@ -386,17 +397,19 @@ static void act_log(void *ud, const char *handler, const char *level, const char
 	else if (strcmp(level, "error") == 0)
 		l = EDDY_LOG_ERROR;
 	if (p->opts.observe && eddy_log_enabled(l)) {
-		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_LOG, .target = handler,
-						 .severity = level, .summary = msg,
-						 .value = fields_json});
+		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_LOG,
+		                                 .target = handler,
+		                                 .severity = level,
+		                                 .summary = msg,
+		                                 .value = fields_json});
 		return;
 	}
 	eddy_log_fields(l, fields_json, "%s: %s", handler, msg);
 }
 
 struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
-					const struct eddy_pipeline_opts *opts, char *errstr,
-					size_t errstr_size)
+                                        const struct eddy_pipeline_opts *opts, char *errstr,
+                                        size_t errstr_size)
 {
 	struct eddy_pipeline *p = calloc(1, sizeof *p);
 	if (!p) {
@@ -420,9 +433,10 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		goto err;
 	if (!(p->store = eddy_store_open(conf, errstr, errstr_size)))
 		goto err;
-	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms, conf->handler_memory_limit_mb};
-	if (!(p->handlers = eddy_handlers_load_with_limits(conf->handlers, &p->actions, &lim, errstr,
-							  errstr_size)))
+	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms,
+	                                   conf->handler_memory_limit_mb};
+	if (!(p->handlers = eddy_handlers_load_with_limits(conf->handlers, &p->actions, &lim,
+	                                                   errstr, errstr_size)))
 		goto err;
 	return p;
 err:
@@ -433,9 +447,9 @@ err:
 int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
 {
 	struct eddy_handlers_limits lim = {p->conf->handler_cpu_limit_ms,
-					   p->conf->handler_memory_limit_mb};
-	struct eddy_handlers *h = eddy_handlers_load_with_limits(p->conf->handlers, &p->actions, &lim,
-								 errstr, errstr_size);
+	                                   p->conf->handler_memory_limit_mb};
+	struct eddy_handlers *h = eddy_handlers_load_with_limits(p->conf->handlers, &p->actions,
+	                                                         &lim, errstr, errstr_size);
 	struct eddy_schemas *s = h ? eddy_schemas_new(p->conf, errstr, errstr_size) : NULL;
 
 	if (!s) {
@@ -479,17 +493,17 @@ int eddy_pipeline_begin(struct eddy_pipeline *p, char *errstr, size_t errstr_siz
 }
 
 static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_msg *m,
-				     const char *stage, const char *reason, const char *handler)
+                                     const char *stage, const char *reason, const char *handler)
 {
 	struct eddy_dead_letter dl = {stage, reason, handler};
 	p->stats.dead++;
 	if (!p->opts.dead_letter)
 		eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%lld: %s: %s%s%s",
-			 m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset, stage,
-			 handler ? handler : "", handler ? ": " : "", reason);
+		         m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset, stage,
+		         handler ? handler : "", handler ? ": " : "", reason);
 	if (p->opts.dead_letter && p->opts.dead_letter(p->opts.dead_letter_ud, m, &dl) != 0) {
 		snprintf(p->error, sizeof p->error, "dead letter of %s %d/%lld not accepted",
-			 m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset);
+		         m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset);
 		return EDDY_OUTCOME_FAILED;
 	}
 	return EDDY_OUTCOME_DEAD;
@@ -498,10 +512,10 @@ static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_
 /* The registry could not be asked: the record is not at fault, so the
  * batch is abandoned and retried later, like on a store failure. */
 static enum eddy_outcome schema_retry(struct eddy_pipeline *p, const struct eddy_msg *m,
-				      const char *reason)
+                                      const char *reason)
 {
 	eddy_errf(p->error, sizeof p->error, "%s %d/%lld: %s", m->topic ? m->topic : "-",
-		  (int)m->partition, (long long)m->offset, reason);
+	          (int)m->partition, (long long)m->offset, reason);
 	return EDDY_OUTCOME_FAILED;
 }
 
@@ -551,9 +565,10 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		if (attempt >= p->conf->handler_retries)
 			break;
 		int backoff = p->conf->handler_backoff_ms << (attempt < 10 ? attempt : 10);
-		eddy_log(EDDY_LOG_WARN, "%s failed on %s %d/%lld (attempt %d of %d, retry in %d ms): %s",
-			 failed, m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset,
-			 attempt + 1, p->conf->handler_retries + 1, backoff, reason);
+		eddy_log(EDDY_LOG_WARN,
+		         "%s failed on %s %d/%lld (attempt %d of %d, retry in %d ms): %s", failed,
+		         m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset,
+		         attempt + 1, p->conf->handler_retries + 1, backoff, reason);
 		p->stats.retries++;
 		eddy_sleep_ms(backoff, NULL);
 	}

@@ -23,7 +23,7 @@ struct eddy_dead_letter {
  * the pipeline logs the dead letter). Returns 0 when accepted (delivery may be
  * confirmed later, before the batch's offsets are committed), -1 when not. */
 typedef int (*eddy_dead_letter_fn)(void *ud, const struct eddy_msg *m,
-				   const struct eddy_dead_letter *dl);
+                                   const struct eddy_dead_letter *dl);
 
 struct eddy_record;
 
@@ -33,9 +33,9 @@ struct eddy_record;
 typedef int (*eddy_publish_fn)(void *ud, const struct eddy_msg *m, const struct eddy_record *r);
 
 enum eddy_outcome {
-	EDDY_OUTCOME_HANDLED,  /* handlers ran (or none subscribed) */
-	EDDY_OUTCOME_DEAD,     /* dead-lettered */
-	EDDY_OUTCOME_FAILED,   /* the batch cannot go on (store failure, registry down): abort it */
+	EDDY_OUTCOME_HANDLED, /* handlers ran (or none subscribed) */
+	EDDY_OUTCOME_DEAD,    /* dead-lettered */
+	EDDY_OUTCOME_FAILED,  /* the batch cannot go on (store failure, registry down): abort it */
 };
 
 struct eddy_pipeline_stats {
@@ -96,8 +96,8 @@ struct eddy_pipeline;
 /* Opens the store and loads the handlers the config names. conf is
  * borrowed for the pipeline's life. NULL with errstr on failure. */
 struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
-					const struct eddy_pipeline_opts *opts, char *errstr,
-					size_t errstr_size);
+                                        const struct eddy_pipeline_opts *opts, char *errstr,
+                                        size_t errstr_size);
 void eddy_pipeline_destroy(struct eddy_pipeline *p);
 
 int eddy_pipeline_begin(struct eddy_pipeline *p, char *errstr, size_t errstr_size);

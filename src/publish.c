@@ -62,30 +62,30 @@ static int add_header(struct eddy_record *r, const char *name, const char *value
 /* The meta object: correlation id and tenant of the triggering event, the
  * application and environment of this deployment. */
 static void write_meta(struct eddy_jsonw *w, const struct eddy_config *conf,
-		       const struct eddy_event *ev)
+                       const struct eddy_event *ev)
 {
 	eddy_jsonw_key(w, "meta");
 	eddy_jsonw_object(w);
 	if (ev && ev->correlation_id.s)
-		eddy_jsonw_member(w, "correlation_id", ev->correlation_id.s, ev->correlation_id.len);
+		eddy_jsonw_member(w, "correlation_id", ev->correlation_id.s,
+		                  ev->correlation_id.len);
 	if (ev && ev->tenant.s)
 		eddy_jsonw_member(w, "tenant", ev->tenant.s, ev->tenant.len);
 	eddy_jsonw_key(w, "source");
 	eddy_jsonw_object(w);
 	eddy_jsonw_member(w, "application", conf->publish_application,
-			  strlen(conf->publish_application));
+	                  strlen(conf->publish_application));
 	if (conf->publish_environment_type)
 		eddy_jsonw_member(w, "environment_type", conf->publish_environment_type,
-				  strlen(conf->publish_environment_type));
+		                  strlen(conf->publish_environment_type));
 	eddy_jsonw_end(w);
 	eddy_jsonw_end(w);
 }
 
-enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
-					     struct eddy_schemas *s,
-					     const struct eddy_publish_req *req,
-					     const struct eddy_event *ev, struct eddy_record *out,
-					     char *reason, size_t reason_size)
+enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf, struct eddy_schemas *s,
+                                             const struct eddy_publish_req *req,
+                                             const struct eddy_event *ev, struct eddy_record *out,
+                                             char *reason, size_t reason_size)
 {
 	char uuid[37], when[EDDY_TIME_LEN];
 	const char *id = req->id;
@@ -100,7 +100,8 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
 	if (!req->data) {
 		/* a tombstone: the entity named by key is gone */
 		if (!req->key || !req->key_len) {
-			eddy_errf(reason, reason_size, "ctx.publish: a tombstone (no data) needs a key");
+			eddy_errf(reason, reason_size,
+			          "ctx.publish: a tombstone (no data) needs a key");
 			return EDDY_SCHEMAS_INVALID;
 		}
 	} else {
@@ -109,7 +110,7 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
 			return EDDY_SCHEMAS_INVALID;
 		}
 		so = eddy_schemas_check_data(s, req->topic, req->type, req->dataschema, req->data,
-					     req->data_len, reason, reason_size);
+		                             req->data_len, reason, reason_size);
 		if (so != EDDY_SCHEMAS_VALID)
 			return so;
 	}
@@ -143,7 +144,8 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
 		if (req->subject)
 			eddy_jsonw_member(&w, "subject", req->subject, strlen(req->subject));
 		if (req->dataschema)
-			eddy_jsonw_member(&w, "dataschema", req->dataschema, strlen(req->dataschema));
+			eddy_jsonw_member(&w, "dataschema", req->dataschema,
+			                  strlen(req->dataschema));
 		write_meta(&w, conf, ev);
 		eddy_jsonw_key(&w, "data");
 		eddy_jsonw_raw(&w, req->data, req->data_len);
@@ -160,21 +162,25 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
 		out->value_len = req->data_len;
 		if (add_header(out, "ce_specversion", "1.0", 3) ||
 		    add_header(out, "ce_id", id, id_len) ||
-		    add_header(out, "ce_source", conf->publish_source, strlen(conf->publish_source)) ||
+		    add_header(out, "ce_source", conf->publish_source,
+		               strlen(conf->publish_source)) ||
 		    add_header(out, "ce_type", req->type, strlen(req->type)) ||
 		    add_header(out, "ce_time", when, strlen(when)) ||
 		    add_header(out, "content-type", "application/json", 16) ||
-		    (req->subject && add_header(out, "ce_subject", req->subject, strlen(req->subject))) ||
+		    (req->subject &&
+		     add_header(out, "ce_subject", req->subject, strlen(req->subject))) ||
 		    (req->dataschema &&
 		     add_header(out, "ce_dataschema", req->dataschema, strlen(req->dataschema))) ||
-		    (ev && ev->tenant.s && add_header(out, "ce_tenant", ev->tenant.s, ev->tenant.len)) ||
+		    (ev && ev->tenant.s &&
+		     add_header(out, "ce_tenant", ev->tenant.s, ev->tenant.len)) ||
 		    (ev && ev->correlation_id.s &&
-		     add_header(out, "ce_correlationid", ev->correlation_id.s, ev->correlation_id.len)))
+		     add_header(out, "ce_correlationid", ev->correlation_id.s,
+		                ev->correlation_id.len)))
 			goto oom;
 	}
 	for (size_t i = 0; i < req->n_headers; i++)
 		if (add_header(out, req->headers[2 * i], req->headers[2 * i + 1],
-			       strlen(req->headers[2 * i + 1])) != 0)
+		               strlen(req->headers[2 * i + 1])) != 0)
 			goto oom;
 	return EDDY_SCHEMAS_VALID;
 oom:

@@ -18,12 +18,12 @@ struct eddy_publish_req {
 	const char *type;
 	const char *key;
 	size_t key_len;
-	const char *id;         /* default: key, or a new UUID without key */
+	const char *id; /* default: key, or a new UUID without key */
 	const char *subject;
 	const char *dataschema;
-	const char *data;       /* JSON text; NULL: a tombstone for key */
+	const char *data; /* JSON text; NULL: a tombstone for key */
 	size_t data_len;
-	bool binary;            /* ce_* headers instead of a JSON envelope */
+	bool binary;                /* ce_* headers instead of a JSON envelope */
 	const char *const *headers; /* name, value, name, value, ... */
 	size_t n_headers;           /* pairs */
 };
@@ -35,7 +35,7 @@ struct eddy_record {
 	size_t key_len;
 	char *value; /* NULL: tombstone */
 	size_t value_len;
-	char **headers; /* name, value, ... */
+	char **headers;   /* name, value, ... */
 	size_t n_headers; /* pairs */
 };
 
@@ -47,10 +47,9 @@ void eddy_record_free(struct eddy_record *r);
  * Returns EDDY_SCHEMAS_VALID with *out filled, EDDY_SCHEMAS_INVALID with the
  * reason (a bad request or data that breaks its schema: the triggering
  * event fails), or EDDY_SCHEMAS_RETRY (the registry could not be asked). */
-enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf,
-					     struct eddy_schemas *s,
-					     const struct eddy_publish_req *req,
-					     const struct eddy_event *ev, struct eddy_record *out,
-					     char *reason, size_t reason_size);
+enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf, struct eddy_schemas *s,
+                                             const struct eddy_publish_req *req,
+                                             const struct eddy_event *ev, struct eddy_record *out,
+                                             char *reason, size_t reason_size);
 
 #endif

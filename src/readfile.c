@@ -23,7 +23,8 @@ char *eddy_read_file(const char *path, size_t *len, char *errstr, size_t errstr_
 			size_t ncap = cap ? cap * 2 : 8192;
 			char *b = ncap > (64u << 20) ? NULL : realloc(buf, ncap);
 			if (!b) {
-				eddy_errf(errstr, errstr_size, "%s: too big or out of memory", path);
+				eddy_errf(errstr, errstr_size, "%s: too big or out of memory",
+				          path);
 				goto err;
 			}
 			buf = b;
@@ -48,4 +49,3 @@ err:
 	fclose(fp);
 	return NULL;
 }
-

@@ -16,8 +16,8 @@
 
 #include "log.h"
 
-#define WATCH_MASK                                                                         \
-	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
+#define WATCH_MASK                                                                                 \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF |   \
 	 IN_MOVE_SELF | IN_ATTRIB)
 
 /* Subfolders deeper than this are not watched (handlers/lib/a/b is plenty). */
@@ -75,7 +75,7 @@ static void watch_all(struct eddy_reload *r)
 }
 
 struct eddy_reload *eddy_reload_new(const char *const *dirs, size_t n_dirs, bool watch,
-				    int debounce_ms, char *errstr, size_t errstr_size)
+                                    int debounce_ms, char *errstr, size_t errstr_size)
 {
 	struct eddy_reload *r = calloc(1, sizeof *r);
 

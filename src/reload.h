@@ -13,7 +13,7 @@ struct eddy_reload;
  * is watched from the next reload on) when watch is true; SIGHUP works
  * either way. NULL with errstr when inotify cannot be set up. */
 struct eddy_reload *eddy_reload_new(const char *const *dirs, size_t n_dirs, bool watch,
-				    int debounce_ms, char *errstr, size_t errstr_size);
+                                    int debounce_ms, char *errstr, size_t errstr_size);
 void eddy_reload_destroy(struct eddy_reload *r);
 
 /* Asks for a reload; safe in a signal handler (SIGHUP). */

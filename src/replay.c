@@ -21,7 +21,7 @@ static int report_invalid(void *ud, const struct eddy_msg *m, const struct eddy_
 	struct report *r = ud;
 	(void)m;
 	fprintf(stderr, "%s:%zu: %s%s%s: %s\n", r->input, eddy_input_line(r->in), dl->stage,
-		dl->handler ? " " : "", dl->handler ? dl->handler : "", dl->reason);
+	        dl->handler ? " " : "", dl->handler ? dl->handler : "", dl->reason);
 	return 0;
 }
 
@@ -31,24 +31,26 @@ static int report_published(void *ud, const struct eddy_msg *m, const struct edd
 	(void)ud;
 	(void)m;
 	eddy_pipeline_print(stdout, &(struct eddy_action){.kind = EDDY_ACTION_PUBLISH,
-							  .target = r->topic, .key = r->key,
-							  .key_len = r->key_len, .value = r->value,
-							  .value_len = r->value_len});
+	                                                  .target = r->topic,
+	                                                  .key = r->key,
+	                                                  .key_len = r->key_len,
+	                                                  .value = r->value,
+	                                                  .value_len = r->value_len});
 	return 0;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: eddy replay [-c FILE] [--dry-run] [--topic NAME] INPUT\n"
-		"  INPUT               NDJSON of structured CloudEvents, or KEY<TAB>VALUE lines\n"
-		"                      as `kcat -C -K '\\t'` writes them (empty value: tombstone);\n"
-		"                      - reads standard input\n"
-		"  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
-		"  -n, --dry-run       print the actions instead of applying them\n"
-		"  -t, --topic NAME    the topic the records claim to come from\n"
-		"                      (default: INPUT's file name without extension)\n"
-		"exit status: 0 every record handled, 1 some were invalid, 2 errors of use\n");
+	fprintf(
+	    f, "usage: eddy replay [-c FILE] [--dry-run] [--topic NAME] INPUT\n"
+	       "  INPUT               NDJSON of structured CloudEvents, or KEY<TAB>VALUE lines\n"
+	       "                      as `kcat -C -K '\\t'` writes them (empty value: tombstone);\n"
+	       "                      - reads standard input\n"
+	       "  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
+	       "  -n, --dry-run       print the actions instead of applying them\n"
+	       "  -t, --topic NAME    the topic the records claim to come from\n"
+	       "                      (default: INPUT's file name without extension)\n"
+	       "exit status: 0 every record handled, 1 some were invalid, 2 errors of use\n");
 }
 
 int eddy_cmd_replay(int argc, char **argv)
@@ -113,7 +115,7 @@ int eddy_cmd_replay(int argc, char **argv)
 		}
 		if (eddy_pipeline_handle(p, &m) == EDDY_OUTCOME_FAILED) {
 			snprintf(err, sizeof err, "%s:%zu: %s", input, eddy_input_line(r.in),
-				 eddy_pipeline_error(p));
+			         eddy_pipeline_error(p));
 			eddy_pipeline_abort(p);
 			open = false;
 			goto fail;
@@ -132,10 +134,10 @@ int eddy_cmd_replay(int argc, char **argv)
 
 	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(p);
 	fprintf(stderr,
-		"eddy: %s%" PRIu64 " records: %" PRIu64 " handled, %" PRIu64 " not subscribed, %" PRIu64
-		" invalid; %" PRIu64 " upserts, %" PRIu64 " deletes\n",
-		po.dry_run ? "dry run, " : "", s->records, s->handled, s->unrouted, s->dead,
-		s->upserts, s->deletes);
+	        "eddy: %s%" PRIu64 " records: %" PRIu64 " handled, %" PRIu64
+	        " not subscribed, %" PRIu64 " invalid; %" PRIu64 " upserts, %" PRIu64 " deletes\n",
+	        po.dry_run ? "dry run, " : "", s->records, s->handled, s->unrouted, s->dead,
+	        s->upserts, s->deletes);
 	rc = s->dead ? 1 : 0;
 	goto out;
 fail:

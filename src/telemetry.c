@@ -12,7 +12,7 @@
 #include "log.h"
 
 static const char *const outcome_names[EDDY_RECORD_N] = {"handled", "skipped", "dead_lettered",
-							 "retried"};
+                                                         "retried"};
 
 /* Short names for the families' label lists. */
 #define LABELS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -46,40 +46,47 @@ static bool register_all(struct eddy_telemetry *t)
 	    EDDY_METRIC_COUNTER, LABELS("topic", "outcome"), NULL, 0);
 	t->dead_letters =
 	    eddy_metrics_family(m, "eddy_dead_letters_total",
-				"Records sent to the dead-letter topic, by the stage that refused "
-				"them: envelope, schema, handler, action.",
-				EDDY_METRIC_COUNTER, LABELS("stage"), NULL, 0);
+	                        "Records sent to the dead-letter topic, by the stage that refused "
+	                        "them: envelope, schema, handler, action.",
+	                        EDDY_METRIC_COUNTER, LABELS("stage"), NULL, 0);
 	t->lag = eddy_metrics_family(
 	    m, "eddy_consumer_lag",
 	    "Records between this consumer's position and the end of each partition it holds, "
 	    "as of its last fetch; 0 once the partition is revoked.",
 	    EDDY_METRIC_GAUGE, LABELS("topic", "partition"), NULL, 0);
 	t->rebalances = eddy_metrics_family(m, "eddy_rebalances_total",
-					    "Partition assignments and revocations of the group.",
-					    EDDY_METRIC_COUNTER, LABELS("kind"), NULL, 0);
+	                                    "Partition assignments and revocations of the group.",
+	                                    EDDY_METRIC_COUNTER, LABELS("kind"), NULL, 0);
 	t->batches = counter(m, "eddy_batches_total", "Batches made durable.");
-	t->batches_abandoned = counter(m, "eddy_batches_abandoned_total",
-				       "Batches abandoned (store or registry failure) and polled again.");
+	t->batches_abandoned =
+	    counter(m, "eddy_batches_abandoned_total",
+	            "Batches abandoned (store or registry failure) and polled again.");
 	t->commits = counter(m, "eddy_offset_commits_total", "Offset commits to the group.");
 	t->commit_failures =
 	    counter(m, "eddy_offset_commit_failures_total", "Offset commits the group refused.");
-	t->commit_seconds = seconds(m, "eddy_offset_commit_duration_seconds",
-				    "Time to settle a batch's produced records and commit its offsets.");
+	t->commit_seconds =
+	    seconds(m, "eddy_offset_commit_duration_seconds",
+	            "Time to settle a batch's produced records and commit its offsets.");
 	t->store_seconds = seconds(m, "eddy_store_transaction_duration_seconds",
-				   "Time to commit a batch's store transaction (durable on disk).");
+	                           "Time to commit a batch's store transaction (durable on disk).");
 	t->store_failures = counter(m, "eddy_store_transaction_failures_total",
-				    "Store transactions that failed to begin or commit.");
-	t->upserts = counter(m, "eddy_store_upserts_total", "ctx.upsert writes applied to a batch's store transaction (a batch handled again counts again).");
-	t->deletes = counter(m, "eddy_store_deletes_total", "ctx.delete writes applied to a batch's store transaction (a batch handled again counts again).");
-	t->published = counter(m, "eddy_published_total", "Records handlers published (ctx.publish).");
+	                            "Store transactions that failed to begin or commit.");
+	t->upserts = counter(m, "eddy_store_upserts_total",
+	                     "ctx.upsert writes applied to a batch's store transaction (a batch "
+	                     "handled again counts again).");
+	t->deletes = counter(m, "eddy_store_deletes_total",
+	                     "ctx.delete writes applied to a batch's store transaction (a batch "
+	                     "handled again counts again).");
+	t->published =
+	    counter(m, "eddy_published_total", "Records handlers published (ctx.publish).");
 	t->alerts = counter(m, "eddy_alerts_raised_total", "Alerts written to the outbox.");
 	t->alerts_deduped = counter(m, "eddy_alerts_deduplicated_total",
-				    "Alerts raised again within the dedupe window and dropped.");
+	                            "Alerts raised again within the dedupe window and dropped.");
 	t->handler_retries =
 	    counter(m, "eddy_handler_retries_total", "Events retried after a handler failed.");
 	t->reloads = counter(m, "eddy_reloads_total", "Handler and schema reloads that took.");
 	t->reload_failures = counter(m, "eddy_reload_failures_total",
-				     "Reloads that failed; the running handlers stayed.");
+	                             "Reloads that failed; the running handlers stayed.");
 	struct eddy_metric_family *deliveries = eddy_metrics_family(
 	    m, "eddy_alert_deliveries_total",
 	    "Outcomes of the alert sender's requests: delivered (2xx), retried (5xx, 408, 429, "
@@ -88,18 +95,18 @@ static bool register_all(struct eddy_telemetry *t)
 	static const char *const outcomes[] = {"delivered", "retried", "failed", "given_up"};
 	for (int i = 0; i < 4; i++)
 		t->alert_outcomes[i] = eddy_metric_get(deliveries, LABELS(outcomes[i]));
-	t->alerts_in_flight = eddy_metric_only(eddy_metrics_family(
-	    m, "eddy_alert_requests_in_flight", "Alert requests under way.", EDDY_METRIC_GAUGE,
-	    NULL, NULL, 0));
-	return info && deliveries && t->alert_outcomes[3] && t->alerts_in_flight && t->records && t->dead_letters && t->lag && t->rebalances && t->batches &&
-	       t->batches_abandoned && t->commits && t->commit_failures && t->commit_seconds &&
-	       t->store_seconds && t->store_failures && t->upserts && t->deletes && t->published &&
-	       t->alerts && t->alerts_deduped && t->handler_retries && t->reloads &&
-	       t->reload_failures;
+	t->alerts_in_flight = eddy_metric_only(
+	    eddy_metrics_family(m, "eddy_alert_requests_in_flight", "Alert requests under way.",
+	                        EDDY_METRIC_GAUGE, NULL, NULL, 0));
+	return info && deliveries && t->alert_outcomes[3] && t->alerts_in_flight && t->records &&
+	       t->dead_letters && t->lag && t->rebalances && t->batches && t->batches_abandoned &&
+	       t->commits && t->commit_failures && t->commit_seconds && t->store_seconds &&
+	       t->store_failures && t->upserts && t->deletes && t->published && t->alerts &&
+	       t->alerts_deduped && t->handler_retries && t->reloads && t->reload_failures;
 }
 
 struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool required,
-					  char *errstr, size_t errstr_size)
+                                          char *errstr, size_t errstr_size)
 {
 	struct eddy_telemetry *t = calloc(1, sizeof *t);
 	char err[256];
@@ -114,7 +121,7 @@ struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool r
 	t->http = eddy_http_start(conf->http_listen, t->registry, t->health, err, sizeof err);
 	if (t->http) {
 		eddy_log(EDDY_LOG_INFO, "http: /metrics, /livez, /readyz on %s (port %u)",
-			 conf->http_listen, eddy_http_port(t->http));
+		         conf->http_listen, eddy_http_port(t->http));
 	} else if (required) {
 		eddy_errf(errstr, errstr_size, "%s", err);
 		goto fail;
@@ -138,7 +145,7 @@ void eddy_telemetry_destroy(struct eddy_telemetry *t)
 }
 
 struct eddy_metric *eddy_telemetry_records(struct eddy_telemetry *t, const char *topic,
-					   enum eddy_record_outcome outcome)
+                                           enum eddy_record_outcome outcome)
 {
 	return eddy_metric_get(t->records, LABELS(topic, outcome_names[outcome]));
 }
@@ -149,7 +156,7 @@ void eddy_telemetry_dead_letter(struct eddy_telemetry *t, const char *stage)
 }
 
 struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *topic,
-				       int32_t partition)
+                                       int32_t partition)
 {
 	char p[16];
 	snprintf(p, sizeof p, "%d", (int)partition);
@@ -157,10 +164,10 @@ struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *top
 }
 
 /* Adds the growth of one pipeline counter. */
-#define SYNC(metric, field)                                                  \
-	do {                                                                 \
-		if (s->field > t->synced.field)                              \
-			eddy_metric_add(t->metric, (double)(s->field - t->synced.field)); \
+#define SYNC(metric, field)                                                                        \
+	do {                                                                                       \
+		if (s->field > t->synced.field)                                                    \
+			eddy_metric_add(t->metric, (double)(s->field - t->synced.field));          \
 	} while (0)
 
 void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s)
@@ -180,7 +187,7 @@ void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_aler
 {
 	const uint64_t now[4] = {s->delivered, s->retried, s->failed, s->given_up};
 	const uint64_t was[4] = {t->alerts_synced.delivered, t->alerts_synced.retried,
-				 t->alerts_synced.failed, t->alerts_synced.given_up};
+	                         t->alerts_synced.failed, t->alerts_synced.given_up};
 	for (int i = 0; i < 4; i++)
 		if (now[i] > was[i])
 			eddy_metric_add(t->alert_outcomes[i], (double)(now[i] - was[i]));

@@ -26,7 +26,7 @@ enum eddy_record_outcome {
 struct eddy_telemetry {
 	struct eddy_metrics *registry;
 	struct eddy_health *health;
-	struct eddy_http *http; /* NULL when http.listen is empty */
+	struct eddy_http *http;                  /* NULL when http.listen is empty */
 	struct eddy_metric_family *records;      /* {topic, outcome} */
 	struct eddy_metric_family *dead_letters; /* {stage} */
 	struct eddy_metric_family *lag;          /* {topic, partition} */
@@ -38,7 +38,7 @@ struct eddy_telemetry {
 	struct eddy_metric *handler_retries, *reloads, *reload_failures;
 	struct eddy_metric *alert_outcomes[4]; /* delivered, retried, failed, given_up */
 	struct eddy_metric *alerts_in_flight;
-	struct eddy_pipeline_stats synced; /* the pipeline's counters already added */
+	struct eddy_pipeline_stats synced;      /* the pipeline's counters already added */
 	struct eddy_alerts_stats alerts_synced; /* the sender's */
 };
 
@@ -46,18 +46,18 @@ struct eddy_telemetry {
  * them. required: whether an endpoint that cannot listen is an error (eddy
  * run) or only a warning (eddy dev). NULL with errstr on failure. */
 struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool required,
-					  char *errstr, size_t errstr_size);
+                                          char *errstr, size_t errstr_size);
 /* Stops serving and frees t; NULL is a no-op. */
 void eddy_telemetry_destroy(struct eddy_telemetry *t);
 
 /* The series of records of topic with outcome; cache it per partition. */
 struct eddy_metric *eddy_telemetry_records(struct eddy_telemetry *t, const char *topic,
-					   enum eddy_record_outcome outcome);
+                                           enum eddy_record_outcome outcome);
 /* A dead letter of stage (envelope, schema, handler, action). */
 void eddy_telemetry_dead_letter(struct eddy_telemetry *t, const char *stage);
 /* The lag series of one partition. */
 struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *topic,
-				       int32_t partition);
+                                       int32_t partition);
 /* Adds what the pipeline counted since the last call (upserts, deletes,
  * published records, alerts, handler retries, reloads). */
 void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s);

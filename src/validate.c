@@ -15,24 +15,23 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: eddy validate --schema FILE [--map PREFIX=DIR]... [--dialect D]\n"
-		"                     [--format-assert] [--output text|json] [INPUT|-]\n"
-		"       eddy validate -c FILE [--topic NAME] [--output text|json] [INPUT|-]\n"
-		"  -s, --schema FILE   a JSON Schema; INPUT holds one JSON value per line\n"
-		"  -m, --map PREFIX=DIR\n"
-		"                      read $refs under the URI PREFIX from files in DIR\n"
-		"  -d, --dialect D     draft-04, draft-06, draft-07 (default), 2019-09 or\n"
-		"                      2020-12: the dialect of schemas without $schema\n"
-		"  -f, --format-assert make \"format\" fail validation\n"
-		"  -c, --config FILE   check records as the service does with this config\n"
-		"                      (INPUT: NDJSON of CloudEvents or KEY<TAB>VALUE lines)\n"
-		"  -t, --topic NAME    the topic the records claim to come from\n"
-		"                      (default: INPUT's file name without extension)\n"
-		"  -o, --output FMT    text (default): one line per instance; json: the\n"
-		"                      \"basic\" output shape of JSON Schema per instance\n"
-		"INPUT defaults to standard input.\n"
-		"exit status: 0 all valid, 1 some invalid, 2 errors of use\n");
+	fprintf(f, "usage: eddy validate --schema FILE [--map PREFIX=DIR]... [--dialect D]\n"
+	           "                     [--format-assert] [--output text|json] [INPUT|-]\n"
+	           "       eddy validate -c FILE [--topic NAME] [--output text|json] [INPUT|-]\n"
+	           "  -s, --schema FILE   a JSON Schema; INPUT holds one JSON value per line\n"
+	           "  -m, --map PREFIX=DIR\n"
+	           "                      read $refs under the URI PREFIX from files in DIR\n"
+	           "  -d, --dialect D     draft-04, draft-06, draft-07 (default), 2019-09 or\n"
+	           "                      2020-12: the dialect of schemas without $schema\n"
+	           "  -f, --format-assert make \"format\" fail validation\n"
+	           "  -c, --config FILE   check records as the service does with this config\n"
+	           "                      (INPUT: NDJSON of CloudEvents or KEY<TAB>VALUE lines)\n"
+	           "  -t, --topic NAME    the topic the records claim to come from\n"
+	           "                      (default: INPUT's file name without extension)\n"
+	           "  -o, --output FMT    text (default): one line per instance; json: the\n"
+	           "                      \"basic\" output shape of JSON Schema per instance\n"
+	           "INPUT defaults to standard input.\n"
+	           "exit status: 0 all valid, 1 some invalid, 2 errors of use\n");
 }
 
 /* One error of our own (not a schema keyword) in the basic output shape. */
@@ -53,7 +52,7 @@ static void write_valid(bool json, const char *input, size_t line, FILE *out)
 }
 
 static int validate_instances(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *sc,
-			      const char *input, bool json, FILE *in)
+                              const char *input, bool json, FILE *in)
 {
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	char *line = NULL;
@@ -72,7 +71,8 @@ static int validate_instances(struct eddy_jsonschema_set *set, const struct eddy
 		lineno++;
 		if (strspn(line, " \t\r\n") == (size_t)n)
 			continue;
-		const struct eddy_json *v = eddy_json_parse(doc, line, (size_t)n, jerr, sizeof jerr);
+		const struct eddy_json *v =
+		    eddy_json_parse(doc, line, (size_t)n, jerr, sizeof jerr);
 		if (!v) {
 			char msg[512];
 			snprintf(msg, sizeof msg, "not JSON: %s", jerr);
@@ -105,16 +105,16 @@ static int validate_instances(struct eddy_jsonschema_set *set, const struct eddy
 	return rc;
 }
 
-static int with_schema(const char *schema, const struct eddy_cli_list *maps,
-		       const char *dialect, bool format_assert, const char *input, bool json)
+static int with_schema(const char *schema, const struct eddy_cli_list *maps, const char *dialect,
+                       bool format_assert, const char *input, bool json)
 {
 	char err[1024];
 	int rc = 2;
 	struct eddy_schema_files *files = eddy_schema_files_new();
 	struct eddy_jsonschema_opts opts = {.format_assert = format_assert,
-					.max_errors = 10,
-					.resolve = eddy_schema_files_resolve,
-					.resolve_ud = files};
+	                                    .max_errors = 10,
+	                                    .resolve = eddy_schema_files_resolve,
+	                                    .resolve_ud = files};
 	struct eddy_jsonschema_set *set = NULL;
 	char *text = NULL, *uri = NULL, *dir = NULL;
 	FILE *in = NULL;
@@ -123,9 +123,10 @@ static int with_schema(const char *schema, const struct eddy_cli_list *maps,
 	if (dialect) {
 		int d = eddy_jsonschema_dialect_parse(dialect);
 		if (d < 0) {
-			fprintf(stderr, "eddy: --dialect: \"%s\" is not one of draft-04, draft-06, "
-					"draft-07, 2019-09, 2020-12\n",
-				dialect);
+			fprintf(stderr,
+			        "eddy: --dialect: \"%s\" is not one of draft-04, draft-06, "
+			        "draft-07, 2019-09, 2020-12\n",
+			        dialect);
 			goto out;
 		}
 		opts.default_dialect = (enum eddy_jsonschema_dialect)d;
@@ -148,14 +149,14 @@ static int with_schema(const char *schema, const struct eddy_cli_list *maps,
 		}
 	}
 	/* $refs to files beside the schema resolve, nothing else on disk */
-	if (!(text = eddy_read_file(schema, &len, err, sizeof err)) ||
-	    !(dir = strdup(schema)) ||
+	if (!(text = eddy_read_file(schema, &len, err, sizeof err)) || !(dir = strdup(schema)) ||
 	    eddy_schema_files_allow(files, dirname(dir), err, sizeof err) != 0) {
 		fprintf(stderr, "eddy: %s\n", err);
 		goto out;
 	}
 	uri = eddy_schema_file_uri(schema);
-	const struct eddy_jsonschema *sc = eddy_jsonschema_add(set, text, len, uri, err, sizeof err);
+	const struct eddy_jsonschema *sc =
+	    eddy_jsonschema_add(set, text, len, uri, err, sizeof err);
 	if (!sc) {
 		fprintf(stderr, "eddy: %s: %s\n", schema, err);
 		goto out;
@@ -197,7 +198,7 @@ static int with_config(const char *path, const char *topic, const char *input, b
 		goto out;
 	}
 	struct eddy_envelope_conf env = {conf->require_key_equals_id, conf->require_tenant,
-					 conf->tenant_topic_pattern};
+	                                 conf->tenant_topic_pattern};
 	struct eddy_msg m, payload;
 	struct eddy_event ev;
 	rc = 0;
@@ -229,7 +230,8 @@ static int with_config(const char *path, const char *topic, const char *input, b
 		else if (json)
 			write_json_reason(reason, stdout);
 		else
-			printf("%s:%zu: invalid: %s: %s\n", input, eddy_input_line(in), stage, reason);
+			printf("%s:%zu: invalid: %s: %s\n", input, eddy_input_line(in), stage,
+			       reason);
 	}
 	if (got < 0) {
 		fprintf(stderr, "eddy: %s\n", err);

@@ -531,7 +531,8 @@ static void test_sinks(void)
 	char *env[] = {"HOOK_SECRET=whsec_c2VjcmV0", NULL};
 	struct eddy_config *c =
 	    load("alerts:\n  default_sink: chat\n  sinks:\n"
-	         "    ops: { type: webhook, url: \"https://h.example.com/a\", secret: \"${HOOK_SECRET}\" }\n"
+	         "    ops: { type: webhook, url: \"https://h.example.com/a\", secret: "
+	         "\"${HOOK_SECRET}\" }\n"
 	         "    chat: { type: Slack, url: \"https://hooks.slack.com/x\", timeout_ms: 2500 }\n"
 	         "    am: { type: alertmanager, url: \"http://am:9093\" }\n",
 	         env);
@@ -557,13 +558,15 @@ static void test_sinks(void)
 	          NAME ":3: alerts.sinks.ops: url is required");
 	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"ftp://x\" }\n", NULL,
 	          NAME ":3: alerts.sinks.ops.url: \"ftp://x\" is not an http:// or https:// URL");
-	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"http://x\", secret: s }\n", NULL,
-	          NAME ":3: alerts.sinks.ops: secret is for webhook sinks only");
-	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"http://x\", retries: 3 }\n", NULL,
+	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"http://x\", secret: s }\n",
+	          NULL, NAME ":3: alerts.sinks.ops: secret is for webhook sinks only");
+	CHECK_ERR("alerts:\n  sinks:\n    ops: { type: slack, url: \"http://x\", retries: 3 }\n",
+	          NULL,
 	          NAME ":3: alerts.sinks.ops.retries: unknown key (type, url, secret, timeout_ms)");
 	CHECK_ERR("alerts:\n  sinks:\n    ops: http://x\n", NULL,
 	          NAME ":3: alerts.sinks.ops: expected a mapping (type, url, ...), got a scalar");
-	CHECK_ERR("alerts:\n  default_sink: pager\n  sinks:\n    ops: { type: slack, url: \"http://x\" }\n",
+	CHECK_ERR("alerts:\n  default_sink: pager\n  sinks:\n    ops: { type: slack, url: "
+	          "\"http://x\" }\n",
 	          NULL, NAME ": alerts.default_sink: \"pager\" is not one of alerts.sinks");
 }
 

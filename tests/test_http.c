@@ -65,9 +65,9 @@ int main(void)
 	char err[256] = "";
 	struct eddy_metrics *m = eddy_metrics_new();
 	struct eddy_health *h = eddy_health_new(300);
-	struct eddy_metric_family *f = eddy_metrics_family(
-	    m, "eddy_records_total", "Records.", EDDY_METRIC_COUNTER,
-	    (const char *const[]){"topic", NULL}, NULL, 0);
+	struct eddy_metric_family *f =
+	    eddy_metrics_family(m, "eddy_records_total", "Records.", EDDY_METRIC_COUNTER,
+	                        (const char *const[]){"topic", NULL}, NULL, 0);
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	eddy_metric_add(eddy_metric_get(f, (const char *const[]){"orders"}), 42);
@@ -112,7 +112,7 @@ int main(void)
 	r = get(port, "GET", "/readyz");
 	CHECK(r.status == 503);
 	CHECK_STR(r.body, "not ready: store: database is locked\n"
-			  "not ready: schema registry: connection refused\n");
+	                  "not ready: schema registry: connection refused\n");
 	eddy_health_set(h, EDDY_HEALTH_STORE, NULL);
 	eddy_health_set(h, EDDY_HEALTH_REGISTRY, NULL);
 	CHECK(get(port, "GET", "/readyz").status == 200);
@@ -125,7 +125,8 @@ int main(void)
 	/* the same port twice, and addresses that are not host:port */
 	char taken[64];
 	snprintf(taken, sizeof taken, "127.0.0.1:%u", port);
-	CHECK(eddy_http_start(taken, m, h, err, sizeof err) == NULL && strstr(err, "cannot listen"));
+	CHECK(eddy_http_start(taken, m, h, err, sizeof err) == NULL &&
+	      strstr(err, "cannot listen"));
 	CHECK(eddy_http_start("localhost", m, h, err, sizeof err) == NULL &&
 	      strstr(err, "not host:port"));
 	CHECK(eddy_http_start("no.such.host.invalid:80", m, h, err, sizeof err) == NULL &&

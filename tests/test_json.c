@@ -612,10 +612,10 @@ static void test_root_scalars(void)
 		const char *text;
 		enum eddy_json_type type;
 	} cases[] = {
-	    {"null", EDDY_JSON_NULL},       {"null\n", EDDY_JSON_NULL},
-	    {" null ", EDDY_JSON_NULL},     {"\tnull\r\n", EDDY_JSON_NULL},
-	    {"true\n", EDDY_JSON_TRUE},     {" false ", EDDY_JSON_FALSE},
-	    {"12\n", EDDY_JSON_INT},        {" -0.5 \n", EDDY_JSON_DOUBLE},
+	    {"null", EDDY_JSON_NULL},      {"null\n", EDDY_JSON_NULL},
+	    {" null ", EDDY_JSON_NULL},    {"\tnull\r\n", EDDY_JSON_NULL},
+	    {"true\n", EDDY_JSON_TRUE},    {" false ", EDDY_JSON_FALSE},
+	    {"12\n", EDDY_JSON_INT},       {" -0.5 \n", EDDY_JSON_DOUBLE},
 	    {"\"x\"\n", EDDY_JSON_STRING}, {"\"\" ", EDDY_JSON_STRING},
 	};
 

@@ -13,7 +13,7 @@ struct eddy_avro_schema;
  * and everything from it is used by one thread at a time. Self-contained
  * schemas only (no references to other registry subjects). */
 struct eddy_avro_schema *eddy_avro_schema_parse(const char *json, size_t len, char *errstr,
-						size_t errstr_size);
+                                                size_t errstr_size);
 void eddy_avro_schema_free(struct eddy_avro_schema *s);
 
 /* Decodes one Avro binary datum (no wire-format prefix) written with
@@ -25,6 +25,6 @@ void eddy_avro_schema_free(struct eddy_avro_schema *s);
  * nesting deeper than EDDY_JSON_MAX_DEPTH, JSON text over 64 MiB). The
  * bytes are bounds-checked before avro-c reads them. */
 int eddy_avro_to_json(struct eddy_avro_schema *s, const void *buf, size_t len, char **out,
-		      size_t *out_len, char *errstr, size_t errstr_size);
+                      size_t *out_len, char *errstr, size_t errstr_size);
 
 #endif

@@ -8,15 +8,15 @@
 #include <stddef.h>
 
 struct eddy_registry_conf {
-	const char *url;      /* e.g. "https://psrc-x.europe-west3.gcp.confluent.cloud" */
-	const char *username; /* basic auth (Confluent Cloud API key), NULL: none */
-	const char *password; /* (API secret) */
-	const char *ca_location; /* CA bundle file, NULL: the system's */
+	const char *url;           /* e.g. "https://psrc-x.europe-west3.gcp.confluent.cloud" */
+	const char *username;      /* basic auth (Confluent Cloud API key), NULL: none */
+	const char *password;      /* (API secret) */
+	const char *ca_location;   /* CA bundle file, NULL: the system's */
 	bool insecure_skip_verify; /* do not verify the server's certificate */
-	int timeout_ms;       /* per request; 0: 10000 */
-	int retries;          /* after the first failed try; negative: 0 */
-	int backoff_ms;       /* first wait between tries, doubled each retry; 0: 200 */
-	int latest_ttl_ms;    /* how long a "latest" version stays cached; 0: 300000 */
+	int timeout_ms;            /* per request; 0: 10000 */
+	int retries;               /* after the first failed try; negative: 0 */
+	int backoff_ms;            /* first wait between tries, doubled each retry; 0: 200 */
+	int latest_ttl_ms;         /* how long a "latest" version stays cached; 0: 300000 */
 };
 
 enum eddy_registry_type { EDDY_REGISTRY_AVRO, EDDY_REGISTRY_JSON, EDDY_REGISTRY_PROTOBUF };
@@ -32,10 +32,10 @@ struct eddy_registry_ref {
 
 struct eddy_registry_schema {
 	int id;
-	const char *subject; /* NULL when fetched by id */
-	int version;         /* 0 when fetched by id */
+	const char *subject;          /* NULL when fetched by id */
+	int version;                  /* 0 when fetched by id */
 	enum eddy_registry_type type; /* "schemaType", AVRO when absent */
-	const char *schema;  /* the schema text, NUL-terminated */
+	const char *schema;           /* the schema text, NUL-terminated */
 	size_t len;
 	const struct eddy_registry_ref *refs;
 	size_t n_refs;
@@ -48,7 +48,7 @@ struct eddy_registry;
 /* NULL with errstr when conf is unusable (no http:// or https:// url).
  * Copies what it needs of conf. */
 struct eddy_registry *eddy_registry_new(const struct eddy_registry_conf *conf, char *errstr,
-					size_t errstr_size);
+                                        size_t errstr_size);
 void eddy_registry_destroy(struct eddy_registry *r);
 
 /* GET /schemas/ids/{id}. Returns 1 with *out (owned by the client, cached
@@ -58,7 +58,7 @@ void eddy_registry_destroy(struct eddy_registry *r);
  * unparsable answer; reason in errstr): a caller must retry later, never
  * take it as "invalid". */
 int eddy_registry_by_id(struct eddy_registry *r, int id, const struct eddy_registry_schema **out,
-			char *errstr, size_t errstr_size);
+                        char *errstr, size_t errstr_size);
 
 /* GET /subjects/{subject}/versions/{version}: version is a number or
  * "latest" (cached for latest_ttl_ms; when a refresh fails the cached one is
@@ -67,7 +67,7 @@ int eddy_registry_by_id(struct eddy_registry *r, int id, const struct eddy_regis
  * 40402 (no such version), 42202 and a version that is neither a positive
  * number nor "latest". The answer also fills the id cache. */
 int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const char *version,
-			     const struct eddy_registry_schema **out, char *errstr,
-			     size_t errstr_size);
+                             const struct eddy_registry_schema **out, char *errstr,
+                             size_t errstr_size);
 
 #endif

@@ -62,7 +62,7 @@ static size_t uri_len(const char *uri)
 }
 
 static int index_file(struct eddy_schema_files *f, struct eddy_json_doc *doc, const char *path,
-		      char *errstr, size_t errstr_size)
+                      char *errstr, size_t errstr_size)
 {
 	char jerr[256] = "";
 	size_t len;
@@ -86,7 +86,7 @@ static int index_file(struct eddy_schema_files *f, struct eddy_json_doc *doc, co
 	for (size_t i = 0; i < f->n_ids; i++)
 		if (strlen(f->ids[i].a) == n && strncmp(f->ids[i].a, id, n) == 0) {
 			eddy_errf(errstr, errstr_size, "%s and %s both have $id \"%s\"",
-				  f->ids[i].b, path, id);
+			          f->ids[i].b, path, id);
 			rc = -1;
 			goto out;
 		}
@@ -102,7 +102,7 @@ out:
 }
 
 static int index_dir(struct eddy_schema_files *f, struct eddy_json_doc *doc, const char *dir,
-		     int depth, char *errstr, size_t errstr_size)
+                     int depth, char *errstr, size_t errstr_size)
 {
 	struct dirent **names;
 	int n = scandir(dir, &names, NULL, alphasort);
@@ -135,7 +135,7 @@ static int index_dir(struct eddy_schema_files *f, struct eddy_json_doc *doc, con
 }
 
 int eddy_schema_files_index(struct eddy_schema_files *f, const char *dir, bool must_exist,
-			    char *errstr, size_t errstr_size)
+                            char *errstr, size_t errstr_size)
 {
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -157,11 +157,12 @@ int eddy_schema_files_index(struct eddy_schema_files *f, const char *dir, bool m
 }
 
 int eddy_schema_files_map(struct eddy_schema_files *f, const char *prefix, const char *dir,
-			  char *errstr, size_t errstr_size)
+                          char *errstr, size_t errstr_size)
 {
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		eddy_errf(errstr, errstr_size, "schemas.map: \"%s\": %s is not a folder", prefix, dir);
+		eddy_errf(errstr, errstr_size, "schemas.map: \"%s\": %s is not a folder", prefix,
+		          dir);
 		return -1;
 	}
 	if (eddy_text_pair_push(&f->maps, &f->n_maps, prefix, dir) < 0) {
@@ -172,7 +173,7 @@ int eddy_schema_files_map(struct eddy_schema_files *f, const char *prefix, const
 }
 
 int eddy_schema_files_allow(struct eddy_schema_files *f, const char *dir, char *errstr,
-			    size_t errstr_size)
+                            size_t errstr_size)
 {
 	char real[PATH_MAX];
 	if (!realpath(dir, real)) {
@@ -199,8 +200,8 @@ static bool pct_decode(const char *s, char *out, size_t out_size)
 }
 
 /* Reads path if it lies below one of the allowed folders. */
-static int read_allowed(struct eddy_schema_files *f, const char *uri, const char *path,
-			char **text, size_t *len, char *errstr, size_t errstr_size)
+static int read_allowed(struct eddy_schema_files *f, const char *uri, const char *path, char **text,
+                        size_t *len, char *errstr, size_t errstr_size)
 {
 	char real[PATH_MAX];
 	if (!realpath(path, real)) {
@@ -209,8 +210,8 @@ static int read_allowed(struct eddy_schema_files *f, const char *uri, const char
 	}
 	for (size_t i = 0; i < f->n_roots; i++) {
 		size_t n = strlen(f->roots[i]);
-		if (strncmp(real, f->roots[i], n) == 0 && (real[n] == '/' || real[n] == '\0' ||
-							   (n == 1 && f->roots[i][0] == '/'))) {
+		if (strncmp(real, f->roots[i], n) == 0 &&
+		    (real[n] == '/' || real[n] == '\0' || (n == 1 && f->roots[i][0] == '/'))) {
 			*text = eddy_read_file(real, len, errstr, errstr_size);
 			return *text ? 0 : -1;
 		}
@@ -220,7 +221,7 @@ static int read_allowed(struct eddy_schema_files *f, const char *uri, const char
 }
 
 int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *len, char *errstr,
-			      size_t errstr_size)
+                              size_t errstr_size)
 {
 	struct eddy_schema_files *f = ud;
 	size_t n = uri_len(uri);
@@ -262,7 +263,6 @@ int eddy_schema_files_resolve(void *ud, const char *uri, char **text, size_t *le
 		return read_allowed(f, uri, path, text, len, errstr, errstr_size);
 	}
 	eddy_errf(errstr, errstr_size,
-		  "no local schema has $id \"%s\" and no schemas.map prefix matches it", uri);
+	          "no local schema has $id \"%s\" and no schemas.map prefix matches it", uri);
 	return -1;
 }
-

@@ -51,7 +51,7 @@ struct eddy_schemas {
 	struct type_map {
 		const char *glob;
 		const struct eddy_jsonschema *schema;
-	} *types;
+	} * types;
 	size_t n_types;
 	struct wire *wires;
 	size_t n_wires;
@@ -62,27 +62,27 @@ struct eddy_schemas {
 	struct miss {
 		char *subject; /* a registry subject without schema */
 		time_t at;
-	} *misses;
+	} * misses;
 	size_t n_misses;
 	struct memo last_type, last_dataschema;
 	/* the record between unwrap and check */
 	const struct wire *cur;
 	struct eddy_jsonschema_result last; /* of the record's failed validation */
-	struct eddy_json_doc *pub_doc;  /* data of ctx.publish */
+	struct eddy_json_doc *pub_doc;      /* data of ctx.publish */
 	bool have_last;
 	char *avro_json;
 };
 
 /* Resolves registry references by name first, then local files. */
 static int resolve(void *ud, const char *uri, char **text, size_t *len, char *errstr,
-		   size_t errstr_size)
+                   size_t errstr_size)
 {
 	struct eddy_schemas *s = ud;
 	size_t ul = strlen(uri);
 	for (size_t i = 0; i < s->n_refs; i++) {
 		size_t nl = strlen(s->refs[i].a);
-		if (strcmp(uri, s->refs[i].a) == 0 ||
-		    (ul > nl && uri[ul - nl - 1] == '/' && strcmp(uri + ul - nl, s->refs[i].a) == 0)) {
+		if (strcmp(uri, s->refs[i].a) == 0 || (ul > nl && uri[ul - nl - 1] == '/' &&
+		                                       strcmp(uri + ul - nl, s->refs[i].a) == 0)) {
 			*text = strdup(s->refs[i].b);
 			*len = strlen(s->refs[i].b);
 			return *text ? 0 : -1;
@@ -100,7 +100,7 @@ static int dialect_of(const char *name)
 /* A schemas.types value: a $id (anything with a colon) or a file below
  * schemas.dir. */
 static const struct eddy_jsonschema *load_named(struct eddy_schemas *s, const char *name,
-					    char *errstr, size_t errstr_size)
+                                                char *errstr, size_t errstr_size)
 {
 	if (strchr(name, ':'))
 		return eddy_jsonschema_lookup(s->set, name, errstr, errstr_size);
@@ -121,7 +121,7 @@ static const struct eddy_jsonschema *load_named(struct eddy_schemas *s, const ch
 }
 
 struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errstr,
-				      size_t errstr_size)
+                                      size_t errstr_size)
 {
 	struct eddy_schemas *s = calloc(1, sizeof *s);
 	char err[1024];
@@ -144,10 +144,9 @@ struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errs
 	}
 	for (size_t i = 0; i < conf->n_schema_map; i++)
 		if (eddy_schema_files_map(s->files, conf->schema_map[i].key,
-					  conf->schema_map[i].value, errstr, errstr_size) != 0)
+		                          conf->schema_map[i].value, errstr, errstr_size) != 0)
 			goto fail;
-	if (conf->n_schema_types &&
-	    !(s->types = calloc(conf->n_schema_types, sizeof *s->types)))
+	if (conf->n_schema_types && !(s->types = calloc(conf->n_schema_types, sizeof *s->types)))
 		goto oom;
 	for (size_t i = 0; i < conf->n_schema_types; i++) {
 		const struct eddy_config_kv *kv = &conf->schema_types[i];
@@ -213,7 +212,7 @@ void eddy_schemas_destroy(struct eddy_schemas *s)
  * so that its $refs find them by name. Returns 1, 0 (a reference is not
  * in the registry), -1 (the registry could not be asked). */
 static int load_refs(struct eddy_schemas *s, const struct eddy_registry_schema *rs, int depth,
-		     char *errstr, size_t errstr_size)
+                     char *errstr, size_t errstr_size)
 {
 	for (size_t i = 0; i < rs->n_refs; i++) {
 		const struct eddy_registry_ref *ref = &rs->refs[i];
@@ -231,7 +230,7 @@ static int load_refs(struct eddy_schemas *s, const struct eddy_registry_schema *
 		}
 		snprintf(version, sizeof version, "%d", ref->version);
 		int rc = eddy_registry_by_subject(s->registry, ref->subject, version, &dep, errstr,
-						  errstr_size);
+		                                  errstr_size);
 		if (rc <= 0)
 			return rc;
 		if (eddy_text_pair_push(&s->refs, &s->n_refs, ref->name, dep->schema) < 0) {
@@ -254,7 +253,7 @@ static struct wire *wire_find(struct eddy_schemas *s, int id)
 
 /* Compiles a registry schema into the cache entry w. */
 static void wire_compile(struct eddy_schemas *s, struct wire *w,
-			 const struct eddy_registry_schema *rs)
+                         const struct eddy_registry_schema *rs)
 {
 	char err[1024], uri[1200];
 
@@ -274,7 +273,7 @@ static void wire_compile(struct eddy_schemas *s, struct wire *w,
 	}
 	if (w->error || !w->uri) {
 		eddy_log(EDDY_LOG_ERROR, "schema id %d of the registry cannot be used: %s", w->id,
-			 w->error ? w->error : "out of memory");
+		         w->error ? w->error : "out of memory");
 	}
 }
 
@@ -283,7 +282,7 @@ static void wire_compile(struct eddy_schemas *s, struct wire *w,
  * (*out is NULL, or an entry with error set), -1 when the registry could
  * not be asked. */
 static int wire_get(struct eddy_schemas *s, int id, const char *subject, struct wire **out,
-		    char *errstr, size_t errstr_size)
+                    char *errstr, size_t errstr_size)
 {
 	const struct eddy_registry_schema *rs;
 	struct wire *w = id ? wire_find(s, id) : NULL;
@@ -308,8 +307,8 @@ static int wire_get(struct eddy_schemas *s, int id, const char *subject, struct 
 		return w->unknown ? 0 : 1;
 	}
 	rc = subject ? eddy_registry_by_subject(s->registry, subject, "latest", &rs, errstr,
-						errstr_size)
-		     : eddy_registry_by_id(s->registry, id, &rs, errstr, errstr_size);
+	                                        errstr_size)
+	             : eddy_registry_by_id(s->registry, id, &rs, errstr, errstr_size);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && subject) {
@@ -366,8 +365,8 @@ static int wire_get(struct eddy_schemas *s, int id, const char *subject, struct 
 /* ---- the check of a record ----------------------------------------------- */
 
 enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const struct eddy_msg *m,
-					      struct eddy_msg *out, char *reason,
-					      size_t reason_size)
+                                              struct eddy_msg *out, char *reason,
+                                              size_t reason_size)
 {
 	const unsigned char *v = (const unsigned char *)m->value;
 	struct wire *w;
@@ -383,24 +382,25 @@ enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const stru
 		 * registry any other first byte is a framing we do not know */
 		if (s->registry && v[0] < 0x20 && v[0] != '\t' && v[0] != '\n' && v[0] != '\r') {
 			eddy_errf(reason, reason_size,
-				  "unknown magic byte 0x%02x (the wire format starts with 0x00)", v[0]);
+			          "unknown magic byte 0x%02x (the wire format starts with 0x00)",
+			          v[0]);
 			return EDDY_SCHEMAS_INVALID;
 		}
 		return EDDY_SCHEMAS_VALID;
 	}
 	if (m->value_len < 5) {
 		eddy_errf(reason, reason_size,
-			  "value of %zu bytes is too short for the wire format (magic byte and "
-			  "4-byte schema id)",
-			  m->value_len);
+		          "value of %zu bytes is too short for the wire format (magic byte and "
+		          "4-byte schema id)",
+		          m->value_len);
 		return EDDY_SCHEMAS_INVALID;
 	}
 	uint32_t id = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
 	if (!s->registry) {
 		eddy_errf(reason, reason_size,
-			  "value is in the wire format (schema id %u) but no registry.url is "
-			  "configured",
-			  id);
+		          "value is in the wire format (schema id %u) but no registry.url is "
+		          "configured",
+		          id);
 		return EDDY_SCHEMAS_INVALID;
 	}
 	if (id == 0 || id > INT32_MAX) {
@@ -423,9 +423,9 @@ enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const stru
 		char *json;
 		size_t len;
 		if (eddy_avro_to_json(w->avro, out->value, out->value_len, &json, &len, err,
-				      sizeof err) != 0) {
-			eddy_errf(reason, reason_size, "Avro value does not decode with schema id %u: %s",
-				  id, err);
+		                      sizeof err) != 0) {
+			eddy_errf(reason, reason_size,
+			          "Avro value does not decode with schema id %u: %s", id, err);
 			return EDDY_SCHEMAS_INVALID;
 		}
 		free(s->avro_json);
@@ -441,28 +441,28 @@ enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const stru
  * /properties/lines/items/properties/quantity/minimum of SCHEMA); 1 more
  * error". what is prepended to instance locations ("data" or ""). */
 static void format_errors(const struct eddy_jsonschema_result *r, const char *what,
-				const char *schema_uri, char *out, size_t out_size)
+                          const char *schema_uri, char *out, size_t out_size)
 {
 	size_t n = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < r->n_errors && i < 2 && n < out_size; i++) {
 		const struct eddy_jsonschema_error *e = &r->errors[i];
 		int k = snprintf(out + n, out_size - n, "%s%s%s: %s (keyword %s of %s)",
-				 i ? "; " : "", what, e->instance_location, e->message,
-				 *e->keyword_location ? e->keyword_location : "/", schema_uri);
+		                 i ? "; " : "", what, e->instance_location, e->message,
+		                 *e->keyword_location ? e->keyword_location : "/", schema_uri);
 		if (k < 0)
 			break;
 		n += (size_t)k;
 	}
 	if (r->n_errors > 2 && n < out_size)
 		snprintf(out + n, out_size - n, "; %zu more error%s", r->n_errors - 2,
-			 r->n_errors > 3 ? "s" : "");
+		         r->n_errors > 3 ? "s" : "");
 }
 
 /* Validates inst (NULL: absent data) against sc. */
 static enum eddy_schemas_outcome validate(struct eddy_schemas *s, const struct eddy_jsonschema *sc,
-					  const struct eddy_json *inst, const char *what,
-					  char *reason, size_t reason_size)
+                                          const struct eddy_json *inst, const char *what,
+                                          char *reason, size_t reason_size)
 {
 	static const struct eddy_json null_json = {.type = EDDY_JSON_NULL};
 	struct eddy_jsonschema_result r;
@@ -473,7 +473,7 @@ static enum eddy_schemas_outcome validate(struct eddy_schemas *s, const struct e
 	s->have_last = true;
 	if (!inst)
 		eddy_errf(reason, reason_size, "data is absent, which schema %s does not allow",
-			  eddy_jsonschema_uri(sc));
+		          eddy_jsonschema_uri(sc));
 	else
 		format_errors(&r, what, eddy_jsonschema_uri(sc), reason, reason_size);
 	return EDDY_SCHEMAS_INVALID;
@@ -491,7 +491,7 @@ static bool is_unknown(struct eddy_schemas *s, const char *uri, size_t len)
 /* The last answer of a lookup by text (a type, a dataschema): a stream
  * carries the same one event after event. */
 static bool memo_get(const struct memo *m, const struct eddy_attr *a,
-		     const struct eddy_jsonschema **out)
+                     const struct eddy_jsonschema **out)
 {
 	if (!m->valid || m->len != a->len || memcmp(m->key, a->s, a->len) != 0)
 		return false;
@@ -500,7 +500,7 @@ static bool memo_get(const struct memo *m, const struct eddy_attr *a,
 }
 
 static const struct eddy_jsonschema *memo_put(struct memo *m, const struct eddy_attr *a,
-					  const struct eddy_jsonschema *sc)
+                                              const struct eddy_jsonschema *sc)
 {
 	m->valid = a->len <= sizeof m->key;
 	if (m->valid) {
@@ -511,7 +511,8 @@ static const struct eddy_jsonschema *memo_put(struct memo *m, const struct eddy_
 	return sc;
 }
 
-static const struct eddy_jsonschema *by_dataschema(struct eddy_schemas *s, const struct eddy_event *ev)
+static const struct eddy_jsonschema *by_dataschema(struct eddy_schemas *s,
+                                                   const struct eddy_event *ev)
 {
 	char uri[1024], err[512];
 	const struct eddy_attr *a = &ev->dataschema;
@@ -558,7 +559,7 @@ static const struct eddy_jsonschema *by_type(struct eddy_schemas *s, const struc
 
 /* The registry subject of ev by the configured strategy. */
 static bool subject_of(const struct eddy_schemas *s, const struct eddy_event *ev, char *out,
-		       size_t out_size)
+                       size_t out_size)
 {
 	const char *strategy = s->conf->registry_subject_strategy;
 	const char *topic = ev->msg->topic;
@@ -583,8 +584,8 @@ static bool subject_of(const struct eddy_schemas *s, const struct eddy_event *ev
 /* Turns the JSON text an Avro payload decoded into (binary mode) into ev's
  * data. */
 static enum eddy_schemas_outcome avro_data(struct eddy_event *ev, struct eddy_json_doc *doc,
-					   const char *json, size_t len, char *reason,
-					   size_t reason_size)
+                                           const char *json, size_t len, char *reason,
+                                           size_t reason_size)
 {
 	char jerr[256] = "";
 	ev->data_json = eddy_json_parse(doc, json, len, jerr, sizeof jerr);
@@ -598,8 +599,8 @@ static enum eddy_schemas_outcome avro_data(struct eddy_event *ev, struct eddy_js
 }
 
 enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy_event *ev,
-					     struct eddy_json_doc *doc, char *reason,
-					     size_t reason_size)
+                                             struct eddy_json_doc *doc, char *reason,
+                                             size_t reason_size)
 {
 	const struct wire *w = s->cur;
 	const struct eddy_jsonschema *sc;
@@ -613,7 +614,7 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 		if (w->avro) {
 			if (ev->mode == EDDY_ENVELOPE_BINARY && ev->data_bytes.s == s->avro_json)
 				return avro_data(ev, doc, ev->data_bytes.s, ev->data_bytes.len,
-						 reason, reason_size);
+				                 reason, reason_size);
 			return EDDY_SCHEMAS_VALID;
 		}
 		if (ev->mode == EDDY_ENVELOPE_STRUCTURED)
@@ -632,23 +633,24 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 		}
 		if (rc > 0 && sw->error) {
 			eddy_errf(reason, reason_size, "schema of subject %s (id %d): %s", subject,
-				  sw->id, sw->error);
+			          sw->id, sw->error);
 			return EDDY_SCHEMAS_INVALID;
 		}
 		if (rc > 0 && sw->avro) {
 			char *json;
 			size_t len;
 			if (!ev->data_bytes.s) {
-				eddy_errf(reason, reason_size,
-					  "subject %s has an Avro schema (id %d), but data is not Avro",
-					  subject, sw->id);
+				eddy_errf(
+				    reason, reason_size,
+				    "subject %s has an Avro schema (id %d), but data is not Avro",
+				    subject, sw->id);
 				return EDDY_SCHEMAS_INVALID;
 			}
 			if (eddy_avro_to_json(sw->avro, ev->data_bytes.s, ev->data_bytes.len, &json,
-					      &len, err, sizeof err) != 0) {
+			                      &len, err, sizeof err) != 0) {
 				eddy_errf(reason, reason_size,
-					  "Avro data does not decode with schema id %d: %s", sw->id,
-					  err);
+				          "Avro data does not decode with schema id %d: %s", sw->id,
+				          err);
 				return EDDY_SCHEMAS_INVALID;
 			}
 			free(s->avro_json);
@@ -661,25 +663,27 @@ enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy
 		if (!s->conf->schemas_required)
 			return EDDY_SCHEMAS_VALID;
 		eddy_errf(reason, reason_size,
-			  "no schema for type \"%.*s\" (no wire-format schema id, no known "
-			  "dataschema, no schemas.types entry%s)",
-			  (int)ev->type.len, ev->type.s ? ev->type.s : "",
-			  s->registry ? ", no registry subject" : "");
+		          "no schema for type \"%.*s\" (no wire-format schema id, no known "
+		          "dataschema, no schemas.types entry%s)",
+		          (int)ev->type.len, ev->type.s ? ev->type.s : "",
+		          s->registry ? ", no registry subject" : "");
 		return EDDY_SCHEMAS_INVALID;
 	}
 	if (ev->data_bytes.s) {
-		eddy_errf(reason, reason_size, "data is %.*s, not JSON, so schema %s cannot check it",
-			  (int)ev->datacontenttype.len,
-			  ev->datacontenttype.s ? ev->datacontenttype.s : "bytes", eddy_jsonschema_uri(sc));
+		eddy_errf(reason, reason_size,
+		          "data is %.*s, not JSON, so schema %s cannot check it",
+		          (int)ev->datacontenttype.len,
+		          ev->datacontenttype.s ? ev->datacontenttype.s : "bytes",
+		          eddy_jsonschema_uri(sc));
 		return EDDY_SCHEMAS_INVALID;
 	}
 	return validate(s, sc, ev->data_json, "data", reason, reason_size);
 }
 
 enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const char *topic,
-						  const char *type, const char *dataschema,
-						  const char *data, size_t len, char *reason,
-						  size_t reason_size)
+                                                  const char *type, const char *dataschema,
+                                                  const char *data, size_t len, char *reason,
+                                                  size_t reason_size)
 {
 	char jerr[256] = "";
 

@@ -29,7 +29,7 @@ struct eddy_schemas;
  * borrowed for the life of the result. NULL with errstr when a schema of
  * the config cannot be loaded. */
 struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errstr,
-				      size_t errstr_size);
+                                      size_t errstr_size);
 void eddy_schemas_destroy(struct eddy_schemas *s);
 
 /* Before the envelope: when m's value starts with the wire format, looks up
@@ -37,27 +37,26 @@ void eddy_schemas_destroy(struct eddy_schemas *s);
  * prefix (Avro decoded into JSON text, owned by s until the next call).
  * Otherwise *out is m. */
 enum eddy_schemas_outcome eddy_schemas_unwrap(struct eddy_schemas *s, const struct eddy_msg *m,
-					      struct eddy_msg *out, char *reason,
-					      size_t reason_size);
+                                              struct eddy_msg *out, char *reason,
+                                              size_t reason_size);
 
 /* After the envelope: checks ev (decoded from the *out of the last unwrap,
  * parsed with doc) against its schema. A binary-mode Avro payload is parsed
  * into doc here and becomes ev->data_json. */
 enum eddy_schemas_outcome eddy_schemas_check(struct eddy_schemas *s, struct eddy_event *ev,
-					     struct eddy_json_doc *doc, char *reason,
-					     size_t reason_size);
+                                             struct eddy_json_doc *doc, char *reason,
+                                             size_t reason_size);
 
 /* Schema-on-write: checks data (JSON text) that is to be published to topic
  * as an event of type (and dataschema, may be NULL) against its schema,
  * found as for a record without wire format. */
 enum eddy_schemas_outcome eddy_schemas_check_data(struct eddy_schemas *s, const char *topic,
-						  const char *type, const char *dataschema,
-						  const char *data, size_t len, char *reason,
-						  size_t reason_size);
+                                                  const char *type, const char *dataschema,
+                                                  const char *data, size_t len, char *reason,
+                                                  size_t reason_size);
 
 /* The errors of the last record's failed validation, valid until the next
  * unwrap; NULL when it failed otherwise (or did not fail). */
 const struct eddy_jsonschema_result *eddy_schemas_last_errors(const struct eddy_schemas *s);
-
 
 #endif

@@ -150,9 +150,9 @@ int main(int argc, char **argv)
 			int count, code;
 			while (fscanf(f, " produce-errors %d %d", &count, &code) == 2)
 				for (int k = 0; k < count; k++)
-					rd_kafka_mock_push_request_errors(eddy_mock_cluster(m),
-									  0 /* Produce */, 1,
-									  (rd_kafka_resp_err_t)code);
+					rd_kafka_mock_push_request_errors(
+					    eddy_mock_cluster(m), 0 /* Produce */, 1,
+					    (rd_kafka_resp_err_t)code);
 			fclose(f);
 			unlink(control);
 		}
