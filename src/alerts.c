@@ -477,10 +477,62 @@ static void slack_context(struct eddy_jsonw *w, const char *name, struct buf *t)
 	free(e.p);
 }
 
+/* The context block: key, tenant, event type and id, where it came from
+ * (topic [partition] @offset). t is scratch space, left empty. */
+static void slack_context_block(struct eddy_jsonw *w, const struct eddy_json *root,
+                                const struct eddy_json *event, struct buf *t)
+{
+	const struct eddy_json *v;
+	const char *s;
+	size_t len;
+
+	eddy_jsonw_object(w);
+	eddy_jsonw_member(w, "type", "context", 7);
+	eddy_jsonw_key(w, "elements");
+	eddy_jsonw_array(w);
+	s = member_str(root, "key", &len);
+	put_mrkdwn(t, s, len);
+	slack_context(w, "key", t);
+	s = member_str(event, "tenant", &len);
+	put_mrkdwn(t, s, len);
+	slack_context(w, "tenant", t);
+	s = member_str(event, "type", &len);
+	put_mrkdwn(t, s, len);
+	s = member_str(event, "id", &len);
+	if (len) {
+		putz(t, t->len ? " " : "");
+		put_mrkdwn(t, s, len);
+	}
+	slack_context(w, "event", t);
+	s = member_str(event, "topic", &len);
+	if (len) {
+		char num[32];
+
+		put_mrkdwn(t, s, len);
+		if ((v = eddy_json_getz(event, "partition")) && v->type == EDDY_JSON_INT) {
+			snprintf(num, sizeof(num), " [%" PRId64 "]", v->u.i);
+			putz(t, num);
+		}
+		if ((v = eddy_json_getz(event, "offset")) && v->type == EDDY_JSON_INT) {
+			snprintf(num, sizeof(num), " @%" PRId64, v->u.i);
+			putz(t, num);
+		}
+	}
+	slack_context(w, "from", t);
+	/* A context block needs one element: the sender's name, at least. */
+	if (w->first[w->depth - 1]) {
+		eddy_jsonw_object(w);
+		eddy_jsonw_member(w, "type", "mrkdwn", 6);
+		eddy_jsonw_member(w, "text", "eddy", 4);
+		eddy_jsonw_end(w);
+	}
+	eddy_jsonw_end(w);
+	eddy_jsonw_end(w);
+}
+
 static void slack_body(const struct eddy_json *root, struct eddy_jsonw *w)
 {
 	const struct eddy_json *event = object_member(root, "event");
-	const struct eddy_json *v;
 	struct buf head = {0}, t = {0};
 	const char *s;
 	size_t len;
@@ -538,49 +590,7 @@ static void slack_body(const struct eddy_json *root, struct eddy_jsonw *w)
 		t.len = 0;
 	}
 
-	eddy_jsonw_object(w);
-	eddy_jsonw_member(w, "type", "context", 7);
-	eddy_jsonw_key(w, "elements");
-	eddy_jsonw_array(w);
-	s = member_str(root, "key", &len);
-	put_mrkdwn(&t, s, len);
-	slack_context(w, "key", &t);
-	s = member_str(event, "tenant", &len);
-	put_mrkdwn(&t, s, len);
-	slack_context(w, "tenant", &t);
-	s = member_str(event, "type", &len);
-	put_mrkdwn(&t, s, len);
-	s = member_str(event, "id", &len);
-	if (len) {
-		putz(&t, t.len ? " " : "");
-		put_mrkdwn(&t, s, len);
-	}
-	slack_context(w, "event", &t);
-	s = member_str(event, "topic", &len);
-	if (len) {
-		char num[32];
-
-		put_mrkdwn(&t, s, len);
-		if ((v = eddy_json_getz(event, "partition")) && v->type == EDDY_JSON_INT) {
-			snprintf(num, sizeof(num), " [%" PRId64 "]", v->u.i);
-			putz(&t, num);
-		}
-		if ((v = eddy_json_getz(event, "offset")) && v->type == EDDY_JSON_INT) {
-			snprintf(num, sizeof(num), " @%" PRId64, v->u.i);
-			putz(&t, num);
-		}
-	}
-	slack_context(w, "from", &t);
-	/* A context block needs one element: the sender's name, at least. */
-	if (w->first[w->depth - 1]) {
-		eddy_jsonw_object(w);
-		eddy_jsonw_member(w, "type", "mrkdwn", 6);
-		eddy_jsonw_member(w, "text", "eddy", 4);
-		eddy_jsonw_end(w);
-	}
-	eddy_jsonw_end(w);
-	eddy_jsonw_end(w);
-
+	slack_context_block(w, root, event, &t);
 	eddy_jsonw_end(w);
 	eddy_jsonw_end(w);
 	free(head.p);

@@ -82,6 +82,62 @@ static void write_meta(struct eddy_jsonw *w, const struct eddy_config *conf,
 	eddy_jsonw_end(w);
 }
 
+/* The record's value and headers: a structured CloudEvent, or in binary
+ * mode the data with the attributes as ce_ headers. -1 when out of memory. */
+static int set_value(struct eddy_record *out, const struct eddy_config *conf,
+                     const struct eddy_publish_req *req, const struct eddy_event *ev,
+                     const char *id, size_t id_len, const char *when)
+{
+	if (!req->binary) {
+		struct eddy_jsonw w;
+		eddy_jsonw_init(&w, 0);
+		eddy_jsonw_object(&w);
+		eddy_jsonw_member(&w, "specversion", "1.0", 3);
+		eddy_jsonw_member(&w, "id", id, id_len);
+		eddy_jsonw_member(&w, "source", conf->publish_source, strlen(conf->publish_source));
+		eddy_jsonw_member(&w, "type", req->type, strlen(req->type));
+		eddy_jsonw_member(&w, "time", when, strlen(when));
+		eddy_jsonw_member(&w, "datacontenttype", "application/json", 16);
+		if (req->subject)
+			eddy_jsonw_member(&w, "subject", req->subject, strlen(req->subject));
+		if (req->dataschema)
+			eddy_jsonw_member(&w, "dataschema", req->dataschema,
+			                  strlen(req->dataschema));
+		write_meta(&w, conf, ev);
+		eddy_jsonw_key(&w, "data");
+		eddy_jsonw_raw(&w, req->data, req->data_len);
+		eddy_jsonw_end(&w);
+		if (!(out->value = eddy_jsonw_take(&w, &out->value_len)))
+			return -1;
+		if (add_header(out, "content-type", "application/cloudevents+json", 28) != 0)
+			return -1;
+	} else {
+		/* binary mode: the data is the value, attributes are ce_ headers
+		 * (tenant and correlation id as envelope.c reads them) */
+		if (!(out->value = strndup(req->data, req->data_len)))
+			return -1;
+		out->value_len = req->data_len;
+		if (add_header(out, "ce_specversion", "1.0", 3) ||
+		    add_header(out, "ce_id", id, id_len) ||
+		    add_header(out, "ce_source", conf->publish_source,
+		               strlen(conf->publish_source)) ||
+		    add_header(out, "ce_type", req->type, strlen(req->type)) ||
+		    add_header(out, "ce_time", when, strlen(when)) ||
+		    add_header(out, "content-type", "application/json", 16) ||
+		    (req->subject &&
+		     add_header(out, "ce_subject", req->subject, strlen(req->subject))) ||
+		    (req->dataschema &&
+		     add_header(out, "ce_dataschema", req->dataschema, strlen(req->dataschema))) ||
+		    (ev && ev->tenant.s &&
+		     add_header(out, "ce_tenant", ev->tenant.s, ev->tenant.len)) ||
+		    (ev && ev->correlation_id.s &&
+		     add_header(out, "ce_correlationid", ev->correlation_id.s,
+		                ev->correlation_id.len)))
+			return -1;
+	}
+	return 0;
+}
+
 enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf, struct eddy_schemas *s,
                                              const struct eddy_publish_req *req,
                                              const struct eddy_event *ev, struct eddy_record *out,
@@ -131,53 +187,8 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf, str
 	out->key_len = req->key ? req->key_len : 0;
 	eddy_time_rfc3339(eddy_now_ms(), when);
 
-	if (req->data && !req->binary) {
-		struct eddy_jsonw w;
-		eddy_jsonw_init(&w, 0);
-		eddy_jsonw_object(&w);
-		eddy_jsonw_member(&w, "specversion", "1.0", 3);
-		eddy_jsonw_member(&w, "id", id, id_len);
-		eddy_jsonw_member(&w, "source", conf->publish_source, strlen(conf->publish_source));
-		eddy_jsonw_member(&w, "type", req->type, strlen(req->type));
-		eddy_jsonw_member(&w, "time", when, strlen(when));
-		eddy_jsonw_member(&w, "datacontenttype", "application/json", 16);
-		if (req->subject)
-			eddy_jsonw_member(&w, "subject", req->subject, strlen(req->subject));
-		if (req->dataschema)
-			eddy_jsonw_member(&w, "dataschema", req->dataschema,
-			                  strlen(req->dataschema));
-		write_meta(&w, conf, ev);
-		eddy_jsonw_key(&w, "data");
-		eddy_jsonw_raw(&w, req->data, req->data_len);
-		eddy_jsonw_end(&w);
-		if (!(out->value = eddy_jsonw_take(&w, &out->value_len)))
-			goto oom;
-		if (add_header(out, "content-type", "application/cloudevents+json", 28) != 0)
-			goto oom;
-	} else if (req->data) {
-		/* binary mode: the data is the value, attributes are ce_ headers
-		 * (tenant and correlation id as envelope.c reads them) */
-		if (!(out->value = strndup(req->data, req->data_len)))
-			goto oom;
-		out->value_len = req->data_len;
-		if (add_header(out, "ce_specversion", "1.0", 3) ||
-		    add_header(out, "ce_id", id, id_len) ||
-		    add_header(out, "ce_source", conf->publish_source,
-		               strlen(conf->publish_source)) ||
-		    add_header(out, "ce_type", req->type, strlen(req->type)) ||
-		    add_header(out, "ce_time", when, strlen(when)) ||
-		    add_header(out, "content-type", "application/json", 16) ||
-		    (req->subject &&
-		     add_header(out, "ce_subject", req->subject, strlen(req->subject))) ||
-		    (req->dataschema &&
-		     add_header(out, "ce_dataschema", req->dataschema, strlen(req->dataschema))) ||
-		    (ev && ev->tenant.s &&
-		     add_header(out, "ce_tenant", ev->tenant.s, ev->tenant.len)) ||
-		    (ev && ev->correlation_id.s &&
-		     add_header(out, "ce_correlationid", ev->correlation_id.s,
-		                ev->correlation_id.len)))
-			goto oom;
-	}
+	if (req->data && set_value(out, conf, req, ev, id, id_len, when) != 0)
+		goto oom;
 	for (size_t i = 0; i < req->n_headers; i++)
 		if (add_header(out, req->headers[2 * i], req->headers[2 * i + 1],
 		               strlen(req->headers[2 * i + 1])) != 0)

@@ -1060,6 +1060,46 @@ static int write_container(struct out *o, struct err *e, const struct node *n, a
 	return 0;
 }
 
+/* bytes and fixed: base64, or their logical type (decimal, uuid). */
+static int write_bytes(struct out *o, struct err *e, const struct node *n, avro_value_t *v)
+{
+	const void *b = NULL;
+	size_t size = 0;
+
+	if (n->type == AVRO_BYTES)
+		avro_value_get_bytes(v, &b, &size);
+	else
+		avro_value_get_fixed(v, &b, &size);
+	if (n->logical == LT_DECIMAL)
+		return put_decimal(o, e, b, size, n->scale);
+	if (n->logical == LT_UUID)
+		put_uuid(o, b);
+	else
+		put_base64(o, b, size);
+	return 0;
+}
+
+/* A record as an object of its fields, in schema order. */
+static int write_record(struct out *o, struct err *e, const struct node *n, avro_value_t *v)
+{
+	avro_value_t field;
+
+	put_ch(o, '{');
+	for (size_t i = 0; i < n->n; i++) {
+		if (i)
+			put_ch(o, ',');
+		put(o, n->keys[i], n->key_lens[i]);
+		if (avro_value_get_by_index(v, i, &field, NULL))
+			return eddy_avro_err_set(e, "avro-c: %s", avro_strerror());
+		if (write_value(o, e, n->kids[i], &field)) {
+			err_field(e, n, i);
+			return -1;
+		}
+	}
+	put_ch(o, '}');
+	return 0;
+}
+
 static int write_value(struct out *o, struct err *e, const struct node *n, avro_value_t *v)
 {
 	switch (n->type) {
@@ -1119,22 +1159,8 @@ static int write_value(struct out *o, struct err *e, const struct node *n, avro_
 		return 0;
 	}
 	case AVRO_BYTES:
-	case AVRO_FIXED: {
-		const void *b = NULL;
-		size_t size = 0;
-
-		if (n->type == AVRO_BYTES)
-			avro_value_get_bytes(v, &b, &size);
-		else
-			avro_value_get_fixed(v, &b, &size);
-		if (n->logical == LT_DECIMAL)
-			return put_decimal(o, e, b, size, n->scale);
-		if (n->logical == LT_UUID)
-			put_uuid(o, b);
-		else
-			put_base64(o, b, size);
-		return 0;
-	}
+	case AVRO_FIXED:
+		return write_bytes(o, e, n, v);
 	case AVRO_ENUM: {
 		int i = 0;
 		const char *sym;
@@ -1152,24 +1178,8 @@ static int write_value(struct out *o, struct err *e, const struct node *n, avro_
 			return eddy_avro_err_set(e, "avro-c: %s", avro_strerror());
 		return write_value(o, e, n->kids[d], &branch);
 	}
-	case AVRO_RECORD: {
-		avro_value_t field;
-
-		put_ch(o, '{');
-		for (size_t i = 0; i < n->n; i++) {
-			if (i)
-				put_ch(o, ',');
-			put(o, n->keys[i], n->key_lens[i]);
-			if (avro_value_get_by_index(v, i, &field, NULL))
-				return eddy_avro_err_set(e, "avro-c: %s", avro_strerror());
-			if (write_value(o, e, n->kids[i], &field)) {
-				err_field(e, n, i);
-				return -1;
-			}
-		}
-		put_ch(o, '}');
-		return 0;
-	}
+	case AVRO_RECORD:
+		return write_record(o, e, n, v);
 	case AVRO_ARRAY:
 	case AVRO_MAP:
 		return write_container(o, e, n, v);
