@@ -56,6 +56,7 @@ struct consumer {
 	const char *group;          /* kafka.group.id */
 	const char *offset_reset;   /* where a partition without a committed offset starts */
 	bool transactional;         /* publish.transactional: a Kafka transaction a batch */
+	bool lost_track;            /* a partition could not be tracked (no memory): stop */
 	struct part *parts;
 	size_t n_parts, cap_parts;
 	struct pending *pending; /* pending[i] has id pending_base + i */
@@ -167,7 +168,7 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 		size_t cap = c->cap_parts ? c->cap_parts * 2 : 16;
 		struct part *n = realloc(c->parts, cap * sizeof *n);
 		if (!n)
-			abort();
+			return SIZE_MAX;
 		c->parts = n;
 		c->cap_parts = cap;
 	}
@@ -178,7 +179,7 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 	                                     .durable = -1,
 	                                     .committed = -1};
 	if (!c->parts[c->n_parts].topic)
-		abort();
+		return SIZE_MAX;
 	return c->n_parts++;
 }
 
@@ -249,6 +250,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 	for (int i = 0; i < list->cnt; i++) {
 		size_t p = find_part(c, list->elems[i].topic, list->elems[i].partition, true);
+		if (p == SIZE_MAX) {
+			/* Its records could be neither handled nor committed: stop,
+			 * and let the next start resume from the committed offsets. */
+			eddy_log(EDDY_LOG_ERROR, "out of memory tracking %s/%d: stopping",
+			         list->elems[i].topic, (int)list->elems[i].partition);
+			c->lost_track = true;
+			continue;
+		}
 		c->parts[p].assigned = assign;
 		c->parts[p].eof = false;
 		c->parts[p].durable = c->parts[p].committed = -1;
@@ -334,8 +343,12 @@ static int produce_tracked(struct consumer *c, const struct eddy_msg *m, bool pu
 		c->cap_pending = cap;
 	}
 	uint64_t id = c->pending_base + c->n_pending;
-	c->pending[c->n_pending] =
-	    (struct pending){find_part(c, m->topic, m->partition, true), m->offset, 0, published};
+	size_t part = find_part(c, m->topic, m->partition, false);
+	if (part == SIZE_MAX) {
+		rd_kafka_headers_destroy(h);
+		return -1;
+	}
+	c->pending[c->n_pending] = (struct pending){part, m->offset, 0, published};
 	rd_kafka_resp_err_t err = rd_kafka_producev(
 	    c->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 	    RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
@@ -393,8 +406,9 @@ static int publish(void *ud, const struct eddy_msg *m, const struct eddy_record 
 	                       r->value ? r->value_len : 0, h);
 }
 
-/* Lends m's fields to an eddy_msg; headers go into c's reused array. */
-static void to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg *m)
+/* Lends m's fields to an eddy_msg; headers go into c's reused array.
+ * -1 when that array cannot grow (no memory). */
+static int to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg *m)
 {
 	rd_kafka_headers_t *hdrs = NULL;
 	size_t nh = 0;
@@ -403,7 +417,7 @@ static void to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg 
 		if (nh > c->cap_headers) {
 			struct eddy_header *n = realloc(c->headers, nh * sizeof *n);
 			if (!n)
-				abort();
+				return -1;
 			c->headers = n;
 			c->cap_headers = nh;
 		}
@@ -428,6 +442,7 @@ static void to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg 
 	    .headers = c->headers,
 	    .n_headers = nh,
 	};
+	return 0;
 }
 
 /* Moves each partition of the abandoned batch back to its first record,
@@ -781,7 +796,14 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 			continue; /* revoked while this batch was fetched: not ours now */
 		struct part *p = &c->parts[pi];
 		struct eddy_msg m;
-		to_msg(c, rkm, &m);
+		if (to_msg(c, rkm, &m) != 0) {
+			eddy_log(EDDY_LOG_ERROR,
+			         "batch abandoned at %s %d/%" PRId64
+			         ": out of memory for its headers",
+			         topic, (int)rkm->partition, rkm->offset);
+			eddy_pipeline_abort(c->pipeline);
+			return false;
+		}
 		c->consumed++;
 		uint64_t unrouted = eddy_pipeline_stats(c->pipeline)->unrouted;
 		enum eddy_outcome o = eddy_pipeline_handle(c->pipeline, &m);
@@ -998,6 +1020,12 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 	rd_kafka_message_t **msgs = c->msgs;
 
 	eddy_health_beat(c->tel->health);
+	if (c->lost_track) {
+		snprintf(errstr, errstr_size, "out of memory: a partition could not be tracked");
+		for (ssize_t i = 0; i < n; i++)
+			rd_kafka_message_destroy(msgs[i]);
+		return -1;
+	}
 	if (c->first_batch > 0)
 		c->t_poll += now_s() - tp;
 	if (n < 0) {
