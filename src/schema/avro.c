@@ -18,6 +18,7 @@
 #include "avro_int.h"
 #include "json.h"
 #include "log.h"
+#include "utf8.h"
 
 /* The JSON text of one datum; beyond it the event is refused rather than
  * letting one record take the process's memory. */
@@ -716,38 +717,6 @@ static void put_real(struct out *o, double d, bool is_float)
 	put(o, buf, strlen(buf));
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f; /* no UTF-16 surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f; /* nothing above U+10FFFF */
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* A JSON string; -1 when s is not valid UTF-8. */
 static int put_string(struct out *o, const char *str, size_t n)
 {
@@ -781,7 +750,8 @@ static int put_string(struct out *o, const char *str, size_t n)
 			run = ++i;
 			continue;
 		}
-		len = utf8_len(s + i, n - i);
+		uint32_t cp;
+		len = eddy_utf8_decode(str + i, n - i, &cp);
 		if (!len)
 			return -1;
 		run = i;
