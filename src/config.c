@@ -45,7 +45,7 @@ struct prop {
 
 static const char *const store_types[] = {"sqlite", "postgres", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const log_formats[] = {"auto", "text", "json", NULL};
 static const char *const dialects[] = {"draft-04", "draft-06", "draft-07",
                                        "2019-09",  "2020-12",  NULL};
 static const char *const strategies[] = {"topic", "record", "topic_record", NULL};
@@ -382,10 +382,13 @@ static const struct prop props[] = {
      .doc = "Least severe level written."},
     {.name = "log.format",
      .type = P_ENUM,
-     .def = "text",
+     .def = "auto",
      .off = OFF(log_format),
      .values = log_formats,
-     .doc = "`text` for people, `json` (one object a line) for log collectors."},
+     .doc = "`text` for people, `json` (one object a line: `ts`, `level`, `msg`, and "
+            "`topic`, `partition`, `offset`, `handler`, `correlation_id`, `tenant`, "
+            "`facility` where they apply) for log collectors; `auto`: `text` when stderr is "
+            "a terminal and in `eddy dev`, else `json` (a container's log)."},
 };
 
 #define N_PROPS (sizeof(props) / sizeof(props[0]))

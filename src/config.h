@@ -78,7 +78,7 @@ struct eddy_config {
 	char *http_listen;           /* host:port of /metrics, /livez, /readyz; "": off */
 	int http_stuck_after_ms;     /* /livez fails past this without a loop turn; 0: never */
 	char *log_level;             /* debug | info | warn | error */
-	char *log_format;            /* text | json */
+	char *log_format;            /* auto | text | json */
 };
 
 /* The config with every default and no file. */

@@ -97,6 +97,9 @@ int eddy_cmd_dev(int argc, char **argv)
 
 	if (!conf)
 		return status;
+	/* people watch eddy dev: the text format unless json is asked for */
+	if (strcmp(conf->log_format, "auto") == 0)
+		eddy_log_setup(NULL, "text");
 	ko.pipeline.observe = eddy_pipeline_print;
 	ko.pipeline.observe_ud = stdout;
 

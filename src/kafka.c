@@ -315,7 +315,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	                        : level <= 4 ? EDDY_LOG_WARN
 	                        : level <= 6 ? EDDY_LOG_INFO
 	                                     : EDDY_LOG_DEBUG;
-	eddy_log(l, "kafka %s: %s", fac, buf);
+	struct eddy_log_ctx ctx = EDDY_LOG_CTX_NONE;
+	ctx.facility = fac;
+	eddy_log_at(l, &ctx, NULL, "kafka %s: %s", fac, buf);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -369,9 +371,13 @@ static int produce_tracked(struct consumer *c, const struct eddy_msg *m, bool pu
 static int dead_letter(void *ud, const struct eddy_msg *m, const struct eddy_dead_letter *dl)
 {
 	struct consumer *c = ud;
-	eddy_log(EDDY_LOG_WARN, "dead letter: %s %d/%" PRId64 ": %s: %s%s%s", m->topic,
-	         (int)m->partition, m->offset, dl->stage, dl->handler ? dl->handler : "",
-	         dl->handler ? ": " : "", dl->reason);
+	struct eddy_log_ctx ctx = {.topic = m->topic,
+	                           .partition = m->partition,
+	                           .offset = m->offset,
+	                           .handler = dl->handler};
+	eddy_log_at(EDDY_LOG_WARN, &ctx, NULL, "dead letter: %s %d/%" PRId64 ": %s: %s%s%s",
+	            m->topic, (int)m->partition, m->offset, dl->stage,
+	            dl->handler ? dl->handler : "", dl->handler ? ": " : "", dl->reason);
 	eddy_telemetry_dead_letter(c->tel, dl->stage);
 	rd_kafka_headers_t *h = rd_kafka_headers_new(m->n_headers + 7);
 	char num[32], when[40];

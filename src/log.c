@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum eddy_log_level threshold = EDDY_LOG_INFO;
 static int json_format;
@@ -25,7 +26,9 @@ int eddy_log_setup(const char *level, const char *format)
 			rc = -1;
 	}
 	if (format) {
-		if (strcmp(format, "json") == 0)
+		if (strcmp(format, "auto") == 0)
+			json_format = !isatty(STDERR_FILENO);
+		else if (strcmp(format, "json") == 0)
 			json_format = 1;
 		else if (strcmp(format, "text") == 0)
 			json_format = 0;
@@ -35,15 +38,20 @@ int eddy_log_setup(const char *level, const char *format)
 	return rc;
 }
 
+int eddy_log_json(void)
+{
+	return json_format;
+}
+
 int eddy_log_enabled(enum eddy_log_level level)
 {
 	return level >= threshold;
 }
 
-/* Writes s as the body of a JSON string (without quotes). */
-static void put_json_string(FILE *f, const char *s)
+/* Writes s[0..len) as the body of a JSON string (without quotes). */
+static void put_json_string(FILE *f, const char *s, size_t len)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; len--; p++) {
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p == '\n')
@@ -55,25 +63,48 @@ static void put_json_string(FILE *f, const char *s)
 	}
 }
 
-void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
+static void put_member(FILE *f, const char *name, const char *s, size_t len)
 {
-	if (level < threshold)
-		return;
-	char msg[4096], ts[40];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
+	fprintf(f, ",\"%s\":\"", name);
+	put_json_string(f, s, len);
+	fputc('"', f);
+}
 
+static void put_ctx(FILE *f, const struct eddy_log_ctx *c)
+{
+	if (c->topic)
+		put_member(f, "topic", c->topic, strlen(c->topic));
+	if (c->partition >= 0)
+		fprintf(f, ",\"partition\":%d", (int)c->partition);
+	if (c->offset >= 0)
+		fprintf(f, ",\"offset\":%lld", (long long)c->offset);
+	if (c->handler)
+		put_member(f, "handler", c->handler, strlen(c->handler));
+	if (c->correlation_id)
+		put_member(f, "correlation_id", c->correlation_id, c->correlation_id_len);
+	if (c->tenant)
+		put_member(f, "tenant", c->tenant, c->tenant_len);
+	if (c->facility)
+		put_member(f, "facility", c->facility, strlen(c->facility));
+}
+
+static void vlog(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
+                 const char *fmt, va_list ap)
+{
+	char msg[4096], ts[40];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	eddy_time_rfc3339(eddy_now_ms(), ts);
 
-	/* one fprintf per line keeps lines whole when threads log too */
+	/* one locked write per line keeps lines whole when threads log too */
 	flockfile(stderr);
 	if (json_format) {
-		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+		fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
 		        level_names[level]);
-		put_json_string(stderr, msg);
+		put_json_string(stderr, msg, strlen(msg));
 		fputc('"', stderr);
+		if (ctx)
+			put_ctx(stderr, ctx);
 		/* splice the fields object's members into the line */
 		if (fields_json) {
 			const char *b = strchr(fields_json, '{'), *e = strrchr(fields_json, '}');
@@ -88,6 +119,29 @@ void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const c
 		fputc('\n', stderr);
 	}
 	funlockfile(stderr);
+}
+
+void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level < threshold)
+		return;
+	va_start(ap, fmt);
+	vlog(level, NULL, fields_json, fmt, ap);
+	va_end(ap);
+}
+
+void eddy_log_at(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
+                 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level < threshold)
+		return;
+	va_start(ap, fmt);
+	vlog(level, ctx, fields_json, fmt, ap);
+	va_end(ap);
 }
 
 void eddy_errf(char *errstr, size_t errstr_size, const char *fmt, ...)

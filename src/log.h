@@ -7,9 +7,12 @@
 
 enum eddy_log_level { EDDY_LOG_DEBUG, EDDY_LOG_INFO, EDDY_LOG_WARN, EDDY_LOG_ERROR };
 
-/* Sets the threshold and format ("text" | "json"); unknown names leave the
- * setting unchanged and return -1. */
+/* Sets the threshold and format ("text" | "json" | "auto": text when
+ * stderr is a terminal, else JSON); unknown names leave the setting
+ * unchanged and return -1. */
 int eddy_log_setup(const char *level, const char *format);
+/* Whether lines are JSON objects (fields are then worth adding). */
+int eddy_log_json(void);
 int eddy_log_enabled(enum eddy_log_level level);
 
 /* One line: time, level, message, then key=value fields from fields_json
@@ -17,6 +20,23 @@ int eddy_log_enabled(enum eddy_log_level level);
 void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define eddy_log(level, ...) eddy_log_fields((level), NULL, __VA_ARGS__)
+
+/* Where a line comes from: the record, the handler, the event's
+ * correlation id and tenant (len bytes each, not NUL-terminated), a
+ * librdkafka facility. Unset: NULL, and -1 for partition and offset. JSON
+ * lines carry them as members; text lines say in the message what matters. */
+struct eddy_log_ctx {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const char *handler;
+	const char *correlation_id, *tenant;
+	size_t correlation_id_len, tenant_len;
+	const char *facility;
+};
+#define EDDY_LOG_CTX_NONE ((struct eddy_log_ctx){.partition = -1, .offset = -1})
+void eddy_log_at(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Milliseconds since the epoch, wall clock. */
 int64_t eddy_now_ms(void);

@@ -404,7 +404,20 @@ static void act_log(void *ud, const char *handler, const char *level, const char
 		                                 .value = fields_json});
 		return;
 	}
-	eddy_log_fields(l, fields_json, "%s: %s", handler, msg);
+	/* JSON lines say which handler, record and event it was */
+	const struct eddy_msg *m = p->cur;
+	const struct eddy_event *ev = p->cur_ev;
+	struct eddy_log_ctx ctx = {.topic = m ? m->topic : NULL,
+	                           .partition = m && m->topic ? m->partition : -1,
+	                           .offset = m && m->topic ? m->offset : -1,
+	                           .handler = handler};
+	if (ev) {
+		ctx.correlation_id = ev->correlation_id.s;
+		ctx.correlation_id_len = ev->correlation_id.len;
+		ctx.tenant = ev->tenant.s;
+		ctx.tenant_len = ev->tenant.len;
+	}
+	eddy_log_at(l, &ctx, fields_json, "%s: %s", handler, msg);
 }
 
 struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,

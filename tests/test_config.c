@@ -50,7 +50,7 @@ static void check_defaults(const struct eddy_config *c)
 	CHECK(c->handler_retries == 2);
 	CHECK(c->handler_backoff_ms == 100);
 	CHECK_STR(c->log_level, "info");
-	CHECK_STR(c->log_format, "text");
+	CHECK_STR(c->log_format, "auto");
 }
 
 static void test_defaults(void)

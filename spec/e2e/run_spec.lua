@@ -10,7 +10,7 @@ describe("eddy run", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
                                "refused", "dlq.refused", "term", "binary", "locked", "shared:4",
-                               "prefilled" })
+                               "prefilled", "jsonlog" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -301,5 +301,46 @@ return {
         "300 %(kafka.auto.offset.reset: latest%), the 300 records already there are skipped", out)
       assert.matches("stopped: 0 records", out)
     end)
+  end)
+
+  it("logs JSON lines off a terminal by default, with the record and handler of each", function()
+    local records = {}
+    for k = 1, 5 do records[#records + 1] = { "ORD-" .. k, t.event("ORD-" .. k, k) } end
+    records[#records + 1] = { "ORD-6", "not json" }
+    t.produce(mock, "jsonlog", records, dir)
+    t.handlers(dir .. "/logging", { ["orders.lua"] = [[
+return {
+  on_event = function(ev, ctx)
+    ctx.log("info", "saw " .. ev.key, { quantity = ev.data.quantity })
+  end,
+}
+]] })
+    local conf = t.config(dir, mock, { group = "g-jsonlog", topics = { "jsonlog" }, log_format = "auto",
+                                       handlers = dir .. "/logging/handlers", store = dir .. "/jsonlog.db" })
+    local rc, out = t.sh(t.q(t.bin) .. " run -c " .. t.q(conf) .. " --exit-at-end 2>&1 >/dev/null")
+    assert.are.equal(0, rc, out)
+    local lines, saw, dead = 0, {}, nil
+    for line in out:gmatch("[^\n]+") do
+      local ok, o = pcall(cjson.decode, line)
+      assert(ok and type(o) == "table", "not a JSON line: " .. line)
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT", o.ts)
+      assert.truthy(o.level and o.msg, line)
+      lines = lines + 1
+      if o.msg:match("^orders.lua: saw ") then
+        assert.are.equal("orders.lua", o.handler)
+        assert.are.equal("jsonlog", o.topic)
+        assert.are.equal(t.TENANT, o.tenant)
+        assert.matches("^c0ffee00%-", o.correlation_id)
+        assert.truthy(o.quantity and o.offset >= 0)
+        saw[#saw + 1] = o.offset
+      elseif o.msg:match("^dead letter") then
+        dead = o
+      end
+    end
+    assert.truthy(lines > 5)
+    assert.are.equal(5, #saw)
+    assert.are.equal(5, dead.offset)
+    assert.are.equal(0, dead.partition)
+    assert.are.equal("jsonlog", dead.topic)
   end)
 end)

@@ -218,7 +218,8 @@ function _M.config(dir, m, opts)
       ", require_tenant: " .. tostring(opts.require_tenant ~= false) .. " }",
     "batch: { size: " .. (opts.batch or 500) .. ", timeout_ms: 50 }",
     "handler: { retries: " .. (opts.retries or 1) .. ", backoff_ms: 10 }",
-    "log: { level: " .. (opts.log_level or "info") .. " }",
+    -- text: the specs read the lines (off a terminal the default is json)
+    "log: { level: " .. (opts.log_level or "info") .. ", format: " .. (opts.log_format or "text") .. " }",
     -- a free port: specs run several eddy processes at once
     "http: { listen: \"" .. (opts.http or "127.0.0.1:0") .. "\" }",
   }
