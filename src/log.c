@@ -121,17 +121,6 @@ static void vlog(enum eddy_log_level level, const struct eddy_log_ctx *ctx, cons
 	funlockfile(stderr);
 }
 
-void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level < threshold)
-		return;
-	va_start(ap, fmt);
-	vlog(level, NULL, fields_json, fmt, ap);
-	va_end(ap);
-}
-
 void eddy_log_at(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
                  const char *fmt, ...)
 {

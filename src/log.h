@@ -15,12 +15,6 @@ int eddy_log_setup(const char *level, const char *format);
 int eddy_log_json(void);
 int eddy_log_enabled(enum eddy_log_level level);
 
-/* One line: time, level, message, then key=value fields from fields_json
- * (a JSON object text, may be NULL). */
-void eddy_log_fields(enum eddy_log_level level, const char *fields_json, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-#define eddy_log(level, ...) eddy_log_fields((level), NULL, __VA_ARGS__)
-
 /* Where a line comes from: the record, the handler, the event's
  * correlation id and tenant (len bytes each, not NUL-terminated), a
  * librdkafka facility. Unset: NULL, and -1 for partition and offset. JSON
@@ -35,8 +29,15 @@ struct eddy_log_ctx {
 	const char *facility;
 };
 #define EDDY_LOG_CTX_NONE ((struct eddy_log_ctx){.partition = -1, .offset = -1})
+
+/* One line: time, level, message, then the context (ctx, may be NULL)
+ * and the members of fields_json (a JSON object text, may be NULL): in a
+ * JSON line as its members, in a text line the fields as they are. */
 void eddy_log_at(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define eddy_log_fields(level, fields_json, ...)                                                   \
+	eddy_log_at((level), NULL, (fields_json), __VA_ARGS__)
+#define eddy_log(level, ...) eddy_log_at((level), NULL, NULL, __VA_ARGS__)
 
 /* Milliseconds since the epoch, wall clock. */
 int64_t eddy_now_ms(void);
