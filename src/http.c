@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ struct eddy_health {
 	int stale_ms;
 	_Atomic int64_t beat_ms; /* monotonic ms of the last turn of the main loop */
 	pthread_mutex_t lock;    /* the reasons */
-	char *reason[EDDY_HEALTH_N];
+	bool held[EDDY_HEALTH_N];
+	char reason[EDDY_HEALTH_N][256]; /* fixed: setting one never fails */
 };
 
 static int64_t mono_ms(void)
@@ -35,11 +37,13 @@ struct eddy_health *eddy_health_new(int stale_ms)
 	struct eddy_health *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
-	if (pthread_mutex_init(&h->lock, NULL) != 0 ||
-	    !(h->reason[EDDY_HEALTH_ASSIGNED] = strdup("no partitions assigned yet"))) {
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
 		free(h);
 		return NULL;
 	}
+	h->held[EDDY_HEALTH_ASSIGNED] = true;
+	snprintf(h->reason[EDDY_HEALTH_ASSIGNED], sizeof h->reason[0],
+	         "no partitions assigned yet");
 	h->stale_ms = stale_ms;
 	atomic_store(&h->beat_ms, mono_ms());
 	return h;
@@ -49,8 +53,6 @@ void eddy_health_destroy(struct eddy_health *h)
 {
 	if (!h)
 		return;
-	for (int i = 0; i < EDDY_HEALTH_N; i++)
-		free(h->reason[i]);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -65,11 +67,10 @@ void eddy_health_set(struct eddy_health *h, enum eddy_health_cond cond, const ch
 {
 	if (!h || cond >= EDDY_HEALTH_N)
 		return;
-	char *copy = reason ? strdup(reason) : NULL;
 	pthread_mutex_lock(&h->lock);
-	free(h->reason[cond]);
-	/* without memory the condition still holds, with a shorter reason */
-	h->reason[cond] = copy ? copy : reason ? strdup("") : NULL;
+	h->held[cond] = reason != NULL;
+	if (reason)
+		snprintf(h->reason[cond], sizeof h->reason[cond], "%s", reason);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -135,7 +136,7 @@ static enum MHD_Result readyz(struct eddy_http *s, struct MHD_Connection *conn)
 		return MHD_NO;
 	pthread_mutex_lock(&s->health->lock);
 	for (int i = 0; i < EDDY_HEALTH_N; i++) {
-		if (s->health->reason[i]) {
+		if (s->health->held[i]) {
 			fprintf(out, "not ready: %s\n", s->health->reason[i]);
 			ready = 0;
 		}

@@ -29,7 +29,7 @@ void eddy_health_destroy(struct eddy_health *h);
 /* The main loop turned (a poll returned). */
 void eddy_health_beat(struct eddy_health *h);
 /* Sets cond with a reason ("store: database is locked"), or clears it
- * (reason NULL). Copies the reason. */
+ * (reason NULL). Copies the reason (up to 255 bytes). */
 void eddy_health_set(struct eddy_health *h, enum eddy_health_cond cond, const char *reason);
 
 struct eddy_http;

@@ -265,12 +265,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	eddy_log(EDDY_LOG_INFO, "%s %d partition(s)", assign ? "assigned" : "revoked", list->cnt);
 	if (assign)
 		log_starts(c, rk, list);
-	else
-		for (int i = 0; i < list->cnt; i++)
-			eddy_metric_set(c->parts[find_part(c, list->elems[i].topic,
-			                                   list->elems[i].partition, false)]
-			                    .lag,
-			                0);
+	for (int i = 0; !assign && i < list->cnt; i++) {
+		/* its new owner reports its lag now */
+		size_t p = find_part(c, list->elems[i].topic, list->elems[i].partition, false);
+		if (p != SIZE_MAX)
+			eddy_metric_set(c->parts[p].lag, 0);
+	}
 	eddy_metric_inc(eddy_metric_get(c->tel->rebalances,
 	                                (const char *const[]){assign ? "assign" : "revoke"}));
 	size_t held = 0;
