@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <lauxlib.h>
@@ -82,6 +83,13 @@ static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum 
                         char *errstr, size_t errstr_size);
 static void rebuild(struct eddy_handlers *h);
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
                            const char **failed, char *errstr, size_t errstr_size)
 {
@@ -115,8 +123,17 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 			lua_settop(L, top);
 			return -1;
 		}
+		bool timed = h->actions && h->actions->called;
+		double t0 = timed ? mono_s() : 0;
 		int rc = lua_pcall(L, 0, 0, top + 1); /* errh [, err] */
 		enum eddy_lualimit hit = eddy_lualimits_disarm(h->limits);
+		if (timed)
+			h->actions->called(h->actions->ud, hd->name,
+			                   rc == 0                       ? EDDY_HANDLER_OK
+			                   : hit == EDDY_LUALIMIT_CPU    ? EDDY_HANDLER_CPU_LIMIT
+			                   : hit == EDDY_LUALIMIT_MEMORY ? EDDY_HANDLER_MEMORY_LIMIT
+			                                                 : EDDY_HANDLER_ERROR,
+			                   mono_s() - t0);
 		h->ev = NULL;
 		h->cur = NULL;
 		eddy_lua_json_forget(h->conv); /* the nodes are the caller's */

@@ -24,6 +24,14 @@ struct eddy_alert_req {
 	const char *dedupe;      /* NULL: sink/handler/key */
 };
 
+/* How one handler call ended. */
+enum eddy_handler_end {
+	EDDY_HANDLER_OK,
+	EDDY_HANDLER_ERROR,        /* it raised an error */
+	EDDY_HANDLER_CPU_LIMIT,    /* stopped at handler.cpu_limit_ms */
+	EDDY_HANDLER_MEMORY_LIMIT, /* stopped at handler.memory_limit_mb */
+};
+
 /* What ctx.get/upsert/delete/log do: supplied by the pipeline (apply to the
  * store, print in eddy dev, ...). Each returns 0 (get: 1 found, 0 not
  * found) or -1 with errstr filled; a -1 raises a Lua error in the handler
@@ -48,6 +56,9 @@ struct eddy_actions {
 	/* ctx.alert: written to the outbox only when every handler of the
 	 * event succeeded */
 	int (*alert)(void *ud, const struct eddy_alert_req *req, char *errstr, size_t errstr_size);
+	/* after each on_event call (NULL: not told): how it ended and how long
+	 * it took, for metrics */
+	void (*called)(void *ud, const char *handler, enum eddy_handler_end end, double seconds);
 };
 
 struct eddy_handlers;

@@ -976,6 +976,8 @@ static int consumer_open(struct consumer *c, char *errstr, size_t errstr_size)
 	popts.dead_letter_ud = c;
 	popts.publish = publish;
 	popts.publish_ud = c;
+	popts.handler_called = eddy_telemetry_handler_called;
+	popts.handler_called_ud = c->tel;
 	if (!(c->pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
 		return 2;
 	if (open_clients(c, errstr, errstr_size))

@@ -420,6 +420,13 @@ static void act_log(void *ud, const char *handler, const char *level, const char
 	eddy_log_at(l, &ctx, fields_json, "%s: %s", handler, msg);
 }
 
+static void act_called(void *ud, const char *handler, enum eddy_handler_end end, double seconds)
+{
+	struct eddy_pipeline *p = ud;
+	if (p->opts.handler_called)
+		p->opts.handler_called(p->opts.handler_called_ud, handler, end, seconds);
+}
+
 struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
                                         const struct eddy_pipeline_opts *opts, char *errstr,
                                         size_t errstr_size)
@@ -435,8 +442,14 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 	p->env.require_key_equals_id = conf->require_key_equals_id;
 	p->env.require_tenant = conf->require_tenant;
 	p->env.tenant_topic_pattern = conf->tenant_topic_pattern;
-	p->actions =
-	    (struct eddy_actions){p, act_get, act_upsert, act_del, act_log, act_publish, act_alert};
+	p->actions = (struct eddy_actions){.ud = p,
+	                                   .get = act_get,
+	                                   .upsert = act_upsert,
+	                                   .del = act_del,
+	                                   .log = act_log,
+	                                   .publish = act_publish,
+	                                   .alert = act_alert,
+	                                   .called = act_called};
 
 	if (!(p->doc = eddy_json_doc_new())) {
 		snprintf(errstr, errstr_size, "out of memory");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "handlers.h"
 #include "msg.h"
 
 /* The error headers a dead letter carries (eddy.error.*). */
@@ -89,6 +90,10 @@ struct eddy_pipeline_opts {
 	void *dead_letter_ud;
 	eddy_publish_fn publish; /* NULL: published records only go to the observer */
 	void *publish_ud;
+	/* after each handler call (NULL: nobody counts them) */
+	void (*handler_called)(void *ud, const char *handler, enum eddy_handler_end end,
+	                       double seconds);
+	void *handler_called_ud;
 };
 
 struct eddy_pipeline;

@@ -11,6 +11,13 @@
 
 #include "log.h"
 
+/* The series of one handler, found by name on each call (a handful of
+ * handlers: a short scan beats a lookup in the registry under its lock). */
+struct eddy_telemetry_handler {
+	char *name;
+	struct eddy_metric *calls, *errors, *cpu, *memory, *seconds;
+};
+
 static const char *const outcome_names[EDDY_RECORD_N] = {"handled", "skipped", "dead_lettered",
                                                          "retried"};
 
@@ -57,6 +64,21 @@ static bool register_all(struct eddy_telemetry *t)
 	t->rebalances = eddy_metrics_family(m, "eddy_rebalances_total",
 	                                    "Partition assignments and revocations of the group.",
 	                                    EDDY_METRIC_COUNTER, LABELS("kind"), NULL, 0);
+	t->handler_calls =
+	    eddy_metrics_family(m, "eddy_handler_calls_total", "on_event calls, by handler.",
+	                        EDDY_METRIC_COUNTER, LABELS("handler"), NULL, 0);
+	t->handler_errors = eddy_metrics_family(
+	    m, "eddy_handler_errors_total",
+	    "on_event calls that raised an error, by handler (limit stops not included).",
+	    EDDY_METRIC_COUNTER, LABELS("handler"), NULL, 0);
+	t->handler_stops = eddy_metrics_family(
+	    m, "eddy_handler_limit_stops_total",
+	    "on_event calls stopped at a limit, by handler and kind: cpu (handler.cpu_limit_ms), "
+	    "memory (handler.memory_limit_mb).",
+	    EDDY_METRIC_COUNTER, LABELS("handler", "kind"), NULL, 0);
+	t->handler_seconds = eddy_metrics_family(m, "eddy_handler_duration_seconds",
+	                                         "Wall time of on_event calls, by handler.",
+	                                         EDDY_METRIC_HISTOGRAM, LABELS("handler"), NULL, 0);
 	t->batches = counter(m, "eddy_batches_total", "Batches made durable.");
 	t->batches_abandoned =
 	    counter(m, "eddy_batches_abandoned_total",
@@ -98,11 +120,13 @@ static bool register_all(struct eddy_telemetry *t)
 	t->alerts_in_flight = eddy_metric_only(
 	    eddy_metrics_family(m, "eddy_alert_requests_in_flight", "Alert requests under way.",
 	                        EDDY_METRIC_GAUGE, NULL, NULL, 0));
-	return info && deliveries && t->alert_outcomes[3] && t->alerts_in_flight && t->records &&
-	       t->dead_letters && t->lag && t->rebalances && t->batches && t->batches_abandoned &&
-	       t->commits && t->commit_failures && t->commit_seconds && t->store_seconds &&
-	       t->store_failures && t->upserts && t->deletes && t->published && t->alerts &&
-	       t->alerts_deduped && t->handler_retries && t->reloads && t->reload_failures;
+	return info && t->handler_calls && t->handler_errors && t->handler_stops &&
+	       t->handler_seconds && deliveries && t->alert_outcomes[3] && t->alerts_in_flight &&
+	       t->records && t->dead_letters && t->lag && t->rebalances && t->batches &&
+	       t->batches_abandoned && t->commits && t->commit_failures && t->commit_seconds &&
+	       t->store_seconds && t->store_failures && t->upserts && t->deletes && t->published &&
+	       t->alerts && t->alerts_deduped && t->handler_retries && t->reloads &&
+	       t->reload_failures;
 }
 
 struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool required,
@@ -138,6 +162,9 @@ void eddy_telemetry_destroy(struct eddy_telemetry *t)
 {
 	if (!t)
 		return;
+	for (size_t i = 0; i < t->n_handlers; i++)
+		free(t->handlers[i].name);
+	free(t->handlers);
 	eddy_http_stop(t->http);
 	eddy_health_destroy(t->health);
 	eddy_metrics_destroy(t->registry);
@@ -193,4 +220,46 @@ void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_aler
 			eddy_metric_add(t->alert_outcomes[i], (double)(now[i] - was[i]));
 	eddy_metric_set(t->alerts_in_flight, (double)s->in_flight);
 	t->alerts_synced = *s;
+}
+
+static struct eddy_telemetry_handler *handler_of(struct eddy_telemetry *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_handlers; i++)
+		if (strcmp(t->handlers[i].name, name) == 0)
+			return &t->handlers[i];
+	if (t->n_handlers == t->cap_handlers) {
+		size_t cap = t->cap_handlers ? t->cap_handlers * 2 : 8;
+		struct eddy_telemetry_handler *v = realloc(t->handlers, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		t->handlers = v;
+		t->cap_handlers = cap;
+	}
+	struct eddy_telemetry_handler *h = &t->handlers[t->n_handlers];
+	if (!(h->name = strdup(name)))
+		return NULL;
+	h->calls = eddy_metric_get(t->handler_calls, LABELS(name));
+	h->errors = eddy_metric_get(t->handler_errors, LABELS(name));
+	h->cpu = eddy_metric_get(t->handler_stops, LABELS(name, "cpu"));
+	h->memory = eddy_metric_get(t->handler_stops, LABELS(name, "memory"));
+	h->seconds = eddy_metric_get(t->handler_seconds, LABELS(name));
+	t->n_handlers++;
+	return h;
+}
+
+void eddy_telemetry_handler_called(void *ud, const char *handler, enum eddy_handler_end end,
+                                   double seconds)
+{
+	struct eddy_telemetry_handler *h = handler_of(ud, handler);
+
+	if (!h)
+		return; /* no memory: a metric lost, never an event */
+	eddy_metric_inc(h->calls);
+	eddy_metric_observe(h->seconds, seconds);
+	if (end == EDDY_HANDLER_ERROR)
+		eddy_metric_inc(h->errors);
+	else if (end == EDDY_HANDLER_CPU_LIMIT)
+		eddy_metric_inc(h->cpu);
+	else if (end == EDDY_HANDLER_MEMORY_LIMIT)
+		eddy_metric_inc(h->memory);
 }

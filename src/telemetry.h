@@ -36,6 +36,9 @@ struct eddy_telemetry {
 	struct eddy_metric *store_seconds, *store_failures;
 	struct eddy_metric *upserts, *deletes, *published, *alerts, *alerts_deduped;
 	struct eddy_metric *handler_retries, *reloads, *reload_failures;
+	struct eddy_metric_family *handler_calls, *handler_errors, *handler_stops, *handler_seconds;
+	struct eddy_telemetry_handler *handlers; /* per handler name, made on first call */
+	size_t n_handlers, cap_handlers;
 	struct eddy_metric *alert_outcomes[4]; /* delivered, retried, failed, given_up */
 	struct eddy_metric *alerts_in_flight;
 	struct eddy_pipeline_stats synced;      /* the pipeline's counters already added */
@@ -61,6 +64,11 @@ struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *top
 /* Adds what the pipeline counted since the last call (upserts, deletes,
  * published records, alerts, handler retries, reloads). */
 void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s);
+/* One handler call: an eddy_pipeline_opts.handler_called (ud: the
+ * telemetry). */
+void eddy_telemetry_handler_called(void *ud, const char *handler, enum eddy_handler_end end,
+                                   double seconds);
+
 /* The same for the alert sender's counters. */
 void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_alerts_stats *s);
 

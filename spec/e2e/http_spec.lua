@@ -17,10 +17,11 @@ describe("eddy run's HTTP endpoint", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "ops", "eddy.dlq", "held" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
-    -- an alert for every tenth order, to a sink nobody listens on
+    -- an alert for every tenth order, to a sink nobody listens on; ORD-7 fails
     t.handlers(dir .. "/alerting", { ["orders.lua"] = t.ORDERS_HANDLER, ["big.lua"] = [[
 return {
   on_event = function(ev, ctx)
+    if ev.key == "ORD-7" then error("no ORD-7 today") end
     if ev.data and ev.data.order_id:match("0$") then
       ctx.alert{ summary = "order " .. ev.key, key = ev.key }
     end
@@ -53,15 +54,25 @@ return {
       assert.are.equal(200, code)
       if sample(text, 'eddy_offset_commits_total') and
          (sample(text, 'eddy_consumer_lag{topic="ops",partition="0"}') or 1) == 0 and
-         (sample(text, 'eddy_records_total{topic="ops",outcome="handled"}') or 0) == 40 then
+         (sample(text, 'eddy_records_total{topic="ops",outcome="handled"}') or 0) == 39 then
         break
       end
       t.sleep(0.1)
     end
-    assert.are.equal(40, sample(text, 'eddy_records_total{topic="ops",outcome="handled"}'), text)
-    assert.are.equal(2, sample(text, 'eddy_records_total{topic="ops",outcome="dead_lettered"}'))
+    assert.are.equal(39, sample(text, 'eddy_records_total{topic="ops",outcome="handled"}'), text)
+    assert.are.equal(3, sample(text, 'eddy_records_total{topic="ops",outcome="dead_lettered"}'))
     assert.are.equal(2, sample(text, 'eddy_dead_letters_total{stage="envelope"}'))
-    assert.are.equal(40, sample(text, 'eddy_store_upserts_total'))
+    assert.are.equal(1, sample(text, 'eddy_dead_letters_total{stage="handler"}'))
+    assert.are.equal(39, sample(text, 'eddy_store_upserts_total'))
+    -- handlers run in name order: big.lua first, orders.lua not for ORD-7;
+    -- ORD-7 is tried twice (handler.retries: 1)
+    assert.are.equal(41, sample(text, 'eddy_handler_calls_total{handler="big.lua"}'))
+    assert.are.equal(2, sample(text, 'eddy_handler_errors_total{handler="big.lua"}'))
+    assert.are.equal(39, sample(text, 'eddy_handler_calls_total{handler="orders.lua"}'))
+    assert.are.equal(0, sample(text, 'eddy_handler_errors_total{handler="orders.lua"}'))
+    assert.are.equal(0, sample(text, 'eddy_handler_limit_stops_total{handler="orders.lua",kind="cpu"}'))
+    assert.are.equal(39, sample(text, 'eddy_handler_duration_seconds_count{handler="orders.lua"}'))
+    assert.are.equal(1, sample(text, 'eddy_handler_retries_total'))
     assert.are.equal(0, sample(text, 'eddy_consumer_lag{topic="ops",partition="0"}'))
     assert.truthy(sample(text, 'eddy_offset_commits_total') >= 1)
     assert.are.equal(0, sample(text, 'eddy_offset_commit_failures_total'))
