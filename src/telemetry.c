@@ -2,6 +2,7 @@
  * `_total` counters, base units) and the endpoint that serves them. */
 #include "telemetry.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,109 +25,117 @@ static const char *const outcome_names[EDDY_RECORD_N] = {"handled", "skipped", "
 /* Short names for the families' label lists. */
 #define LABELS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static struct eddy_metric *counter(struct eddy_metrics *m, const char *name, const char *help)
-{
-	return eddy_metric_only(
-	    eddy_metrics_family(m, name, help, EDDY_METRIC_COUNTER, NULL, NULL, 0));
-}
+#define FAMILY(field) offsetof(struct eddy_telemetry, field), 0
+#define SERIES(field) 0, offsetof(struct eddy_telemetry, field)
 
-static struct eddy_metric *seconds(struct eddy_metrics *m, const char *name, const char *help)
-{
-	return eddy_metric_only(
-	    eddy_metrics_family(m, name, help, EDDY_METRIC_HISTOGRAM, NULL, NULL, 0));
-}
+/* eddy's metrics, one row each: labelled ones fill a family pointer of
+ * struct eddy_telemetry, the others their one series. */
+static const struct metric_def {
+	const char *name, *help;
+	enum eddy_metric_type type;
+	const char *const *labels;
+	size_t family_off, series_off; /* the one that is not 0 */
+} defs[] = {
+    {"eddy_records_total",
+     "Records consumed, by topic and outcome: handled, skipped (no handler subscribed), "
+     "dead_lettered, retried (their batch was abandoned and is handled again).",
+     EDDY_METRIC_COUNTER, LABELS("topic", "outcome"), FAMILY(records)},
+    {"eddy_dead_letters_total",
+     "Records sent to the dead-letter topic, by the stage that refused them: envelope, "
+     "schema, handler, action.",
+     EDDY_METRIC_COUNTER, LABELS("stage"), FAMILY(dead_letters)},
+    {"eddy_consumer_lag",
+     "Records between this consumer's position and the end of each partition it holds, as "
+     "of its last fetch; 0 once the partition is revoked.",
+     EDDY_METRIC_GAUGE, LABELS("topic", "partition"), FAMILY(lag)},
+    {"eddy_rebalances_total", "Partition assignments and revocations of the group.",
+     EDDY_METRIC_COUNTER, LABELS("kind"), FAMILY(rebalances)},
+    {"eddy_handler_calls_total", "on_event calls, by handler.", EDDY_METRIC_COUNTER,
+     LABELS("handler"), FAMILY(handler_calls)},
+    {"eddy_handler_errors_total",
+     "on_event calls that raised an error, by handler (limit stops not included).",
+     EDDY_METRIC_COUNTER, LABELS("handler"), FAMILY(handler_errors)},
+    {"eddy_handler_limit_stops_total",
+     "on_event calls stopped at a limit, by handler and kind: cpu (handler.cpu_limit_ms), "
+     "memory (handler.memory_limit_mb).",
+     EDDY_METRIC_COUNTER, LABELS("handler", "kind"), FAMILY(handler_stops)},
+    {"eddy_handler_duration_seconds", "Wall time of on_event calls, by handler.",
+     EDDY_METRIC_HISTOGRAM, LABELS("handler"), FAMILY(handler_seconds)},
+    {"eddy_alert_deliveries_total",
+     "Outcomes of the alert sender's requests: delivered (2xx), retried (5xx, 408, 429, "
+     "network), failed (for good), given_up (older than alerts.max_age_s).",
+     EDDY_METRIC_COUNTER, LABELS("outcome"), FAMILY(alert_deliveries)},
+    {"eddy_batches_total", "Batches made durable.", EDDY_METRIC_COUNTER, NULL, SERIES(batches)},
+    {"eddy_batches_abandoned_total",
+     "Batches abandoned (store or registry failure) and polled again.", EDDY_METRIC_COUNTER, NULL,
+     SERIES(batches_abandoned)},
+    {"eddy_offset_commits_total", "Offset commits to the group.", EDDY_METRIC_COUNTER, NULL,
+     SERIES(commits)},
+    {"eddy_offset_commit_failures_total", "Offset commits the group refused.", EDDY_METRIC_COUNTER,
+     NULL, SERIES(commit_failures)},
+    {"eddy_offset_commit_duration_seconds",
+     "Time to settle a batch's produced records and commit its offsets.", EDDY_METRIC_HISTOGRAM,
+     NULL, SERIES(commit_seconds)},
+    {"eddy_store_transaction_duration_seconds",
+     "Time to commit a batch's store transaction (durable on disk).", EDDY_METRIC_HISTOGRAM, NULL,
+     SERIES(store_seconds)},
+    {"eddy_store_transaction_failures_total", "Store transactions that failed to begin or commit.",
+     EDDY_METRIC_COUNTER, NULL, SERIES(store_failures)},
+    {"eddy_store_upserts_total",
+     "ctx.upsert writes applied to a batch's store transaction (a batch handled again counts "
+     "again).",
+     EDDY_METRIC_COUNTER, NULL, SERIES(upserts)},
+    {"eddy_store_deletes_total",
+     "ctx.delete writes applied to a batch's store transaction (a batch handled again counts "
+     "again).",
+     EDDY_METRIC_COUNTER, NULL, SERIES(deletes)},
+    {"eddy_published_total", "Records handlers published (ctx.publish).", EDDY_METRIC_COUNTER, NULL,
+     SERIES(published)},
+    {"eddy_alerts_raised_total", "Alerts written to the outbox.", EDDY_METRIC_COUNTER, NULL,
+     SERIES(alerts)},
+    {"eddy_alerts_deduplicated_total", "Alerts raised again within the dedupe window and dropped.",
+     EDDY_METRIC_COUNTER, NULL, SERIES(alerts_deduped)},
+    {"eddy_alert_requests_in_flight", "Alert requests under way.", EDDY_METRIC_GAUGE, NULL,
+     SERIES(alerts_in_flight)},
+    {"eddy_handler_retries_total", "Events retried after a handler failed.", EDDY_METRIC_COUNTER,
+     NULL, SERIES(handler_retries)},
+    {"eddy_reloads_total", "Handler and schema reloads that took.", EDDY_METRIC_COUNTER, NULL,
+     SERIES(reloads)},
+    {"eddy_reload_failures_total", "Reloads that failed; the running handlers stayed.",
+     EDDY_METRIC_COUNTER, NULL, SERIES(reload_failures)},
+};
 
-/* Every family; false when one could not be made (no memory). */
+/* Every metric of defs, build_info and the alert outcomes' series; false
+ * when one could not be made (no memory). */
 static bool register_all(struct eddy_telemetry *t)
 {
+	static const char *const outcomes[] = {"delivered", "retried", "failed", "given_up"};
 	struct eddy_metrics *m = t->registry;
 	struct eddy_metric_family *info = eddy_metrics_family(
 	    m, "eddy_build_info", "The versions eddy runs with; the value is always 1.",
 	    EDDY_METRIC_GAUGE, LABELS("version", "luajit", "librdkafka"), NULL, 0);
-	eddy_metric_set(
-	    eddy_metric_get(info, LABELS(EDDY_VERSION, LUAJIT_VERSION, rd_kafka_version_str())), 1);
+	struct eddy_metric *version =
+	    eddy_metric_get(info, LABELS(EDDY_VERSION, LUAJIT_VERSION, rd_kafka_version_str()));
 
-	t->records = eddy_metrics_family(
-	    m, "eddy_records_total",
-	    "Records consumed, by topic and outcome: handled, skipped (no handler subscribed), "
-	    "dead_lettered, retried (their batch was abandoned and is handled again).",
-	    EDDY_METRIC_COUNTER, LABELS("topic", "outcome"), NULL, 0);
-	t->dead_letters =
-	    eddy_metrics_family(m, "eddy_dead_letters_total",
-	                        "Records sent to the dead-letter topic, by the stage that refused "
-	                        "them: envelope, schema, handler, action.",
-	                        EDDY_METRIC_COUNTER, LABELS("stage"), NULL, 0);
-	t->lag = eddy_metrics_family(
-	    m, "eddy_consumer_lag",
-	    "Records between this consumer's position and the end of each partition it holds, "
-	    "as of its last fetch; 0 once the partition is revoked.",
-	    EDDY_METRIC_GAUGE, LABELS("topic", "partition"), NULL, 0);
-	t->rebalances = eddy_metrics_family(m, "eddy_rebalances_total",
-	                                    "Partition assignments and revocations of the group.",
-	                                    EDDY_METRIC_COUNTER, LABELS("kind"), NULL, 0);
-	t->handler_calls =
-	    eddy_metrics_family(m, "eddy_handler_calls_total", "on_event calls, by handler.",
-	                        EDDY_METRIC_COUNTER, LABELS("handler"), NULL, 0);
-	t->handler_errors = eddy_metrics_family(
-	    m, "eddy_handler_errors_total",
-	    "on_event calls that raised an error, by handler (limit stops not included).",
-	    EDDY_METRIC_COUNTER, LABELS("handler"), NULL, 0);
-	t->handler_stops = eddy_metrics_family(
-	    m, "eddy_handler_limit_stops_total",
-	    "on_event calls stopped at a limit, by handler and kind: cpu (handler.cpu_limit_ms), "
-	    "memory (handler.memory_limit_mb).",
-	    EDDY_METRIC_COUNTER, LABELS("handler", "kind"), NULL, 0);
-	t->handler_seconds = eddy_metrics_family(m, "eddy_handler_duration_seconds",
-	                                         "Wall time of on_event calls, by handler.",
-	                                         EDDY_METRIC_HISTOGRAM, LABELS("handler"), NULL, 0);
-	t->batches = counter(m, "eddy_batches_total", "Batches made durable.");
-	t->batches_abandoned =
-	    counter(m, "eddy_batches_abandoned_total",
-	            "Batches abandoned (store or registry failure) and polled again.");
-	t->commits = counter(m, "eddy_offset_commits_total", "Offset commits to the group.");
-	t->commit_failures =
-	    counter(m, "eddy_offset_commit_failures_total", "Offset commits the group refused.");
-	t->commit_seconds =
-	    seconds(m, "eddy_offset_commit_duration_seconds",
-	            "Time to settle a batch's produced records and commit its offsets.");
-	t->store_seconds = seconds(m, "eddy_store_transaction_duration_seconds",
-	                           "Time to commit a batch's store transaction (durable on disk).");
-	t->store_failures = counter(m, "eddy_store_transaction_failures_total",
-	                            "Store transactions that failed to begin or commit.");
-	t->upserts = counter(m, "eddy_store_upserts_total",
-	                     "ctx.upsert writes applied to a batch's store transaction (a batch "
-	                     "handled again counts again).");
-	t->deletes = counter(m, "eddy_store_deletes_total",
-	                     "ctx.delete writes applied to a batch's store transaction (a batch "
-	                     "handled again counts again).");
-	t->published =
-	    counter(m, "eddy_published_total", "Records handlers published (ctx.publish).");
-	t->alerts = counter(m, "eddy_alerts_raised_total", "Alerts written to the outbox.");
-	t->alerts_deduped = counter(m, "eddy_alerts_deduplicated_total",
-	                            "Alerts raised again within the dedupe window and dropped.");
-	t->handler_retries =
-	    counter(m, "eddy_handler_retries_total", "Events retried after a handler failed.");
-	t->reloads = counter(m, "eddy_reloads_total", "Handler and schema reloads that took.");
-	t->reload_failures = counter(m, "eddy_reload_failures_total",
-	                             "Reloads that failed; the running handlers stayed.");
-	struct eddy_metric_family *deliveries = eddy_metrics_family(
-	    m, "eddy_alert_deliveries_total",
-	    "Outcomes of the alert sender's requests: delivered (2xx), retried (5xx, 408, 429, "
-	    "network), failed (for good), given_up (older than alerts.max_age_s).",
-	    EDDY_METRIC_COUNTER, LABELS("outcome"), NULL, 0);
-	static const char *const outcomes[] = {"delivered", "retried", "failed", "given_up"};
+	if (!version)
+		return false;
+	eddy_metric_set(version, 1);
+	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+		const struct metric_def *d = &defs[i];
+		struct eddy_metric_family *f =
+		    eddy_metrics_family(m, d->name, d->help, d->type, d->labels, NULL, 0);
+		if (!f)
+			return false;
+		if (d->family_off)
+			*(struct eddy_metric_family **)((char *)t + d->family_off) = f;
+		else
+			*(struct eddy_metric **)((char *)t + d->series_off) = eddy_metric_only(f);
+	}
 	for (int i = 0; i < 4; i++)
-		t->alert_outcomes[i] = eddy_metric_get(deliveries, LABELS(outcomes[i]));
-	t->alerts_in_flight = eddy_metric_only(
-	    eddy_metrics_family(m, "eddy_alert_requests_in_flight", "Alert requests under way.",
-	                        EDDY_METRIC_GAUGE, NULL, NULL, 0));
-	return info && t->handler_calls && t->handler_errors && t->handler_stops &&
-	       t->handler_seconds && deliveries && t->alert_outcomes[3] && t->alerts_in_flight &&
-	       t->records && t->dead_letters && t->lag && t->rebalances && t->batches &&
-	       t->batches_abandoned && t->commits && t->commit_failures && t->commit_seconds &&
-	       t->store_seconds && t->store_failures && t->upserts && t->deletes && t->published &&
-	       t->alerts && t->alerts_deduped && t->handler_retries && t->reloads &&
-	       t->reload_failures;
+		if (!(t->alert_outcomes[i] =
+		          eddy_metric_get(t->alert_deliveries, LABELS(outcomes[i]))))
+			return false;
+	return true;
 }
 
 struct eddy_telemetry *eddy_telemetry_new(const struct eddy_config *conf, bool required,

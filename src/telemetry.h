@@ -37,7 +37,8 @@ struct eddy_telemetry {
 	struct eddy_metric *upserts, *deletes, *published, *alerts, *alerts_deduped;
 	struct eddy_metric *handler_retries, *reloads, *reload_failures;
 	struct eddy_metric_family *handler_calls, *handler_errors, *handler_stops, *handler_seconds;
-	struct eddy_telemetry_handler *handlers; /* per handler name, made on first call */
+	struct eddy_metric_family *alert_deliveries; /* {outcome} */
+	struct eddy_telemetry_handler *handlers;     /* per handler name, made on first call */
 	size_t n_handlers, cap_handlers;
 	struct eddy_metric *alert_outcomes[4]; /* delivered, retried, failed, given_up */
 	struct eddy_metric *alerts_in_flight;
