@@ -54,7 +54,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The outbox keeps wall-clock times: they must survive a restart. */
 /* An output buffer that remembers running out of memory, so a run of puts
  * is checked once at its end. */
 struct buf {
