@@ -811,7 +811,6 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 			return false;
 		}
 		c->consumed++;
-		uint64_t unrouted = eddy_pipeline_stats(c->pipeline)->unrouted;
 		enum eddy_outcome o = eddy_pipeline_handle(c->pipeline, &m);
 		if (o == EDDY_OUTCOME_FAILED) {
 			eddy_log(EDDY_LOG_ERROR, "batch abandoned at %s %d/%" PRId64 ": %s", topic,
@@ -820,10 +819,9 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 			eddy_pipeline_abort(c->pipeline);
 			return false;
 		}
-		p->tally[o == EDDY_OUTCOME_DEAD ? EDDY_RECORD_DEAD_LETTERED
-		         : eddy_pipeline_stats(c->pipeline)->unrouted != unrouted
-		             ? EDDY_RECORD_SKIPPED
-		             : EDDY_RECORD_HANDLED]++;
+		p->tally[o == EDDY_OUTCOME_DEAD      ? EDDY_RECORD_DEAD_LETTERED
+		         : o == EDDY_OUTCOME_SKIPPED ? EDDY_RECORD_SKIPPED
+		                                     : EDDY_RECORD_HANDLED]++;
 		if (p->first < 0)
 			p->first = rkm->offset;
 		p->next = rkm->offset + 1;

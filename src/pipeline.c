@@ -582,10 +582,11 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		if (n >= 0) {
 			if (apply_writes(p) != 0)
 				return EDDY_OUTCOME_FAILED;
-			if (n == 0)
+			if (n == 0) {
 				p->stats.unrouted++;
-			else
-				p->stats.handled++;
+				return EDDY_OUTCOME_SKIPPED;
+			}
+			p->stats.handled++;
 			return EDDY_OUTCOME_HANDLED;
 		}
 		if (attempt >= p->conf->handler_retries)

@@ -34,7 +34,8 @@ struct eddy_record;
 typedef int (*eddy_publish_fn)(void *ud, const struct eddy_msg *m, const struct eddy_record *r);
 
 enum eddy_outcome {
-	EDDY_OUTCOME_HANDLED, /* handlers ran (or none subscribed) */
+	EDDY_OUTCOME_HANDLED, /* handlers ran */
+	EDDY_OUTCOME_SKIPPED, /* no handler subscribed to it */
 	EDDY_OUTCOME_DEAD,    /* dead-lettered */
 	EDDY_OUTCOME_FAILED,  /* the batch cannot go on (store failure, registry down): abort it */
 };
