@@ -423,8 +423,7 @@ static void act_log(void *ud, const char *handler, const char *level, const char
 static void act_called(void *ud, const char *handler, enum eddy_handler_end end, double seconds)
 {
 	struct eddy_pipeline *p = ud;
-	if (p->opts.handler_called)
-		p->opts.handler_called(p->opts.handler_called_ud, handler, end, seconds);
+	p->opts.handler_called(p->opts.handler_called_ud, handler, end, seconds);
 }
 
 struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
@@ -449,7 +448,8 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 	                                   .log = act_log,
 	                                   .publish = act_publish,
 	                                   .alert = act_alert,
-	                                   .called = act_called};
+	                                   /* timed only when someone counts */
+	                                   .called = p->opts.handler_called ? act_called : NULL};
 
 	if (!(p->doc = eddy_json_doc_new())) {
 		snprintf(errstr, errstr_size, "out of memory");
