@@ -52,6 +52,17 @@ static const char *const strategies[] = {"topic", "record", "topic_record", NULL
 
 #define OFF(field) offsetof(struct eddy_config, field)
 
+/* A new group starts at the oldest retained record, not at the end
+ * (librdkafka's default): eddy builds its state from what a data product
+ * retains (snapshots, then changes), as sink connectors do. The fetch
+ * queue is 16 MiB a consumer instead of librdkafka's 64 MiB: batches of a
+ * thousand records never wait on it, and the memory is the process's. */
+const struct eddy_config_default eddy_kafka_consumer_defaults[] = {
+    {"auto.offset.reset", "earliest"},
+    {"queued.max.messages.kbytes", "16384"},
+    {NULL, NULL},
+};
+
 static const struct prop props[] = {
     {.name = "kafka",
      .type = P_MAP,
@@ -273,16 +284,6 @@ static const struct prop props[] = {
      .min = 1,
      .max = 31536000,
      .doc = "An alert not delivered within this many seconds is given up (logged)."},
-    {.name = "alerts.stop_grace_ms",
-     .type = P_INT,
-     .def = "5000",
-     .off = OFF(alerts_stop_grace_ms),
-     .min = 0,
-     .max = 600000,
-     .doc = "When eddy stops (SIGTERM, `--exit-at-end`, the end of `eddy dev`), the alerts "
-            "due by then are sent first, for up to this many milliseconds; what is still "
-            "under way is then aborted. Alerts in backoff after a failure, or not reached, "
-            "stay in the outbox for the next start; the `alerts: stopped:` line counts them."},
     {.name = "alerts.generator_url",
      .type = P_STRING,
      .off = OFF(alerts_generator_url),
@@ -374,6 +375,19 @@ static const struct prop props[] = {
      .doc = "`/livez` answers 503 when the main loop has not turned for this long (a "
             "handler stuck in a C call, a hung store): the orchestrator restarts the "
             "process. 0: never."},
+    {.name = "shutdown.grace_ms",
+     .type = P_INT,
+     .def = "30000",
+     .off = OFF(shutdown_grace_ms),
+     .min = 0,
+     .max = 3600000,
+     .doc = "On SIGTERM or SIGINT (and at the end of `eddy run --exit-at-end` or `eddy "
+            "dev`) eddy stops fetching, finishes the batch in hand, commits it, sends the "
+            "alerts due in the outbox, flushes what handlers published and leaves the "
+            "group, all within this many milliseconds. What is not done by then stays in "
+            "the outbox or uncommitted and is done by the next start; a second signal "
+            "exits at once. Orchestrators should allow more than this before they kill "
+            "the process (Kubernetes' `terminationGracePeriodSeconds`)."},
     {.name = "log.level",
      .type = P_ENUM,
      .def = "info",
@@ -1641,6 +1655,10 @@ static const char doc_intro[] =
     "group eddy-orders: starting at the earliest retained record, offset 0 "
     "(300 records; kafka.auto.offset.reset: earliest)`.\n"
     "\n"
+    "The consumer's fetch queue, `queued.max.messages.kbytes`, is 16384 (16 MiB) "
+    "unless the section sets it; librdkafka's own default, 65536, lets records "
+    "fetched ahead take 64 MiB of memory. `eddy config` shows both defaults.\n"
+    "\n"
     "| property | type | default | env | description |\n"
     "| --- | --- | --- | --- | --- |\n";
 
@@ -1788,7 +1806,7 @@ static void put_value(FILE *out, const struct eddy_config *c, const struct prop 
 	case P_MAP: {
 		const struct eddy_config_kv *v = *(struct eddy_config_kv **)f;
 		size_t n = *(size_t *)field((struct eddy_config *)c, p->off_n);
-		bool kafka = strcmp(p->name, "kafka") == 0, reset = false;
+		bool kafka = strcmp(p->name, "kafka") == 0;
 		fputs(n || kafka ? "" : "{}", out);
 		for (size_t i = 0; i < n; i++) {
 			fputs("\n    ", out);
@@ -1798,11 +1816,21 @@ static void put_value(FILE *out, const struct eddy_config *c, const struct prop 
 				fputs(MASK, out);
 			else
 				put_quoted(out, v[i].value);
-			reset |= strcmp(v[i].key, "auto.offset.reset") == 0;
 		}
 		/* what the consumer sets when the file does not (kafka.c) */
-		if (kafka && !reset)
-			fputs("\n    \"auto.offset.reset\": \"earliest\" # eddy's default", out);
+		for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults;
+		     kafka && d->key; d++) {
+			size_t i = 0;
+			while (i < n && strcmp(v[i].key, d->key) != 0)
+				i++;
+			if (i < n)
+				continue;
+			fputs("\n    ", out);
+			put_quoted(out, d->key);
+			fputs(": ", out);
+			put_quoted(out, d->value);
+			fputs(" # eddy's default", out);
+		}
 		break;
 	}
 	case P_SINKS: {

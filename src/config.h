@@ -13,6 +13,14 @@ struct eddy_config_kv {
 	char *value;
 };
 
+/* A librdkafka consumer property eddy sets when the kafka section does not:
+ * kafka.c applies them, the effective configuration shows them. */
+struct eddy_config_default {
+	const char *key, *value;
+};
+/* Ends with {NULL, NULL}. */
+extern const struct eddy_config_default eddy_kafka_consumer_defaults[];
+
 /* An alert sink (alerts.sinks.<name>). */
 struct eddy_config_sink {
 	char *name;
@@ -65,7 +73,6 @@ struct eddy_config {
 	char *alerts_default_sink; /* NULL: the first sink */
 	int alerts_dedupe_window_s;
 	int alerts_max_age_s;
-	int alerts_stop_grace_ms; /* a stop sends what is due for this long */
 	char *alerts_generator_url;
 	bool reload_watch; /* reload when handlers or schemas change on disk */
 	int reload_debounce_ms;
@@ -77,6 +84,7 @@ struct eddy_config {
 	int handler_memory_limit_mb; /* memory of the handlers' Lua state; 0: none */
 	char *http_listen;           /* host:port of /metrics, /livez, /readyz; "": off */
 	int http_stuck_after_ms;     /* /livez fails past this without a loop turn; 0: never */
+	int shutdown_grace_ms;       /* a stop finishes its work within this */
 	char *log_level;             /* debug | info | warn | error */
 	char *log_format;            /* auto | text | json */
 };

@@ -157,6 +157,17 @@ static const char *kafka_value(const struct eddy_config *conf, const char *key)
 	return NULL;
 }
 
+/* A consumer property as the consumer runs with it: the kafka section's
+ * value, else eddy's default, else NULL (librdkafka's). */
+static const char *consumer_value(const struct eddy_config *conf, const char *key)
+{
+	const char *v = kafka_value(conf, key);
+	for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults; !v && d->key; d++)
+		if (strcmp(d->key, key) == 0)
+			v = d->value;
+	return v;
+}
+
 static size_t find_part(struct consumer *c, const char *topic, int32_t partition, bool add)
 {
 	for (size_t i = 0; i < c->n_parts; i++)
@@ -872,14 +883,10 @@ static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 	    set(c->kc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
 	    set(c->kc, "enable.partition.eof", "true", errstr, errstr_size))
 		return -1;
-	/* A new group starts at the oldest retained record, not at the end
-	 * (librdkafka's default): eddy builds its state from what a data
-	 * product retains (snapshots, then changes), as sink connectors do. */
-	if (!(c->offset_reset = kafka_value(conf, "auto.offset.reset"))) {
-		c->offset_reset = "earliest";
-		if (set(c->kc, "auto.offset.reset", c->offset_reset, errstr, errstr_size))
+	for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults; d->key; d++)
+		if (!kafka_value(conf, d->key) && set(c->kc, d->key, d->value, errstr, errstr_size))
 			return -1;
-	}
+	c->offset_reset = consumer_value(conf, "auto.offset.reset");
 	if (!(c->pc = kafka_conf(conf, true, errstr, errstr_size)))
 		return -1;
 	/* dead letters are awaited before each commit: send them at once */
@@ -1139,7 +1146,7 @@ static void consumer_close(struct consumer *c)
 	if (c->pipeline)
 		report(c);
 	/* sends what is due first, then logs "alerts: stopped: ..." */
-	eddy_alerts_stop(c->alerts, c->conf->alerts_stop_grace_ms);
+	eddy_alerts_stop(c->alerts, c->conf->shutdown_grace_ms);
 	eddy_pipeline_destroy(c->pipeline);
 	eddy_telemetry_destroy(c->tel);
 	eddy_reload_destroy(c->reload);
