@@ -7,7 +7,11 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
 
 #include "handlers.h"
 #include "json.h"
@@ -1091,6 +1095,70 @@ static void test_limits(void)
 	eddy_handlers_destroy(h);
 }
 
+/* CPU time this thread has used, in ms. */
+static double thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Library calls that run no bytecode for long (pattern matching,
+ * table.sort) are stopped inside, within the limit, not when they return:
+ * unstopped, the pattern backtracks for some 15 s and the sort takes 3 s. */
+static void test_limits_in_library_calls(void)
+{
+	const char *files[] = {"pattern.lua",
+	                       "return { on_event = function(ev, ctx)\n"
+	                       "  local s = ('a'):rep(200)\n"
+	                       "  if ev.type == 'find' then string.find(s, '.-.-.-.-b')\n"
+	                       "  elseif ev.type == 'match' then string.match(s, '.-.-.-.-b')\n"
+	                       "  elseif ev.type == 'gsub' then string.gsub(s, '.-.-.-.-b', '')\n"
+	                       "  else for m in s:gmatch('.-.-.-.-b') do end end\n"
+	                       "end }\n",
+	                       NULL};
+	const char *types[] = {"find", "match", "gsub", "gmatch"};
+	char err[512];
+	const char *failed;
+	struct eddy_handlers *h = load_limited(files, 100, 0, err, sizeof err);
+
+	CHECK(h != NULL);
+	for (size_t i = 0; h && i < sizeof types / sizeof *types; i++) {
+		double t0 = thread_cpu_ms();
+		CHECK(eddy_handlers_dispatch(h, event(types[i], "t", NULL), &failed, err,
+		                             sizeof err) == -1);
+		CHECK_STR(err, "handlers/pattern.lua: CPU time limit of 100 ms exceeded");
+		CHECK(thread_cpu_ms() - t0 < 1000);
+	}
+	eddy_handlers_destroy(h);
+
+	/* the table is filled with no limit armed; only the sort is timed */
+	static const char sort_src[] =
+	    "local t = {}\n"
+	    "for i = 1, 2e6 do t[i] = tostring((i * 7919) % 1000003) end\n"
+	    "return function() table.sort(t) end\n";
+	struct eddy_lualimits *lim = eddy_lualimits_new(100, 0);
+	lua_State *L = lim ? eddy_lualimits_newstate(lim) : NULL;
+
+	CHECK(L != NULL);
+	if (!L) {
+		eddy_lualimits_destroy(lim);
+		return;
+	}
+	luaL_openlibs(L);
+	CHECK(luaL_loadbuffer(L, sort_src, sizeof sort_src - 1, "=sort") == 0 &&
+	      lua_pcall(L, 0, 1, 0) == 0); /* sort */
+	CHECK(eddy_lualimits_arm(lim, err, sizeof err) == 0);
+	double t0 = thread_cpu_ms();
+	CHECK(lua_pcall(L, 0, 0, 0) != 0);
+	double spent = thread_cpu_ms() - t0;
+	CHECK(eddy_lualimits_disarm(lim) == EDDY_LUALIMIT_CPU);
+	CHECK(spent < 1000);
+	eddy_lualimits_close(lim);
+	eddy_lualimits_destroy(lim);
+}
+
 /* ---- allocation failures -------------------------------------------------------- */
 
 static const struct eddy_event gc_event = {.type = {"torture.gc", 10}};
@@ -1237,6 +1305,7 @@ int main(void)
 	test_sandbox();
 	test_deep(doc);
 	test_limits();
+	test_limits_in_library_calls();
 	test_alloc_failures(doc);
 
 	eddy_json_doc_destroy(doc);
