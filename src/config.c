@@ -1494,6 +1494,48 @@ static int check_default_sink(const struct eddy_config *c, char *errstr, size_t 
 	return -1;
 }
 
+/* How deep collections may nest in the file, the top-level mapping
+ * counted: eddy's settings need 3 levels. libyaml's scanner takes time
+ * quadratic in the depth of flow collections (1e5 nested "[" took 25 s to
+ * refuse) and its loader keeps every level. */
+#define MAX_DEPTH 64
+
+/* A first pass over the events of len bytes of YAML named name: -1 with
+ * errstr when collections nest deeper than MAX_DEPTH, stopping at the
+ * first level too deep. 0 otherwise, also for a YAML error, which the
+ * load that follows reports where it is. */
+static int check_depth(const char *name, const char *yaml, size_t len, char *errstr,
+                       size_t errstr_size)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+	bool end = false;
+
+	if (!yaml_parser_initialize(&parser)) {
+		eddy_errf(errstr, errstr_size, "%s: out of memory", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+	while (!end && rc == 0 && yaml_parser_parse(&parser, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > MAX_DEPTH) {
+				eddy_errf(errstr, errstr_size,
+				          "%s:%zu: nested deeper than %d levels", name,
+				          ev.start_mark.line + 1, MAX_DEPTH);
+				rc = -1;
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		           ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		end = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* Loads len bytes of YAML named name into a new config. */
 static struct eddy_config *load(const char *name, const char *yaml, size_t len, char *const *envp,
                                 char *errstr, size_t errstr_size)
@@ -1507,6 +1549,8 @@ static struct eddy_config *load(const char *name, const char *yaml, size_t len, 
 
 	if (!envp)
 		envp = environ;
+	if (check_depth(name, yaml, len, errstr, errstr_size) < 0)
+		return NULL;
 	if (!yaml_parser_initialize(&parser)) {
 		eddy_errf(errstr, errstr_size, "%s: out of memory", name);
 		return NULL;

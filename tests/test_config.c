@@ -1,6 +1,7 @@
 /* test_config.c - eddy.yaml as a user writes it: defaults, both YAML styles,
  * ${VAR}, EDDY_ overrides, every error message, and docs/config.md. */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -454,6 +455,51 @@ static void test_errors(void)
 	CHECK_ERR("handlers: \"a\xff\"\n", NULL, NAME ":1: invalid leading UTF-8 octet");
 }
 
+/* "topics: " and n nested flow sequences (n "[", then n "]"), on the
+ * second line. */
+static char *nested(size_t n)
+{
+	static const char head[] = "handlers: h\ntopics: ";
+	char *s = malloc(sizeof head + 2 * n + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, head, sizeof head - 1);
+	memset(s + sizeof head - 1, '[', n);
+	memset(s + sizeof head - 1 + n, ']', n);
+	memcpy(s + sizeof head - 1 + 2 * n, "\n", 2);
+	return s;
+}
+
+/* Nesting is capped at 64 levels, the top-level mapping counted: 1e5
+ * levels were refused only after some 25 s of libyaml's scanning. */
+static void test_depth(void)
+{
+	char *yaml = nested(63);
+
+	CHECK(yaml != NULL);
+	if (yaml)
+		CHECK_ERR(yaml, NULL, NAME ":2: topics: expected a string, got a list");
+	free(yaml);
+	yaml = nested(64);
+	if (yaml)
+		CHECK_ERR(yaml, NULL, NAME ":2: nested deeper than 64 levels");
+	free(yaml);
+	yaml = nested(100000);
+	if (yaml)
+		CHECK_ERR(yaml, NULL, NAME ":2: nested deeper than 64 levels");
+	free(yaml);
+	/* block sequences count alike: "- " 63 times on one line */
+	char block[160] = "topics:\n  ";
+	for (int i = 0; i < 63; i++)
+		strcat(block, "- ");
+	strcat(block, "x\n");
+	CHECK_ERR(block, NULL, NAME ":2: topics: expected a string, got a list");
+	block[strlen(block) - 2] = '\0';
+	strcat(block, "- x\n");
+	CHECK_ERR(block, NULL, NAME ":2: nested deeper than 64 levels");
+}
+
 static void test_file(void)
 {
 	char path[] = "/tmp/eddy-test-config-XXXXXX";
@@ -578,6 +624,7 @@ int main(void)
 	test_expansion();
 	test_overrides();
 	test_errors();
+	test_depth();
 	test_sinks();
 	test_file();
 	test_doc();
