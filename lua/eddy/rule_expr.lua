@@ -922,12 +922,15 @@ end
 -- bad one fails here. err is "COL: message" (or "LINE:COL: message" when
 -- src has several lines); where = { line, column, offset } of the error.
 -- A src that is not a string is a programmer error and raises.
-function _M.compile(src, opts)
-	if type(src) ~= "string" then
-		error("rule_expr.compile: the source must be a string, got " .. type(src), 2)
+local function entry(name, fn)
+	return function(src, opts)
+		if type(src) ~= "string" then
+			error("rule_expr." .. name .. ": the source must be a string, got " .. type(src), 2)
+		end
+		return guarded(fn, src, opts)
 	end
-	return guarded(compile, src, opts)
 end
+_M.compile = entry("compile", compile)
 
 -- fields(src) -> paths | nil, err, where: the fields a condition reads.
 function _M.fields(src)
@@ -970,9 +973,7 @@ local function template(src, opts)
 		g:line("out[" .. n .. "] = " .. g:use("render") .. "(" .. v .. ")")
 		i = p.tok.stop + 1
 	end
-	if n == 0 then
-		return loads(g:source('return ""')), g.paths
-	elseif g.lines[1] and not g.used.render then
+	if not g.used.render then -- text only
 		return loads("local E, H = ...\nreturn " .. quote(src) .. "\n"), g.paths
 	end
 	g.out = true
@@ -984,12 +985,7 @@ end
 -- "Large order {{data.order_id}}") as the Lua source of a function of
 -- (E, H) returning the rendered string. paths: the fields it reads. Errors
 -- and opts as for compile; columns count from the template's start.
-function _M.template(src, opts)
-	if type(src) ~= "string" then
-		error("rule_expr.template: the source must be a string, got " .. type(src), 2)
-	end
-	return guarded(template, src, opts)
-end
+_M.template = entry("template", template)
 
 ---------------------------------------------------------------------------
 -- The helpers generated code calls (H). Values: a string, number, boolean

@@ -682,6 +682,18 @@ describe("eddy.rule_expr", function()
     end)
   end)
 
+  describe("in the handler sandbox", function()
+    it("loads through a sandbox environment's load, into an empty environment", function()
+      local sandbox = require "eddy.sandbox"
+      local env = sandbox.new_env({ json = json })
+      local cond = assert(env.load(assert(rule_expr.compile("data.n > 1 and tenant == 'acme'")), "=rule",
+        "t", {}))
+      local text = assert(env.load(assert(rule_expr.template("n={{data.n}}")), "=summary", "t", {}))
+      assert.is_true(cond({ data = { n = 2 }, tenant = "acme" }, helpers()))
+      assert.are.equal("n=2", text({ data = { n = 2 } }, helpers()))
+    end)
+  end)
+
   describe("the examples of docs/rules.md", function()
     it("a change rule fires when the status becomes cancelled", function()
       local f = condition('before.status != "cancelled" and data.status == "cancelled"')
