@@ -5,6 +5,7 @@
 #include "kafka.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,12 @@ struct part {
 	int64_t next;      /* offset after the last handled record of the batch */
 	int64_t durable;   /* the store's work is committed below this, -1 none */
 	int64_t committed; /* last offset committed to the group, -1 none */
+	/* A handler retry in backoff: the partition is paused and sought back
+	 * to the record, which comes back with its failed attempts. */
+	int64_t retry_offset; /* -1: none */
+	int retry_attempts;
+	bool held;        /* its record is retried: the batch skips the rest of it */
+	double resume_at; /* paused until then (monotonic seconds); 0: fetching */
 	/* records of the current batch by outcome, counted when it ends */
 	uint32_t tally[EDDY_RECORD_N];
 	struct eddy_metric *records[EDDY_RECORD_N], *lag; /* series, made on first use */
@@ -73,7 +80,9 @@ struct consumer {
 	rd_kafka_conf_t *kc, *pc;  /* until the consumer and producer take them */
 	rd_kafka_queue_t *queue;   /* the consumer's */
 	rd_kafka_message_t **msgs; /* batch.size of them */
-	int backoff;               /* ms before polling again after a failed batch */
+	int backoff;               /* ms paused after a failed batch, doubled each time */
+	double backoff_until;      /* the failed batch's partitions are paused until then */
+	double deadline;           /* of the stop (monotonic seconds); 0: not stopping */
 	time_t last_lag;           /* monotonic second the lag gauges were set */
 	struct timespec last_progress;
 };
@@ -188,14 +197,23 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 	                                     .first = -1,
 	                                     .next = -1,
 	                                     .durable = -1,
-	                                     .committed = -1};
+	                                     .committed = -1,
+	                                     .retry_offset = -1};
 	if (!c->parts[c->n_parts].topic)
 		return SIZE_MAX;
 	return c->n_parts++;
 }
 
-static void settle(struct consumer *c, bool wait);
+static void settle(struct consumer *c, double until);
 static void commit_durable(struct consumer *c);
+static void resume_due(struct consumer *c, const rd_kafka_topic_partition_list_t *revoked);
+
+/* How long a wait that must not outlast a stop may take: until the stop's
+ * deadline, or for good while running. */
+static double wait_until(const struct consumer *c)
+{
+	return c->deadline > 0 ? c->deadline : INFINITY;
+}
 
 /* Says where each newly assigned partition without a committed offset of
  * the group starts, as kafka.auto.offset.reset decides: a new group that
@@ -256,8 +274,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	 * what is durable is committed before the partitions are given up. */
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
 	if (!assign) {
-		settle(c, true);
+		settle(c, wait_until(c));
 		commit_durable(c);
+		/* librdkafka keeps a partition's pause across a reassignment */
+		resume_due(c, list);
 	}
 	for (int i = 0; i < list->cnt; i++) {
 		size_t p = find_part(c, list->elems[i].topic, list->elems[i].partition, true);
@@ -272,6 +292,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		c->parts[p].assigned = assign;
 		c->parts[p].eof = false;
 		c->parts[p].durable = c->parts[p].committed = -1;
+		c->parts[p].retry_offset = -1;
+		c->parts[p].retry_attempts = 0;
+		c->parts[p].held = false;
 	}
 	eddy_log(EDDY_LOG_INFO, "%s %d partition(s)", assign ? "assigned" : "revoked", list->cnt);
 	if (assign)
@@ -462,40 +485,105 @@ static int to_msg(struct consumer *c, rd_kafka_message_t *rkm, struct eddy_msg *
 	return 0;
 }
 
-/* Moves each partition of the abandoned batch back to its first record,
- * so the batch is fetched and handled again. */
-static void seek_back(struct consumer *c)
+/* Moves each partition of l to its offset: the next fetch starts there. */
+static void seek(struct consumer *c, rd_kafka_topic_partition_list_t *l)
 {
+	rd_kafka_error_t *e = l->cnt > 0 ? rd_kafka_seek_partitions(c->rk, l, 5000) : NULL;
+	if (e) {
+		eddy_log(EDDY_LOG_ERROR, "seek: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+}
+
+/* Pauses or resumes the partitions of l. */
+static void pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool paused)
+{
+	rd_kafka_resp_err_t err = l->cnt == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+	                          : paused    ? rd_kafka_pause_partitions(c->rk, l)
+	                                      : rd_kafka_resume_partitions(c->rk, l);
+	if (err)
+		eddy_log(EDDY_LOG_ERROR, "%s: %s", paused ? "pause" : "resume",
+		         rd_kafka_err2str(err));
+}
+
+/* Resumes the paused partitions whose backoff is over, or (revoked) those
+ * of revoked at once: a revoked partition must not stay paused for its
+ * next owner here. */
+static void resume_due(struct consumer *c, const rd_kafka_topic_partition_list_t *revoked)
+{
+	double now = now_s();
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
-		if (p->first < 0 || !p->assigned)
+		if (p->resume_at == 0 ||
+		    (revoked ? !rd_kafka_topic_partition_list_find(revoked, p->topic, p->partition)
+		             : now < p->resume_at))
 			continue;
-		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->first;
-		p->eof = false;
+		p->resume_at = 0;
+		if (p->assigned)
+			rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
 	}
-	if (l->cnt > 0) {
-		rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
-		if (e) {
-			eddy_log(EDDY_LOG_ERROR, "seek: %s", rd_kafka_error_string(e));
-			rd_kafka_error_destroy(e);
-		}
-	}
+	pause(c, l, false);
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Serves delivery reports of dead letters (waiting for every one when
- * wait). A dead letter that failed sends its partition back to that
- * record: it and what follows are handled again, nothing past it is
- * committed before. */
-static void settle(struct consumer *c, bool wait)
+/* Records of the batch's partitions are fetched again from `first` (the
+ * batch was abandoned: all of them, after c->backoff) or from the record a
+ * handler retries (held partitions, after the handler's backoff). Paused,
+ * not slept on: the loop goes on polling, so the group keeps this member
+ * (max.poll.interval.ms) and a stop is not held up. */
+static void pause_and_seek(struct consumer *c, bool abandoned)
+{
+	double now = now_s();
+	rd_kafka_topic_partition_list_t *paused = rd_kafka_topic_partition_list_new(4);
+	rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new(4);
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		bool held = p->held;
+		p->held = false;
+		if (!p->assigned || (!abandoned && !held))
+			continue;
+		if (abandoned)
+			p->resume_at = c->backoff_until = now + c->backoff / 1000.0;
+		if (p->resume_at > 0)
+			rd_kafka_topic_partition_list_add(paused, p->topic, p->partition);
+		int64_t at = abandoned ? p->first : p->retry_offset;
+		if (at >= 0)
+			rd_kafka_topic_partition_list_add(to, p->topic, p->partition)->offset = at;
+		p->eof = false;
+	}
+	pause(c, paused, true);
+	seek(c, to);
+	rd_kafka_topic_partition_list_destroy(paused);
+	rd_kafka_topic_partition_list_destroy(to);
+}
+
+/* A handler of the record at offset failed with retries left: its
+ * partition stops here for this batch and is paused for ms. */
+static void hold(struct part *p, int64_t offset, int ms)
+{
+	if (p->retry_offset != offset) {
+		p->retry_offset = offset;
+		p->retry_attempts = 0;
+	}
+	p->retry_attempts++;
+	p->held = true;
+	p->resume_at = now_s() + ms / 1000.0;
+	p->tally[EDDY_RECORD_RETRIED]++;
+}
+
+/* Serves delivery reports of dead letters, waiting for every one until
+ * the monotonic second until (0: not at all). A dead letter that failed
+ * sends its partition back to that record: it and what follows are
+ * handled again, nothing past it is committed before. */
+static void settle(struct consumer *c, double until)
 {
 	for (;;) {
 		rd_kafka_poll(c->producer, 0);
 		size_t open = 0;
 		for (size_t i = 0; i < c->n_pending; i++)
 			open += c->pending[i].state == 0;
-		if (!open || !wait)
+		if (!open || now_s() >= until)
 			break;
 		/* flush, not poll: it sends what lingers at once */
 		rd_kafka_flush(c->producer, 100);
@@ -523,11 +611,7 @@ static void settle(struct consumer *c, bool wait)
 			tp->offset = e->offset;
 	}
 	if (l) {
-		rd_kafka_error_t *err = rd_kafka_seek_partitions(c->rk, l, 5000);
-		if (err) {
-			eddy_log(EDDY_LOG_ERROR, "seek: %s", rd_kafka_error_string(err));
-			rd_kafka_error_destroy(err);
-		}
+		seek(c, l);
 		rd_kafka_topic_partition_list_destroy(l);
 	}
 	size_t done = 0;
@@ -591,6 +675,8 @@ static void reset_batch(struct consumer *c)
  * (it is polled again, handled or not). */
 static void count_batch(struct consumer *c, bool durable, rd_kafka_message_t **msgs, ssize_t n)
 {
+	for (size_t i = 0; !durable && i < c->n_parts; i++)
+		memset(c->parts[i].tally, 0, sizeof c->parts[i].tally);
 	for (ssize_t i = 0; !durable && i < n; i++) {
 		size_t pi = msgs[i]->err ? SIZE_MAX
 		                         : find_part(c, rd_kafka_topic_name(msgs[i]->rkt),
@@ -775,14 +861,18 @@ static bool commit_transaction(struct consumer *c, bool ok)
 	return false;
 }
 
-/* The store failed: counted, and the service is not ready until a
- * transaction commits again. */
-static void store_failed(struct consumer *c, const char *err)
+/* The store or the schema registry failed: the store's failures are
+ * counted, and the service is not ready until a batch commits again. */
+static void batch_failed(struct consumer *c, enum eddy_fault fault, const char *err)
 {
 	char reason[600];
-	snprintf(reason, sizeof reason, "store: %.580s", err);
-	eddy_metric_inc(c->tel->store_failures);
-	eddy_health_set(c->tel->health, EDDY_HEALTH_STORE, reason);
+	bool registry = fault == EDDY_FAULT_REGISTRY;
+	snprintf(reason, sizeof reason, "%s: %.580s", registry ? "schema registry" : "store", err);
+	if (fault == EDDY_FAULT_STORE)
+		eddy_metric_inc(c->tel->store_failures);
+	if (fault != EDDY_FAULT_OTHER)
+		eddy_health_set(c->tel->health, registry ? EDDY_HEALTH_REGISTRY : EDDY_HEALTH_STORE,
+		                reason);
 }
 
 /* Handles one batch of records; returns false when it had to be abandoned. */
@@ -792,7 +882,7 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 	double t0 = now_s();
 	if (eddy_pipeline_begin(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store: %s", err);
-		store_failed(c, err);
+		batch_failed(c, EDDY_FAULT_STORE, err);
 		return false;
 	}
 	for (ssize_t i = 0; i < n; i++) {
@@ -812,6 +902,11 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		if (pi == SIZE_MAX || !c->parts[pi].assigned)
 			continue; /* revoked while this batch was fetched: not ours now */
 		struct part *p = &c->parts[pi];
+		if (p->held) {
+			/* fetched again once its held record's retry is due */
+			p->tally[EDDY_RECORD_RETRIED]++;
+			continue;
+		}
 		struct eddy_msg m;
 		if (to_msg(c, rkm, &m) != 0) {
 			eddy_log(EDDY_LOG_ERROR,
@@ -822,14 +917,23 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 			return false;
 		}
 		c->consumed++;
+		m.attempts = rkm->offset == p->retry_offset ? p->retry_attempts : 0;
 		enum eddy_outcome o = eddy_pipeline_handle(c->pipeline, &m);
 		if (o == EDDY_OUTCOME_FAILED) {
+			const char *why = eddy_pipeline_error(c->pipeline);
 			eddy_log(EDDY_LOG_ERROR, "batch abandoned at %s %d/%" PRId64 ": %s", topic,
-			         (int)rkm->partition, rkm->offset,
-			         eddy_pipeline_error(c->pipeline));
+			         (int)rkm->partition, rkm->offset, why);
+			batch_failed(c, eddy_pipeline_fault(c->pipeline), why);
 			eddy_pipeline_abort(c->pipeline);
 			return false;
 		}
+		if (o == EDDY_OUTCOME_RETRY) {
+			hold(p, rkm->offset, eddy_pipeline_retry_ms(c->pipeline));
+			p->eof = false;
+			continue;
+		}
+		if (rkm->offset == p->retry_offset)
+			p->retry_offset = -1;
 		p->tally[o == EDDY_OUTCOME_DEAD      ? EDDY_RECORD_DEAD_LETTERED
 		         : o == EDDY_OUTCOME_SKIPPED ? EDDY_RECORD_SKIPPED
 		                                     : EDDY_RECORD_HANDLED]++;
@@ -841,10 +945,11 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 	double t1 = now_s();
 	if (eddy_pipeline_commit(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
-		store_failed(c, err);
+		batch_failed(c, EDDY_FAULT_STORE, err);
 		return false;
 	}
 	eddy_health_set(c->tel->health, EDDY_HEALTH_STORE, NULL);
+	eddy_health_set(c->tel->health, EDDY_HEALTH_REGISTRY, NULL);
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
 		if (p->first >= 0 && p->next > p->durable)
@@ -983,6 +1088,7 @@ static int consumer_open(struct consumer *c, char *errstr, size_t errstr_size)
 	popts.publish_ud = c;
 	popts.handler_called = eddy_telemetry_handler_called;
 	popts.handler_called_ud = c->tel;
+	popts.defer_retries = true; /* hold(): the partition is paused, not slept on */
 	if (!(c->pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
 		return 2;
 	if (open_clients(c, errstr, errstr_size))
@@ -1027,6 +1133,7 @@ static void housekeeping(struct consumer *c)
 static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 {
 	const struct eddy_config *conf = c->conf;
+	resume_due(c, NULL);
 	double tp = now_s();
 	ssize_t n = rd_kafka_consume_batch_queue(c->queue, conf->batch_timeout_ms, c->msgs,
 	                                         (size_t)conf->batch_size);
@@ -1045,6 +1152,12 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		snprintf(errstr, errstr_size, "consume: %s",
 		         rd_kafka_err2str(rd_kafka_last_error()));
 		return -1;
+	}
+	if (n == 0 && now_s() < c->backoff_until) {
+		/* paused after a failure: the store is not tried again before
+		 * its backoff is over */
+		housekeeping(c);
+		return 1;
 	}
 	reset_batch(c);
 	double t0 = now_s();
@@ -1073,15 +1186,15 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		c->last_batch = now_s();
 	}
 	if (!ok) {
-		/* The store failed: nothing of the batch is committed;
-		 * go back and do it again after a pause. */
+		/* The store or the registry failed: nothing of the batch is
+		 * committed; go back and do it again after a pause. */
 		mark_batch_starts(c, msgs, n);
-		seek_back(c);
 		c->backoff = c->backoff ? (c->backoff * 2 > 30000 ? 30000 : c->backoff * 2) : 500;
 		eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", c->backoff);
 	} else {
 		c->backoff = 0;
 	}
+	pause_and_seek(c, !ok);
 	for (ssize_t i = 0; i < n; i++)
 		rd_kafka_message_destroy(msgs[i]);
 	double tc = now_s();
@@ -1096,8 +1209,6 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		eddy_alerts_stats(c->alerts, &as);
 		eddy_telemetry_sync_alerts(c->tel, &as);
 	}
-	if (c->backoff)
-		eddy_sleep_ms(c->backoff, c->opts->stop);
 	housekeeping(c);
 	return c->opts->exit_at_end && ok && all_at_end(c) ? 0 : 1;
 }
@@ -1122,15 +1233,25 @@ static void report(struct consumer *c)
 	         c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit);
 }
 
+/* Milliseconds left until the stop's deadline. */
+static int grace_left_ms(const struct consumer *c)
+{
+	double left = (c->deadline - now_s()) * 1000;
+	return left > 0 ? (int)left : 0;
+}
+
 /* Commits what is durable, leaves the group, flushes the producer,
- * reports, lets the alert sender finish, frees everything. Whatever
- * consumer_open got to is undone. */
+ * reports, lets the alert sender finish, frees everything, all within
+ * shutdown.grace_ms: what is not done by then is done by the next start
+ * (records not acknowledged stay uncommitted, alerts stay in the outbox).
+ * Whatever consumer_open got to is undone. */
 static void consumer_close(struct consumer *c)
 {
+	c->deadline = now_s() + c->conf->shutdown_grace_ms / 1000.0;
 	if (c->rk && c->pipeline && c->opts->progress && c->consumed != c->consumed_shown)
 		progress(c);
 	if (c->rk && c->producer) {
-		settle(c, true);
+		settle(c, c->deadline);
 		commit_durable(c);
 	}
 	if (c->queue)
@@ -1140,13 +1261,20 @@ static void consumer_close(struct consumer *c)
 		rd_kafka_destroy(c->rk);
 	}
 	if (c->producer) {
-		rd_kafka_flush(c->producer, 10000);
+		if (rd_kafka_flush(c->producer, grace_left_ms(c)) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+			eddy_log(EDDY_LOG_WARN,
+			         "shutdown.grace_ms over: %d record(s) not acknowledged; their "
+			         "sources stay uncommitted and are handled again at the next start",
+			         rd_kafka_outq_len(c->producer));
+			rd_kafka_purge(c->producer,
+			               RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		}
 		rd_kafka_destroy(c->producer);
 	}
 	if (c->pipeline)
 		report(c);
 	/* sends what is due first, then logs "alerts: stopped: ..." */
-	eddy_alerts_stop(c->alerts, c->conf->shutdown_grace_ms);
+	eddy_alerts_stop(c->alerts, grace_left_ms(c));
 	eddy_pipeline_destroy(c->pipeline);
 	eddy_telemetry_destroy(c->tel);
 	eddy_reload_destroy(c->reload);

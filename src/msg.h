@@ -24,6 +24,9 @@ struct eddy_msg {
 	size_t value_len;
 	const struct eddy_header *headers;
 	size_t n_headers;
+	/* Failed handler calls of this record so far: a retry the consumer
+	 * deferred (eddy_pipeline_opts.defer_retries) comes back with them. */
+	int attempts;
 };
 
 #endif

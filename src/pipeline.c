@@ -55,7 +55,9 @@ struct eddy_pipeline {
 	size_t n_records, cap_records;
 	struct alert *alerts; /* raised by the event's handlers, not yet in the outbox */
 	size_t n_alerts, cap_alerts;
-	bool store_failed; /* an action hit a store error: abort the batch */
+	bool store_failed;     /* an action failed (store, producer): abort the batch */
+	enum eddy_fault fault; /* of the last EDDY_OUTCOME_FAILED */
+	int retry_ms;          /* of the last EDDY_OUTCOME_RETRY */
 	struct write *writes;
 	size_t n_writes, cap_writes;
 	char *buf;
@@ -121,6 +123,7 @@ static void observe(const struct eddy_pipeline *p, const struct eddy_action *a)
 static int store_error(struct eddy_pipeline *p, const char *errstr)
 {
 	p->store_failed = true;
+	p->fault = EDDY_FAULT_STORE;
 	snprintf(p->error, sizeof p->error, "%s", errstr);
 	return -1;
 }
@@ -244,6 +247,7 @@ static int apply_writes(struct eddy_pipeline *p)
 			eddy_errf(p->error, sizeof p->error, "publish to %s not accepted",
 			          r->topic);
 			p->store_failed = true;
+			p->fault = EDDY_FAULT_OTHER;
 			return -1;
 		}
 		p->stats.published++;
@@ -530,6 +534,7 @@ static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_
 	if (p->opts.dead_letter && p->opts.dead_letter(p->opts.dead_letter_ud, m, &dl) != 0) {
 		snprintf(p->error, sizeof p->error, "dead letter of %s %d/%lld not accepted",
 		         m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset);
+		p->fault = EDDY_FAULT_OTHER;
 		return EDDY_OUTCOME_FAILED;
 	}
 	return EDDY_OUTCOME_DEAD;
@@ -542,6 +547,7 @@ static enum eddy_outcome schema_retry(struct eddy_pipeline *p, const struct eddy
 {
 	eddy_errf(p->error, sizeof p->error, "%s %d/%lld: %s", m->topic ? m->topic : "-",
 	          (int)m->partition, (long long)m->offset, reason);
+	p->fault = EDDY_FAULT_REGISTRY;
 	return EDDY_OUTCOME_FAILED;
 }
 
@@ -572,7 +578,7 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		return dead_letter(p, m, "schema", reason, NULL);
 	}
 
-	for (int attempt = 0;; attempt++) {
+	for (int attempt = m->attempts;; attempt++) {
 		drop_writes(p);
 		p->cur_ev = &ev;
 		int n = eddy_handlers_dispatch(p->handlers, &ev, &failed, reason, sizeof reason);
@@ -597,6 +603,11 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		         m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset,
 		         attempt + 1, p->conf->handler_retries + 1, backoff, reason);
 		p->stats.retries++;
+		if (p->opts.defer_retries) {
+			drop_writes(p);
+			p->retry_ms = backoff;
+			return EDDY_OUTCOME_RETRY;
+		}
 		eddy_sleep_ms(backoff, NULL);
 	}
 	drop_writes(p);
@@ -622,6 +633,16 @@ void eddy_pipeline_abort(struct eddy_pipeline *p)
 const char *eddy_pipeline_error(const struct eddy_pipeline *p)
 {
 	return p->error;
+}
+
+enum eddy_fault eddy_pipeline_fault(const struct eddy_pipeline *p)
+{
+	return p->fault;
+}
+
+int eddy_pipeline_retry_ms(const struct eddy_pipeline *p)
+{
+	return p->retry_ms;
 }
 
 const struct eddy_pipeline_stats *eddy_pipeline_stats(const struct eddy_pipeline *p)

@@ -38,6 +38,17 @@ enum eddy_outcome {
 	EDDY_OUTCOME_SKIPPED, /* no handler subscribed to it */
 	EDDY_OUTCOME_DEAD,    /* dead-lettered */
 	EDDY_OUTCOME_FAILED,  /* the batch cannot go on (store failure, registry down): abort it */
+	/* A handler failed and has retries left (defer_retries): nothing of the
+	 * record was applied; hand it in again, attempts + 1, after
+	 * eddy_pipeline_retry_ms. */
+	EDDY_OUTCOME_RETRY,
+};
+
+/* What made eddy_pipeline_handle answer EDDY_OUTCOME_FAILED. */
+enum eddy_fault {
+	EDDY_FAULT_STORE,    /* a store statement or transaction failed */
+	EDDY_FAULT_REGISTRY, /* the schema registry could not be asked */
+	EDDY_FAULT_OTHER,    /* a dead letter or published record was not accepted */
 };
 
 struct eddy_pipeline_stats {
@@ -87,6 +98,10 @@ struct eddy_pipeline_opts {
 	void *observe_ud;
 	/* replay --dry-run: batches are rolled back instead of committed */
 	bool dry_run;
+	/* A handler retry is the caller's to schedule (EDDY_OUTCOME_RETRY), so
+	 * a consumer keeps polling through the backoff; otherwise the pipeline
+	 * waits out the backoff itself (replay). */
+	bool defer_retries;
 	eddy_dead_letter_fn dead_letter;
 	void *dead_letter_ud;
 	eddy_publish_fn publish; /* NULL: published records only go to the observer */
@@ -123,6 +138,9 @@ size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p);
 
 /* Why the last EDDY_OUTCOME_FAILED happened. */
 const char *eddy_pipeline_error(const struct eddy_pipeline *p);
+enum eddy_fault eddy_pipeline_fault(const struct eddy_pipeline *p);
+/* The backoff of the last EDDY_OUTCOME_RETRY, in milliseconds. */
+int eddy_pipeline_retry_ms(const struct eddy_pipeline *p);
 const struct eddy_pipeline_stats *eddy_pipeline_stats(const struct eddy_pipeline *p);
 
 /* Sleeps ms milliseconds unless stop becomes set (checked every 10 ms). */

@@ -458,6 +458,15 @@ return {
     end
     assert.matches("schema registry", run.log(), 1, true)
     assert.are.equal(0, #t.consume(mock, "down.dlq"))
+    -- not ready while the registry cannot be asked
+    local port, code, body = t.http_port(run)
+    for _ = 1, 100 do
+      code, body = t.http_get(port, "/readyz")
+      if code == 503 and body:match("schema registry") then break end
+      t.sleep(0.1)
+    end
+    assert.are.equal(503, code)
+    assert.matches("^not ready: schema registry: down 0/0: [^\n]*HTTP 500", body)
     reg.control("reset")
     assert.are.equal(0, run.wait(), run.log())
     assert.are.equal(0, #t.consume(mock, "down.dlq"))

@@ -217,7 +217,7 @@ function _M.config(dir, m, opts)
     "envelope: { require_key_equals_id: " .. tostring(opts.key_equals_id ~= false) ..
       ", require_tenant: " .. tostring(opts.require_tenant ~= false) .. " }",
     "batch: { size: " .. (opts.batch or 500) .. ", timeout_ms: 50 }",
-    "handler: { retries: " .. (opts.retries or 1) .. ", backoff_ms: 10 }",
+    "handler: { retries: " .. (opts.retries or 1) .. ", backoff_ms: " .. (opts.backoff_ms or 10) .. " }",
     -- text: the specs read the lines (off a terminal the default is json)
     "log: { level: " .. (opts.log_level or "info") .. ", format: " .. (opts.log_format or "text") .. " }",
     -- a free port: specs run several eddy processes at once
