@@ -168,6 +168,19 @@ static const struct prop props[] = {
      .off = OFF(schemas_format_assert),
      .doc = "Make `format` (date, date-time, email, uuid, ...) fail validation; by default "
             "it is an annotation only, as the specification says."},
+    {.name = "schemas.max_validation_steps",
+     .type = P_INT,
+     .def = "100000000",
+     .off = OFF(schemas_max_validation_steps),
+     .min = 0,
+     .max = 2000000000,
+     .doc = "Steps one record's schema validation may take; a record that needs more is "
+            "dead-lettered (stage `schema`). A step is a schema applied to a value, or an "
+            "item `uniqueItems` hashes or compares: a record of a few thousand values takes "
+            "thousands of steps, and 100000000 take about a second. Stops schemas whose work "
+            "grows exponentially with their nesting (`oneOf` of a `$ref` and its `not`, 40 "
+            "levels deep). Counted the same way every time, so a record that passes once "
+            "always passes. `0`: no limit."},
     {.name = "registry.url",
      .type = P_STRING,
      .off = OFF(registry_url),

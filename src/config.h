@@ -54,7 +54,8 @@ struct eddy_config {
 	bool schemas_required; /* no schema found: dead letter */
 	char *schemas_dialect; /* of schemas without $schema */
 	bool schemas_format_assert;
-	char *registry_url; /* NULL: no schema registry */
+	int schemas_max_validation_steps; /* per record; 0: no limit */
+	char *registry_url;               /* NULL: no schema registry */
 	char *registry_username;
 	char *registry_password;
 	char *registry_ca_location;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -522,6 +523,132 @@ static void api_recursion(void)
 	eddy_jsonschema_set_destroy(set);
 }
 
+/* The 2020-12 schema $defs s0 .. s<levels>, each s<k> a oneOf of s<k-1>
+ * and its "not": evaluating s<levels> naively takes 2^levels steps. */
+static char *exponential_schema(int levels)
+{
+	size_t cap = 200 + (size_t)levels * 120, o = 0;
+	char *t = malloc(cap);
+
+	if (!t)
+		return NULL;
+	o += (size_t)snprintf(t + o, cap - o,
+	                      "{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+	                      " \"$ref\": \"#/$defs/s%d\", \"$defs\": {\"s0\": {\"type\": "
+	                      "\"integer\"}",
+	                      levels);
+	for (int k = 1; k <= levels; k++)
+		o += (size_t)snprintf(t + o, cap - o,
+		                      ", \"s%d\": {\"oneOf\": [{\"$ref\": \"#/$defs/s%d\"}, "
+		                      "{\"not\": {\"$ref\": \"#/$defs/s%d\"}}]}",
+		                      k, k - 1, k - 1);
+	snprintf(t + o, cap - o, "}}");
+	return t;
+}
+
+/* Validation has a budget of steps (opts.max_steps): counted the same way
+ * every time, and stopping work that grows exponentially with the
+ * schema's nesting (39 levels of oneOf ran for minutes). */
+static void api_budget(void)
+{
+	struct eddy_jsonschema_opts opts = {.max_steps = 4};
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(&opts);
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	static const char ints[] = "{\"items\": {\"type\": \"integer\"}}";
+	const struct eddy_jsonschema *s =
+	    eddy_jsonschema_add(set, ints, sizeof(ints) - 1, "https://x.test/b.json", NULL, 0);
+	const struct eddy_json *v = eddy_json_parse(doc, "[1, 2, 3]", 9, NULL, 0);
+	struct eddy_jsonschema_result r;
+	char *text = exponential_schema(39);
+
+	CHECK(s && v && text);
+	if (!s || !v || !text)
+		goto out;
+	/* the array and its 3 items: 4 steps */
+	CHECK(eddy_jsonschema_validate(set, s, v, &r) && !eddy_jsonschema_over_budget(set));
+	eddy_jsonschema_set_destroy(set);
+	opts.max_steps = 3;
+	set = eddy_jsonschema_set_new(&opts);
+	s = eddy_jsonschema_add(set, ints, sizeof(ints) - 1, "https://x.test/b.json", NULL, 0);
+	CHECK(s && !eddy_jsonschema_validate(set, s, v, &r));
+	CHECK(eddy_jsonschema_over_budget(set));
+	CHECK(r.n_errors == 1);
+	CHECK_STR(r.errors[0].message, "validation stopped after 3 steps, its budget");
+	CHECK_STR(r.errors[0].absolute_keyword_location, "https://x.test/b.json");
+	/* invalid within the budget: the errors, not the budget */
+	v = eddy_json_parse(doc, "[\"a\"]", 5, NULL, 0);
+	CHECK(v && !eddy_jsonschema_validate(set, s, v, &r) && !eddy_jsonschema_over_budget(set));
+	CHECK(r.n_errors == 1 && strstr(r.errors[0].message, "must be of type integer"));
+	eddy_jsonschema_set_destroy(set);
+
+	opts.max_steps = 1000000;
+	set = eddy_jsonschema_set_new(&opts);
+	s = eddy_jsonschema_add(set, text, strlen(text), "https://x.test/exp.json", NULL, 0);
+	v = eddy_json_parse(doc, "1", 1, NULL, 0);
+	CHECK(s && v);
+	if (s && v) {
+		clock_t t0 = clock();
+		CHECK(!eddy_jsonschema_validate(set, s, v, &r));
+		CHECK(eddy_jsonschema_over_budget(set));
+		CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 10);
+		/* a few levels fit */
+		CHECK(eddy_jsonschema_validate(
+		    set, eddy_jsonschema_lookup(set, "https://x.test/exp.json#/$defs/s5", NULL, 0),
+		    v, &r));
+	}
+out:
+	free(text);
+	eddy_json_doc_destroy(doc);
+	eddy_jsonschema_set_destroy(set);
+}
+
+/* uniqueItems hashes: 100k items take about as long as a pass over them
+ * (compared pairwise they took 12 s), with JSON equality kept (1 equals
+ * 1.0, the order of an object's members does not count). */
+static void api_unique_items(void)
+{
+	struct eddy_jsonschema_set *set = eddy_jsonschema_set_new(NULL);
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	static const char schema[] = "{\"type\": \"array\", \"uniqueItems\": true}";
+	const struct eddy_jsonschema *s =
+	    eddy_jsonschema_add(set, schema, sizeof(schema) - 1, NULL, NULL, 0);
+	size_t n = 100000, cap = n * 24 + 64, o = 0;
+	char *text = malloc(cap);
+	const struct eddy_json *v;
+	struct eddy_jsonschema_result r;
+
+	CHECK(s && text);
+	if (!s || !text)
+		goto out;
+	o += (size_t)snprintf(text + o, cap - o, "[{\"a\": 1, \"b\": 2}");
+	for (size_t i = 1; i < n; i++)
+		o += (size_t)snprintf(text + o, cap - o, ", %zu", i);
+	snprintf(text + o, cap - o, "]");
+	v = eddy_json_parse(doc, text, strlen(text), NULL, 0);
+	CHECK(v != NULL);
+	if (v) {
+		clock_t t0 = clock();
+		CHECK(eddy_jsonschema_validate(set, s, v, NULL));
+		CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 2);
+	}
+	/* the last item equal to the first: the members in another order */
+	snprintf(text + o, cap - o, ", {\"b\": 2.0, \"a\": 1}]");
+	v = eddy_json_parse(doc, text, strlen(text), NULL, 0);
+	CHECK(v != NULL);
+	if (v) {
+		clock_t t0 = clock();
+		CHECK(!eddy_jsonschema_validate(set, s, v, &r));
+		CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 2);
+		CHECK(r.n_errors == 1);
+		CHECK_STR(r.errors[0].message,
+		          "items 0 and 100000 are equal ({\"b\":2,\"a\":1}), must be unique");
+	}
+out:
+	free(text);
+	eddy_json_doc_destroy(doc);
+	eddy_jsonschema_set_destroy(set);
+}
+
 /* ---- allocation failures (curl's torture tests) ---- */
 
 struct torture {
@@ -632,6 +759,12 @@ static void api_torture(void)
 	     " \"contains\": {\"const\": 1}, \"uniqueItems\": true}",
 	     {"[\"a\", 1, 2]", "[\"a\", 2, 2, \"b\"]", "[1]", NULL},
 	     {true, false, false}},
+	    {"uniqueItems hashed",
+	     EDDY_JSONSCHEMA_DRAFT7,
+	     "{\"uniqueItems\": true}",
+	     {"[1, 2, 3, 4, 5, 6, 7, 8, 9, {\"a\": [1]}]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 1.0]",
+	      "[{\"a\": 1, \"b\": 2}, 2, 3, 4, 5, 6, 7, 8, 9, {\"b\": 2, \"a\": 1.0}]", NULL},
+	     {true, false, false}},
 	    {"meta-schema",
 	     EDDY_JSONSCHEMA_2020_12,
 	     "https://json-schema.org/draft/2020-12/schema",
@@ -696,6 +829,8 @@ int main(void)
 	api_compile_error_sticks();
 	api_unknown_vocabulary();
 	api_recursion();
+	api_budget();
+	api_unique_items();
 	api_torture();
 	CHECK(eddy_jsonschema_dialect_parse("http://json-schema.org/draft-07/schema#") ==
 	      EDDY_JSONSCHEMA_DRAFT7);

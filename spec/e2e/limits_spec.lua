@@ -149,6 +149,43 @@ describe("handler limits", function()
     assert.truthy(secs and secs < 5, "took " .. tostring(secs) .. " s")
   end)
 
+  it("check a record against its schema within a budget of steps", function()
+    -- 39 levels of oneOf [s(k-1), not s(k-1)]: 2^39 evaluations unbounded
+    local defs = { '"s0": { "type": "integer" }' }
+    for k = 1, 39 do
+      defs[#defs + 1] = ('"s%d": { "oneOf": [{ "$ref": "#/definitions/s%d" }, { "not": { "$ref": "#/definitions/s%d" } }] }')
+        :format(k, k - 1, k - 1)
+    end
+    t.sh("mkdir -p " .. t.q(dir .. "/schemas"))
+    t.write(dir .. "/schemas/exp.json", '{ "$id": "urn:spec:exp", "definitions": { ' ..
+      table.concat(defs, ", ") .. ' }, "allOf": [{ "$ref": "#/definitions/s39" }] }')
+    t.write(dir .. "/schemas/unique.json", '{ "$id": "urn:spec:unique", "type": "array", "uniqueItems": true }')
+    local items = {}
+    for i = 1, 100000 do items[i] = i end
+    local distinct = "[" .. table.concat(items, ",") .. "]"
+    local function with_data(type, id, data)
+      return ('{"specversion":"1.0","type":"%s","source":"urn:spec","id":"%s","data":%s}'):format(type, id, data)
+    end
+    t.write(dir .. "/schema.ndjson", table.concat({
+      with_data("exp", "E", "1"),
+      -- 100k items, compared pairwise, took 12 s; 1 and 1.0 are equal
+      with_data("unique", "U1", distinct),
+      with_data("unique", "U2", distinct:sub(1, -2) .. ",1.0]"),
+      event("count", "C"),
+    }, "\n") .. "\n")
+    local conf = t.config(dir, nil, { require_tenant = false, store = dir .. "/schema.db",
+      extra = "schemas:\n  dir: " .. dir .. "/schemas\n  types: { exp: \"urn:spec:exp\", unique: \"urn:spec:unique\" }\n" })
+
+    local rc, out, secs = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/schema.ndjson"))
+    assert.are.equal(1, rc, out)
+    assert.matches("schema.ndjson:1: schema: data: validation against schema urn:spec:exp took more than " ..
+      "schemas.max_validation_steps (100000000 steps)", out, 1, true)
+    assert.matches("schema.ndjson:3: schema: data: items 0 and 100000 are equal (1), must be unique", out, 1, true)
+    assert.matches("4 records: 1 handled, 1 not subscribed, 2 invalid", out, 1, true)
+    -- the default budget is about a second of work
+    assert.truthy(secs and secs < 10, "took " .. tostring(secs) .. " s")
+  end)
+
   it("dead-letter a stopped event with the limit and the handler in its headers (eddy run)", function()
     local mock = t.start_mock(dir, { "orders", "eddy.dlq" })
     local ok, err = pcall(function()

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "json.h"
@@ -37,8 +38,15 @@ typedef int (*eddy_jsonschema_resolve_fn)(void *ud, const char *uri, char **text
 
 struct eddy_jsonschema_opts {
 	enum eddy_jsonschema_dialect default_dialect; /* of documents without $schema */
-	bool format_assert;                 /* "format" fails validation instead of annotating */
-	unsigned max_errors;                /* errors kept per validation; 0: 10 */
+	bool format_assert;  /* "format" fails validation instead of annotating */
+	unsigned max_errors; /* errors kept per validation; 0: 10 */
+	/* Steps a validation may take to decide valid or not; 0: no limit.
+	 * A step is a schema applied to a value, or an item that uniqueItems
+	 * hashes or compares: schemas whose work grows exponentially with
+	 * their nesting (oneOf of a $ref and its "not") are stopped, and the
+	 * same instance always stops at the same step. Collecting the errors
+	 * of an invalid instance may take as many steps again. */
+	uint64_t max_steps;
 	eddy_jsonschema_resolve_fn resolve; /* NULL: unknown URIs are errors */
 	void *resolve_ud;
 };
@@ -89,9 +97,15 @@ struct eddy_jsonschema_result {
 
 /* Validates v against s. Returns true when valid. When not and r is
  * non-NULL, r gets up to max_errors errors, the most specific first
- * (leaf keywords before the applicators that contain them). */
+ * (leaf keywords before the applicators that contain them), or the one
+ * error of a validation that ran out of memory or over max_steps. */
 bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
                               const struct eddy_json *v, struct eddy_jsonschema_result *r);
+
+/* Whether the set's last validation was stopped by opts.max_steps: it
+ * was not valid, its one error says so, and nothing is known about the
+ * instance. */
+bool eddy_jsonschema_over_budget(const struct eddy_jsonschema_set *set);
 
 /* Writes r as one line of JSON in the "basic" output shape:
  * {"valid":false,"errors":[{"keywordLocation":..,"absoluteKeywordLocation":..,

@@ -351,7 +351,7 @@ static int compile_ref(struct cc *c, const struct keyword *k, const struct eddy_
 static int compile_dynamic_ref(struct cc *c, const struct keyword *k, const struct eddy_json *x,
                                struct kw *w)
 {
-	const char *abs, *h;
+	const char *abs = NULL, *h; /* gcc -O3 misses that resolve_ref sets it */
 
 	w->op = k->op;
 	if (resolve_ref(c, x, &w->u.ref.target, &abs))

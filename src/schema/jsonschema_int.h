@@ -261,8 +261,10 @@ struct eddy_jsonschema_set {
 	/* locations while collecting errors */
 	char *ipath, *kpath;
 	size_t ipath_len, ipath_cap, kpath_len, kpath_cap;
-	/* the one error of a validation that ran out of memory */
+	/* the one error of a validation that ran out of memory or steps */
 	struct eddy_jsonschema_error oom_error;
+	char budget_msg[96];
+	bool over_budget; /* of the last validation */
 };
 
 /* The files of the validator call each other downwards only, never back:

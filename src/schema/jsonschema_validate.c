@@ -27,7 +27,9 @@ struct vctx {
 	bool collect; /* record errors and locations */
 	bool full;    /* max_errors recorded */
 	bool oom;     /* memory ran out: the answer means nothing */
+	bool over;    /* steps ran out (opts.max_steps): nor does this one */
 	unsigned depth;
+	uint64_t steps, max_steps; /* max_steps 0: no limit */
 	const struct scope *scope;
 	const struct schema_resource *res; /* scope->res, or NULL */
 };
@@ -40,6 +42,19 @@ static inline bool give_up(const struct vctx *c, bool r, bool *ok)
 		return false;
 	*ok = false;
 	return !c->collect || c->full;
+}
+
+/* Counts n steps of work; false, and every validate() from then on
+ * fails at once, when that passes the budget. Stopping sets full, so the
+ * collecting pass gives up as the quiet one does. */
+static inline bool spend(struct vctx *c, uint64_t n)
+{
+	if (c->over)
+		return false;
+	if (!c->max_steps || (c->steps += n) <= c->max_steps)
+		return true;
+	c->over = c->full = true;
+	return false;
 }
 
 /* Which members or items of the instance some keyword evaluated, for
@@ -347,8 +362,13 @@ static bool json_equal(const struct eddy_json *a, const struct eddy_json *b)
 		return true;
 	case EDDY_JSON_OBJECT:
 		for (uint32_t i = 0; i < a->len; i++) {
+			const struct eddy_json_member *m = &a->u.members[i], *bm = &b->u.members[i];
+			/* members in the same order (the common case) are found
+			 * without searching */
 			const struct eddy_json *o =
-			    member(b, a->u.members[i].key, a->u.members[i].key_len);
+			    bm->key_len == m->key_len && memcmp(bm->key, m->key, m->key_len) == 0
+			        ? &bm->value
+			        : member(b, m->key, m->key_len);
 
 			if (!o || !json_equal(&a->u.members[i].value, o))
 				return false;
@@ -854,16 +874,116 @@ static bool check_length(struct vctx *c, const struct eddy_jsonschema *n, const 
 	       fail_kw(c, n, w, v, len);
 }
 
+static inline uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
+static uint64_t bytes_hash(const char *s, uint32_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return mix64(h ^ len);
+}
+
+/* A hash that values equal under json_equal share: a number by its value
+ * (1 and 1.0 alike), an object's members in any order. Linear in the size
+ * of v. */
+static uint64_t json_hash(const struct eddy_json *v)
+{
+	uint64_t h;
+
+	switch (v->type) {
+	case EDDY_JSON_INT:
+		return mix64((uint64_t)v->u.i ^ 0x6e756dULL);
+	case EDDY_JSON_DOUBLE:
+		/* an integral double in int64's range equals that integer */
+		if (floor(v->u.d) == v->u.d && v->u.d >= -9223372036854775808.0 &&
+		    v->u.d < 9223372036854775808.0)
+			return mix64((uint64_t)(int64_t)v->u.d ^ 0x6e756dULL);
+		memcpy(&h, &v->u.d, sizeof h);
+		return mix64(h ^ 0x64626cULL);
+	case EDDY_JSON_STRING:
+		return bytes_hash(v->u.s, v->len);
+	case EDDY_JSON_ARRAY:
+		h = 0x617272ULL ^ v->len;
+		for (uint32_t i = 0; i < v->len; i++)
+			h = mix64(h + json_hash(&v->u.items[i]));
+		return h;
+	case EDDY_JSON_OBJECT:
+		/* a sum: the order of the members does not count */
+		h = 0;
+		for (uint32_t i = 0; i < v->len; i++)
+			h += mix64(bytes_hash(v->u.members[i].key, v->u.members[i].key_len) ^
+			           json_hash(&v->u.members[i].value));
+		return mix64(h ^ 0x6f626aULL ^ v->len);
+	default:
+		return mix64(v->type);
+	}
+}
+
+/* uniqueItems: each item is hashed and looked up among the items before
+ * it, so the work grows with the array's size, not its square (100k items
+ * took 12 s compared pairwise). The first equal pair reported is the one
+ * the pairwise loop would find: the least i with an equal item before it. */
 static bool check_unique(struct vctx *c, const struct eddy_jsonschema *n, const struct kw *w,
                          const struct eddy_json *v)
 {
-	if (v->type != EDDY_JSON_ARRAY)
+	uint64_t *hashes;
+	uint32_t *table;
+	size_t mask = 15;
+	bool ok = true;
+
+	if (v->type != EDDY_JSON_ARRAY || v->len < 2)
 		return true;
-	for (uint32_t i = 1; i < v->len; i++)
-		for (uint32_t j = 0; j < i; j++)
-			if (json_equal(&v->u.items[i], &v->u.items[j]))
-				return fail_kw(c, n, w, v, (uint64_t)j << 32 | i);
-	return true;
+	if (!spend(c, v->len))
+		return false;
+	if (v->len <= 8) {
+		for (uint32_t i = 1; i < v->len; i++)
+			for (uint32_t j = 0; j < i; j++)
+				if (json_equal(&v->u.items[i], &v->u.items[j]))
+					return fail_kw(c, n, w, v, (uint64_t)j << 32 | i);
+		return true;
+	}
+	while (mask < (size_t)v->len * 2 - 1)
+		mask = mask * 2 + 1;
+	hashes = eddy_alloc_malloc(v->len * sizeof *hashes);
+	table = hashes ? eddy_alloc_calloc(mask + 1, sizeof *table) : NULL;
+	if (!table) {
+		free(hashes);
+		c->oom = c->full = true;
+		return false;
+	}
+	/* table: index + 1 of an item, 0 for a free slot. Every probe is a
+	 * step: items made to collide cost steps, not unbounded time. */
+	for (uint32_t i = 0; i < v->len && ok; i++) {
+		size_t slot;
+		uint32_t j;
+
+		hashes[i] = json_hash(&v->u.items[i]);
+		for (slot = (size_t)hashes[i] & mask; (j = table[slot]); slot = (slot + 1) & mask) {
+			if (!spend(c, 1)) {
+				ok = false;
+				break;
+			}
+			if (hashes[j - 1] != hashes[i])
+				continue;
+			if (json_equal(&v->u.items[i], &v->u.items[j - 1])) {
+				ok = fail_kw(c, n, w, v, (uint64_t)(j - 1) << 32 | i);
+				break;
+			}
+		}
+		table[slot] = i + 1;
+	}
+	free(hashes);
+	free(table);
+	return ok;
 }
 
 static bool check_property_names(struct vctx *c, const struct kw *w, const struct eddy_json *v)
@@ -1020,6 +1140,8 @@ static bool validate(struct vctx *c, const struct eddy_jsonschema *n, const stru
 	struct eval local, *e = ev;
 	bool ok = true;
 
+	if (!spend(c, 1))
+		return false;
 	if (c->depth >= EDDY_JSONSCHEMA_MAX_DEPTH) {
 		err(c, n, NULL,
 		    "evaluation nested deeper than %d schemas: a $ref cycle that never "
@@ -1083,14 +1205,39 @@ static bool out_of_memory(struct eddy_jsonschema_set *set, const struct eddy_jso
 	return false;
 }
 
+/* A validation stopped by opts.max_steps has no answer either. */
+static bool over_budget(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
+                        struct eddy_jsonschema_result *r)
+{
+	set->over_budget = true;
+	if (r) {
+		snprintf(set->budget_msg, sizeof set->budget_msg,
+		         "validation stopped after %" PRIu64 " steps, its budget",
+		         set->opts.max_steps);
+		set->oom_error.instance_location = "";
+		set->oom_error.keyword_location = "";
+		set->oom_error.absolute_keyword_location = s->uri;
+		set->oom_error.message = set->budget_msg;
+		r->valid = false;
+		r->n_errors = 1;
+		r->errors = &set->oom_error;
+	}
+	return false;
+}
+
 bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
                               const struct eddy_json *v, struct eddy_jsonschema_result *r)
 {
-	struct vctx c = {.set = set};
-	bool ok = validate(&c, s, v, NULL);
+	struct vctx c = {.set = set, .max_steps = set->opts.max_steps};
+	bool ok;
+
+	set->over_budget = false;
+	ok = validate(&c, s, v, NULL);
 
 	if (c.oom)
 		return out_of_memory(set, s, r);
+	if (c.over)
+		return over_budget(set, s, r);
 	if (ok) {
 		if (r) {
 			r->valid = true;
@@ -1105,12 +1252,19 @@ bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy
 	set->text_len = 0;
 	set->ipath_len = set->kpath_len = 0;
 	set->ipath[0] = set->kpath[0] = 0;
+	/* The instance is invalid: finding its errors gets a budget of its
+	 * own, and running out of it keeps the errors found by then. */
 	c.collect = true;
+	c.steps = 0;
 	validate(&c, s, v, NULL);
 	if (set->n_errors == 0 && !c.oom) {
 		/* cannot happen when both passes agree; say so rather than nothing */
 		c.full = false;
-		err(&c, s, NULL, "invalid");
+		if (c.over)
+			err(&c, s, NULL, "invalid (no error found within %" PRIu64 " steps)",
+			    c.max_steps);
+		else
+			err(&c, s, NULL, "invalid");
 	}
 	if (c.oom)
 		return out_of_memory(set, s, r);
@@ -1124,4 +1278,9 @@ bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy
 	r->n_errors = set->n_errors;
 	r->errors = set->errors;
 	return false;
+}
+
+bool eddy_jsonschema_over_budget(const struct eddy_jsonschema_set *set)
+{
+	return set->over_budget;
 }

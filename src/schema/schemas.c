@@ -133,6 +133,7 @@ struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errs
 	    .default_dialect = (enum eddy_jsonschema_dialect)dialect_of(conf->schemas_dialect),
 	    .format_assert = conf->schemas_format_assert,
 	    .max_errors = 4,
+	    .max_steps = (uint64_t)conf->schemas_max_validation_steps,
 	    .resolve = resolve,
 	    .resolve_ud = s,
 	};
@@ -471,7 +472,13 @@ static enum eddy_schemas_outcome validate(struct eddy_schemas *s, const struct e
 		return EDDY_SCHEMAS_VALID;
 	s->last = r;
 	s->have_last = true;
-	if (!inst)
+	if (eddy_jsonschema_over_budget(s->set))
+		eddy_errf(reason, reason_size,
+		          "%s: validation against schema %s took more than "
+		          "schemas.max_validation_steps (%d steps)",
+		          *what ? what : "record", eddy_jsonschema_uri(sc),
+		          s->conf->schemas_max_validation_steps);
+	else if (!inst)
 		eddy_errf(reason, reason_size, "data is absent, which schema %s does not allow",
 		          eddy_jsonschema_uri(sc));
 	else
