@@ -262,8 +262,8 @@ struct eddy_jsonschema_set {
 	char *ipath, *kpath;
 	size_t ipath_len, ipath_cap, kpath_len, kpath_cap;
 	/* the one error of a validation that ran out of memory or steps */
-	struct eddy_jsonschema_error oom_error;
-	char budget_msg[96];
+	struct eddy_jsonschema_error no_answer;
+	char no_answer_msg[96];
 	bool over_budget; /* of the last validation */
 };
 

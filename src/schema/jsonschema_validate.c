@@ -1188,39 +1188,26 @@ out:
 	return ok;
 }
 
-/* A validation that ran out of memory has no answer: it is reported as an
- * error of its own, never as valid. */
-static bool out_of_memory(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
-                          struct eddy_jsonschema_result *r)
+/* A validation that ran out of memory, or out of steps (opts.max_steps),
+ * has no answer: it is reported as an error of its own, never as valid. */
+static bool no_answer(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
+                      struct eddy_jsonschema_result *r, bool over_budget)
 {
+	set->over_budget = over_budget;
 	if (r) {
-		set->oom_error.instance_location = "";
-		set->oom_error.keyword_location = "";
-		set->oom_error.absolute_keyword_location = s->uri;
-		set->oom_error.message = "out of memory: the instance could not be validated";
+		if (over_budget)
+			snprintf(set->no_answer_msg, sizeof set->no_answer_msg,
+			         "validation stopped after %" PRIu64 " steps, its budget",
+			         set->opts.max_steps);
+		set->no_answer.instance_location = "";
+		set->no_answer.keyword_location = "";
+		set->no_answer.absolute_keyword_location = s->uri;
+		set->no_answer.message = over_budget
+		                             ? set->no_answer_msg
+		                             : "out of memory: the instance could not be validated";
 		r->valid = false;
 		r->n_errors = 1;
-		r->errors = &set->oom_error;
-	}
-	return false;
-}
-
-/* A validation stopped by opts.max_steps has no answer either. */
-static bool over_budget(struct eddy_jsonschema_set *set, const struct eddy_jsonschema *s,
-                        struct eddy_jsonschema_result *r)
-{
-	set->over_budget = true;
-	if (r) {
-		snprintf(set->budget_msg, sizeof set->budget_msg,
-		         "validation stopped after %" PRIu64 " steps, its budget",
-		         set->opts.max_steps);
-		set->oom_error.instance_location = "";
-		set->oom_error.keyword_location = "";
-		set->oom_error.absolute_keyword_location = s->uri;
-		set->oom_error.message = set->budget_msg;
-		r->valid = false;
-		r->n_errors = 1;
-		r->errors = &set->oom_error;
+		r->errors = &set->no_answer;
 	}
 	return false;
 }
@@ -1235,9 +1222,9 @@ bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy
 	ok = validate(&c, s, v, NULL);
 
 	if (c.oom)
-		return out_of_memory(set, s, r);
+		return no_answer(set, s, r, false);
 	if (c.over)
-		return over_budget(set, s, r);
+		return no_answer(set, s, r, true);
 	if (ok) {
 		if (r) {
 			r->valid = true;
@@ -1267,7 +1254,7 @@ bool eddy_jsonschema_validate(struct eddy_jsonschema_set *set, const struct eddy
 			err(&c, s, NULL, "invalid");
 	}
 	if (c.oom)
-		return out_of_memory(set, s, r);
+		return no_answer(set, s, r, false);
 	for (size_t i = 0; i < set->n_errors; i++) {
 		set->errors[i].instance_location = set->text + set->recs[i].inst;
 		set->errors[i].keyword_location = set->text + set->recs[i].kw;
