@@ -44,6 +44,11 @@
  * little: past this, something is wrong with the alert. */
 #define BODY_MAX (4u << 20)
 
+/* How often the sender counts the outbox's pending alerts for the
+ * metrics: a count is a query on the store, not something for every
+ * request. */
+#define OUTBOX_COUNT_MS 1000
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static int64_t mono_ms(void)
@@ -66,6 +71,10 @@ static void put(struct buf *b, const char *s, size_t n)
 {
 	if (b->oom)
 		return;
+	if (n > SIZE_MAX / 2 - b->len) { /* the doubling below would wrap */
+		b->oom = true;
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 512;
 		char *p;
@@ -196,6 +205,7 @@ struct sink {
 	unsigned char *key; /* webhook: the decoded secret, NULL: unsigned */
 	size_t key_len;
 	long timeout_ms;
+	struct eddy_alerts_sink_counters *counts; /* in the sender's counts[] */
 };
 
 /* An alert taken from the outbox: copies, owned by the sender. */
@@ -236,7 +246,11 @@ struct eddy_alerts {
 	/* shared with other threads */
 	atomic_bool stopping, woken;
 	atomic_int grace_ms;
-	atomic_uint_fast64_t delivered, retried, failed, given_up, in_flight;
+	atomic_uint_fast64_t in_flight;
+	_Atomic int64_t outbox_pending;
+	/* one per sink and the last for alerts of no configured sink
+	 * (alerts.h); written by the sender's thread only */
+	struct eddy_alerts_sink_counters *counts;
 
 	/* the sender thread's own */
 	struct request *flying;
@@ -281,6 +295,20 @@ static const struct sink *find_sink(const struct eddy_alerts *a, const char *nam
 	return NULL;
 }
 
+/* The counters of the sink named name, or those of alerts whose sink is
+ * not configured. */
+static struct eddy_alerts_sink_counters *counts_of(const struct eddy_alerts *a, const char *name)
+{
+	const struct sink *s = find_sink(a, name);
+
+	return s ? s->counts : &a->counts[a->n_sinks];
+}
+
+static void bump(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
 /* xorshift64*: jitter needs spread, not secrecy. */
 static uint64_t rnd(struct eddy_alerts *a)
 {
@@ -323,7 +351,7 @@ static void fail(struct eddy_alerts *a, int64_t id, const char *sink, bool given
 	alert_log(EDDY_LOG_ERROR, id, sink, "alert %" PRId64 " to sink %s %s: %s", id, sink,
 	          given_up ? "given up" : "failed for good", why);
 	mark(a, id, sink, EDDY_OUTBOX_FAILED, 0, why);
-	atomic_fetch_add(given_up ? &a->given_up : &a->failed, 1);
+	bump(given_up ? &counts_of(a, sink)->given_up : &counts_of(a, sink)->failed);
 }
 
 /* ---- bodies ------------------------------------------------------------- */
@@ -752,6 +780,7 @@ static int send_one(struct eddy_alerts *a, const struct pick *p)
 	a->flying = r;
 	a->n_flying++;
 	atomic_store(&a->in_flight, (uint_fast64_t)a->n_flying);
+	bump(&sink->counts->requests);
 	return 0;
 retry_later:
 	/* Out of memory: the alert stays as it is in the outbox, and the next
@@ -775,7 +804,7 @@ static void finish(struct eddy_alerts *a, struct request *r, CURLcode cc)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc == CURLE_OK && status >= 200 && status <= 299) {
 		mark(a, r->id, sink, EDDY_OUTBOX_DELIVERED, 0, NULL);
-		atomic_fetch_add(&a->delivered, 1);
+		bump(&r->sink->counts->delivered);
 		alert_log(EDDY_LOG_DEBUG, r->id, sink, "alert %" PRId64 " delivered to sink %s",
 		          r->id, sink);
 		return;
@@ -811,7 +840,7 @@ static void finish(struct eddy_alerts *a, struct request *r, CURLcode cc)
 	          "alert %" PRId64 " to sink %s: %s; trying again in %" PRId64 " ms (attempt %d)",
 	          r->id, sink, why, wait, r->attempts + 1);
 	mark(a, r->id, sink, EDDY_OUTBOX_PENDING, now + wait, why);
-	atomic_fetch_add(&a->retried, 1);
+	bump(&r->sink->counts->retried);
 	if (now + wait < a->hint_ms)
 		a->hint_ms = now + wait;
 }
@@ -948,27 +977,39 @@ static void abort_flying(struct eddy_alerts *a)
 	atomic_store(&a->in_flight, 0);
 }
 
+/* Counts the outbox's pending alerts for eddy_alerts_stats. A failure is
+ * logged at the stop, and else when counting starts to fail, not once a
+ * second. Returns the count or -1. */
+static int64_t count_outbox(struct eddy_alerts *a, bool stop)
+{
+	char err[256];
+	int64_t n = eddy_store_outbox_pending(a->store, err, sizeof(err));
+
+	if (n < 0 && (stop || atomic_load_explicit(&a->outbox_pending, memory_order_relaxed) >= 0))
+		eddy_log(EDDY_LOG_ERROR, "alerts: counting the alerts in the outbox: %s", err);
+	atomic_store_explicit(&a->outbox_pending, n, memory_order_relaxed);
+	return n;
+}
+
 /* The closing line: what this run did, and what the outbox still holds
  * for the next start (in backoff, or not reached within the grace). */
 static void report(struct eddy_alerts *a)
 {
-	char err[256];
-	int64_t left = eddy_store_outbox_pending(a->store, err, sizeof(err));
+	struct eddy_alerts_stats st;
+	int64_t left = count_outbox(a, true);
 
-	if (left < 0)
-		eddy_log(EDDY_LOG_ERROR, "alerts: counting what is left in the outbox: %s", err);
+	eddy_alerts_stats(a, &st);
 	eddy_log(left != 0 ? EDDY_LOG_WARN : EDDY_LOG_INFO,
 	         "alerts: stopped: %" PRIu64 " delivered, %" PRIu64 " retries, %" PRIu64
 	         " failed, %" PRIu64 " given up; %" PRId64 " left in the outbox%s",
-	         (uint64_t)atomic_load(&a->delivered), (uint64_t)atomic_load(&a->retried),
-	         (uint64_t)atomic_load(&a->failed), (uint64_t)atomic_load(&a->given_up), left,
+	         st.delivered, st.retried, st.failed, st.given_up, left,
 	         left > 0 ? ", sent after the next start" : "");
 }
 
 static void *run(void *arg)
 {
 	struct eddy_alerts *a = arg;
-	int64_t next_poll = 0, deadline = -1, due_ms = 0;
+	int64_t next_poll = 0, next_count = 0, deadline = -1, due_ms = 0;
 	bool more = false;
 	int running;
 
@@ -995,6 +1036,10 @@ static void *run(void *arg)
 		reap(a);
 
 		now = mono_ms();
+		if (!stopping && now >= next_count) {
+			count_outbox(a, false);
+			next_count = now + OUTBOX_COUNT_MS;
+		}
 		timeout = next_poll - now;
 		if (more && a->n_flying <= a->max_in_flight / 2)
 			timeout = 0; /* look again at once */
@@ -1002,6 +1047,8 @@ static void *run(void *arg)
 			timeout = a->n_flying ? deadline - now : 0; /* 0: drained, end now */
 		else if (a->hint_ms != INT64_MAX && a->hint_ms - eddy_now_ms() < timeout)
 			timeout = a->hint_ms - eddy_now_ms();
+		if (!stopping && next_count - now < timeout)
+			timeout = next_count - now;
 		if (timeout < 0)
 			timeout = 0;
 		/* libcurl shortens the wait to its own timers; a wake or stop
@@ -1110,6 +1157,7 @@ static void destroy(struct eddy_alerts *a)
 		free(a->sinks[i].key);
 	}
 	free(a->sinks);
+	free(a->counts);
 	free(a->picks);
 	free(a->generator_url);
 	eddy_json_doc_destroy(a->doc);
@@ -1130,6 +1178,7 @@ struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struc
 		return NULL;
 	}
 	a->store = store;
+	atomic_init(&a->outbox_pending, -1);
 	if (!store) {
 		eddy_errf(errstr, errstr_size, "alerts: no store");
 		goto err;
@@ -1155,12 +1204,15 @@ struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struc
 	a->rng = (uint64_t)eddy_now_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)a;
 	if (!a->rng)
 		a->rng = 1;
-	if (!(a->sinks = calloc(conf->n_sinks, sizeof(*a->sinks))))
+	if (!(a->sinks = calloc(conf->n_sinks, sizeof(*a->sinks))) ||
+	    !(a->counts = calloc(conf->n_sinks + 1, sizeof(*a->counts))))
 		goto oom;
 	for (size_t i = 0; i < conf->n_sinks; i++) {
 		a->n_sinks = i + 1;
 		if (copy_sink(&a->sinks[i], &conf->sinks[i], errstr, errstr_size) != 0)
 			goto err;
+		a->sinks[i].counts = &a->counts[i];
+		a->counts[i].name = a->sinks[i].name;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(a->sinks[j].name, a->sinks[i].name) == 0) {
 				eddy_errf(errstr, errstr_size, "alerts: two sinks named %s",
@@ -1202,11 +1254,19 @@ void eddy_alerts_stats(const struct eddy_alerts *a, struct eddy_alerts_stats *ou
 	memset(out, 0, sizeof(*out));
 	if (!a)
 		return;
-	out->delivered = atomic_load(&a->delivered);
-	out->retried = atomic_load(&a->retried);
-	out->failed = atomic_load(&a->failed);
-	out->given_up = atomic_load(&a->given_up);
+	out->sinks = a->counts;
+	out->n_sinks = a->n_sinks + 1;
+	for (size_t i = 0; i < out->n_sinks; i++) {
+		const struct eddy_alerts_sink_counters *c = &a->counts[i];
+
+		out->requests += atomic_load_explicit(&c->requests, memory_order_relaxed);
+		out->delivered += atomic_load_explicit(&c->delivered, memory_order_relaxed);
+		out->retried += atomic_load_explicit(&c->retried, memory_order_relaxed);
+		out->failed += atomic_load_explicit(&c->failed, memory_order_relaxed);
+		out->given_up += atomic_load_explicit(&c->given_up, memory_order_relaxed);
+	}
 	out->in_flight = atomic_load(&a->in_flight);
+	out->outbox_pending = atomic_load_explicit(&a->outbox_pending, memory_order_relaxed);
 }
 
 void eddy_alerts_stop(struct eddy_alerts *a, int grace_ms)

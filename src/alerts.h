@@ -93,14 +93,32 @@ struct eddy_alerts_conf {
 	const char *generator_url; /* alertmanager's generatorURL; NULL: none */
 };
 
-/* What the sender has done since it started; every field counts alerts
+/* One sink's counts since the sender started, as the totals of struct
+ * eddy_alerts_stats count. The sender's thread adds to them (relaxed
+ * atomics); others read them with atomic loads. */
+struct eddy_alerts_sink_counters {
+	const char *name; /* the sink's; NULL: alerts naming no configured sink */
+	_Atomic uint64_t requests, delivered, retried, failed, given_up;
+};
+
+/* What the sender has done since it started; every count is of alerts
  * (retried counts attempts that will be tried again). */
 struct eddy_alerts_stats {
+	uint64_t requests;  /* requests started: each attempt handed to libcurl */
 	uint64_t delivered; /* a sink accepted it (2xx) */
 	uint64_t retried;   /* failed for now: 5xx, 408, 429, network, timeout */
 	uint64_t failed;    /* failed for good: another 4xx, 3xx, unknown sink, bad body */
 	uint64_t given_up;  /* older than max_age_ms before it could be delivered */
 	uint64_t in_flight; /* requests under way now */
+	/* alerts in the outbox not delivered nor failed yet (due or in
+	 * backoff), as the sender counted them last, once a second; -1 before
+	 * the first count and while counting fails */
+	int64_t outbox_pending;
+	/* the same counts per sink: one per configured sink, in the order of
+	 * the conf, then one (name NULL) for alerts whose sink is not
+	 * configured; borrowed from the sender until eddy_alerts_stop */
+	const struct eddy_alerts_sink_counters *sinks;
+	size_t n_sinks;
 };
 
 struct eddy_alerts;
@@ -121,7 +139,8 @@ struct eddy_alerts *eddy_alerts_start(const struct eddy_alerts_conf *conf, struc
  * at its next poll. Cheap, callable from any thread, until stop. */
 void eddy_alerts_wake(struct eddy_alerts *a);
 
-/* Thread-safe snapshot of the counters. */
+/* Thread-safe snapshot of the counters (the totals summed over the sinks)
+ * and of the outbox's last count; a NULL a gives zeros and no sinks. */
 void eddy_alerts_stats(const struct eddy_alerts *a, struct eddy_alerts_stats *out);
 
 /* Stops sending, within grace_ms: the alerts due when it is called are

@@ -2,6 +2,7 @@
  * `_total` counters, base units) and the endpoint that serves them. */
 #include "telemetry.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,22 @@ struct eddy_telemetry_handler {
 	struct eddy_metric *calls, *errors, *cpu, *memory, *seconds;
 };
 
+/* The series of one alert sink, and the sender's counts already added to
+ * them: requests, then the outcomes of alert_outcome_names. */
+struct eddy_telemetry_sink {
+	char *name;
+	struct eddy_metric *series[5];
+	uint64_t synced[5];
+};
+
 static const char *const outcome_names[EDDY_RECORD_N] = {"handled", "skipped", "dead_lettered",
                                                          "retried"};
+static const char *const alert_outcome_names[4] = {"delivered", "retried", "failed", "given_up"};
+static const char *const registry_outcome_names[3] = {"ok", "not_found", "error"};
+
+/* The sink label of alerts whose sink is not configured (any more): in
+ * parentheses, which a sink's name hardly has. */
+#define UNCONFIGURED_SINK "(not configured)"
 
 /* Short names for the families' label lists. */
 #define LABELS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -62,9 +77,17 @@ static const struct metric_def {
     {"eddy_handler_duration_seconds", "Wall time of on_event calls, by handler.",
      EDDY_METRIC_HISTOGRAM, LABELS("handler"), FAMILY(handler_seconds)},
     {"eddy_alert_deliveries_total",
-     "Outcomes of the alert sender's requests: delivered (2xx), retried (5xx, 408, 429, "
-     "network), failed (for good), given_up (older than alerts.max_age_s).",
-     EDDY_METRIC_COUNTER, LABELS("outcome"), FAMILY(alert_deliveries)},
+     "Outcomes of the alert sender's attempts, by sink and outcome: delivered (2xx), retried "
+     "(5xx, 408, 429, network), failed (for good), given_up (older than alerts.max_age_s); "
+     "sink \"" UNCONFIGURED_SINK "\" for alerts whose sink is not configured.",
+     EDDY_METRIC_COUNTER, LABELS("sink", "outcome"), FAMILY(alert_deliveries)},
+    {"eddy_alert_requests_total",
+     "Requests the alert sender started, by sink; every attempt of an alert counts.",
+     EDDY_METRIC_COUNTER, LABELS("sink"), FAMILY(alert_requests)},
+    {"eddy_schema_registry_requests_total",
+     "Requests to the schema registry, every try counted, by outcome: ok, not_found (no such "
+     "schema, subject or version), error (network, timeout, 5xx, 401, unparsable answer).",
+     EDDY_METRIC_COUNTER, LABELS("outcome"), FAMILY(registry_requests)},
     {"eddy_batches_total", "Batches made durable.", EDDY_METRIC_COUNTER, NULL, SERIES(batches)},
     {"eddy_batches_abandoned_total",
      "Batches abandoned (store or registry failure) and polled again.", EDDY_METRIC_COUNTER, NULL,
@@ -97,6 +120,17 @@ static const struct metric_def {
      EDDY_METRIC_COUNTER, NULL, SERIES(alerts_deduped)},
     {"eddy_alert_requests_in_flight", "Alert requests under way.", EDDY_METRIC_GAUGE, NULL,
      SERIES(alerts_in_flight)},
+    {"eddy_alert_outbox_pending",
+     "Alerts in the outbox not delivered nor failed yet (due, or waiting out a backoff), as "
+     "the alert sender counted them last (once a second).",
+     EDDY_METRIC_GAUGE, NULL, SERIES(alert_outbox)},
+    {"eddy_schema_registry_cache_hits_total",
+     "Schema lookups answered from the registry client's cache, without a request.",
+     EDDY_METRIC_COUNTER, NULL, SERIES(registry_cache_hits)},
+    {"eddy_schema_registry_failures_total",
+     "Schema lookups the registry could not answer after the retries (the batch is abandoned "
+     "and polled again, or a cached latest version is used).",
+     EDDY_METRIC_COUNTER, NULL, SERIES(registry_failures)},
     {"eddy_handler_retries_total", "Events retried after a handler failed.", EDDY_METRIC_COUNTER,
      NULL, SERIES(handler_retries)},
     {"eddy_reloads_total", "Handler and schema reloads that took.", EDDY_METRIC_COUNTER, NULL,
@@ -105,11 +139,10 @@ static const struct metric_def {
      EDDY_METRIC_COUNTER, NULL, SERIES(reload_failures)},
 };
 
-/* Every metric of defs, build_info and the alert outcomes' series; false
- * when one could not be made (no memory). */
+/* Every metric of defs, build_info and the registry outcomes' series;
+ * false when one could not be made (no memory). */
 static bool register_all(struct eddy_telemetry *t)
 {
-	static const char *const outcomes[] = {"delivered", "retried", "failed", "given_up"};
 	struct eddy_metrics *m = t->registry;
 	struct eddy_metric_family *info = eddy_metrics_family(
 	    m, "eddy_build_info", "The versions eddy runs with; the value is always 1.",
@@ -131,9 +164,9 @@ static bool register_all(struct eddy_telemetry *t)
 		else
 			*(struct eddy_metric **)((char *)t + d->series_off) = eddy_metric_only(f);
 	}
-	for (int i = 0; i < 4; i++)
-		if (!(t->alert_outcomes[i] =
-		          eddy_metric_get(t->alert_deliveries, LABELS(outcomes[i]))))
+	for (int i = 0; i < 3; i++)
+		if (!(t->registry_outcomes[i] =
+		          eddy_metric_get(t->registry_requests, LABELS(registry_outcome_names[i]))))
 			return false;
 	return true;
 }
@@ -174,6 +207,9 @@ void eddy_telemetry_destroy(struct eddy_telemetry *t)
 	for (size_t i = 0; i < t->n_handlers; i++)
 		free(t->handlers[i].name);
 	free(t->handlers);
+	for (size_t i = 0; i < t->n_sinks; i++)
+		free(t->sinks[i].name);
+	free(t->sinks);
 	eddy_http_stop(t->http);
 	eddy_health_destroy(t->health);
 	eddy_metrics_destroy(t->registry);
@@ -199,15 +235,20 @@ struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *top
 	return eddy_metric_get(t->lag, LABELS(topic, p));
 }
 
+/* Adds to a counter what a cumulative count grew by since it was was. */
+static void add_growth(struct eddy_metric *m, uint64_t now, uint64_t was)
+{
+	if (now > was)
+		eddy_metric_add(m, (double)(now - was));
+}
+
 /* Adds the growth of one pipeline counter. */
-#define SYNC(metric, field)                                                                        \
-	do {                                                                                       \
-		if (s->field > t->synced.field)                                                    \
-			eddy_metric_add(t->metric, (double)(s->field - t->synced.field));          \
-	} while (0)
+#define SYNC(metric, field) add_growth(t->metric, s->field, t->synced.field)
 
 void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s)
 {
+	struct eddy_registry_counters rc;
+
 	SYNC(upserts, upserts);
 	SYNC(deletes, deletes);
 	SYNC(published, published);
@@ -217,18 +258,79 @@ void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_st
 	SYNC(reloads, reloads);
 	SYNC(reload_failures, reload_failures);
 	t->synced = *s;
+
+	eddy_registry_counters(&rc);
+	add_growth(t->registry_outcomes[0], rc.ok, t->registry_synced.ok);
+	add_growth(t->registry_outcomes[1], rc.not_found, t->registry_synced.not_found);
+	add_growth(t->registry_outcomes[2], rc.errors, t->registry_synced.errors);
+	add_growth(t->registry_cache_hits, rc.cache_hits, t->registry_synced.cache_hits);
+	add_growth(t->registry_failures, rc.failures, t->registry_synced.failures);
+	t->registry_synced = rc;
+}
+
+/* Room for one more element of size in *v (n used of *cap); false without
+ * memory, *v unchanged. */
+static bool grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	void *p;
+
+	if (n < *cap)
+		return true;
+	if (!(p = realloc(*(void **)v, (*cap ? *cap * 2 : 8) * size)))
+		return false;
+	*(void **)v = p;
+	*cap = *cap ? *cap * 2 : 8;
+	return true;
+}
+
+/* The series of the alert sink name, made with every outcome at 0 on
+ * first use; NULL without memory. */
+static struct eddy_telemetry_sink *sink_of(struct eddy_telemetry *t, const char *name)
+{
+	struct eddy_telemetry_sink *s;
+
+	for (size_t i = 0; i < t->n_sinks; i++)
+		if (strcmp(t->sinks[i].name, name) == 0)
+			return &t->sinks[i];
+	if (!grow(&t->sinks, t->n_sinks, &t->cap_sinks, sizeof *s))
+		return NULL;
+	s = &t->sinks[t->n_sinks];
+	memset(s, 0, sizeof *s);
+	if (!(s->name = strdup(name)))
+		return NULL;
+	s->series[0] = eddy_metric_get(t->alert_requests, LABELS(name));
+	for (int i = 0; i < 4; i++)
+		s->series[i + 1] =
+		    eddy_metric_get(t->alert_deliveries, LABELS(name, alert_outcome_names[i]));
+	t->n_sinks++;
+	return s;
 }
 
 void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_alerts_stats *s)
 {
-	const uint64_t now[4] = {s->delivered, s->retried, s->failed, s->given_up};
-	const uint64_t was[4] = {t->alerts_synced.delivered, t->alerts_synced.retried,
-	                         t->alerts_synced.failed, t->alerts_synced.given_up};
-	for (int i = 0; i < 4; i++)
-		if (now[i] > was[i])
-			eddy_metric_add(t->alert_outcomes[i], (double)(now[i] - was[i]));
+	for (size_t i = 0; i < s->n_sinks; i++) {
+		const struct eddy_alerts_sink_counters *c = &s->sinks[i];
+		const uint64_t now[5] = {atomic_load_explicit(&c->requests, memory_order_relaxed),
+		                         atomic_load_explicit(&c->delivered, memory_order_relaxed),
+		                         atomic_load_explicit(&c->retried, memory_order_relaxed),
+		                         atomic_load_explicit(&c->failed, memory_order_relaxed),
+		                         atomic_load_explicit(&c->given_up, memory_order_relaxed)};
+		struct eddy_telemetry_sink *ts;
+
+		/* Alerts of a sink no longer configured are rare: their
+		 * series appear when there are some. */
+		if (!c->name && !(now[0] | now[1] | now[2] | now[3] | now[4]))
+			continue;
+		if (!(ts = sink_of(t, c->name ? c->name : UNCONFIGURED_SINK)))
+			continue; /* no memory: a metric lost, never an alert */
+		for (int j = 0; j < 5; j++) {
+			add_growth(ts->series[j], now[j], ts->synced[j]);
+			ts->synced[j] = now[j];
+		}
+	}
 	eddy_metric_set(t->alerts_in_flight, (double)s->in_flight);
-	t->alerts_synced = *s;
+	if (s->outbox_pending >= 0)
+		eddy_metric_set(t->alert_outbox, (double)s->outbox_pending);
 }
 
 static struct eddy_telemetry_handler *handler_of(struct eddy_telemetry *t, const char *name)
@@ -236,14 +338,8 @@ static struct eddy_telemetry_handler *handler_of(struct eddy_telemetry *t, const
 	for (size_t i = 0; i < t->n_handlers; i++)
 		if (strcmp(t->handlers[i].name, name) == 0)
 			return &t->handlers[i];
-	if (t->n_handlers == t->cap_handlers) {
-		size_t cap = t->cap_handlers ? t->cap_handlers * 2 : 8;
-		struct eddy_telemetry_handler *v = realloc(t->handlers, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		t->handlers = v;
-		t->cap_handlers = cap;
-	}
+	if (!grow(&t->handlers, t->n_handlers, &t->cap_handlers, sizeof t->handlers[0]))
+		return NULL;
 	struct eddy_telemetry_handler *h = &t->handlers[t->n_handlers];
 	if (!(h->name = strdup(name)))
 		return NULL;

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "schema/registry.h"
 
 /* Outcomes of a record in eddy_records_total. */
 enum eddy_record_outcome {
@@ -37,13 +38,18 @@ struct eddy_telemetry {
 	struct eddy_metric *upserts, *deletes, *published, *alerts, *alerts_deduped;
 	struct eddy_metric *handler_retries, *reloads, *reload_failures;
 	struct eddy_metric_family *handler_calls, *handler_errors, *handler_stops, *handler_seconds;
-	struct eddy_metric_family *alert_deliveries; /* {outcome} */
+	struct eddy_metric_family *alert_deliveries; /* {sink, outcome} */
+	struct eddy_metric_family *alert_requests;   /* {sink} */
 	struct eddy_telemetry_handler *handlers;     /* per handler name, made on first call */
 	size_t n_handlers, cap_handlers;
-	struct eddy_metric *alert_outcomes[4]; /* delivered, retried, failed, given_up */
-	struct eddy_metric *alerts_in_flight;
-	struct eddy_pipeline_stats synced;      /* the pipeline's counters already added */
-	struct eddy_alerts_stats alerts_synced; /* the sender's */
+	struct eddy_telemetry_sink *sinks; /* per alert sink, made on first sync */
+	size_t n_sinks, cap_sinks;
+	struct eddy_metric *alerts_in_flight, *alert_outbox;
+	struct eddy_metric_family *registry_requests; /* {outcome} */
+	struct eddy_metric *registry_outcomes[3];     /* ok, not_found, error */
+	struct eddy_metric *registry_cache_hits, *registry_failures;
+	struct eddy_pipeline_stats synced;             /* the pipeline's counters already added */
+	struct eddy_registry_counters registry_synced; /* the registry clients' */
 };
 
 /* Registers every metric and, unless conf->http_listen is empty, serves
@@ -63,14 +69,17 @@ void eddy_telemetry_dead_letter(struct eddy_telemetry *t, const char *stage);
 struct eddy_metric *eddy_telemetry_lag(struct eddy_telemetry *t, const char *topic,
                                        int32_t partition);
 /* Adds what the pipeline counted since the last call (upserts, deletes,
- * published records, alerts, handler retries, reloads). */
+ * published records, alerts, handler retries, reloads), and what the
+ * process's schema registry clients did (eddy_registry_counters). */
 void eddy_telemetry_sync(struct eddy_telemetry *t, const struct eddy_pipeline_stats *s);
 /* One handler call: an eddy_pipeline_opts.handler_called (ud: the
  * telemetry). */
 void eddy_telemetry_handler_called(void *ud, const char *handler, enum eddy_handler_end end,
                                    double seconds);
 
-/* The same for the alert sender's counters. */
+/* The same for the alert sender's counters, per sink, and sets its gauges
+ * (requests in flight, the outbox's pending alerts). s->sinks is read
+ * during the call only. */
 void eddy_telemetry_sync_alerts(struct eddy_telemetry *t, const struct eddy_alerts_stats *s);
 
 #endif

@@ -2,7 +2,9 @@
  * on a real SQLite outbox written by a second handle: signatures, Slack and
  * Alertmanager bodies, retries, Retry-After, timeouts, permanent failures,
  * max age, wake-ups, a restart in the middle of a run, a burst on a disk
- * with slow flushes, and what a stop still sends. */
+ * with slow flushes, what a stop still sends, and the counts per sink and
+ * of the outbox that the metrics show. */
+#include <curl/curl.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -90,6 +92,31 @@ static struct receiver receiver_start(const char *first, ...)
 static void receiver_stop(struct receiver *r)
 {
 	fixture_kill(&r->pid);
+}
+
+static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * nmemb;
+}
+
+/* POSTs to a control endpoint of the receiver ("reset"); 1 when it said
+ * 200. */
+static int receiver_control(const struct receiver *r, const char *what)
+{
+	char url[160];
+	long status = 0;
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/_receiver/%s", r->url, what);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status == 200;
 }
 
 /* One line of the receiver's log. */
@@ -795,6 +822,84 @@ static void test_stop_sends_due(void)
 	eddy_store_destroy(w);
 }
 
+/* sink's counter field, as a snapshot has it */
+#define SINK_COUNT(st, i, field)                                                                   \
+	((i) < (st).n_sinks ? atomic_load(&(st).sinks[i].field) : UINT64_MAX)
+
+/* Counts per sink and of the outbox, against what the receivers saw: a
+ * sink that takes everything, one that answers 500 until told otherwise,
+ * and an alert for a sink no longer configured (failed without a
+ * request). The outbox's count holds the alerts in backoff, and goes to 0
+ * once they are delivered. */
+static void test_counts(void)
+{
+	struct receiver ok = receiver_start(NULL);
+	struct receiver bad = receiver_start("--script", "500*1000", NULL);
+	char ok_url[96], bad_url[96], path[128];
+	struct eddy_alerts_sink sinks[2] = {
+	    {"ops", EDDY_ALERTS_WEBHOOK, ok_url, NULL, 5000},
+	    {"bad", EDDY_ALERTS_WEBHOOK, bad_url, NULL, 5000},
+	};
+	struct eddy_alerts_conf conf = {
+	    .sinks = sinks, .n_sinks = 2, .backoff_ms = 200, .backoff_max_ms = 200, .poll_ms = 50};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_alerts_stats st;
+	struct eddy_alerts *a;
+	uint64_t bad_requests, bad_retried;
+
+	CHECK(ok.port > 0 && bad.port > 0 && w);
+	snprintf(ok_url, sizeof(ok_url), "%s/hook", ok.url);
+	snprintf(bad_url, sizeof(bad_url), "%s/hook", bad.url);
+	add_alerts(w, "ops", 1, 3, 0);
+	add_alerts(w, "bad", 10, 2, 0);
+	add_alerts(w, "gone", 20, 1, 0);
+	a = sender(path, &conf);
+	CHECK(a != NULL);
+	if (!a)
+		return;
+	st = stats(a);
+	CHECK(st.n_sinks == 3);
+	CHECK(st.n_sinks == 3 && strcmp(st.sinks[0].name, "ops") == 0 &&
+	      strcmp(st.sinks[1].name, "bad") == 0 && st.sinks[2].name == NULL);
+	WAIT_FOR(a, delivered, 3);
+	WAIT_FOR(a, failed, 1);
+	WAIT_FOR(a, retried, 4);
+	/* the ones in backoff are what the outbox holds */
+	WAIT_UNTIL(stats(a).outbox_pending == 2, DEADLINE_MS);
+	st = stats(a);
+	CHECK(SINK_COUNT(st, 0, requests) == 3 && SINK_COUNT(st, 0, delivered) == 3);
+	CHECK(SINK_COUNT(st, 0, retried) == 0 && SINK_COUNT(st, 0, failed) == 0);
+	CHECK(SINK_COUNT(st, 1, delivered) == 0 && SINK_COUNT(st, 1, retried) >= 4);
+	CHECK(SINK_COUNT(st, 1, failed) == 0 && SINK_COUNT(st, 1, given_up) == 0);
+	CHECK(SINK_COUNT(st, 2, failed) == 1 && SINK_COUNT(st, 2, requests) == 0);
+	CHECK(st.delivered == 3 && st.failed == 1 && st.given_up == 0);
+
+	/* the sink recovers: delivered, and the outbox is empty */
+	CHECK(receiver_control(&bad, "reset"));
+	WAIT_FOR(a, delivered, 5);
+	WAIT_UNTIL(stats(a).outbox_pending == 0, DEADLINE_MS);
+	st = stats(a);
+	CHECK(SINK_COUNT(st, 1, delivered) == 2 && st.in_flight == 0);
+	/* the sinks' counters are borrowed until the stop */
+	bad_requests = SINK_COUNT(st, 1, requests);
+	bad_retried = SINK_COUNT(st, 1, retried);
+	CHECK(SINK_COUNT(st, 0, requests) == 3);
+	CHECK(st.requests == 3 + bad_requests);
+	eddy_alerts_stop(a, 1000);
+	CHECK(undelivered(w) == 0);
+
+	/* every request the receivers saw was counted once, at its sink, by
+	 * how it ended */
+	deliveries(&ok);
+	CHECK(n_got == 3);
+	deliveries(&bad);
+	CHECK((uint64_t)n_got == bad_requests);
+	CHECK(bad_requests == bad_retried + 2);
+	receiver_stop(&ok);
+	receiver_stop(&bad);
+	eddy_store_destroy(w);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -811,6 +916,7 @@ int main(void)
 	test_restart();
 	test_burst_slow_flush();
 	test_stop_sends_due();
+	test_counts();
 
 	for (int i = 0; i < n_got; i++)
 		free(got[i].body);

@@ -1,5 +1,6 @@
 /* test_registry.c - the Schema Registry client against tests/tools/registry-fixture.py:
- * lookups, not-found answers, retries, timeouts, auth, TLS, the cache and "latest". */
+ * lookups, not-found answers, retries, timeouts, auth, TLS, the cache and "latest",
+ * and the counters the metrics show. */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -146,6 +147,34 @@ static struct eddy_registry *client(const char *url, int retries)
 	return r;
 }
 
+/* The process's counters grew by ok, not_found and error requests, cache
+ * hits and failures since *was, which becomes the counters now. */
+static void check_counted(struct eddy_registry_counters *was, uint64_t ok, uint64_t not_found,
+                          uint64_t errors, uint64_t cache_hits, uint64_t failures, int line)
+{
+	struct eddy_registry_counters now;
+
+	eddy_registry_counters(&now);
+	if (now.ok - was->ok != ok || now.not_found - was->not_found != not_found ||
+	    now.errors - was->errors != errors || now.cache_hits - was->cache_hits != cache_hits ||
+	    now.failures - was->failures != failures) {
+		fprintf(stderr,
+		        "%s:%d: counted ok %llu, not_found %llu, errors %llu, cache_hits %llu, "
+		        "failures %llu; want %llu %llu %llu %llu %llu\n",
+		        __FILE__, line, (unsigned long long)(now.ok - was->ok),
+		        (unsigned long long)(now.not_found - was->not_found),
+		        (unsigned long long)(now.errors - was->errors),
+		        (unsigned long long)(now.cache_hits - was->cache_hits),
+		        (unsigned long long)(now.failures - was->failures), (unsigned long long)ok,
+		        (unsigned long long)not_found, (unsigned long long)errors,
+		        (unsigned long long)cache_hits, (unsigned long long)failures);
+		CHECK(!"registry counters");
+	}
+	*was = now;
+}
+#define COUNTED(was, ok, nf, errors, hits, failures)                                               \
+	check_counted(was, ok, nf, errors, hits, failures, __LINE__)
+
 static void test_conf(void)
 {
 	struct eddy_registry_conf conf = {0};
@@ -285,6 +314,51 @@ static void test_retries(const struct fixture *f)
 	CHECK(requests("GET /schemas/ids/3") == three + 3);
 	CHECK(control(f, "reset", NULL));
 	CHECK(eddy_registry_by_id(r, 3, &s, err, sizeof(err)) == 1);
+	eddy_registry_destroy(r);
+}
+
+/* Every request counted by how it ended, as the fixture's log saw it;
+ * cache hits without a request; a failure once the retries are spent. */
+static void test_counters(const struct fixture *f)
+{
+	struct eddy_registry *r = client(f->url, 2);
+	const struct eddy_registry_schema *s = NULL;
+	struct eddy_registry_counters was;
+	int ones = requests("GET /schemas/ids/1"), twos = requests("GET /schemas/ids/2"),
+	    threes = requests("GET /schemas/ids/3");
+
+	CHECK(r);
+	if (!r)
+		return;
+	eddy_registry_counters(&was);
+	CHECK(eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == 1);
+	CHECK(eddy_registry_by_id(r, 1, &s, err, sizeof(err)) == 1);
+	CHECK(requests("GET /schemas/ids/1") == ones + 1);
+	COUNTED(&was, 1, 0, 0, 1, 0);
+
+	CHECK(eddy_registry_by_id(r, 99, &s, err, sizeof(err)) == 0);
+	CHECK(eddy_registry_by_subject(r, "nope", "latest", &s, err, sizeof(err)) == 0);
+	COUNTED(&was, 0, 2, 0, 0, 0);
+
+	/* a 500, then the retry answers */
+	CHECK(control(f, "fail?count=1&status=500&error_code=50001", NULL));
+	CHECK(eddy_registry_by_id(r, 2, &s, err, sizeof(err)) == 1);
+	CHECK(requests("GET /schemas/ids/2") == twos + 2);
+	COUNTED(&was, 1, 0, 1, 0, 0);
+
+	/* always 503: three tries, one failure, nothing cached */
+	CHECK(control(f, "fail?count=-1&status=503&error_code=50003", NULL));
+	CHECK(eddy_registry_by_id(r, 3, &s, err, sizeof(err)) == -1);
+	CHECK(requests("GET /schemas/ids/3") == threes + 3);
+	COUNTED(&was, 0, 0, 3, 0, 1);
+	CHECK(control(f, "reset", NULL));
+
+	/* "latest" and the version it answered: one request, then hits */
+	CHECK(eddy_registry_by_subject(r, "orders-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(eddy_registry_by_subject(r, "orders-value", "latest", &s, err, sizeof(err)) == 1);
+	CHECK(eddy_registry_by_subject(r, "orders-value", "2", &s, err, sizeof(err)) == 1);
+	CHECK(eddy_registry_by_id(r, 4, &s, err, sizeof(err)) == 1);
+	COUNTED(&was, 1, 0, 0, 3, 0);
 	eddy_registry_destroy(r);
 }
 
@@ -568,6 +642,7 @@ static void test_latest_ttl(const struct fixture *f)
 	    .url = f->url, .retries = 1, .backoff_ms = 10, .latest_ttl_ms = 300};
 	struct eddy_registry *r = eddy_registry_new(&conf, err, sizeof(err));
 	const struct eddy_registry_schema *v1 = NULL, *s = NULL;
+	struct eddy_registry_counters was;
 	const char *line = "GET /subjects/ttl-value/versions/latest";
 	int before = requests(line);
 
@@ -600,12 +675,16 @@ static void test_latest_ttl(const struct fixture *f)
 	sleep_ms(400);
 	CHECK(control(f, "fail?count=-1&status=500&error_code=50001", NULL));
 	v1 = s;
+	eddy_registry_counters(&was);
 	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
 	CHECK(s == v1);
 	CHECK(requests(line) == before + 4);
+	/* the registry did not answer: a failure, though the cached one served */
+	COUNTED(&was, 0, 0, 2, 0, 1);
 	CHECK(eddy_registry_by_subject(r, "ttl-value", "latest", &s, err, sizeof(err)) == 1);
 	CHECK(s == v1);
 	CHECK(requests(line) == before + 4);
+	COUNTED(&was, 0, 0, 0, 1, 0);
 	CHECK(control(f, "reset", NULL));
 
 	/* A number is cached forever. */
@@ -691,6 +770,7 @@ int main(void)
 		test_by_subject(&f);
 		test_not_found(&f);
 		test_retries(&f);
+		test_counters(&f);
 		test_too_big(&f);
 		test_refused();
 		test_timeout(&f);

@@ -107,6 +107,23 @@ return {
     }, dir)
     local run = t.spawn(dir, "a1", t.q(t.bin) .. " run -c " .. t.q(conf("g-a1", "a1")))
     wait_for("three deliveries", function() return delivered() >= 3 end, 30, run.log)
+    -- /metrics counts them by sink, and the outbox's count (once a
+    -- second) goes to 0
+    local port, text = t.http_port(run), ""
+    local function sample(series)
+      return tonumber(text:match("\n" .. series:gsub("%p", "%%%0") .. " (%S+)"))
+    end
+    wait_for("an empty outbox in /metrics", function()
+      _, text = t.http_get(port, "/metrics")
+      return sample('eddy_alert_outbox_pending') == 0 and
+        sample('eddy_alert_deliveries_total{sink="ops",outcome="delivered"}') == 1 and
+        sample('eddy_alert_deliveries_total{sink="chat",outcome="delivered"}') == 1 and
+        sample('eddy_alert_deliveries_total{sink="am",outcome="delivered"}') == 1
+    end, 5, function() return text end)
+    assert.are.equal(3, sample('eddy_alert_requests_total{sink="ops"}'), text)
+    assert.are.equal(2, sample('eddy_alert_deliveries_total{sink="ops",outcome="retried"}'))
+    assert.are.equal(0, sample('eddy_alert_deliveries_total{sink="chat",outcome="retried"}'))
+    assert.are.equal(0, sample('eddy_alert_deliveries_total{sink="am",outcome="failed"}'))
     t.sh("kill -TERM " .. run.pid)
     assert.are.equal(0, run.wait(), run.log())
 

@@ -79,13 +79,20 @@ return {
     assert.truthy(sample(text, 'eddy_store_transaction_duration_seconds_count') >= 1)
     assert.are.equal(1, sample(text, 'eddy_rebalances_total{kind="assign"}'))
     assert.are.equal(4, sample(text, 'eddy_alerts_raised_total'))
-    for _ = 1, 100 do -- the sender's first attempts fail: nothing listens
-      if (sample(text, 'eddy_alert_deliveries_total{outcome="retried"}') or 0) >= 1 then break end
+    -- the sender's first attempts fail: nothing listens; the four alerts
+    -- stay in the outbox, counted once a second
+    for _ = 1, 100 do
+      if (sample(text, 'eddy_alert_deliveries_total{sink="ops",outcome="retried"}') or 0) >= 1 and
+         sample(text, 'eddy_alert_outbox_pending') == 4 then
+        break
+      end
       t.sleep(0.1)
       _, text = t.http_get(port, "/metrics")
     end
-    assert.truthy(sample(text, 'eddy_alert_deliveries_total{outcome="retried"}') >= 1, text)
-    assert.are.equal(0, sample(text, 'eddy_alert_deliveries_total{outcome="delivered"}'))
+    assert.truthy(sample(text, 'eddy_alert_deliveries_total{sink="ops",outcome="retried"}') >= 1, text)
+    assert.are.equal(0, sample(text, 'eddy_alert_deliveries_total{sink="ops",outcome="delivered"}'))
+    assert.are.equal(4, sample(text, 'eddy_alert_outbox_pending'))
+    assert.truthy(sample(text, 'eddy_alert_requests_total{sink="ops"}') >= 1)
     assert.matches('eddy_build_info{version="[%d.]+",luajit="LuaJIT [^"]+",librdkafka="[%d.]+"} 1', text)
 
     t.write(dir .. "/scrape.txt", text)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,16 @@ struct eddy_registry {
 	struct cached *schemas;
 	struct eddy_hashmap cache; /* key -> struct node, both owned */
 };
+
+/* The process's counters (eddy_registry_counters): every client adds to
+ * them, the telemetry reads them from the consumer's loop. Relaxed: nothing
+ * else is ordered by them. */
+static _Atomic uint64_t n_ok, n_not_found, n_errors, n_cache_hits, n_failures;
+
+static void count(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -386,6 +397,7 @@ static int get(struct eddy_registry *r, const char *path, const struct eddy_json
 	}
 	for (;;) {
 		rc = get_once(r, url, root, &transient, why, sizeof(why));
+		count(rc == 1 ? &n_ok : rc == 0 ? &n_not_found : &n_errors);
 		tries++;
 		if (rc >= 0 || !transient || tries > r->retries)
 			break;
@@ -540,17 +552,19 @@ int eddy_registry_by_id(struct eddy_registry *r, int id, const struct eddy_regis
 
 	snprintf(key, sizeof(key), "i%d", id);
 	if ((n = cache_find(r, key))) {
+		count(&n_cache_hits);
 		*out = n->schema;
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/schemas/ids/%d", id);
-	if ((rc = get(r, path, &root, errstr, errstr_size)) != 1)
-		return rc;
-	if (!(*out = keep_id(r, root, id, why, sizeof(why)))) {
+	rc = get(r, path, &root, errstr, errstr_size);
+	if (rc == 1 && !(*out = keep_id(r, root, id, why, sizeof(why)))) {
 		eddy_errf(errstr, errstr_size, "schema registry GET %s: %s", path, why);
-		return -1;
+		rc = -1;
 	}
-	return 1;
+	if (rc < 0)
+		count(&n_failures);
+	return rc;
 }
 
 /* The version a caller asked for: 1..INT_MAX, 0 for "latest", -1 for
@@ -633,12 +647,14 @@ int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const
 
 		free(key);
 		if (n) {
+			count(&n_cache_hits);
 			*out = n->schema;
 			return 1;
 		}
 	} else if ((latest = cache_find(r, key))) {
 		free(key);
 		if (latest->schema && now_ms() < latest->expires_ms) {
+			count(&n_cache_hits);
 			*out = latest->schema;
 			return 1;
 		}
@@ -661,6 +677,8 @@ int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const
 		rc = -1;
 	}
 	free(path);
+	if (rc < 0)
+		count(&n_failures);
 	if (!latest) {
 		if (rc == 1)
 			*out = s;
@@ -686,5 +704,15 @@ int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const
 	return rc;
 oom:
 	eddy_errf(errstr, errstr_size, "schema registry: out of memory");
+	count(&n_failures);
 	return -1;
+}
+
+void eddy_registry_counters(struct eddy_registry_counters *out)
+{
+	out->ok = atomic_load_explicit(&n_ok, memory_order_relaxed);
+	out->not_found = atomic_load_explicit(&n_not_found, memory_order_relaxed);
+	out->errors = atomic_load_explicit(&n_errors, memory_order_relaxed);
+	out->cache_hits = atomic_load_explicit(&n_cache_hits, memory_order_relaxed);
+	out->failures = atomic_load_explicit(&n_failures, memory_order_relaxed);
 }

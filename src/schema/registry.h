@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct eddy_registry_conf {
 	const char *url;           /* e.g. "https://psrc-x.europe-west3.gcp.confluent.cloud" */
@@ -69,5 +70,21 @@ int eddy_registry_by_id(struct eddy_registry *r, int id, const struct eddy_regis
 int eddy_registry_by_subject(struct eddy_registry *r, const char *subject, const char *version,
                              const struct eddy_registry_schema **out, char *errstr,
                              size_t errstr_size);
+
+/* What every client of the process has done since it started: clients are
+ * made anew on each reload, the counts go on. */
+struct eddy_registry_counters {
+	/* HTTP requests by how they ended, each try of a lookup counted */
+	uint64_t ok;         /* 200 with an answer object */
+	uint64_t not_found;  /* the registry's "no such schema, subject or version" */
+	uint64_t errors;     /* anything else: network, timeout, 5xx, 401, bad answer */
+	uint64_t cache_hits; /* lookups answered from the cache, no request */
+	/* lookups the registry could not answer after the retries (-1; by
+	 * subject "latest" counts even when the cached version was used) */
+	uint64_t failures;
+};
+
+/* A snapshot of the process's counters; callable from any thread. */
+void eddy_registry_counters(struct eddy_registry_counters *out);
 
 #endif
