@@ -908,11 +908,13 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 			continue;
 		}
 		struct eddy_msg m;
+		struct eddy_log_ctx at = {
+		    .topic = topic, .partition = rkm->partition, .offset = rkm->offset};
 		if (to_msg(c, rkm, &m) != 0) {
-			eddy_log(EDDY_LOG_ERROR,
-			         "batch abandoned at %s %d/%" PRId64
-			         ": out of memory for its headers",
-			         topic, (int)rkm->partition, rkm->offset);
+			eddy_log_at(EDDY_LOG_ERROR, &at, NULL,
+			            "batch abandoned at %s %d/%" PRId64
+			            ": out of memory for its headers",
+			            topic, (int)rkm->partition, rkm->offset);
 			eddy_pipeline_abort(c->pipeline);
 			return false;
 		}
@@ -921,8 +923,9 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		enum eddy_outcome o = eddy_pipeline_handle(c->pipeline, &m);
 		if (o == EDDY_OUTCOME_FAILED) {
 			const char *why = eddy_pipeline_error(c->pipeline);
-			eddy_log(EDDY_LOG_ERROR, "batch abandoned at %s %d/%" PRId64 ": %s", topic,
-			         (int)rkm->partition, rkm->offset, why);
+			eddy_log_at(EDDY_LOG_ERROR, &at, NULL,
+			            "batch abandoned at %s %d/%" PRId64 ": %s", topic,
+			            (int)rkm->partition, rkm->offset, why);
 			batch_failed(c, eddy_pipeline_fault(c->pipeline), why);
 			eddy_pipeline_abort(c->pipeline);
 			return false;

@@ -389,6 +389,24 @@ static int act_del(void *ud, const char *ns, const char *key, size_t key_len, ch
 	return add_write(ud, ns, key, key_len, NULL, 0, errstr, errstr_size);
 }
 
+/* What JSON log lines say of the record (m, may be NULL), its event (ev,
+ * may be NULL) and the handler (may be NULL). */
+static struct eddy_log_ctx log_ctx(const struct eddy_msg *m, const struct eddy_event *ev,
+                                   const char *handler)
+{
+	struct eddy_log_ctx ctx = {.topic = m ? m->topic : NULL,
+	                           .partition = m && m->topic ? m->partition : -1,
+	                           .offset = m && m->topic ? m->offset : -1,
+	                           .handler = handler};
+	if (ev) {
+		ctx.correlation_id = ev->correlation_id.s;
+		ctx.correlation_id_len = ev->correlation_id.len;
+		ctx.tenant = ev->tenant.s;
+		ctx.tenant_len = ev->tenant.len;
+	}
+	return ctx;
+}
+
 static void act_log(void *ud, const char *handler, const char *level, const char *msg,
                     const char *fields_json)
 {
@@ -408,19 +426,7 @@ static void act_log(void *ud, const char *handler, const char *level, const char
 		                                 .value = fields_json});
 		return;
 	}
-	/* JSON lines say which handler, record and event it was */
-	const struct eddy_msg *m = p->cur;
-	const struct eddy_event *ev = p->cur_ev;
-	struct eddy_log_ctx ctx = {.topic = m ? m->topic : NULL,
-	                           .partition = m && m->topic ? m->partition : -1,
-	                           .offset = m && m->topic ? m->offset : -1,
-	                           .handler = handler};
-	if (ev) {
-		ctx.correlation_id = ev->correlation_id.s;
-		ctx.correlation_id_len = ev->correlation_id.len;
-		ctx.tenant = ev->tenant.s;
-		ctx.tenant_len = ev->tenant.len;
-	}
+	struct eddy_log_ctx ctx = log_ctx(p->cur, p->cur_ev, handler);
 	eddy_log_at(l, &ctx, fields_json, "%s: %s", handler, msg);
 }
 
@@ -598,10 +604,12 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 		if (attempt >= p->conf->handler_retries)
 			break;
 		int backoff = p->conf->handler_backoff_ms << (attempt < 10 ? attempt : 10);
-		eddy_log(EDDY_LOG_WARN,
-		         "%s failed on %s %d/%lld (attempt %d of %d, retry in %d ms): %s", failed,
-		         m->topic ? m->topic : "-", (int)m->partition, (long long)m->offset,
-		         attempt + 1, p->conf->handler_retries + 1, backoff, reason);
+		struct eddy_log_ctx ctx = log_ctx(m, &ev, failed);
+		eddy_log_at(EDDY_LOG_WARN, &ctx, NULL,
+		            "%s failed on %s %d/%lld (attempt %d of %d, retry in %d ms): %s",
+		            failed, m->topic ? m->topic : "-", (int)m->partition,
+		            (long long)m->offset, attempt + 1, p->conf->handler_retries + 1,
+		            backoff, reason);
 		p->stats.retries++;
 		if (p->opts.defer_retries) {
 			drop_writes(p);

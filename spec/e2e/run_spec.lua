@@ -309,8 +309,13 @@ return {
     records[#records + 1] = { "ORD-6", "not json" }
     t.produce(mock, "jsonlog", records, dir)
     t.handlers(dir .. "/logging", { ["orders.lua"] = [[
+local failed = false
 return {
   on_event = function(ev, ctx)
+    if ev.key == "ORD-3" and not failed then
+      failed = true
+      error("once")
+    end
     ctx.log("info", "saw " .. ev.key, { quantity = ev.data.quantity })
   end,
 }
@@ -319,7 +324,7 @@ return {
                                        handlers = dir .. "/logging/handlers", store = dir .. "/jsonlog.db" })
     local rc, out = t.sh(t.q(t.bin) .. " run -c " .. t.q(conf) .. " --exit-at-end 2>&1 >/dev/null")
     assert.are.equal(0, rc, out)
-    local lines, saw, dead = 0, {}, nil
+    local lines, saw, dead, retry = 0, {}, nil, nil
     for line in out:gmatch("[^\n]+") do
       local ok, o = pcall(cjson.decode, line)
       assert(ok and type(o) == "table", "not a JSON line: " .. line)
@@ -335,6 +340,8 @@ return {
         saw[#saw + 1] = o.offset
       elseif o.msg:match("^dead letter") then
         dead = o
+      elseif o.msg:match("^orders.lua failed on") then
+        retry = o
       end
     end
     assert.truthy(lines > 5)
@@ -342,5 +349,8 @@ return {
     assert.are.equal(5, dead.offset)
     assert.are.equal(0, dead.partition)
     assert.are.equal("jsonlog", dead.topic)
+    assert.are.same({ "orders.lua", "jsonlog", 0, 2, t.TENANT },
+                    { retry.handler, retry.topic, retry.partition, retry.offset, retry.tenant })
+    assert.matches("^c0ffee00%-", retry.correlation_id)
   end)
 end)
