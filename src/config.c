@@ -346,7 +346,9 @@ static const struct prop props[] = {
      .min = 0,
      .max = 600000,
      .doc = "Wait before the first retry, in milliseconds, doubled for each further "
-            "retry."},
+            "retry. Meanwhile the event's partition is paused at the event (the events after "
+            "it wait, so each key keeps its order); other partitions go on and the consumer "
+            "keeps polling, so the group keeps it and a stop is not held up."},
     {.name = "handler.cpu_limit_ms",
      .type = P_INT,
      .def = "1000",

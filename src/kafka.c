@@ -335,6 +335,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	size_t i = (size_t)(id - c->pending_base);
 	c->pending[i].state = m->err ? -1 : 1;
 	if (m->err)
+		eddy_metric_inc(eddy_metric_get(
+		    c->tel->delivery_failures,
+		    (const char *const[]){c->pending[i].published ? "published" : "dead_letter"}));
+	if (m->err)
 		eddy_log(EDDY_LOG_ERROR, "%s for %s %d/%" PRId64 " not delivered: %s",
 		         c->pending[i].published ? "published record" : "dead letter",
 		         c->parts[c->pending[i].part].topic,

@@ -114,6 +114,10 @@ static const struct metric_def {
      EDDY_METRIC_COUNTER, NULL, SERIES(deletes)},
     {"eddy_published_total", "Records handlers published (ctx.publish).", EDDY_METRIC_COUNTER, NULL,
      SERIES(published)},
+    {"eddy_delivery_failures_total",
+     "Records eddy produced that the broker did not acknowledge, by kind: published "
+     "(ctx.publish), dead_letter. Their source record is not committed and is handled again.",
+     EDDY_METRIC_COUNTER, LABELS("kind"), FAMILY(delivery_failures)},
     {"eddy_alerts_raised_total", "Alerts written to the outbox.", EDDY_METRIC_COUNTER, NULL,
      SERIES(alerts)},
     {"eddy_alerts_deduplicated_total", "Alerts raised again within the dedupe window and dropped.",

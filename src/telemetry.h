@@ -27,11 +27,12 @@ enum eddy_record_outcome {
 struct eddy_telemetry {
 	struct eddy_metrics *registry;
 	struct eddy_health *health;
-	struct eddy_http *http;                  /* NULL when http.listen is empty */
-	struct eddy_metric_family *records;      /* {topic, outcome} */
-	struct eddy_metric_family *dead_letters; /* {stage} */
-	struct eddy_metric_family *lag;          /* {topic, partition} */
-	struct eddy_metric_family *rebalances;   /* {kind} */
+	struct eddy_http *http;                       /* NULL when http.listen is empty */
+	struct eddy_metric_family *records;           /* {topic, outcome} */
+	struct eddy_metric_family *dead_letters;      /* {stage} */
+	struct eddy_metric_family *lag;               /* {topic, partition} */
+	struct eddy_metric_family *rebalances;        /* {kind} */
+	struct eddy_metric_family *delivery_failures; /* {kind}: published, dead_letter */
 	struct eddy_metric *batches, *batches_abandoned;
 	struct eddy_metric *commits, *commit_failures, *commit_seconds;
 	struct eddy_metric *store_seconds, *store_failures;

@@ -146,9 +146,18 @@ return {
                                        dlq = "dlq.refused", store = dir .. "/refused.db" })
     -- 29: TOPIC_AUTHORIZATION_FAILED, a permanent error for the message
     t.fail_produce(dir, 2, 29)
-    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
-    assert.are.equal(0, rc, out)
+    local run = t.spawn(dir, "refused", t.q(t.bin) .. " run -c " .. t.q(conf))
+    for _ = 1, 200 do
+      if t.committed(mock, "g-refused", "refused", 1)[1] == 3 then break end
+      t.sleep(0.05)
+    end
+    local _, metrics = t.http_get(t.http_port(run), "/metrics")
+    t.sh("kill -TERM " .. run.pid)
+    assert.are.equal(0, run.wait(), run.log())
+    local out = run.log()
     assert.matches("dead letter for refused 0/1 not delivered", out, 1, true)
+    local refused = tonumber(metrics:match('\neddy_delivery_failures_total{kind="dead_letter"} (%d+)'))
+    assert.truthy(refused and refused >= 1, metrics)
     local dlq = t.consume(mock, "dlq.refused")
     assert.are.equal(1, #dlq)
     assert.are.equal("ORD-2", dlq[1].key)
