@@ -55,11 +55,11 @@ static const char *const strategies[] = {"topic", "record", "topic_record", NULL
 /* A new group starts at the oldest retained record, not at the end
  * (librdkafka's default): eddy builds its state from what a data product
  * retains (snapshots, then changes), as sink connectors do. The fetch
- * queue is 16 MiB a consumer instead of librdkafka's 64 MiB: batches of a
- * thousand records never wait on it, and the memory is the process's. */
+ * queue keeps librdkafka's 64 MiB: with librdkafka 2.0 a full queue is
+ * looked at again only once a second, so a smaller one leaves the
+ * consumer idle while it catches up (docs/operations.md has figures). */
 const struct eddy_config_default eddy_kafka_consumer_defaults[] = {
     {"auto.offset.reset", "earliest"},
-    {"queued.max.messages.kbytes", "16384"},
     {NULL, NULL},
 };
 
@@ -1714,9 +1714,10 @@ static const char doc_intro[] =
     "group eddy-orders: starting at the earliest retained record, offset 0 "
     "(300 records; kafka.auto.offset.reset: earliest)`.\n"
     "\n"
-    "The consumer's fetch queue, `queued.max.messages.kbytes`, is 16384 (16 MiB) "
-    "unless the section sets it; librdkafka's own default, 65536, lets records "
-    "fetched ahead take 64 MiB of memory. `eddy config` shows both defaults.\n"
+    "The consumer's fetch queue, `queued.max.messages.kbytes`, keeps librdkafka's "
+    "default, 65536 (64 MiB for all partitions): most of eddy's memory while it "
+    "catches up. A smaller queue saves memory at a cost in throughput; see "
+    "docs/operations.md for measured figures.\n"
     "\n"
     "| property | type | default | env | description |\n"
     "| --- | --- | --- | --- | --- |\n";
