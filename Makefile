@@ -4,7 +4,7 @@ BUILD ?= build/release
 ASAN_BUILD ?= build/asan
 BUSTED ?= busted --lua=luajit
 
-.PHONY: all deps build build-asan dev test lint bench docs clean
+.PHONY: all deps build build-asan dev test lint fuzz bench docs clean
 
 all: build
 
@@ -30,6 +30,11 @@ test: build build-asan
 lint:
 	@scripts/lint
 
+# The libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@scripts/fuzz $(FUZZ_SECONDS)
+
 bench: build
 	bench/run
 
@@ -37,4 +42,4 @@ docs: build
 	$(BUILD)/eddy config-doc > docs/config.md
 
 clean:
-	rm -rf build/release build/asan
+	rm -rf build/release build/asan build/fuzz
