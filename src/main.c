@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	    "  config [-c FILE]                 print the effective configuration, secrets\n"
 	    "                                   masked\n"
 	    "  config-doc                       print the configuration reference (Markdown)\n"
+	    "  test [PATH...]                   run the handler specs (default handlers/spec)\n"
+	    "                                   with the test kit\n"
+	    "  new handler NAME                 a new handler and its spec in handlers/\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Each command takes --help.\n",
@@ -63,6 +66,10 @@ int main(int argc, char **argv)
 		return eddy_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "config") == 0)
 		return eddy_cmd_config(argc - 1, argv + 1);
+	if (strcmp(cmd, "test") == 0)
+		return eddy_cmd_test(argc - 1, argv + 1);
+	if (strcmp(cmd, "new") == 0)
+		return eddy_cmd_new(argc - 1, argv + 1);
 	if (strcmp(cmd, "config-doc") == 0) {
 		eddy_config_write_doc(stdout);
 		return 0;
