@@ -1,5 +1,5 @@
 /* check.c - eddy check: everything a config names loads (handlers with
- * their limits, every mapped schema). */
+ * their limits, alert rules, every mapped schema). */
 #include <stdio.h>
 
 #include "cli.h"
@@ -10,7 +10,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: eddy check [-c FILE]\n"
 	           "  -c, --config FILE   the configuration (default conf/eddy.yaml if present)\n"
-	           "Loads the config, compiles every handler and every schema it names.\n"
+	           "Loads the config, compiles every handler, alert rule and schema it names;\n"
+	           "warns (on stderr, exit 0) about rule labels that change with every event.\n"
 	           "exit status: 0 all good, 1 a problem (printed as file:line: message), 2 errors "
 	           "of use\n");
 }
@@ -30,10 +31,7 @@ int eddy_cmd_check(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 	struct eddy_actions none = {0};
-	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms,
-	                                   conf->handler_memory_limit_mb};
-	struct eddy_handlers *h =
-	    eddy_handlers_load_with_limits(conf->handlers, &none, &lim, err, sizeof err);
+	struct eddy_handlers *h = eddy_handlers_load_config(conf, &none, err, sizeof err);
 	struct eddy_schemas *s = NULL;
 	if (!h) {
 		fprintf(stderr, "eddy: %s\n", err);
@@ -43,9 +41,13 @@ int eddy_cmd_check(int argc, char **argv)
 		fprintf(stderr, "eddy: %s\n", err);
 		goto out;
 	}
-	printf("%s: ok: %zu handlers, %zu type mappings to schemas%s\n",
-	       conf->path ? conf->path : "(defaults)", eddy_handlers_count(h), conf->n_schema_types,
-	       conf->registry_url ? ", registry not asked" : "");
+	for (size_t i = 0; i < eddy_handlers_warning_count(h); i++)
+		fprintf(stderr, "eddy: warning: %s\n", eddy_handlers_warning(h, i));
+	printf("%s: ok: %zu handlers, %zu type mappings to schemas%s, %zu rules in %zu files\n",
+	       conf->path ? conf->path : "(defaults)",
+	       eddy_handlers_count(h) - eddy_handlers_rule_files(h), conf->n_schema_types,
+	       conf->registry_url ? ", registry not asked" : "", eddy_handlers_rule_count(h),
+	       eddy_handlers_rule_files(h));
 	rc = 0;
 out:
 	eddy_schemas_destroy(s);

@@ -85,6 +85,13 @@ static const struct prop props[] = {
      .off = OFF(handlers),
      .flags = P_NONEMPTY,
      .doc = "Folder of the `*.lua` handlers, loaded in name order."},
+    {.name = "rules",
+     .type = P_STRING,
+     .off = OFF(rules),
+     .flags = P_NONEMPTY,
+     .doc = "Folder of the alert rule files (`*.yaml`, not `*.test.yaml`; see "
+            "docs/rules.md), loaded with the handlers. Unset: `rules` when that folder "
+            "exists; a folder given here must exist."},
     {.name = "store.type",
      .type = P_ENUM,
      .def = "sqlite",

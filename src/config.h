@@ -39,6 +39,7 @@ struct eddy_config {
 	char **topics; /* names, or ^regex */
 	size_t n_topics;
 	char *handlers;          /* folder of *.lua */
+	char *rules;             /* folder of alert rule files, NULL: "rules" if it exists */
 	char *store_type;        /* "sqlite" | "postgres" */
 	char *store_path;        /* sqlite */
 	char *store_dsn;         /* postgres: libpq connection string, NULL unset */

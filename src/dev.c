@@ -4,12 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "input.h"
 #include "kafka.h"
 #include "log.h"
 #include "mock.h"
+#include "rules.h"
+
+/* The rules eddy dev loads when the config names none and there is no
+ * rules/ folder. */
+#define EXAMPLE_RULES "examples/rules"
 
 /* Sets kafka property key in conf (replacing it when present). */
 static int set_kafka(struct eddy_config *c, const char *key, const char *value, bool replace)
@@ -152,11 +158,22 @@ int eddy_cmd_dev(int argc, char **argv)
 		snprintf(err, sizeof err, "no topics: configure topics or add files to %s", events);
 		goto fail;
 	}
+	/* the example rules, unless the config or a rules/ folder has some */
+	struct stat st;
+	if (!conf->rules && stat("rules", &st) != 0 && stat(EXAMPLE_RULES, &st) == 0 &&
+	    !(conf->rules = strdup(EXAMPLE_RULES))) {
+		snprintf(err, sizeof err, "out of memory");
+		goto fail;
+	}
+	bool rules_optional;
+	const char *rules = eddy_rules_dir(conf, &rules_optional);
+	bool has_rules = !rules_optional || stat(rules, &st) == 0;
 	size_t hl = strlen(conf->handlers);
 	while (hl > 1 && conf->handlers[hl - 1] == '/')
 		hl--;
-	printf("handlers from %.*s/, state in %s, dead letters to %s; Ctrl-C stops\n", (int)hl,
-	       conf->handlers, conf->store_path, conf->dead_letter_topic);
+	printf("handlers from %.*s/%s%s%s, state in %s, dead letters to %s; Ctrl-C stops\n",
+	       (int)hl, conf->handlers, has_rules ? ", rules from " : "", has_rules ? rules : "",
+	       has_rules ? "/" : "", conf->store_path, conf->dead_letter_topic);
 	fflush(stdout);
 
 	eddy_cli_signals();

@@ -22,11 +22,13 @@
 #include <luajit.h>
 #include <lualib.h>
 
+#include "config.h"
 #include "glob_match.h"
 #include "json.h"
 #include "lualimits.h"
 #include "log.h"
 #include "lua_modules.h"
+#include "rules.h"
 
 #ifndef EDDY_CJSON_SO
 #error "EDDY_CJSON_SO must name lua-cjson's cjson.so (the build finds it)"
@@ -55,7 +57,19 @@ static int l_errh(lua_State *L)
 	return 1;
 }
 
+/* What rules take as now: the set's clock, else the system's. */
+static double rules_now(const struct eddy_handlers *h)
+{
+	struct timespec ts;
+
+	if (h->clock > 0)
+		return h->clock;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1e3;
+}
+
 /* Protected: builds ev and calls the current handler's on_event(ev, ctx),
+ * a rule file's on_event(ev, ctx, now),
  * so an allocation failure while converting fails the event, not the
  * process. */
 static int l_call(lua_State *L)
@@ -65,7 +79,15 @@ static int l_call(lua_State *L)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->on_event); /* on_event */
 	eddy_handlers_push_event(h, h->ev);                  /* on_event, ev */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->ctx);      /* on_event, ev, ctx */
-	lua_call(L, 2, 0);
+	if (!h->cur->rules) {
+		lua_call(L, 2, 0);
+		return 0;
+	}
+	if (h->clock < 0)
+		lua_pushnil(L); /* on_event, ev, ctx, nil: the event's time */
+	else
+		lua_pushnumber(L, rules_now(h)); /* on_event, ev, ctx, now */
+	lua_call(L, 3, 0);
 	return 0;
 }
 
@@ -288,6 +310,111 @@ static int l_load(lua_State *L)
 	return 0;
 }
 
+/* The alert of a rule (lua/eddy/rules.lua's raise): alert(sink, severity,
+ * key, summary, description, labels, annotations, dedupe, window_ms, rule)
+ * with labels and annotations as JSON object text. Goes the way of
+ * ctx.alert; a refusal raises "rules/x.yaml: rule: message". */
+static int l_rule_alert(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct eddy_alert_req req = {0};
+	char err[512] = "";
+
+	if (!h->ev || !h->cur)
+		return luaL_error(L, "alert: only while an event is handled");
+	req.handler = h->cur->name;
+	req.sink = lua_tostring(L, 1);
+	req.severity = lua_tostring(L, 2);
+	req.key = lua_tostring(L, 3);
+	req.summary = lua_tostring(L, 4);
+	req.description = lua_tostring(L, 5);
+	req.labels = lua_tostring(L, 6);
+	req.annotations = lua_tostring(L, 7);
+	req.dedupe = lua_tostring(L, 8);
+	req.window_ms = (int64_t)lua_tonumber(L, 9);
+	if (!h->actions || !h->actions->alert)
+		return 0; /* eddy check: nothing is raised */
+	if (h->actions->alert(h->actions->ud, &req, err, sizeof err) < 0) {
+		lua_pushfstring(L, "%s: %s: %s", h->cur->path, luaL_optstring(L, 10, "?"), err);
+		return lua_error(L);
+	}
+	return 0;
+}
+
+/* Keeps a copy of a warning of the first load. */
+static void add_warning(struct eddy_handlers *h, const char *w)
+{
+	char **v = realloc(h->warnings, (h->n_warnings + 1) * sizeof *v);
+	if (!v)
+		return;
+	h->warnings = v;
+	if ((v[h->n_warnings] = strdup(w)))
+		h->n_warnings++;
+}
+
+/* Protected: one rule file, its YAML read here and its rules compiled by
+ * rules.compile_file into a unit: subscribed by the rules' types, an
+ * on_event, a ctx of its own. Errors are raised as their message
+ * ("rules/x.yaml:7:12: if: unexpected 'and'"). */
+static int l_load_rules(lua_State *L)
+{
+	struct load *ld = lua_touserdata(L, 1);
+	struct eddy_handlers *h = ld->h;
+	struct handler *hd = ld->hd;
+
+	lua_settop(L, 0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->rules_compile); /* compile */
+	lua_pushstring(L, ld->path);                         /* compile, path */
+	eddy_rules_push_yaml(L, ld->path, ld->buf, ld->len); /* compile, path, tree */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->rules_opts);    /* compile, path, tree, opts */
+	lua_call(L, 3, 2);                                   /* unit, warnings */
+	if (!h->loaded) {
+		for (int i = 1; i <= (int)lua_objlen(L, 2); i++) {
+			lua_rawgeti(L, 2, i);
+			add_warning(h, lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+	}
+	lua_getfield(L, 1, "on_event"); /* unit, warnings, on_event */
+	hd->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_getfield(L, 1, "n"); /* unit, warnings, n */
+	hd->n_rules = (size_t)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "types"); /* unit, warnings, types */
+	if (!lua_isnil(L, -1))
+		read_globs(L, lua_gettop(L), ld->path, "types", &hd->types);
+	lua_pop(L, 1);
+	lua_newtable(L);                              /* ..., ctx */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_mt); /* ..., ctx, mt */
+	lua_setmetatable(L, -2);                      /* ..., ctx */
+	hd->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+/* Protected, in l_setup when the set has rule files: rules.compile_file
+ * and the opts it gets (the sinks rules may name, regexes, the alert
+ * function). */
+static void setup_rules(struct eddy_handlers *h, lua_State *L)
+{
+	lua_getglobal(L, "require");      /* require */
+	lua_pushliteral(L, "eddy.rules"); /* require, name */
+	lua_call(L, 1, 1);                /* rules */
+	lua_getfield(L, -1, "compile_file");
+	h->rules_compile = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+	eddy_rules_push_regex_api(L); /* opts */
+	lua_newtable(L);              /* opts, sinks */
+	for (size_t i = 0; h->conf && i < h->conf->n_alert_sinks; i++) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, h->conf->alert_sinks[i].name);
+	}
+	lua_setfield(L, -2, "sinks"); /* opts */
+	lua_pushlightuserdata(L, h);
+	lua_pushcclosure(L, l_rule_alert, 1);
+	lua_setfield(L, -2, "alert");
+	h->rules_opts = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* Protected: the host side of a new state. Standard libraries (for eddy's
  * own Lua code only: handlers see the sandbox), lua-cjson, eddy's modules
  * in package.preload, and the refs every call uses. */
@@ -358,6 +485,8 @@ static int l_setup(lua_State *L)
 	lua_pushlightuserdata(L, h);
 	lua_pushcclosure(L, l_call, 1);
 	h->call = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (h->n_rule_files)
+		setup_rules(h, L);
 	return 0;
 }
 
@@ -477,7 +606,7 @@ static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size
 		struct load ld = {h, hd, hd->path, hd->src, hd->src_len};
 		if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0)
 			return -1;
-		rc = lua_cpcall(h->L, l_load, &ld);
+		rc = lua_cpcall(h->L, hd->rules ? l_load_rules : l_load, &ld);
 		hit = eddy_lualimits_disarm(h->limits);
 		if (rc != 0) {
 			const char *msg = lua_tostring(h->L, -1);
@@ -490,6 +619,7 @@ static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size
 		}
 		lua_settop(h->L, 0);
 	}
+	h->loaded = true;
 	return 0;
 }
 
@@ -546,51 +676,133 @@ struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_acti
 	return eddy_handlers_load_with_limits(dir, actions, NULL, errstr, errstr_size);
 }
 
-struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
-                                                     const struct eddy_actions *actions,
-                                                     const struct eddy_handlers_limits *limits,
-                                                     char *errstr, size_t errstr_size)
+/* Takes a unit for path (NULL name: the path is the name too) and reads
+ * its file; -1 with errstr on failure (the unit is then h's to free). */
+static int add_unit(struct eddy_handlers *h, char *name, char *path, bool rules, char *errstr,
+                    size_t errstr_size)
 {
-	static const struct eddy_handlers_limits defaults = {EDDY_HANDLERS_CPU_LIMIT_MS,
-	                                                     EDDY_HANDLERS_MEMORY_LIMIT_MB};
-	struct eddy_handlers *h = calloc(1, sizeof *h);
-	char **names = NULL, *base = NULL;
-	size_t n_names = 0, len;
+	struct handler *hd = &h->v[h->n++];
 
-	if (!h || !(base = strdup(dir))) {
+	*hd = (struct handler){0};
+	hd->on_event = hd->ctx = LUA_NOREF;
+	hd->types.all = hd->topics.all = true;
+	hd->rules = rules;
+	hd->path = path;
+	hd->name = name ? name : (path ? strdup(path) : NULL);
+	if (!hd->path || !hd->name) {
 		snprintf(errstr, errstr_size, "out of memory");
-		goto err;
+		return -1;
 	}
-	h->actions = actions;
-	h->limit_conf = limits ? *limits : defaults;
-	/* "handlers/" and "handlers" name files the same way */
-	for (len = strlen(base); len > 1 && base[len - 1] == '/'; len--)
+	if (!(hd->src = eddy_read_file(hd->path, &hd->src_len, errstr, errstr_size)))
+		return -1;
+	if (!rules && hd->src_len && hd->src[0] == '\033') {
+		snprintf(errstr, errstr_size,
+		         "%s: precompiled bytecode is not accepted, only Lua source", hd->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* "handlers/" and "handlers" name files the same way: a copy without the
+ * trailing slashes. */
+static char *folder(const char *dir)
+{
+	char *base = strdup(dir);
+	for (size_t len = base ? strlen(base) : 0; len > 1 && base[len - 1] == '/'; len--)
 		base[len - 1] = '\0';
-	if (list_handlers(base, &names, &n_names, errstr, errstr_size) < 0)
-		goto err;
-	if (n_names && !(h->v = calloc(n_names, sizeof *h->v))) {
+	return base;
+}
+
+/* Appends the files of a folder as units: handler files (names) or rule
+ * files (paths). A missing folder is no error when optional. */
+static int add_folder(struct eddy_handlers *h, const char *dir, bool rules, bool optional,
+                      size_t *cap, char *errstr, size_t errstr_size)
+{
+	char **names = NULL, *base = folder(dir);
+	size_t n = 0;
+	int rc = -1;
+
+	if (!base) {
 		snprintf(errstr, errstr_size, "out of memory");
-		goto err;
+		return -1;
+	}
+	if (optional) {
+		struct stat st;
+		if (stat(base, &st) != 0 && errno == ENOENT) {
+			free(base);
+			return 0;
+		}
+	}
+	if ((rules ? eddy_rules_list(base, &names, &n, errstr, errstr_size)
+	           : list_handlers(base, &names, &n, errstr, errstr_size)) < 0)
+		goto out;
+	if (n && h->n + n > *cap) {
+		struct handler *v = realloc(h->v, (h->n + n) * sizeof *v);
+		if (!v) {
+			snprintf(errstr, errstr_size, "out of memory");
+			goto out;
+		}
+		h->v = v;
+		*cap = h->n + n;
 	}
 	/* every file read first and kept: a rebuilt state loads the same */
-	for (size_t i = 0; i < n_names; i++) {
-		struct handler *hd = &h->v[h->n++];
-		hd->on_event = hd->ctx = LUA_NOREF;
-		hd->types.all = hd->topics.all = true;
-		hd->name = names[i];
+	for (size_t i = 0; i < n; i++) {
+		char *path;
+		if (asprintf(&path, "%s/%s", base, names[i]) < 0)
+			path = NULL;
+		if (rules) {
+			free(names[i]);
+			names[i] = NULL;
+			h->n_rule_files++;
+		}
+		char *name = names[i];
 		names[i] = NULL;
-		if (asprintf(&hd->path, "%s/%s", base, hd->name) < 0) {
-			hd->path = NULL;
+		if (add_unit(h, rules ? NULL : name, path, rules, errstr, errstr_size) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(base);
+	return rc;
+}
+
+/* The set of hc's files under limits. */
+static struct eddy_handlers *load_set(const struct eddy_handlers_conf *hc,
+                                      const struct eddy_handlers_limits *limits,
+                                      const struct eddy_actions *actions, char *errstr,
+                                      size_t errstr_size)
+{
+	struct eddy_handlers *h = calloc(1, sizeof *h);
+	size_t cap = 0;
+
+	if (!h) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	h->actions = actions;
+	h->limit_conf = *limits;
+	h->conf = hc->conf;
+	h->rules_compile = h->rules_opts = LUA_NOREF;
+	if (hc->dir && add_folder(h, hc->dir, false, false, &cap, errstr, errstr_size) != 0)
+		goto err;
+	if (hc->rules_dir && add_folder(h, hc->rules_dir, true, hc->rules_dir_optional, &cap,
+	                                errstr, errstr_size) != 0)
+		goto err;
+	if (hc->n_rule_files) {
+		struct handler *v = realloc(h->v, (h->n + hc->n_rule_files) * sizeof *v);
+		if (!v) {
 			snprintf(errstr, errstr_size, "out of memory");
 			goto err;
 		}
-		if (!(hd->src = eddy_read_file(hd->path, &hd->src_len, errstr, errstr_size)))
-			goto err;
-		if (hd->src_len && hd->src[0] == '\033') {
-			snprintf(errstr, errstr_size,
-			         "%s: precompiled bytecode is not accepted, only Lua source",
-			         hd->path);
-			goto err;
+		h->v = v;
+		for (size_t i = 0; i < hc->n_rule_files; i++) {
+			h->n_rule_files++;
+			if (add_unit(h, NULL, strdup(hc->rule_files[i]), true, errstr,
+			             errstr_size) != 0)
+				goto err;
 		}
 	}
 	if (!(h->doc = eddy_json_doc_new()) || !(h->conv = eddy_lua_json_new()) ||
@@ -600,18 +812,45 @@ struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
 	}
 	if (build_state(h, errstr, errstr_size) != 0)
 		goto err;
-	free(names);
-	free(base);
 	return h;
-
 err:
-	for (size_t i = 0; i < n_names; i++)
-		if (names)
-			free(names[i]);
-	free(names);
-	free(base);
 	eddy_handlers_destroy(h);
 	return NULL;
+}
+
+struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
+                                                     const struct eddy_actions *actions,
+                                                     const struct eddy_handlers_limits *limits,
+                                                     char *errstr, size_t errstr_size)
+{
+	static const struct eddy_handlers_limits defaults = {EDDY_HANDLERS_CPU_LIMIT_MS,
+	                                                     EDDY_HANDLERS_MEMORY_LIMIT_MB};
+	struct eddy_handlers_conf hc = {.dir = dir};
+
+	return load_set(&hc, limits ? limits : &defaults, actions, errstr, errstr_size);
+}
+
+struct eddy_handlers *eddy_handlers_load_conf(const struct eddy_handlers_conf *hc,
+                                              const struct eddy_actions *actions, char *errstr,
+                                              size_t errstr_size)
+{
+	struct eddy_handlers_limits lim = {EDDY_HANDLERS_CPU_LIMIT_MS,
+	                                   EDDY_HANDLERS_MEMORY_LIMIT_MB};
+
+	if (hc->conf)
+		lim = (struct eddy_handlers_limits){hc->conf->handler_cpu_limit_ms,
+		                                    hc->conf->handler_memory_limit_mb};
+	return load_set(hc, &lim, actions, errstr, errstr_size);
+}
+
+struct eddy_handlers *eddy_handlers_load_config(const struct eddy_config *conf,
+                                                const struct eddy_actions *actions, char *errstr,
+                                                size_t errstr_size)
+{
+	struct eddy_handlers_conf hc = {.conf = conf, .dir = conf->handlers};
+
+	hc.rules_dir = eddy_rules_dir(conf, &hc.rules_dir_optional);
+	return eddy_handlers_load_conf(&hc, actions, errstr, errstr_size);
 }
 
 void eddy_handlers_destroy(struct eddy_handlers *h)
@@ -628,9 +867,40 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 		globs_free(&h->v[i].topics);
 	}
 	free(h->v);
+	for (size_t i = 0; i < h->n_warnings; i++)
+		free(h->warnings[i]);
+	free(h->warnings);
 	eddy_lua_json_destroy(h->conv);
 	eddy_json_doc_destroy(h->doc);
 	free(h);
+}
+
+size_t eddy_handlers_rule_files(const struct eddy_handlers *h)
+{
+	return h ? h->n_rule_files : 0;
+}
+
+size_t eddy_handlers_rule_count(const struct eddy_handlers *h)
+{
+	size_t n = 0;
+	for (size_t i = 0; h && i < h->n; i++)
+		n += h->v[i].n_rules;
+	return n;
+}
+
+size_t eddy_handlers_warning_count(const struct eddy_handlers *h)
+{
+	return h ? h->n_warnings : 0;
+}
+
+const char *eddy_handlers_warning(const struct eddy_handlers *h, size_t i)
+{
+	return h && i < h->n_warnings ? h->warnings[i] : NULL;
+}
+
+void eddy_handlers_set_clock(struct eddy_handlers *h, double now)
+{
+	h->clock = now;
 }
 
 size_t eddy_handlers_count(const struct eddy_handlers *h)

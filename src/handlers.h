@@ -3,6 +3,7 @@
 #ifndef EDDY_HANDLERS_H
 #define EDDY_HANDLERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,9 @@ struct eddy_alert_req {
 	const char *labels;      /* JSON object text of strings, NULL: {} */
 	const char *annotations; /* JSON object text of strings, NULL: {} */
 	const char *dedupe;      /* NULL: sink/handler/key */
+	/* an alert of the same dedupe key raised less than this long ago is
+	 * not sent again; 0: alerts.dedupe_window_s (a rule's realert) */
+	int64_t window_ms;
 };
 
 /* How one handler call ended. */
@@ -87,7 +91,49 @@ struct eddy_handlers *eddy_handlers_load_with_limits(const char *dir,
                                                      const struct eddy_actions *actions,
                                                      const struct eddy_handlers_limits *limits,
                                                      char *errstr, size_t errstr_size);
+
+struct eddy_config;
+
+/* What a set is loaded from: handler files, rule files, and what both
+ * need of the configuration. */
+struct eddy_handlers_conf {
+	/* limits (handler.cpu_limit_ms, handler.memory_limit_mb) and the sinks
+	 * rules may name (alerts.sinks); borrowed for the life of the set */
+	const struct eddy_config *conf;
+	const char *dir;         /* the handler files' folder; NULL: none */
+	const char *rules_dir;   /* the rule files' folder (see rules.h); NULL: none */
+	bool rules_dir_optional; /* a missing rules_dir holds no rules */
+	/* rule files named one by one (after the folder's) */
+	const char *const *rule_files;
+	size_t n_rule_files;
+};
+
+/* Loads the handler files of hc->dir (as eddy_handlers_load) and then the
+ * rule files (lua/eddy/rules.lua), each rule file a unit like a handler:
+ * named by its path ("rules/large.yaml") in messages, metrics and dead
+ * letters, subscribed by its rules' when.types, called after the handlers
+ * under the same limits. A rule that does not compile fails the load with
+ * "rules/large.yaml:7:12: if: unexpected 'and'". */
+struct eddy_handlers *eddy_handlers_load_conf(const struct eddy_handlers_conf *hc,
+                                              const struct eddy_actions *actions, char *errstr,
+                                              size_t errstr_size);
+/* eddy_handlers_load_conf of what conf names: handlers and rules. */
+struct eddy_handlers *eddy_handlers_load_config(const struct eddy_config *conf,
+                                                const struct eddy_actions *actions, char *errstr,
+                                                size_t errstr_size);
 void eddy_handlers_destroy(struct eddy_handlers *h);
+
+/* Rule files and the rules in them (of eddy_handlers_count's units). */
+size_t eddy_handlers_rule_files(const struct eddy_handlers *h);
+size_t eddy_handlers_rule_count(const struct eddy_handlers *h);
+/* What loading found suspicious but not wrong (a label template reading a
+ * field that changes with every event), "file:line:col: key: ..." each. */
+size_t eddy_handlers_warning_count(const struct eddy_handlers *h);
+const char *eddy_handlers_warning(const struct eddy_handlers *h, size_t i);
+/* The time rules take as now (seconds since the epoch) from here on; 0:
+ * the system clock (the default); < 0: each event's time (its time
+ * attribute, else the system clock). eddy rule test sets it. */
+void eddy_handlers_set_clock(struct eddy_handlers *h, double now);
 
 size_t eddy_handlers_count(const struct eddy_handlers *h);
 /* Name of handler i as it appears in messages ("orders.lua"). */

@@ -29,6 +29,8 @@ struct handler {
 	struct globs types, topics;
 	char *src; /* the file as loaded: a rebuilt state loads this again */
 	size_t src_len;
+	bool rules;     /* a rule file (name and path: "rules/x.yaml") */
+	size_t n_rules; /* its rules */
 };
 
 struct eddy_handlers {
@@ -53,6 +55,15 @@ struct eddy_handlers {
 	/* the tables converted from the event's JSON in the current call: a
 	 * rebuilt state keeps the same (it is empty between calls) */
 	struct eddy_lua_json *conv;
+
+	/* rule files */
+	const struct eddy_config *conf; /* borrowed: alerts.sinks; NULL without rules */
+	size_t n_rule_files;
+	int rules_compile, rules_opts; /* registry refs: rules.compile_file, its opts */
+	char **warnings;               /* of the first load (a rebuild finds the same) */
+	size_t n_warnings;
+	bool loaded;  /* the first state was built: warnings are collected */
+	double clock; /* now for rules; 0: the system clock */
 };
 
 /* The set a C closure belongs to: its first upvalue. */

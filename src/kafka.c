@@ -18,6 +18,7 @@
 #include "publish.h"
 #include "store/store.h"
 #include "reload.h"
+#include "rules.h"
 #include "telemetry.h"
 
 /* A partition this process holds or has records of in the current batch. */
@@ -1106,8 +1107,10 @@ static int consumer_open(struct consumer *c, char *errstr, size_t errstr_size)
 	}
 	if (conf->n_alert_sinks && !(c->alerts = start_alerts(conf, errstr, errstr_size)))
 		return 1;
-	const char *watched[] = {conf->handlers, conf->schemas_dir};
-	if (!(c->reload = eddy_reload_new(watched, 2, conf->reload_watch, conf->reload_debounce_ms,
+	bool rules_optional;
+	const char *watched[] = {conf->handlers, conf->schemas_dir,
+	                         eddy_rules_dir(conf, &rules_optional)};
+	if (!(c->reload = eddy_reload_new(watched, 3, conf->reload_watch, conf->reload_debounce_ms,
 	                                  errstr, errstr_size)))
 		return 1;
 	return 0;

@@ -27,8 +27,9 @@ struct write {
 
 /* An alert of the event being handled, ready for the outbox. */
 struct alert {
-	char *sink, *dedupe, *body, *summary, *severity;
+	char *sink, *dedupe, *body, *summary, *severity, *labels;
 	size_t body_len;
+	int64_t window_ms; /* of the outbox's dedupe */
 };
 
 static void alert_free(struct alert *a)
@@ -38,6 +39,7 @@ static void alert_free(struct alert *a)
 	free(a->body);
 	free(a->summary);
 	free(a->severity);
+	free(a->labels);
 }
 
 struct eddy_pipeline {
@@ -219,8 +221,7 @@ static int apply_writes(struct eddy_pipeline *p)
 	for (size_t i = 0; i < p->n_alerts; i++) {
 		const struct alert *a = &p->alerts[i];
 		int rc = eddy_store_outbox_add(p->store, a->sink, a->dedupe, a->body, a->body_len,
-		                               now, (int64_t)p->conf->alerts_dedupe_window_s * 1000,
-		                               err, sizeof err);
+		                               now, a->window_ms, err, sizeof err);
 		if (rc < 0)
 			return store_error(p, err);
 		if (rc == 0)
@@ -231,6 +232,7 @@ static int apply_writes(struct eddy_pipeline *p)
 		                                 .target = a->sink,
 		                                 .severity = a->severity,
 		                                 .summary = a->summary,
+		                                 .labels = a->labels,
 		                                 .repeated = rc != 0});
 	}
 	/* last: what leaves the process comes after everything that can still
@@ -288,11 +290,14 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr, s
 		eddy_errf(errstr, errstr_size, "ctx.alert: summary is required");
 		return -1;
 	}
-	if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.observe) {
+	if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.outbox_unsent) {
+		sink = ""; /* eddy rule test: kept for the dedupe, never sent */
+	} else if (!sink && !req->sink && !p->conf->n_alert_sinks && p->opts.observe) {
 		/* eddy dev and dry runs without sinks: the alert is shown, not kept */
 		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT,
 		                                 .severity = severity,
-		                                 .summary = req->summary});
+		                                 .summary = req->summary,
+		                                 .labels = req->labels});
 		return 0;
 	}
 	if (!sink) {
@@ -305,11 +310,14 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr, s
 	}
 	a.body = eddy_alerts_body(req, sink, severity, p->cur_ev, p->cur, eddy_now_ms(), dedupe,
 	                          sizeof dedupe, &a.body_len);
+	a.window_ms =
+	    req->window_ms > 0 ? req->window_ms : (int64_t)p->conf->alerts_dedupe_window_s * 1000;
 	a.sink = strdup(sink);
 	a.dedupe = strdup(dedupe);
 	a.summary = strdup(req->summary);
 	a.severity = strdup(severity);
-	if (!a.body || !a.sink || !a.dedupe || !a.summary || !a.severity)
+	a.labels = strdup(req->labels ? req->labels : "{}");
+	if (!a.body || !a.sink || !a.dedupe || !a.summary || !a.severity || !a.labels)
 		goto oom;
 	if (p->n_alerts == p->cap_alerts) {
 		size_t cap = p->cap_alerts ? p->cap_alerts * 2 : 4;
@@ -436,6 +444,22 @@ static void act_called(void *ud, const char *handler, enum eddy_handler_end end,
 	p->opts.handler_called(p->opts.handler_called_ud, handler, end, seconds);
 }
 
+/* The handlers and rules of the config, or of opts.handlers. */
+static struct eddy_handlers *load_handlers(struct eddy_pipeline *p, char *errstr,
+                                           size_t errstr_size)
+{
+	if (p->opts.handlers)
+		return eddy_handlers_load_conf(p->opts.handlers, &p->actions, errstr, errstr_size);
+	return eddy_handlers_load_config(p->conf, &p->actions, errstr, errstr_size);
+}
+
+/* What loading the rules found suspicious (eddy check shows it too). */
+static void log_warnings(const struct eddy_handlers *h)
+{
+	for (size_t i = 0; i < eddy_handlers_warning_count(h); i++)
+		eddy_log(EDDY_LOG_WARN, "%s", eddy_handlers_warning(h, i));
+}
+
 struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
                                         const struct eddy_pipeline_opts *opts, char *errstr,
                                         size_t errstr_size)
@@ -469,11 +493,9 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		goto err;
 	if (!(p->store = eddy_store_open(conf, errstr, errstr_size)))
 		goto err;
-	struct eddy_handlers_limits lim = {conf->handler_cpu_limit_ms,
-	                                   conf->handler_memory_limit_mb};
-	if (!(p->handlers = eddy_handlers_load_with_limits(conf->handlers, &p->actions, &lim,
-	                                                   errstr, errstr_size)))
+	if (!(p->handlers = load_handlers(p, errstr, errstr_size)))
 		goto err;
+	log_warnings(p->handlers);
 	return p;
 err:
 	eddy_pipeline_destroy(p);
@@ -482,10 +504,7 @@ err:
 
 int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
 {
-	struct eddy_handlers_limits lim = {p->conf->handler_cpu_limit_ms,
-	                                   p->conf->handler_memory_limit_mb};
-	struct eddy_handlers *h = eddy_handlers_load_with_limits(p->conf->handlers, &p->actions,
-	                                                         &lim, errstr, errstr_size);
+	struct eddy_handlers *h = load_handlers(p, errstr, errstr_size);
 	struct eddy_schemas *s = h ? eddy_schemas_new(p->conf, errstr, errstr_size) : NULL;
 
 	if (!s) {
@@ -493,6 +512,7 @@ int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_si
 		p->stats.reload_failures++;
 		return -1;
 	}
+	log_warnings(h);
 	eddy_handlers_destroy(p->handlers);
 	eddy_schemas_destroy(p->schemas);
 	p->handlers = h;
@@ -503,7 +523,12 @@ int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_si
 
 size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p)
 {
-	return eddy_handlers_count(p->handlers);
+	return eddy_handlers_count(p->handlers) - eddy_handlers_rule_files(p->handlers);
+}
+
+void eddy_pipeline_set_clock(struct eddy_pipeline *p, double now)
+{
+	eddy_handlers_set_clock(p->handlers, now);
 }
 
 void eddy_pipeline_destroy(struct eddy_pipeline *p)

@@ -66,7 +66,7 @@ struct eddy_pipeline_stats {
 enum eddy_action_kind {
 	EDDY_ACTION_UPSERT,  /* target: namespace; key; value */
 	EDDY_ACTION_DELETE,  /* target: namespace; key */
-	EDDY_ACTION_ALERT,   /* target: sink (NULL: none configured); severity; summary */
+	EDDY_ACTION_ALERT,   /* target: sink (NULL: none configured); severity; summary; labels */
 	EDDY_ACTION_PUBLISH, /* target: topic; key; value (NULL: tombstone) */
 	EDDY_ACTION_LOG,     /* target: handler; severity: level; summary: message; value: fields */
 };
@@ -80,7 +80,8 @@ struct eddy_action {
 	size_t value_len;
 	const char *severity;
 	const char *summary;
-	bool repeated; /* alert: raised within the dedupe window, not sent again */
+	bool repeated;      /* alert: raised within the dedupe window, not sent again */
+	const char *labels; /* alert: JSON object text, NULL: none */
 };
 
 typedef void (*eddy_observe_fn)(void *ud, const struct eddy_action *a);
@@ -110,6 +111,13 @@ struct eddy_pipeline_opts {
 	void (*handler_called)(void *ud, const char *handler, enum eddy_handler_end end,
 	                       double seconds);
 	void *handler_called_ud;
+	/* the handler and rule files to load instead of the config's (eddy
+	 * rule test); borrowed for the pipeline's life */
+	const struct eddy_handlers_conf *handlers;
+	/* alerts raised without any alerts.sinks go to the outbox too (under
+	 * the sink ""), so its dedupe applies: eddy rule test's throwaway
+	 * store, where nothing is sent */
+	bool outbox_unsent;
 };
 
 struct eddy_pipeline;
@@ -135,6 +143,9 @@ void eddy_pipeline_abort(struct eddy_pipeline *p);
  * event is handled by one set. */
 int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
 size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p);
+/* The time rules take as now from here on (eddy_handlers_set_clock):
+ * seconds since the epoch, 0 the system clock, < 0 each event's time. */
+void eddy_pipeline_set_clock(struct eddy_pipeline *p, double now);
 
 /* Why the last EDDY_OUTCOME_FAILED happened. */
 const char *eddy_pipeline_error(const struct eddy_pipeline *p);

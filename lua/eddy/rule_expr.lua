@@ -898,7 +898,7 @@ local function check_patterns(tree, check_regex)
 	end
 end
 
-local function compile(src, opts)
+local function compile(src, opts, as_value)
 	check_length(src)
 	local p = parser(src, 1)
 	if p.tok.t == "eof" then
@@ -911,7 +911,7 @@ local function compile(src, opts)
 	check_patterns(tree, opts and opts.check_regex)
 	local g = generator()
 	local r = emit(g, tree)
-	return loads(g:source("return " .. truthy(r))), g.paths
+	return loads(g:source("return " .. (as_value and r or truthy(r)))), g.paths
 end
 
 -- compile(src [, opts]) -> lua_source, paths | nil, err, where
@@ -932,6 +932,13 @@ local function entry(name, fn)
 end
 _M.compile = entry("compile", compile)
 
+-- value(src [, opts]) -> lua_source, paths | nil, err, where: as compile,
+-- but the function returns the expression's value (nil for null) rather
+-- than whether it holds: what a rule compares (kind change) or a duration.
+_M.value = entry("value", function(src, opts)
+	return compile(src, opts, true)
+end)
+
 -- fields(src) -> paths | nil, err, where: the fields a condition reads.
 function _M.fields(src)
 	local code, paths, at = _M.compile(src)
@@ -940,6 +947,42 @@ function _M.fields(src)
 	end
 	return paths
 end
+
+-- ordered_paths(src) -> paths | nil, err, where: the paths of a condition
+-- that an ordering comparison (< <= > >=) reads directly ("data.quantity"
+-- in data.quantity > 10000): values that vary from event to event, which
+-- make poor alert labels.
+local function ordered_paths(src)
+	check_length(src)
+	local p = parser(src, 1)
+	if p.tok.t == "eof" then
+		fail(p.tok.pos, "empty expression")
+	end
+	local tree = p:expr(0)
+	if p.tok.t ~= "eof" then
+		p:unexpected()
+	end
+	local out, seen, stack = {}, {}, { tree }
+	local ORDER = { ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
+	while #stack > 0 do
+		local node = stack[#stack]
+		stack[#stack] = nil
+		if node.k == "cmp" and ORDER[node.op] then
+			for _, side in next, { node.l, node.r } do
+				local path = path_of(side)
+				if path and not seen[path] then
+					seen[path] = true
+					out[#out + 1] = path
+				end
+			end
+		end
+		for _, child in next, children(node) do
+			stack[#stack + 1] = child
+		end
+	end
+	return out
+end
+_M.ordered_paths = entry("ordered_paths", ordered_paths)
 
 local function template(src, opts)
 	check_length(src)
@@ -1258,6 +1301,10 @@ local function epoch(s)
 	end
 	return days * 86400 + hh * 3600 + mi * 60 + ss + (tonumber("0" .. frac) or 0) - offset
 end
+
+-- epoch(text) -> seconds since the epoch of RFC 3339 text or a date, or
+-- nil: the times age() reads, for the host's windows.
+_M.epoch = epoch
 
 -- Seconds from the time t (RFC 3339 text or seconds since the epoch) to
 -- now: positive in the past, negative in the future.

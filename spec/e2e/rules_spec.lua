@@ -1,0 +1,225 @@
+-- Alert rules (rules/*.yaml) end to end: eddy check's errors at the
+-- file's line and column, rules and a handler on the same events of the
+-- mock cluster, alerts delivered to a real webhook receiver, `before` and
+-- kind change kept in the store across runs, realert, hot reload of the
+-- rules folder (a broken file keeps the running rules), replay --dry-run.
+local t = require "eddy_test"
+local cjson = require "cjson"
+
+local function wait_for(what, fn, seconds, log)
+  for _ = 1, (seconds or 20) * 20 do
+    if fn() then return end
+    t.sleep(0.05)
+  end
+  error("timed out waiting for " .. what .. (log and ("\n" .. log()) or ""))
+end
+
+local RULES = [[
+- name: large-order
+  when:
+    types: ["com.relexsolutions.supply-chain.transactions.order-proposals.*"]
+    if: data.quantity > 45 and data.status == "proposed"
+  severity: critical
+  summary: "Large order {{data.order_id}}: {{data.quantity}} {{data.unit}}"
+  labels: { tenant: "{{tenant}}", order: "{{key}}" }
+  annotations: { runbook: "https://wiki.example.com/large-orders" }
+  sink: ops
+- name: status-change
+  kind: change
+  compare: data.status
+  when: { types: ["com.relexsolutions.*"] }
+  summary: "{{key}}: {{before.status}} -> {{data.status}}"
+  labels: { order: "{{key}}", status: "{{data.status}}" }
+]]
+
+describe("alert rules", function()
+  local dir, mock, recv
+
+  -- the receiver's deliveries (JSON bodies of those answered 200)
+  local function delivered()
+    local list = {}
+    for line in (t.read(dir .. "/receiver.log") or ""):gmatch("[^\n]+") do
+      local d = cjson.decode(line)
+      if d.status == 200 then list[#list + 1] = cjson.decode(d.body) end
+    end
+    return list
+  end
+
+  local function summaries()
+    local s = {}
+    for _, a in ipairs(delivered()) do s[#s + 1] = a.summary end
+    table.sort(s)
+    return s
+  end
+
+  setup(function()
+    dir = t.tmpdir()
+    mock = t.start_mock(dir, { "ru1", "ru2", "eddy.dlq" })
+    local out = dir .. "/receiver.out"
+    local _, pid = t.sh("python3 tests/tools/webhook-receiver.py --log " ..
+      t.q(dir .. "/receiver.log") .. " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
+    for _ = 1, 200 do
+      local port = (t.read(out) or ""):match("^(%d+)\n")
+      if port then
+        recv = { pid = tonumber(pid), url = "http://127.0.0.1:" .. port }
+        break
+      end
+      t.sleep(0.05)
+    end
+    assert(recv, "receiver did not start")
+    t.handlers(dir, { ["keep.lua"] = [[
+return {
+  on_event = function(ev, ctx)
+    if ev.deleted then return ctx.delete("orders", ev.key) end
+    ctx.upsert("orders", ev.key, ev.data)
+  end,
+}
+]] })
+  end)
+
+  teardown(function()
+    t.stop_mock(mock)
+    if recv then t.sh("kill " .. recv.pid) end
+    t.sh("rm -rf " .. t.q(dir))
+  end)
+
+  local function conf(group, topic, rules, extra)
+    return t.config(dir, mock, { group = group, topics = { topic }, extra =
+      "rules: " .. rules .. "\n" ..
+      "reload: { debounce_ms: 100 }\n" ..
+      "alerts:\n  default_sink: ops\n  sinks:\n" ..
+      "    ops: { type: webhook, url: \"" .. recv.url .. "/hook\" }\n" .. (extra or "") })
+  end
+
+  it("eddy check reports a broken rule at its file, line and column, and warns of varying labels", function()
+    local rdir = dir .. "/bad"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/large.yaml", table.concat({
+      "- name: large",
+      "  when:",
+      "    types: [x]",
+      "    if: data.quantity > 10000 and and",
+      "" }, "\n"))
+    local c = conf("g-check", "ru1", rdir)
+    local rc, out = t.eddy("check -c " .. t.q(c))
+    assert.are.equal(1, rc, out)
+    assert.matches(rdir .. "/large.yaml:4:35: if: unexpected 'and'", out, 1, true)
+
+    -- a quoted scalar: the column counts from after the quote
+    t.write(rdir .. "/large.yaml", "- name: large\n  when: { if: \"data.q >> 3\" }\n")
+    rc, out = t.eddy("check -c " .. t.q(c))
+    assert.are.equal(1, rc, out)
+    assert.matches(rdir .. "/large.yaml:2:24: if: unexpected '>'", out, 1, true)
+
+    for _, case in ipairs({
+      { "- name: a\n  when: {}\n  sink: nowhere\n", ":3:9: sink: \"nowhere\" is not in alerts.sinks" },
+      { "- name: a\n  when: {}\n  lables: {}\n", ":3:3: lables: unknown key of a rule" },
+      { "- name: a\n", ":1:3: when: required" },
+      { "- when: {}\n", ":1:3: name: required" },
+      { "- name: a\n  when:\n    if: matches(data.id, \"a(\")\n", ":3:26: if: matches: invalid regex" },
+      { "- name: a\n  when: {}\n- name: a\n  when: {}\n", ":3:9: name: \"a\" is already the name of a rule" },
+    }) do
+      t.write(rdir .. "/large.yaml", case[1])
+      rc, out = t.eddy("check -c " .. t.q(c))
+      assert.are.equal(1, rc, out)
+      assert.matches(rdir .. "/large.yaml" .. case[2], out, 1, true)
+    end
+
+    -- a good file: the counts, and a warning for labels that change with every event
+    t.write(rdir .. "/large.yaml", table.concat({
+      "- name: a",
+      "  when:",
+      "    if: data.quantity > 5",
+      "  labels:",
+      "    id: \"{{id}}\"",
+      "    q: \"{{data.quantity}}\"",
+      "    tenant: \"{{tenant}}\"",
+      "" }, "\n"))
+    t.write(rdir .. "/large.test.yaml", "not: [a rule file\n") -- tests are not rules
+    rc, out = t.eddy("check -c " .. t.q(c))
+    assert.are.equal(0, rc, out)
+    assert.matches("1 rules in 1 files", out, 1, true)
+    assert.matches("warning: " .. rdir .. "/large.yaml:5:9: labels.id: reads id", out, 1, true)
+    assert.matches("warning: " .. rdir .. "/large.yaml:6:8: labels.q: reads data.quantity", out, 1, true)
+    assert.is_nil(out:find("labels.tenant", 1, true))
+
+    -- a configured folder must exist
+    rc, out = t.eddy("check -c " .. t.q(conf("g-check", "ru1", dir .. "/nope")))
+    assert.are.equal(1, rc, out)
+    assert.matches(dir .. "/nope/: No such file or directory", out, 1, true)
+  end)
+
+  it("raises rule alerts beside a handler, keeps before in the store, and reloads the rules folder", function()
+    local rdir = dir .. "/rules"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/orders.yaml", RULES)
+    local function ev(key, version, status)
+      local e = cjson.decode(t.event(key, version))
+      e.data.status = status
+      return cjson.encode(e)
+    end
+    t.produce(mock, "ru1", {
+      { "ORD-1", ev("ORD-1", 5, "proposed") }, -- large (50)
+      { "ORD-2", ev("ORD-2", 1, "proposed") },
+      { "ORD-2", ev("ORD-2", 1, "approved") }, -- status change
+      { "ORD-3", ev("ORD-3", 6, "approved") }, -- large but not proposed
+    }, dir)
+    local c = conf("g-run", "ru1", rdir)
+    local run = t.spawn(dir, "run1", t.q(t.bin) .. " run --exit-at-end -c " .. t.q(c))
+    assert.are.equal(0, run.wait(), run.log())
+    assert.are.same({ "Large order ORD-1: 50 EA", "ORD-2: proposed -> approved" }, summaries())
+    local large
+    for _, a in ipairs(delivered()) do if a.summary:match("^Large") then large = a end end
+    assert.are.equal("critical", large.severity)
+    assert.are.same({ alertname = "large-order", tenant = t.TENANT, order = "ORD-1" }, large.labels)
+    assert.are.same({ runbook = "https://wiki.example.com/large-orders" }, large.annotations)
+    assert.are.equal("ORD-1", large.key)
+    -- the handler ran on the same events
+    assert.are.equal(3, #t.query(dir .. "/state.db", "select key from orders"))
+
+    -- a second run of the same group: before comes from the store, so
+    -- ORD-2's next change is seen as one; ORD-1 again large, already sent
+    t.produce(mock, "ru1", {
+      { "ORD-2", ev("ORD-2", 1, "rejected") },
+      { "ORD-1", ev("ORD-1", 5, "proposed") },
+    }, dir)
+    run = t.spawn(dir, "run2", t.q(t.bin) .. " run --exit-at-end -c " .. t.q(c))
+    assert.are.equal(0, run.wait(), run.log())
+    assert.are.same({ "Large order ORD-1: 50 EA", "ORD-2: approved -> rejected",
+      "ORD-2: proposed -> approved" }, summaries())
+
+    -- hot reload: a new rule applies to the events after it; a broken
+    -- file leaves the running rules
+    local before = #delivered()
+    run = t.spawn(dir, "run3", t.q(t.bin) .. " run -c " .. t.q(c))
+    wait_for("the group to settle", function() return run.log():match("assigned") end, 20, run.log)
+    t.write(rdir .. "/more.yaml", "- name: any-cancel\n  when:\n    if: data.status == \"cancelled\"\n" ..
+      "  summary: \"cancelled {{key}}\"\n  realert: 1h\n")
+    wait_for("the reload", function() return run.log():match("reloaded 1 handlers") end, 10, run.log)
+    t.write(rdir .. "/broken.yaml", "- name: b\n  when: { if: \"data.x ==\" }\n")
+    wait_for("the failed reload", function()
+      return run.log():match("reload failed, the running handlers stay: [^\n]*broken.yaml:2:[0-9]+: if:")
+    end, 10, run.log)
+    t.produce(mock, "ru1", { { "ORD-5", ev("ORD-5", 1, "cancelled") }, { "ORD-5", ev("ORD-5", 1, "cancelled") } }, dir)
+    wait_for("the cancel alert", function() return #delivered() >= before + 1 end, 15, run.log)
+    t.sh("kill -TERM " .. run.pid)
+    assert.are.equal(0, run.wait(), run.log())
+    local last = delivered()
+    assert.are.equal(before + 1, #last, "realert: the second cancellation is not sent again")
+    assert.are.equal("cancelled ORD-5", last[#last].summary)
+    assert.are.equal('rule/any-cancel/{"alertname":"any-cancel"}', last[#last].dedupe)
+  end)
+
+  it("eddy replay --dry-run prints rule alerts", function()
+    local rdir = dir .. "/dry"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/r.yaml", "- name: big\n  when: { if: data.quantity > 20 }\n  summary: \"big {{key}}\"\n")
+    local input = dir .. "/dry.ndjson"
+    t.write(input, t.event("ORD-7", 3) .. "\n" .. t.event("ORD-8", 1) .. "\n")
+    local c = t.config(dir, nil, { extra = "rules: " .. rdir .. "\n", store = dir .. "/dry.db" })
+    local rc, out = t.eddy("replay --dry-run -c " .. t.q(c) .. " " .. t.q(input))
+    assert.are.equal(0, rc, out)
+    assert.matches("alert  (no alerts.sinks: not sent) warning big ORD-7", out, 1, true)
+    assert.is_nil(out:find("big ORD-8", 1, true))
+  end)
+end)
