@@ -4,7 +4,7 @@ BUILD ?= build/release
 ASAN_BUILD ?= build/asan
 BUSTED ?= busted --lua=luajit
 
-.PHONY: all deps build build-asan dev test lint fuzz bench docs clean
+.PHONY: all deps build build-asan dev test lint fuzz soak bench docs clean
 
 all: build
 
@@ -34,6 +34,12 @@ lint:
 FUZZ_SECONDS ?= 300
 fuzz: deps
 	@scripts/fuzz $(FUZZ_SECONDS)
+
+# The long crash loop: 20 SIGKILLs during a 200k-event run, nothing lost.
+soak: build
+	EDDY_BIN=$(CURDIR)/$(BUILD)/eddy EDDY_MOCK=$(CURDIR)/$(BUILD)/eddy-mock \
+	EDDY_CRASH_KILLS=20 EDDY_CRASH_EVENTS=200000 EDDY_CRASH_PARTITIONS=64 \
+	EDDY_CRASH_HANDLER_S=0 $(BUSTED) spec/e2e/crash_spec.lua
 
 bench: build
 	bench/run

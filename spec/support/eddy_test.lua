@@ -205,7 +205,7 @@ function _M.config(dir, m, opts)
     "kafka:",
     "  bootstrap.servers: " .. (m and m.bootstrap or "127.0.0.1:1"),
     "  group.id: " .. (opts.group or "spec"),
-    "  session.timeout.ms: 6000",
+    "  session.timeout.ms: " .. (opts.session_timeout_ms or 6000),
     "  heartbeat.interval.ms: 500",
     -- opts.offset_reset: the value, or false to leave the key out
     opts.offset_reset ~= false and
