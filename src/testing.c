@@ -20,7 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "lua_json.h"
-#include "lua_modules.h"
+#include "lua_preload.h"
 #include "pipeline.h"
 #include "store/store.h"
 
@@ -666,20 +666,9 @@ static int l_open_core(lua_State *L)
 
 void eddy_testing_preload(lua_State *L)
 {
-	lua_getglobal(L, "package");    /* package */
-	lua_getfield(L, -1, "preload"); /* package, preload */
-	for (const struct eddy_lua_module *m = eddy_lua_modules; m->name; m++) {
-		/* "eddy.testing" was lua/eddy/testing.lua: errors name that file */
-		char chunk[256];
-		snprintf(chunk, sizeof chunk - 4, "@lua/%s", m->name);
-		for (char *p = chunk + 5; *p; p++)
-			if (*p == '.')
-				*p = '/';
-		strcat(chunk, ".lua");
-		if (luaL_loadbuffer(L, m->source, m->len, chunk) != 0)
-			lua_error(L);         /* package, preload, loader */
-		lua_setfield(L, -2, m->name); /* package, preload */
-	}
+	eddy_lua_preload(L);
+	lua_getglobal(L, "package");       /* package */
+	lua_getfield(L, -1, "preload");    /* package, preload */
 	lua_pushcfunction(L, l_open_core); /* package, preload, open */
 	lua_setfield(L, -2, "eddy.testing.core");
 	lua_pop(L, 2);

@@ -1,0 +1,14 @@
+/* lua_preload.h - eddy's own Lua modules (lua_modules.h) made loadable
+ * by require in a state. */
+#ifndef EDDY_LUA_PRELOAD_H
+#define EDDY_LUA_PRELOAD_H
+
+#include <lua.h>
+
+/* Compiles every module of eddy_lua_modules into package.preload of L
+ * (the package library open), so require("eddy.json") runs it on first
+ * use; errors name the source file ("lua/eddy/json.lua:12: ..."). Raises on
+ * a compile or memory error: call it in protected mode. */
+void eddy_lua_preload(lua_State *L);
+
+#endif
