@@ -317,7 +317,7 @@ static int l_new(lua_State *L)
 	const char *yaml = luaL_optstring(L, 2, NULL);
 	const char *file = luaL_optstring(L, 3, NULL);
 	struct kit *k = lua_newuserdata(L, sizeof *k); /* kit */
-	char err[1024], *db = NULL, **envp = NULL;
+	char err[1024], *db = NULL, *rules = NULL, **envp = NULL;
 	const char *tmpdir = getenv("TMPDIR");
 
 	memset(k, 0, sizeof *k);
@@ -356,6 +356,19 @@ static int l_new(lua_State *L)
 		goto fail;
 	}
 	k->conf->handler_retries = 0;
+	/* the handlers given and nothing else: not the alert rules of a
+	 * rules/ folder beside the specs */
+	if (asprintf(&rules, "%s/rules", k->tmp) < 0) {
+		rules = NULL;
+		eddy_errf(err, sizeof err, "out of memory");
+		goto fail;
+	}
+	if (mkdir(rules, 0700) != 0 || set_string(&k->conf->rules, rules) != 0) {
+		eddy_errf(err, sizeof err, "%s: %s", rules, strerror(errno));
+		goto fail;
+	}
+	free(rules);
+	rules = NULL;
 	/* every ctx.log is recorded, whatever log.level says */
 	eddy_log_setup("debug", "text");
 
@@ -368,6 +381,7 @@ static int l_new(lua_State *L)
 	return 1;
 fail:
 	free(db);
+	free(rules);
 	{
 		char *shown = rewrite(err, k->from, k->to);
 		lua_pushnil(L);
