@@ -23,6 +23,7 @@
 #include "lua_preload.h"
 #include "pipeline.h"
 #include "store/store.h"
+#include "text.h"
 
 #define KIT_MT "eddy.testing.kit"
 
@@ -93,16 +94,6 @@ static char *rewrite(const char *s, const char *from, const char *to)
 	return out;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *d = malloc(n + 1);
-	if (d) {
-		memcpy(d, s, n);
-		d[n] = '\0';
-	}
-	return d;
-}
-
 /* strdup of s, NULL for NULL; sets *oom when the copy fails. */
 static char *dup_opt(const char *s, bool *oom)
 {
@@ -156,12 +147,12 @@ static void observe(void *ud, const struct eddy_action *a)
 	c.target = dup_opt(a->target, &k->oom);
 	c.severity = dup_opt(a->severity, &k->oom);
 	c.summary = dup_opt(a->summary, &k->oom);
-	if (a->key && !(c.key = dup_n(a->key, c.key_len = a->key_len)))
+	if (a->key && !(c.key = eddy_memdup0(a->key, c.key_len = a->key_len)))
 		k->oom = true;
 	if (a->value) {
 		/* a log's fields are NUL-terminated, without a length */
 		c.value_len = a->kind == EDDY_ACTION_LOG ? strlen(a->value) : a->value_len;
-		if (!(c.value = dup_n(a->value, c.value_len)))
+		if (!(c.value = eddy_memdup0(a->value, c.value_len)))
 			k->oom = true;
 	}
 	k->acts[k->n_acts++] = c;
@@ -265,8 +256,8 @@ static int place_handlers(struct kit *k, const char *path, char *errstr, size_t 
 	const char *base = slash ? slash + 1 : path;
 	size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
 	/* the folder of the file: its lib/ for require, "handlers/" in messages */
-	if (asprintf(&k->from, "%s/handlers/", k->tmp) < 0 || !(k->to = dup_n(path, dir_len)) ||
-	    asprintf(&link, "%s%s", k->from, base) < 0 ||
+	if (asprintf(&k->from, "%s/handlers/", k->tmp) < 0 ||
+	    !(k->to = eddy_memdup0(path, dir_len)) || asprintf(&link, "%s%s", k->from, base) < 0 ||
 	    asprintf(&lib, "%.*slib", (int)dir_len, path) < 0) {
 		link = lib = NULL;
 		eddy_errf(errstr, errstr_size, "out of memory");
@@ -423,7 +414,7 @@ static void take_alert(void *ud, const struct eddy_outbox_alert *a)
 		k->alerts = v;
 		k->cap_alerts = cap;
 	}
-	struct outboxed o = {a->id, dup_n(a->body, a->body_len), a->body_len};
+	struct outboxed o = {a->id, eddy_memdup0(a->body, a->body_len), a->body_len};
 	if (!o.body) {
 		k->oom = true;
 		return;
