@@ -12,6 +12,7 @@
 
 #include "handlers_int.h"
 #include "publish.h"
+#include "utf8.h"
 
 /* Raises a message at the calling handler's line, as error(msg, 2) would
  * (level 1 is the caller of the C function). A tail call (return
@@ -49,11 +50,33 @@ static void push_decoded(struct eddy_handlers *h, const char *text, size_t len, 
 	lua_remove(L, -2);                              /* value */
 }
 
+/* The reason s[0..len) cannot be handed on as text, or NULL when it can:
+ * UTF-8 (it goes into JSON, logs and Kafka's text fields) without NUL
+ * bytes (C strings end at the first: the rest would be lost silently). */
+static const char *not_text(const char *s, size_t len)
+{
+	if (memchr(s, '\0', len))
+		return "holds a NUL byte";
+	if (!eddy_utf8_valid(s, len))
+		return "is not UTF-8 text";
+	return NULL;
+}
+
+/* Argument i, a string. Without len the caller takes it as a C string, so
+ * a NUL byte in it is refused. */
 static const char *arg_string(lua_State *L, int i, const char *fn, const char *what, size_t *len)
 {
+	size_t n;
+	const char *s;
+
 	if (lua_type(L, i) != LUA_TSTRING)
 		raise_error(L, "%s: %s must be a string, got %s", fn, what, luaL_typename(L, i));
-	return lua_tolstring(L, i, len);
+	s = lua_tolstring(L, i, &n);
+	if (len)
+		*len = n;
+	else if (memchr(s, '\0', n))
+		raise_error(L, "%s: %s holds a NUL byte", fn, what);
+	return s;
 }
 
 static const struct eddy_actions *actions_for(lua_State *L, struct eddy_handlers *h, const char *fn)
@@ -179,9 +202,25 @@ static int l_ctx_log(lua_State *L)
 	static const char *const levels[] = {"debug", "info", "warn", "error"};
 	struct eddy_handlers *h = eddy_handlers_self(L);
 	const char *level = arg_string(L, 1, "ctx.log", "level", NULL), *fields = NULL;
-	const char *msg = arg_string(L, 2, "ctx.log", "msg", NULL);
+	size_t msg_len;
+	const char *msg = arg_string(L, 2, "ctx.log", "msg", &msg_len);
 	const struct eddy_actions *a;
 	int i;
+
+	if (memchr(msg, '\0', msg_len)) {
+		/* the line takes a C string, which would end at the NUL: it is
+		 * shown as text lines show control characters */
+		luaL_Buffer b;
+		luaL_buffinit(L, &b);
+		for (size_t k = 0; k < msg_len; k++) {
+			if (msg[k])
+				luaL_addchar(&b, msg[k]);
+			else
+				luaL_addstring(&b, "\\x00");
+		}
+		luaL_pushresult(&b); /* ..., msg */
+		msg = lua_tostring(L, -1);
+	}
 
 	for (i = 0; i < 4 && strcmp(level, levels[i]) != 0; i++)
 		;
@@ -202,9 +241,13 @@ static int l_ctx_log(lua_State *L)
 }
 
 /* Field name of the table at idx as an optional string (numbers are
- * turned into strings); NULL when absent. Raises on another type. */
+ * turned into strings); NULL when absent. Raises on another type and on
+ * what is not text (not_text). */
 static const char *opt_field(lua_State *L, int idx, const char *name, const char *fn, size_t *len)
 {
+	size_t n;
+	const char *s, *why;
+
 	lua_getfield(L, idx, name);
 	int t = lua_type(L, -1);
 	if (t == LUA_TNIL) {
@@ -214,7 +257,12 @@ static const char *opt_field(lua_State *L, int idx, const char *name, const char
 	if (t != LUA_TSTRING && t != LUA_TNUMBER)
 		raise_error(L, "%s: %s must be a string, got %s", fn, name, luaL_typename(L, -1));
 	/* left on the stack, so the string lives until the call returns */
-	return lua_tolstring(L, -1, len);
+	s = lua_tolstring(L, -1, &n);
+	if ((why = not_text(s, n)))
+		raise_error(L, "%s: %s %s", fn, name, why);
+	if (len)
+		*len = n;
+	return s;
 }
 
 /* The table field name encoded as a JSON object, or NULL when absent. */
@@ -284,13 +332,21 @@ static int l_ctx_publish(lua_State *L)
 			                   luaL_typename(L, headers));
 		lua_pushnil(L);
 		while (lua_next(L, headers)) { /* ..., key, value */
+			size_t name_len, value_len;
+			const char *why;
 			if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
 				return raise_error(
 				    L, "ctx.publish: headers must map names to strings");
 			if (req.n_headers == sizeof hdrs / sizeof hdrs[0] / 2)
 				return raise_error(L, "ctx.publish: at most 32 headers");
-			hdrs[2 * req.n_headers] = lua_tostring(L, -2);
-			hdrs[2 * req.n_headers + 1] = lua_tostring(L, -1);
+			const char *name = lua_tolstring(L, -2, &name_len);
+			const char *value = lua_tolstring(L, -1, &value_len);
+			if ((why = not_text(name, name_len)))
+				return raise_error(L, "ctx.publish: a header name %s", why);
+			if ((why = not_text(value, value_len)))
+				return raise_error(L, "ctx.publish: header %s %s", name, why);
+			hdrs[2 * req.n_headers] = name;
+			hdrs[2 * req.n_headers + 1] = value;
 			req.n_headers++;
 			lua_pop(L, 1);
 		}
@@ -330,6 +386,49 @@ static int l_ctx_alert(lua_State *L)
 	if (a->alert(a->ud, &req, err, sizeof err) < 0)
 		return raise_error(L, "%s", err);
 	return 0;
+}
+
+/* json.encode(value): eddy.json's encode (upvalue 2), then the check that
+ * its text is UTF-8: cjson copies the bytes of strings and keys as they
+ * are, and text that is not UTF-8 is not JSON (no reader, json.decode and
+ * ctx.get included, takes it back). Errors are raised at the caller's line,
+ * which the Lua encode cannot see past this function. */
+static int l_json_encode(lua_State *L)
+{
+	size_t len, at;
+	const char *text;
+
+	lua_settop(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(2)); /* value, encode */
+	lua_insert(L, 1);                      /* encode, value */
+	if (lua_pcall(L, 1, 1, 0) != 0) {      /* text | err */
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return lua_error(L);
+		luaL_where(L, 1);  /* err, where */
+		lua_insert(L, -2); /* where, err */
+		lua_concat(L, 2);
+		return lua_error(L);
+	}
+	text = lua_tolstring(L, -1, &len);
+	at = eddy_utf8_valid_len(text, len);
+	if (at < len) {
+		/* what comes before the bad byte says where it is: up to 40
+		 * bytes of the text (cjson escaped its control characters),
+		 * from the start of a character */
+		char msg[128];
+		size_t from = at > 40 ? at - 40 : 0;
+		while (from < at && (text[from] & 0xc0) == 0x80)
+			from++;
+		snprintf(
+		    msg, sizeof msg,
+		    "Cannot serialise a string that is not UTF-8 text: byte 0x%02x after '%.*s'",
+		    (unsigned char)text[at], (int)(at - from), text + from);
+		luaL_where(L, 1);       /* text, where */
+		lua_pushstring(L, msg); /* text, where, msg */
+		lua_concat(L, 2);
+		return lua_error(L);
+	}
+	return 1;
 }
 
 /* json.decode(text): the host's decoder, the same conversion as ev.data. */
@@ -379,4 +478,8 @@ void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L)
 	lua_pushlightuserdata(L, h); /* json, h */
 	lua_pushcclosure(L, l_json_decode, 1);
 	lua_setfield(L, -2, "decode"); /* json */
+	lua_pushlightuserdata(L, h);   /* json, h */
+	lua_getfield(L, -2, "encode"); /* json, h, encode */
+	lua_pushcclosure(L, l_json_encode, 2);
+	lua_setfield(L, -2, "encode"); /* json */
 }

@@ -2,6 +2,7 @@
  * checking its data against the schema of its type. */
 #include "publish.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,24 @@ static void uuid4(char out[37])
 		out[o++] = hex[b[i] & 15];
 	}
 	out[36] = '\0';
+}
+
+/* What Kafka takes as a topic name: [A-Za-z0-9._-]{1,249}, not "." or "..". */
+static bool topic_name_ok(const char *t)
+{
+	size_t n = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+	return n && !t[n] && n <= 249 && strcmp(t, ".") != 0 && strcmp(t, "..") != 0;
+}
+
+/* len bytes of p in a NUL-terminated copy (the bytes may hold NULs). */
+static char *memdup(const char *p, size_t len)
+{
+	char *c = malloc(len + 1);
+	if (c) {
+		memcpy(c, p, len);
+		c[len] = '\0';
+	}
+	return c;
 }
 
 static int add_header(struct eddy_record *r, const char *name, const char *value, size_t len)
@@ -153,6 +172,15 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf, str
 		eddy_errf(reason, reason_size, "ctx.publish: topic is required");
 		return EDDY_SCHEMAS_INVALID;
 	}
+	if (!topic_name_ok(req->topic)) {
+		/* the broker would refuse the record after the batch committed */
+		eddy_errf(
+		    reason, reason_size,
+		    "ctx.publish: topic \"%.64s\" is not a Kafka topic name (letters, digits, "
+		    "'.', '_' and '-', at most 249)",
+		    req->topic);
+		return EDDY_SCHEMAS_INVALID;
+	}
 	if (!req->data) {
 		/* a tombstone: the entity named by key is gone */
 		if (!req->key || !req->key_len) {
@@ -182,7 +210,7 @@ enum eddy_schemas_outcome eddy_publish_build(const struct eddy_config *conf, str
 	}
 	if (!(out->topic = strdup(req->topic)))
 		goto oom;
-	if (req->key && !(out->key = strndup(req->key, req->key_len)))
+	if (req->key && !(out->key = memdup(req->key, req->key_len)))
 		goto oom;
 	out->key_len = req->key ? req->key_len : 0;
 	eddy_time_rfc3339(eddy_now_ms(), when);

@@ -1,6 +1,8 @@
 /* utf8.c - decoding, checking, counting and cutting UTF-8 (utf8.h). */
 #include "utf8.h"
 
+#include <string.h>
+
 static bool is_cont(unsigned char c)
 {
 	return (c & 0xc0) == 0x80;
@@ -40,15 +42,32 @@ size_t eddy_utf8_decode(const char *str, size_t len, uint32_t *cp)
 	return n;
 }
 
-bool eddy_utf8_valid(const char *s, size_t len)
+size_t eddy_utf8_valid_len(const char *s, size_t len)
 {
 	uint32_t cp;
-	size_t n;
+	size_t i = 0, n;
 
-	for (; len; s += n, len -= n)
-		if (!(n = eddy_utf8_decode(s, len, &cp)))
-			return false;
-	return true;
+	while (i < len) {
+		/* ASCII eight bytes at a time: most text is */
+		uint64_t w;
+		while (i + 8 <= len && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull)))
+			i += 8;
+		if (i == len)
+			break;
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!(n = eddy_utf8_decode(s + i, len - i, &cp)))
+			break;
+		i += n;
+	}
+	return i;
+}
+
+bool eddy_utf8_valid(const char *s, size_t len)
+{
+	return eddy_utf8_valid_len(s, len) == len;
 }
 
 size_t eddy_utf8_count(const char *s, size_t len)

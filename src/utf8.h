@@ -14,6 +14,10 @@
  * A NUL byte is a well-formed sequence: callers that refuse it say so. */
 size_t eddy_utf8_decode(const char *s, size_t len, uint32_t *cp);
 
+/* The length of the longest well-formed prefix of s[0..len): len when all
+ * of it is, else where the first bad sequence starts. */
+size_t eddy_utf8_valid_len(const char *s, size_t len);
+
 /* true when s[0..len) is well-formed UTF-8 throughout (NUL bytes allowed). */
 bool eddy_utf8_valid(const char *s, size_t len);
 

@@ -889,6 +889,9 @@ static void test_ctx(void)
 	    "  if t == 'encode' then json.encode({ print = error }) end\n"
 	    "  if t == 'decode' then json.decode('{') end\n"
 	    "  if t == 'cycle' then local c = {}; c.c = c; ctx.upsert('ns', 'k', c) end\n"
+	    "  if t == 'utf8' then ctx.upsert('ns', 'k', { a = { 'ok', '\\255' } }) end\n"
+	    "  if t == 'utf8_long' then json.encode(('x'):rep(50) .. '\\237\\160\\128') end\n"
+	    "  if t == 'utf8_key' then ctx.upsert('ns', 'k', { ['\\192\\128'] = 1 }) end\n"
 	    "end }\n",
 	    NULL};
 	h = load(misuse, err, sizeof err);
@@ -912,7 +915,13 @@ static void test_ctx(void)
 	    {"store", "handlers/m.lua:11: ctx.upsert: disk full"},
 	    {"encode", "handlers/m.lua:12: Cannot serialise function: type not supported"},
 	    {"decode", "handlers/m.lua:13: json.decode: "},
-	    {"cycle", "handlers/m.lua:14: ctx.upsert: Cannot serialise, excessive nesting (1001)"},
+	    {"cycle", "handlers/m.lua:14: ctx.upsert: Cannot serialise, excessive nesting (129)"},
+	    {"utf8", "handlers/m.lua:15: ctx.upsert: Cannot serialise a string that is not UTF-8 "
+	             "text: byte 0xff after '{\"a\":[\"ok\",\"'"},
+	    {"utf8_long", "handlers/m.lua:16: Cannot serialise a string that is not UTF-8 text: "
+	                  "byte 0xed after 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"},
+	    {"utf8_key", "handlers/m.lua:17: ctx.upsert: Cannot serialise a string that is not "
+	                 "UTF-8 text: byte 0xc0 after '{\"'"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		rec.fail_upsert = strcmp(cases[i].type, "store") == 0 ? "disk full" : NULL;

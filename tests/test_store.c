@@ -1138,6 +1138,71 @@ static void test_outbox_second_handle(void)
 	eddy_store_destroy(consumer);
 }
 
+/* 0 when the store would take value under key; else -1, with err holding
+ * the reason and a match for want. */
+static int refused(struct eddy_store *s, const char *key, size_t key_len, const char *value,
+                   const char *want)
+{
+	char err[256] = "";
+	int rc = eddy_store_check_write(s, "checked", key, key_len, value,
+	                                value ? strlen(value) : 0, err, sizeof(err));
+	if (rc < 0 && (!strstr(err, want) || strchr(err, '\n')))
+		fprintf(stderr, "check_write: \"%s\" does not say \"%s\"\n", err, want);
+	return rc < 0 && strstr(err, want) && !strchr(err, '\n');
+}
+
+/* n arrays, one in the other, as text in buf (2 * n + 1 bytes). */
+static const char *nested(char *buf, int n)
+{
+	for (int i = 0; i < n; i++)
+		buf[i] = '[', buf[n + i] = ']';
+	buf[2 * n] = '\0';
+	return buf;
+}
+
+/* What a write must be to read back (eddy_store_check_write), whichever
+ * writes it: UTF-8 keys and values, nesting the parser reads, and on
+ * PostgreSQL no \u0000; a get of a key no write can have finds nothing,
+ * without an error (on PostgreSQL the query would fail the batch). */
+static void test_check_write(void)
+{
+	struct eddy_store *s = open_at("check/state.db");
+	char deep[2 * 130 + 1];
+	const char *v;
+	size_t len;
+	char err[256] = "";
+	int pg = strcmp(be->name, "sqlite") != 0;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(refused(s, "k", 1, "\"\xff\xfe\"", "not UTF-8"));
+	CHECK(refused(s, "k", 1, "{\"a\":[\"x\",\"\xc3\"]}", "byte 0xc3 at 11"));
+	CHECK(refused(s, "k", 1, "{\"\xed\xa0\x80\":1}", "not UTF-8"));
+	CHECK(refused(s, "\xff", 1, "1", "key must be UTF-8 text"));
+	CHECK(refused(s, "a\0b", 3, NULL, "without NUL"));
+	CHECK(!refused(s, "k\xc3\xa9", 3, "{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}", ""));
+	/* as deep as the parser reads, and no deeper */
+	CHECK(!refused(s, "k", 1, nested(deep, 128), ""));
+	CHECK(refused(s, "k", 1, nested(deep, 129), "nests deeper than 128"));
+	/* brackets in strings are text */
+	CHECK(
+	    !refused(s, "k", 1, "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", ""));
+	/* jsonb has no NUL character; an escaped backslash before u0000 is text */
+	CHECK(refused(s, "k", 1, "[\"a\\u0000\"]", "\\u0000") == pg);
+	CHECK(!refused(s, "k", 1, "[\"a\\\\u0000\"]", ""));
+	CHECK(refused(s, "k", 1, "[\"a\\u0001\\\"\\u00001\"]", "\\u0000") == pg);
+
+	CHECK(begin(s) == 0);
+	CHECK(put(s, "checked", "deep", nested(deep, 128)) == 0);
+	CHECK(eddy_store_get(s, "checked", "\xff", 1, &v, &len, err, sizeof(err)) == 0);
+	CHECK(eddy_store_get(s, "checked", "a\0b", 3, &v, &len, err, sizeof(err)) == 0);
+	CHECK(strcmp(get(s, "checked", "deep"), "(error)") != 0);
+	CHECK(commit(s) == 0);
+	CHECK(strlen(get(s, "checked", "deep")) >= 256);
+	eddy_store_destroy(s);
+}
+
 /* ---- PostgreSQL's own --------------------------------------------------- */
 
 /* jsonb keeps the value, not its spelling: what a get gives back. */
@@ -1312,6 +1377,7 @@ static void test_backend(const struct backend *b)
 	test_outbox_pending_and_lazy();
 	test_outbox_mark_in_callback();
 	test_outbox_second_handle();
+	test_check_write();
 }
 
 int main(void)

@@ -20,8 +20,11 @@
 --   local t = json.decode('{"a":[],"b":null}')         -- t.a is a marked empty array
 --   json.encode(t)                                     --> {"a":[],"b":null}
 --
--- Errors (a value cjson cannot write: a function, NaN, a cycle; text that is
--- not JSON) are raised at the caller's line.
+-- Errors (a value cjson cannot write: a function, NaN, a cycle, nesting
+-- deeper than eddy's decoder reads; text that is not JSON) are raised at the
+-- caller's line. Inside eddy the host wraps encode (src/handlers_ctx.c): it
+-- also refuses strings and keys that are not UTF-8, which cjson would copy
+-- into text that is then not JSON.
 
 local cjson = require "cjson"
 
@@ -37,7 +40,10 @@ cj.encode_sparse_array(true) -- {[1]=1,[20]=2} becomes an object, not an error
 cj.encode_invalid_numbers(false) -- NaN and inf are errors
 cj.decode_invalid_numbers(false)
 
-local MAX_DEPTH = 1000 -- cjson's encode_max_depth
+-- As deep as eddy's decoder reads (EDDY_JSON_MAX_DEPTH in src/json.h): what
+-- json.encode writes, ctx.get and json.decode can read back.
+local MAX_DEPTH = 128
+cj.encode_max_depth(MAX_DEPTH)
 -- The most JSON text one encode may need, counted before cjson runs: each
 -- string (values and keys) 6 bytes per byte, its worst case (\u0000
 -- escapes), anything else 32. cjson's buffer sizes are C ints: a larger

@@ -205,3 +205,96 @@ describe("the handler sandbox", function()
     assert.are.same({ { key = "ok" } }, rows)
   end)
 end)
+
+-- What a handler writes must read back as written, and what it hands on
+-- (published events, alerts, log lines) must say what it was given: what
+-- cannot is refused at the handler's line. { name, the body of
+-- on_event(ev, ctx), what the reason must contain (false: the event is
+-- handled) }; run in this order, one event each.
+local DEEP = "local v = {} local c = v for i = 2, %d do c[1] = {} c = c[1] end "
+local WRITES = {
+  { "bad_value", 'ctx.upsert("x", "shared", "\\255\\254")',
+    "ctx.upsert: Cannot serialise a string that is not UTF-8 text: byte 0xff after '\"'" },
+  { "read_after", 'ctx.upsert("x", "read", { got = ctx.get("x", "shared") or "nothing" })', false },
+  { "bad_nested", 'ctx.upsert("x", "k", { a = { "ok", "ok\\192\\128" } })',
+    "ctx.upsert: Cannot serialise a string that is not UTF-8 text: byte 0xc0 after '{\"a\":[\"ok\",\"ok'" },
+  { "bad_table_key", 'ctx.upsert("x", "k", { ["\\237\\160\\128"] = 1 })',
+    "ctx.upsert: Cannot serialise a string that is not UTF-8 text: byte 0xed after '{\"'" },
+  { "too_deep", DEEP:format(129) .. 'ctx.upsert("x", "deep", v)', "ctx.upsert: Cannot serialise, excessive nesting (129)" },
+  { "deep_ok", DEEP:format(128) .. 'ctx.upsert("x", "deep", v)', false },
+  { "deep_read", 'ctx.upsert("x", "deep_read", { ok = ctx.get("x", "deep") ~= nil })', false },
+  { "get_bad_key", 'ctx.upsert("x", "get_bad_key", { found = ctx.get("x", "\\255") ~= nil })', false },
+  { "bad_publish", 'ctx.publish{ topic = "t", type = "x", key = "k", data = { a = "\\255" } }',
+    "ctx.publish: Cannot serialise a string that is not UTF-8 text: byte 0xff after '{\"a\":\"'" },
+  { "bad_labels", 'ctx.alert{ summary = "s", labels = { a = "\\255" } }',
+    "ctx.alert: Cannot serialise a string that is not UTF-8 text" },
+  { "bad_log_fields", 'ctx.log("info", "m", { a = "\\255" })', "ctx.log: Cannot serialise a string that is not UTF-8 text" },
+  -- C strings end at a NUL byte: what follows it would be lost silently
+  { "pub_topic_nul", 'ctx.publish{ topic = "t\\0evil", type = "x", key = "k", data = {} }',
+    "ctx.publish: topic holds a NUL byte" },
+  { "pub_key_nul", 'ctx.publish{ topic = "t", type = "x", key = "k\\0", data = {} }',
+    "ctx.publish: key holds a NUL byte" },
+  { "pub_header_nul", 'ctx.publish{ topic = "t", type = "x", key = "k", data = {}, headers = { ["h\\0x"] = "v" } }',
+    "ctx.publish: a header name holds a NUL byte" },
+  { "pub_header_value", 'ctx.publish{ topic = "t", type = "x", key = "k", data = {}, headers = { h = "v\\0x" } }',
+    "ctx.publish: header h holds a NUL byte" },
+  { "pub_key_utf8", 'ctx.publish{ topic = "t", type = "x", key = "\\255", data = {} }',
+    "ctx.publish: key is not UTF-8 text" },
+  { "pub_topic_name", 'ctx.publish{ topic = "t evil", type = "x", key = "k" }',
+    "ctx.publish: topic \"t evil\" is not a Kafka topic name" },
+  { "pub_ok", 'ctx.publish{ topic = "t", type = "x", key = "k\\195\\169", data = { a = "\\195\\169" }, headers = { h = "v" } }',
+    false },
+  { "alert_summary", 'ctx.alert{ summary = "s\\255" }', "ctx.alert: summary is not UTF-8 text" },
+  { "alert_key", 'ctx.alert{ summary = "s", key = "k\\0x" }', "ctx.alert: key holds a NUL byte" },
+  { "ns_nul", 'ctx.upsert("x\\0evil", "k", 1)', "ctx.upsert: namespace holds a NUL byte" },
+  { "log_level_nul", 'ctx.log("info\\0x", "m")', "ctx.log: level holds a NUL byte" },
+  { "json_encode", 'local s = json.encode({ "\\255" })', "Cannot serialise a string that is not UTF-8 text: byte 0xff after '[\"'" },
+}
+
+describe("what handlers write", function()
+  local dir, rc, out
+
+  setup(function()
+    dir = t.tmpdir()
+    local branches, records = {}, {}
+    for i, w in ipairs(WRITES) do
+      branches[#branches + 1] = ("    %sif ev.key == %q then\n      %s\n"):format(i > 1 and "else" or "", w[1], w[2])
+      records[#records + 1] = w[1] .. "\t" .. t.event(w[1], 1, { type = "write" })
+    end
+    t.handlers(dir, { ["w.lua"] = handler("write", table.concat(branches) .. "    end") })
+    t.write(dir .. "/in.kv", table.concat(records, "\n") .. "\n")
+    rc, out = t.sh("timeout 60 " .. t.q(t.bin) .. " replay -c " .. t.q(t.config(dir, nil, { retries = 0 })) ..
+      " " .. t.q(dir .. "/in.kv"), true)
+  end)
+
+  teardown(function()
+    t.sh("rm -rf " .. t.q(dir))
+  end)
+
+  it("refuses what could not be read back or handed on, at the handler's line", function()
+    for i, w in ipairs(WRITES) do
+      local r = out:match("in%.kv:" .. i .. ": ([^\n]*)")
+      if w[3] then
+        assert.is_not_nil(r, w[1] .. ": no reason in\n" .. out)
+        assert.matches("handler w.lua: [^ ]*/w.lua:%d+: ", r)
+        assert.matches(w[3], r, 1, true)
+      else
+        assert.is_nil(r, w[1] .. " failed: " .. tostring(r))
+      end
+    end
+    assert.are.equal(1, rc, out)
+    assert.matches('\npublish t k\195\169 {"specversion":"1.0","id":"k\195\169",', out, 1, true)
+    assert.matches('"data":{"a":"\195\169"}}\n', out, 1, true)
+  end)
+
+  it("keeps the state readable: nothing stored by a refused write, the deepest value read back", function()
+    local rows = t.query(dir .. "/state.db", "select key, value from x order by key")
+    local got = {}
+    for _, row in ipairs(rows) do got[row.key] = row.value end
+    assert.is_nil(got.shared)
+    assert.are.equal('{"got":"nothing"}', got.read)
+    assert.are.equal('{"ok":true}', got.deep_read)
+    assert.are.equal('{"found":false}', got.get_bad_key)
+    assert.are.equal(("["):rep(127) .. "{}" .. ("]"):rep(127), got.deep)
+  end)
+end)

@@ -2,9 +2,11 @@
  * write must be, and dispatch to the backend's operations. */
 #include "store_backend.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -93,6 +95,75 @@ int eddy_store_outbox_mark(struct eddy_store *s, int64_t id, enum eddy_outbox_st
 	return s->ops->outbox_mark(s, id, state, next_attempt_ms, error, errstr, errstr_size);
 }
 
+/* The hex digit c's value, or -1. */
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Checks that value, JSON text, reads back as it was written: UTF-8
+ * throughout (what eddy_json_parse requires: SQLite would keep other bytes
+ * but ctx.get could not read them; PostgreSQL refuses them and with them
+ * the batch), nested at most EDDY_JSON_MAX_DEPTH deep (the parser's limit),
+ * and, where the backend has no NUL character (nul_ok false), no \u0000 in
+ * a string. One pass: escapes are followed so that "\\u0000" (a
+ * backslash, then u0000) is text, not a NUL. -1 with the reason. */
+static int check_value(const struct eddy_store *s, const char *value, size_t len, char *errstr,
+                       size_t errstr_size)
+{
+	const unsigned char *v = (const unsigned char *)value;
+	bool in_string = false;
+	unsigned depth = 0;
+	uint32_t cp;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = v[i];
+		if (c >= 0x80) {
+			size_t n = eddy_utf8_decode(value + i, len - i, &cp);
+			if (!n) {
+				eddy_errf(errstr, errstr_size,
+				          "value is not UTF-8 text: byte 0x%02x at %zu of its JSON "
+				          "(every string must be UTF-8)",
+				          c, i);
+				return -1;
+			}
+			i += n - 1;
+		} else if (in_string) {
+			if (c == '"') {
+				in_string = false;
+			} else if (c == '\\' && i + 1 < len) {
+				if (v[++i] != 'u' || i + 4 >= len || s->ops->nul_ok)
+					continue;
+				int u = 0;
+				for (int k = 1; k <= 4; k++)
+					u |= hex_value(v[i + k]);
+				if (u == 0) {
+					eddy_errf(
+					    errstr, errstr_size,
+					    "value holds \\u0000, which the %s store cannot keep",
+					    s->ops->type);
+					return -1;
+				}
+			}
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > EDDY_JSON_MAX_DEPTH) {
+				eddy_errf(errstr, errstr_size,
+				          "value nests deeper than %d, more than eddy reads back",
+				          EDDY_JSON_MAX_DEPTH);
+				return -1;
+			}
+		} else if ((c == ']' || c == '}') && depth) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
                            const char *value, size_t len, char *errstr, size_t errstr_size)
 {
@@ -102,6 +173,5 @@ int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key
 		eddy_errf(errstr, errstr_size, "key must be UTF-8 text without NUL bytes");
 		return -1;
 	}
-	return value && s->ops->check_value ? s->ops->check_value(value, len, errstr, errstr_size)
-	                                    : 0;
+	return value ? check_value(s, value, len, errstr, errstr_size) : 0;
 }

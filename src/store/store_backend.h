@@ -3,6 +3,8 @@
 #ifndef EDDY_STORE_BACKEND_H
 #define EDDY_STORE_BACKEND_H
 
+#include <stdbool.h>
+
 #include "store.h"
 
 /* One function per call of store.h, with its meaning; errstr is never
@@ -31,8 +33,9 @@ struct eddy_store_ops {
 	                   size_t errstr_size);
 	int64_t (*outbox_pending)(struct eddy_store *s, char *errstr, size_t errstr_size);
 	int (*lazy_commits)(struct eddy_store *s, char *errstr, size_t errstr_size);
-	/* NULL, or -1 with the reason for a value the backend cannot keep */
-	int (*check_value)(const char *value, size_t len, char *errstr, size_t errstr_size);
+	/* whether a JSON string may hold \u0000 (jsonb has no NUL character);
+	 * store.c refuses the writes the backend could not keep */
+	bool nul_ok;
 };
 
 /* The first member of every backend's store, so that a struct eddy_store *

@@ -889,4 +889,5 @@ static const struct eddy_store_ops sqlite_ops = {
     .outbox_mark = outbox_mark,
     .outbox_pending = outbox_pending,
     .lazy_commits = lazy_commits,
+    .nul_ok = true,
 };
