@@ -55,6 +55,7 @@ int eddy_cmd_replay(int argc, char **argv);
 int eddy_cmd_validate(int argc, char **argv);
 int eddy_cmd_check(int argc, char **argv);
 int eddy_cmd_config(int argc, char **argv);
+int eddy_cmd_rule(int argc, char **argv);
 int eddy_cmd_test(int argc, char **argv);
 int eddy_cmd_new(int argc, char **argv);
 

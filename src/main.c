@@ -23,7 +23,9 @@ static void usage(FILE *f)
 	    "  validate --schema FILE [INPUT]   JSON values against a JSON Schema\n"
 	    "  validate -c FILE [INPUT]         records against their schemas, as the\n"
 	    "                                   service checks them\n"
-	    "  check [-c FILE]                  load the config, handlers and schemas\n"
+	    "  check [-c FILE]                  load the config, handlers, rules and schemas\n"
+	    "  rule test [-c FILE] [TESTS...]   run alert rule tests (NAME.test.yaml) offline\n"
+	    "  rule test RULES.yaml EVENTS      the alerts the rules raise on each event\n"
 	    "  config [-c FILE]                 print the effective configuration, secrets\n"
 	    "                                   masked\n"
 	    "  config-doc                       print the configuration reference (Markdown)\n"
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
 		return eddy_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "config") == 0)
 		return eddy_cmd_config(argc - 1, argv + 1);
+	if (strcmp(cmd, "rule") == 0)
+		return eddy_cmd_rule(argc - 1, argv + 1);
 	if (strcmp(cmd, "test") == 0)
 		return eddy_cmd_test(argc - 1, argv + 1);
 	if (strcmp(cmd, "new") == 0)

@@ -210,6 +210,58 @@ return {
     assert.are.equal('rule/any-cancel/{"alertname":"any-cancel"}', last[#last].dedupe)
   end)
 
+  it("eddy rule test runs test files offline and says what differed; with events, what fired", function()
+    local rc, out = t.eddy("rule test examples/rules/orders.test.yaml")
+    assert.are.equal(0, rc, out)
+    assert.matches("ok   examples/rules/orders.test.yaml:3: a large proposal fires, once per order (1 alert)", out, 1, true)
+    assert.matches("3 cases, 0 failed", out, 1, true)
+
+    local rdir = dir .. "/rt"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/r.yaml", "- name: big\n  when: { if: data.q > 20 }\n  summary: \"big {{key}}\"\n" ..
+      "  labels: { k: \"{{key}}\" }\n- name: any\n  when: {}\n")
+    t.write(rdir .. "/r.test.yaml", table.concat({
+      "tests:",
+      "  - name: right",
+      "    events: [ { type: t, id: A, data: { q: 30 } }, { type: t, id: A, data: { q: 40 } } ]",
+      "    expect:",
+      "      - { rule: big, labels: { k: A }, summary: big A }",
+      "      - { rule: any }",
+      "  - name: wrong",
+      "    events: [ { type: t, id: B, data: { q: 10 } } ]",
+      "    expect: [ { rule: big, labels: { k: B } } ]",
+      "  - name: none",
+      "    events: [ { type: t, key: C, data: { q: 50 } } ]",
+      "    expect: none",
+      "" }, "\n"))
+    rc, out = t.eddy("rule test -c /dev/null " .. t.q(rdir .. "/r.test.yaml"))
+    assert.are.equal(1, rc, out)
+    assert.matches("ok   " .. rdir .. "/r.test.yaml:2: right (2 alerts)", out, 1, true)
+    assert.matches("FAIL " .. rdir .. "/r.test.yaml:7: wrong\n" ..
+      "    expected, not raised: big {\"k\":\"B\"}\n" ..
+      "    raised, not expected: any {\"alertname\":\"any\"} \"any\"\n", out, 1, true)
+    assert.matches("FAIL " .. rdir .. "/r.test.yaml:10: none\n" ..
+      "    raised, not expected: big {\"alertname\":\"big\",\"k\":\"C\"} \"big C\"\n", out, 1, true)
+    assert.matches("3 cases, 2 failed", out, 1, true)
+
+    -- the rules folder's tests by default; a broken rule is an error of use
+    t.write(dir .. "/rt.yaml", "rules: " .. rdir .. "\n")
+    rc, out = t.eddy("rule test -c " .. t.q(dir .. "/rt.yaml"))
+    assert.are.equal(1, rc, out)
+    assert.matches("3 cases, 2 failed", out, 1, true)
+    t.write(rdir .. "/r.yaml", "- name: big\n  when: { if: data.q > }\n")
+    rc, out = t.eddy("rule test -c /dev/null " .. t.q(rdir .. "/r.test.yaml"))
+    assert.are.equal(2, rc, out)
+    assert.matches(rdir .. "/r.yaml:2:23: if: unexpected end", out, 1, true)
+
+    -- rules and events: what fired, event by event
+    rc, out = t.eddy("rule test -c /dev/null examples/rules/orders.yaml examples/events/customer-retail-001.order-proposals.kv")
+    assert.are.equal(0, rc, out)
+    assert.matches("order-proposals.kv:8 ORD-20: no rule fired\n", out, 1, true)
+    assert.matches("order-proposals.kv:9 ORD-20:\n  order-rejected-after-approval critical " ..
+      "\"Order ORD-20 was approved, now rejected (630 PAL)\"", out, 1, true)
+  end)
+
   it("eddy replay --dry-run prints rule alerts", function()
     local rdir = dir .. "/dry"
     t.sh("mkdir -p " .. t.q(rdir))
