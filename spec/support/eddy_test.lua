@@ -48,9 +48,11 @@ function _M.sleep(s)
   _M.sh("sleep " .. s)
 end
 
--- A mock cluster in its own process. topics: { "name", "name:3" }.
-function _M.start_mock(dir, topics)
-  local args = { "--control " .. shell_quote(dir .. "/mock.control") }
+-- A mock cluster in its own process. topics: { "name", "name:3" };
+-- brokers: how many (default 1).
+function _M.start_mock(dir, topics, brokers)
+  local args = { "--control " .. shell_quote(dir .. "/mock.control"),
+                 "--brokers " .. (brokers or 1) }
   for _, t in ipairs(topics or {}) do args[#args + 1] = "--topic " .. shell_quote(t) end
   local out = dir .. "/mock.out"
   local _, pid = _M.sh(shell_quote(_M.mock_bin) .. " " .. table.concat(args, " ") ..
@@ -67,7 +69,14 @@ end
 
 -- The next count produce requests to the mock fail with Kafka error code.
 function _M.fail_produce(dir, count, code)
-  _M.write(dir .. "/mock.control", "produce-errors " .. count .. " " .. code .. "\n")
+  _M.fault(dir, "produce-errors " .. count .. " " .. code)
+end
+
+-- Applies faults to the mock started in dir: lines of its control file
+-- (tests/tools/eddy-mock.c: request-errors, broker-down/up, coordinator,
+-- leader, produce-errors).
+function _M.fault(dir, ...)
+  _M.write(dir .. "/mock.control", table.concat({ ... }, "\n") .. "\n")
   for _ = 1, 100 do
     if not _M.read(dir .. "/mock.control") then return end
     _M.sleep(0.05)

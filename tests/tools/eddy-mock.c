@@ -5,10 +5,15 @@
  *   eddy-mock [--brokers N] [--topic NAME[:PARTITIONS]]... [--load TOPIC=FILE]...
  *             [--control FILE] [--stdin]
  *       prints "bootstrap ADDR" and then "ready", serves until SIGTERM/SIGINT
- *       (or, with --stdin, until standard input closes). With --control, a
- *       line "produce-errors COUNT CODE" written to FILE makes the next
- *       COUNT produce requests fail with Kafka error CODE (the file is
- *       removed once read).
+ *       (or, with --stdin, until standard input closes). With --control,
+ *       faults written to FILE, a line each, are applied (the file is
+ *       removed once read; "ok" or "bad control line: ..." on stdout):
+ *         produce-errors COUNT CODE       the next COUNT Produce requests fail
+ *         request-errors API COUNT CODE   the same for any API key (1 Fetch,
+ *                                         8 OffsetCommit, 11 JoinGroup, ...)
+ *         broker-down ID | broker-up ID   a broker stops or starts answering
+ *         coordinator GROUP ID            the group's coordinator moves
+ *         leader TOPIC PARTITION ID       a partition's leader moves
  *   eddy-mock offsets ADDR GROUP TOPIC[:PARTITIONS]
  *       prints "TOPIC PARTITION OFFSET" per partition (-1001: none committed).
  */
@@ -31,6 +36,39 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* One line of the control file (see the top of this file). */
+static void apply_fault(rd_kafka_mock_cluster_t *mc, const char *line)
+{
+	char a[256];
+	int api, count, code, id, partition;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (sscanf(line, " produce-errors %d %d", &count, &code) == 2) {
+		for (int k = 0; k < count; k++)
+			rd_kafka_mock_push_request_errors(mc, 0 /* Produce */, 1,
+			                                  (rd_kafka_resp_err_t)code);
+	} else if (sscanf(line, " request-errors %d %d %d", &api, &count, &code) == 3) {
+		for (int k = 0; k < count; k++)
+			rd_kafka_mock_push_request_errors(mc, (int16_t)api, 1,
+			                                  (rd_kafka_resp_err_t)code);
+	} else if (sscanf(line, " broker-down %d", &id) == 1) {
+		err = rd_kafka_mock_broker_set_down(mc, id);
+	} else if (sscanf(line, " broker-up %d", &id) == 1) {
+		err = rd_kafka_mock_broker_set_up(mc, id);
+	} else if (sscanf(line, " coordinator %255s %d", a, &id) == 2) {
+		err = rd_kafka_mock_coordinator_set(mc, "group", a, id);
+	} else if (sscanf(line, " leader %255s %d %d", a, &partition, &id) == 3) {
+		err = rd_kafka_mock_partition_set_leader(mc, a, partition, id);
+	} else if (strspn(line, " \t\r\n") != strlen(line)) {
+		printf("bad control line: %s", line);
+		return;
+	}
+	if (err)
+		printf("control: %s", rd_kafka_err2str(err));
+	else
+		printf("ok %s", line);
 }
 
 static int offsets(int argc, char **argv)
@@ -147,14 +185,12 @@ int main(int argc, char **argv)
 		}
 		FILE *f = control ? fopen(control, "r") : NULL;
 		if (f) {
-			int count, code;
-			while (fscanf(f, " produce-errors %d %d", &count, &code) == 2)
-				for (int k = 0; k < count; k++)
-					rd_kafka_mock_push_request_errors(
-					    eddy_mock_cluster(m), 0 /* Produce */, 1,
-					    (rd_kafka_resp_err_t)code);
+			char line[512];
+			while (fgets(line, sizeof line, f))
+				apply_fault(eddy_mock_cluster(m), line);
 			fclose(f);
 			unlink(control);
+			fflush(stdout);
 		}
 	}
 	eddy_mock_destroy(m);
