@@ -2,11 +2,14 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "utf8.h"
 
 static enum eddy_log_level threshold = EDDY_LOG_INFO;
 static int json_format;
@@ -48,19 +51,54 @@ int eddy_log_enabled(enum eddy_log_level level)
 	return level >= threshold;
 }
 
-/* Writes s[0..len) as the body of a JSON string (without quotes). */
+/* Writes s[0..len) for a line: JSON (the body of a JSON string, without
+ * quotes: control characters as JSON escapes) or text (control characters
+ * as \n, \r, \t or \xHH). Either way a byte that is not part of UTF-8,
+ * and the C1 control characters U+0080..U+009F that terminals obey, show as
+ * \xHH: a line stays one line, valid JSON, and says what it was given. */
+static void put_escaped(FILE *f, const char *s, size_t len, bool json)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	for (size_t i = 0; i < len; i += n) {
+		unsigned char c = p[i];
+		n = 1;
+		if (c >= 0x80) {
+			n = eddy_utf8_decode(s + i, len - i, &cp);
+			if (n && cp >= 0xa0) {
+				fwrite(s + i, 1, n, f);
+				continue;
+			}
+			/* not UTF-8 (one byte), or C1 (both bytes) */
+			n = n ? n : 1;
+			for (size_t k = 0; k < n; k++)
+				fprintf(f, json ? "\\\\x%02x" : "\\x%02x", p[i + k]);
+		} else if (c == '\n') {
+			fputs("\\n", f);
+		} else if (c == '\r') {
+			fputs("\\r", f);
+		} else if (c == '\t') {
+			fputs("\\t", f);
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, json ? "\\u%04x" : "\\x%02x", c);
+		} else if (json && (c == '"' || c == '\\')) {
+			fprintf(f, "\\%c", c);
+		} else {
+			fputc(c, f);
+		}
+	}
+}
+
 static void put_json_string(FILE *f, const char *s, size_t len)
 {
-	for (const unsigned char *p = (const unsigned char *)s; len--; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
+	put_escaped(f, s, len, true);
+}
+
+void eddy_log_put_text(FILE *f, const char *s, size_t len)
+{
+	put_escaped(f, s, len, false);
 }
 
 static void put_member(FILE *f, const char *name, const char *s, size_t len)
@@ -105,17 +143,18 @@ static void vlog(enum eddy_log_level level, const struct eddy_log_ctx *ctx, cons
 		fputc('"', stderr);
 		if (ctx)
 			put_ctx(stderr, ctx);
-		/* splice the fields object's members into the line */
-		if (fields_json) {
-			const char *b = strchr(fields_json, '{'), *e = strrchr(fields_json, '}');
-			if (b && e && e > b + 1)
-				fprintf(stderr, ",%.*s", (int)(e - b - 1), b + 1);
-		}
+		/* the caller's members under a key of their own: none can
+		 * stand in for ts, level, msg or the record's */
+		if (fields_json && *fields_json == '{')
+			fprintf(stderr, ",\"fields\":%s", fields_json);
 		fputs("}\n", stderr);
 	} else {
-		fprintf(stderr, "%s %-5s %s", ts, level_names[level], msg);
-		if (fields_json)
-			fprintf(stderr, " %s", fields_json);
+		fprintf(stderr, "%s %-5s ", ts, level_names[level]);
+		eddy_log_put_text(stderr, msg, strlen(msg));
+		if (fields_json) {
+			fputc(' ', stderr);
+			eddy_log_put_text(stderr, fields_json, strlen(fields_json));
+		}
 		fputc('\n', stderr);
 	}
 	funlockfile(stderr);

@@ -3,6 +3,7 @@
 #define EDDY_LOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum eddy_log_level { EDDY_LOG_DEBUG, EDDY_LOG_INFO, EDDY_LOG_WARN, EDDY_LOG_ERROR };
@@ -31,13 +32,20 @@ struct eddy_log_ctx {
 #define EDDY_LOG_CTX_NONE ((struct eddy_log_ctx){.partition = -1, .offset = -1})
 
 /* One line: time, level, message, then the context (ctx, may be NULL)
- * and the members of fields_json (a JSON object text, may be NULL): in a
- * JSON line as its members, in a text line the fields as they are. */
+ * and fields_json (a JSON object text, may be NULL): in a JSON line as its
+ * member "fields", in a text line after the message. Text lines escape
+ * what they show (eddy_log_put_text). */
 void eddy_log_at(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define eddy_log_fields(level, fields_json, ...)                                                   \
 	eddy_log_at((level), NULL, (fields_json), __VA_ARGS__)
 #define eddy_log(level, ...) eddy_log_at((level), NULL, NULL, __VA_ARGS__)
+
+/* Writes s[0..len) to f as text lines show it: control characters as \n,
+ * \r, \t or \xHH, bytes that are not UTF-8 and C1 controls as \xHH, so
+ * that text from records and handlers cannot start a line of its own or
+ * steer a terminal. Every text line eddy writes passes its text here. */
+void eddy_log_put_text(FILE *f, const char *s, size_t len);
 
 /* Milliseconds since the epoch, wall clock. */
 int64_t eddy_now_ms(void);

@@ -345,7 +345,7 @@ return {
         assert.are.equal("jsonlog", o.topic)
         assert.are.equal(t.TENANT, o.tenant)
         assert.matches("^c0ffee00%-", o.correlation_id)
-        assert.truthy(o.quantity and o.offset >= 0)
+        assert.truthy(o.fields.quantity and o.offset >= 0)
         saw[#saw + 1] = o.offset
       elseif o.msg:match("^dead letter") then
         dead = o

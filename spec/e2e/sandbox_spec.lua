@@ -248,6 +248,8 @@ local WRITES = {
   { "alert_key", 'ctx.alert{ summary = "s", key = "k\\0x" }', "ctx.alert: key holds a NUL byte" },
   { "ns_nul", 'ctx.upsert("x\\0evil", "k", 1)', "ctx.upsert: namespace holds a NUL byte" },
   { "log_level_nul", 'ctx.log("info\\0x", "m")', "ctx.log: level holds a NUL byte" },
+  -- log lines: one per call, whatever the message holds
+  { "log_forged", 'ctx.log("info", "a\\n2026-01-01T00:00:00.000Z error forged\\0", { x = "b\\nc" })', false },
   { "json_encode", 'local s = json.encode({ "\\255" })', "Cannot serialise a string that is not UTF-8 text: byte 0xff after '[\"'" },
 }
 
@@ -285,6 +287,8 @@ describe("what handlers write", function()
     assert.are.equal(1, rc, out)
     assert.matches('\npublish t k\195\169 {"specversion":"1.0","id":"k\195\169",', out, 1, true)
     assert.matches('"data":{"a":"\195\169"}}\n', out, 1, true)
+    assert.matches(' info  w.lua: a\\n2026-01-01T00:00:00.000Z error forged\\x00 {"x":"b\\nc"}\n', out, 1, true)
+    assert.is_nil(out:find("\n2026-01-01T00:00:00.000Z error", 1, true), out)
   end)
 
   it("keeps the state readable: nothing stored by a refused write, the deepest value read back", function()
