@@ -4,10 +4,11 @@
 -- folder's lib/. The outside world is reached only through ctx (the second
 -- argument of on_event) and json.
 
-local error, ipairs, load, pairs, pcall, rawset, tostring, type =
-	error, ipairs, load, pairs, pcall, rawset, tostring, type
+local error, ipairs, load, pairs, pcall, rawset, select, setmetatable, tostring, type, unpack =
+	error, ipairs, load, pairs, pcall, rawset, select, setmetatable, tostring, type, unpack
 local collectgarbage, io_open = collectgarbage, io.open
-local raw_getmetatable = debug.getmetatable
+local raw_getmetatable, getinfo = debug.getmetatable, debug.getinfo
+local string_format = string.format
 local os_date = os.date
 local rawget, tonumber = rawget, tonumber
 local string_byte, string_find, string_gmatch, string_gsub, string_match, string_rep, string_sub =
@@ -71,11 +72,74 @@ local DATE_E, DATE_O = "cCxXyY", "deHImMSuUVwWy"
 local guards = {}
 _M.guards = guards
 
+-- What tostring shows for a table, function, userdata or thread: not its
+-- address (that would tell a handler where the allocator put things), but
+-- "table: 1", "function: 2", numbered in the order tostring first met them
+-- (per state; weak keys, so the numbering keeps nothing alive), and
+-- "function: builtin" for the C functions of the runtime.
+local shown = setmetatable({}, { __mode = "k" })
+local n_shown = 0
+local function show(v)
+	local t = type(v)
+	if t ~= "table" and t ~= "function" and t ~= "userdata" and t ~= "thread" then
+		return tostring(v)
+	end
+	if t == "userdata" and tostring(v) == "userdata: NULL" then
+		return tostring(v) -- json.null: no address in it
+	end
+	if t == "function" then
+		-- C, or one of LuaJIT's built-ins made of bytecode (string.len)
+		local info = getinfo(v, "S")
+		if info.what == "C" or info.linedefined < 0 then
+			return "function: builtin"
+		end
+	end
+	local n = shown[v]
+	if not n then
+		n_shown = n_shown + 1
+		n = n_shown
+		shown[v] = n
+	end
+	return t .. ": " .. n
+end
+_M.show = show
+
+-- tostring, except that it shows no addresses (show). A __tostring
+-- metamethod still decides for its own tables.
+guards.tostring = function(v)
+	local mt = raw_getmetatable(v)
+	if mt and rawget(mt, "__tostring") ~= nil then
+		return tostring(v)
+	end
+	return show(v)
+end
+
+-- string.format, with tables, functions, userdata and threads shown as
+-- tostring shows them (show), and without %p, which formats an address.
+guards["string.format"] = function(format, ...)
+	if type(format) == "string" then
+		for conv in string_gmatch(format, "%%[-+ #0]*%d*%.?%d*(.)") do
+			if conv == "p" then
+				error("string.format: %p is not available (it formats an address)", 2)
+			end
+		end
+	end
+	local n = select("#", ...)
+	local args = { ... }
+	for i = 1, n do
+		local t = type(args[i])
+		if t == "table" or t == "function" or t == "userdata" or t == "thread" then
+			args[i] = guards.tostring(args[i])
+		end
+	end
+	return string_format(format, unpack(args, 1, n))
+end
+
 -- collectgarbage("count") only: the others would let one handler stop or
 -- drive the collector of the state every handler shares.
 guards.collectgarbage = function(opt)
 	if opt ~= "count" then
-		error('collectgarbage: only "count" is allowed, got ' .. tostring(opt), 2)
+		error('collectgarbage: only "count" is allowed, got ' .. show(opt), 2)
 	end
 	return collectgarbage("count")
 end
@@ -167,7 +231,7 @@ guards["os.date"] = function(format, time)
 	if time ~= nil then
 		time = tonumber(time)
 		if not time or time ~= time or time >= 2 ^ 53 or time <= -2 ^ 53 then
-			error("os.date: time must be a number of seconds, got " .. tostring(time), 2)
+			error("os.date: time must be a number of seconds, got " .. show(time), 2)
 		end
 	end
 	return os_date(format, time)
@@ -221,7 +285,7 @@ local function make_load(default_env)
 			error("load: chunk must be a string of Lua source, got " .. type(chunk), 2)
 		end
 		if mode ~= nil and mode ~= "t" then
-			error('load: only text chunks are allowed (mode "t"), got mode ' .. tostring(mode), 2)
+			error('load: only text chunks are allowed (mode "t"), got mode ' .. show(mode), 2)
 		end
 		if env == nil then
 			env = default_env

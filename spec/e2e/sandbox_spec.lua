@@ -3,6 +3,7 @@
 -- must fail its event with a clear reason (the dead-letter reason replay
 -- prints) and leave the process running to its summary line.
 local t = require "eddy_test"
+local cjson = require "cjson"
 
 -- { name, the body of on_event(ev, ctx), what the reason must contain }
 local ESCAPES = {
@@ -250,6 +251,11 @@ local WRITES = {
   { "log_level_nul", 'ctx.log("info\\0x", "m")', "ctx.log: level holds a NUL byte" },
   -- log lines: one per call, whatever the message holds
   { "log_forged", 'ctx.log("info", "a\\n2026-01-01T00:00:00.000Z error forged\\0", { x = "b\\nc" })', false },
+  -- no heap addresses: tostring, string.format, messages
+  { "shown", 'local t = {} ctx.upsert("x", "shown", json.array({ tostring(t), tostring(t), tostring({}), ' ..
+    'tostring(function() end), tostring(string.len), ("%s|%5s"):format(t, ctx), tostring(json.null), ' ..
+    'select(2, pcall(collectgarbage, t)) }))', false },
+  { "format_p", 'local s = string.format("%d %p", 1, {})', "string.format: %p is not available (it formats an address)" },
   { "json_encode", 'local s = json.encode({ "\\255" })', "Cannot serialise a string that is not UTF-8 text: byte 0xff after '[\"'" },
 }
 
@@ -300,5 +306,10 @@ describe("what handlers write", function()
     assert.are.equal('{"ok":true}', got.deep_read)
     assert.are.equal('{"found":false}', got.get_bad_key)
     assert.are.equal(("["):rep(127) .. "{}" .. ("]"):rep(127), got.deep)
+    local shown = cjson.decode(got.shown)
+    assert.are.same({ "table: 1", "table: 1", "table: 2", "function: 3", "function: builtin",
+      "table: 1|table: 4", "userdata: NULL" }, { unpack(shown, 1, 7) })
+    assert.matches('collectgarbage: only "count" is allowed, got table: 1$', shown[8])
+    assert.is_nil(got.shown:find("0x", 1, true))
   end)
 end)

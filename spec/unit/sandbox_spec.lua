@@ -41,7 +41,7 @@ local LIBRARIES = {
           "tobit", "tohex" },
 }
 -- Allowed names that get a guarded function instead of the host's.
-local GUARDED = { "collectgarbage", "rawset", "string.gsub", "string.rep", "os.date" }
+local GUARDED = { "collectgarbage", "rawset", "tostring", "string.format", "string.gsub", "string.rep", "os.date" }
 -- Made for each environment.
 local PER_ENV = { "_G", "load", "require" }
 
