@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "log.h"
 #include "pipeline.h"
 #include "publish.h"
 
@@ -20,8 +21,13 @@ static int report_invalid(void *ud, const struct eddy_msg *m, const struct eddy_
 {
 	struct report *r = ud;
 	(void)m;
-	fprintf(stderr, "%s:%zu: %s%s%s: %s\n", r->input, eddy_input_line(r->in), dl->stage,
-	        dl->handler ? " " : "", dl->handler ? dl->handler : "", dl->reason);
+	/* the reason may quote the record or a handler's error: one line */
+	flockfile(stderr);
+	fprintf(stderr, "%s:%zu: %s%s%s: ", r->input, eddy_input_line(r->in), dl->stage,
+	        dl->handler ? " " : "", dl->handler ? dl->handler : "");
+	eddy_log_put_text(stderr, dl->reason, strlen(dl->reason));
+	fputc('\n', stderr);
+	funlockfile(stderr);
 	return 0;
 }
 
