@@ -58,5 +58,6 @@ int eddy_cmd_config(int argc, char **argv);
 int eddy_cmd_rule(int argc, char **argv);
 int eddy_cmd_test(int argc, char **argv);
 int eddy_cmd_new(int argc, char **argv);
+int eddy_cmd_manifest(int argc, char **argv);
 
 #endif

@@ -913,6 +913,26 @@ const char *eddy_handlers_name(const struct eddy_handlers *h, size_t i)
 	return h && i < h->n ? h->v[i].name : NULL;
 }
 
+bool eddy_handlers_info(const struct eddy_handlers *h, size_t i, struct eddy_handler_info *out)
+{
+	if (!h || i >= h->n)
+		return false;
+	const struct handler *hd = &h->v[i];
+	*out = (struct eddy_handler_info){
+	    .path = hd->path,
+	    .rules = hd->rules,
+	    .all_types = hd->types.all,
+	    .all_topics = hd->topics.all,
+	    .types = (const char *const *)hd->types.v,
+	    .topics = (const char *const *)hd->topics.v,
+	    .n_types = hd->types.all ? 0 : hd->types.n,
+	    .n_topics = hd->topics.all ? 0 : hd->topics.n,
+	    .src = hd->src,
+	    .src_len = hd->src_len,
+	};
+	return true;
+}
+
 int eddy_handlers_stack_top(const struct eddy_handlers *h)
 {
 	return h && h->L ? lua_gettop(h->L) : 0;

@@ -139,6 +139,21 @@ size_t eddy_handlers_count(const struct eddy_handlers *h);
 /* Name of handler i as it appears in messages ("orders.lua"). */
 const char *eddy_handlers_name(const struct eddy_handlers *h, size_t i);
 
+/* What handler i is, as eddy manifest and eddy check show it. */
+struct eddy_handler_info {
+	const char *path;           /* "handlers/orders.lua", "rules/large.yaml" */
+	bool rules;                 /* a rule file */
+	bool all_types, all_topics; /* no types / topics list: it takes every one */
+	const char *const *types;   /* CloudEvents type globs, n_types of them */
+	const char *const *topics;  /* topic globs */
+	size_t n_types, n_topics;
+	const char *src; /* the file as loaded */
+	size_t src_len;
+};
+/* Fills *out with what handler i is (borrowed from h); false when there is
+ * no handler i. */
+bool eddy_handlers_info(const struct eddy_handlers *h, size_t i, struct eddy_handler_info *out);
+
 /* Calls on_event of every handler whose subscription matches ev (types and
  * topics globs; a missing list matches all), in name order. Returns the
  * number called (0: nobody subscribed), or -1 when one raised: *failed is

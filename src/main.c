@@ -29,6 +29,8 @@ static void usage(FILE *f)
 	    "  config [-c FILE]                 print the effective configuration, secrets\n"
 	    "                                   masked\n"
 	    "  config-doc                       print the configuration reference (Markdown)\n"
+	    "  manifest [-c FILE] [--format F]  what this deployment consumes and produces\n"
+	    "                                   (yaml or json)\n"
 	    "  test [PATH...]                   run the handler specs (default handlers/spec)\n"
 	    "                                   with the test kit\n"
 	    "  new handler NAME                 a new handler and its spec in handlers/\n"
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
 		return eddy_cmd_validate(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return eddy_cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "manifest") == 0)
+		return eddy_cmd_manifest(argc - 1, argv + 1);
 	if (strcmp(cmd, "config") == 0)
 		return eddy_cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "rule") == 0)

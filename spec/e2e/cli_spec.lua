@@ -66,7 +66,7 @@ describe("eddy command line", function()
     assert.matches('\n  cpu_limit_ms: 1000\n', out, 1, true)             -- a default
     -- the output is a configuration eddy reads
     t.write(dir .. "/out.yaml", out)
-    rc, out = t.eddy("check -c " .. t.q(dir .. "/out.yaml"))
+    rc, out = t.eddy("check --offline -c " .. t.q(dir .. "/out.yaml"))
     assert.are.equal(0, rc, out)
     rc, out = t.eddy("config -c " .. t.q(dir .. "/missing.yaml"))
     assert.are.equal(2, rc, out)

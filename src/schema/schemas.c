@@ -120,6 +120,20 @@ static const struct eddy_jsonschema *load_named(struct eddy_schemas *s, const ch
 	return sc;
 }
 
+void eddy_schemas_registry_conf(const struct eddy_config *conf, struct eddy_registry_conf *rc)
+{
+	*rc = (struct eddy_registry_conf){
+	    .url = conf->registry_url,
+	    .username = conf->registry_username,
+	    .password = conf->registry_password,
+	    .ca_location = conf->registry_ca_location,
+	    .insecure_skip_verify = conf->registry_insecure_skip_verify,
+	    .timeout_ms = conf->registry_timeout_ms,
+	    .retries = conf->registry_retries,
+	    .latest_ttl_ms = conf->registry_cache_latest_ms,
+	};
+}
+
 struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errstr,
                                       size_t errstr_size)
 {
@@ -160,16 +174,8 @@ struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errs
 		s->n_types++;
 	}
 	if (conf->registry_url) {
-		struct eddy_registry_conf rc = {
-		    .url = conf->registry_url,
-		    .username = conf->registry_username,
-		    .password = conf->registry_password,
-		    .ca_location = conf->registry_ca_location,
-		    .insecure_skip_verify = conf->registry_insecure_skip_verify,
-		    .timeout_ms = conf->registry_timeout_ms,
-		    .retries = conf->registry_retries,
-		    .latest_ttl_ms = conf->registry_cache_latest_ms,
-		};
+		struct eddy_registry_conf rc;
+		eddy_schemas_registry_conf(conf, &rc);
 		if (!(s->registry = eddy_registry_new(&rc, err, sizeof err))) {
 			eddy_errf(errstr, errstr_size, "registry: %s", err);
 			goto fail;

@@ -28,6 +28,10 @@ struct eddy_schemas;
  * to, and sets up the registry client (no request is made yet). conf is
  * borrowed for the life of the result. NULL with errstr when a schema of
  * the config cannot be loaded. */
+/* The registry client's settings from conf's registry.* properties. */
+struct eddy_registry_conf;
+void eddy_schemas_registry_conf(const struct eddy_config *conf, struct eddy_registry_conf *rc);
+
 struct eddy_schemas *eddy_schemas_new(const struct eddy_config *conf, char *errstr,
                                       size_t errstr_size);
 void eddy_schemas_destroy(struct eddy_schemas *s);
