@@ -34,6 +34,7 @@ static void usage(FILE *f)
 	    "  test [PATH...]                   run the handler specs (default handlers/spec)\n"
 	    "                                   with the test kit\n"
 	    "  new handler NAME                 a new handler and its spec in handlers/\n"
+	    "  new rule NAME                    a new alert rule and its test in rules/\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Each command takes --help.\n",

@@ -1,5 +1,6 @@
 /* new_cmd.c - eddy new handler NAME: a commented starting handler and a
- * spec for it that passes under eddy test. */
+ * spec for it that passes under eddy test; eddy new rule NAME: an alert
+ * rule and a rule test that passes under eddy rule test. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,15 +12,20 @@
 #include "store/store.h"
 
 #define HANDLERS_DIR "handlers"
+#define RULES_DIR "rules"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: eddy new handler NAME\n"
-	        "  writes " HANDLERS_DIR "/NAME.lua, a handler keeping the latest data of each\n"
-	        "  key in namespace NAME, and " HANDLERS_DIR "/spec/NAME_spec.lua, its spec\n"
-	        "  (run it with eddy test); NAME: letters, digits and _, not starting with a\n"
-	        "  digit, as a namespace\n"
+	        "       eddy new rule NAME\n"
+	        "  handler: writes " HANDLERS_DIR "/NAME.lua, a handler keeping the latest data\n"
+	        "  of each key in namespace NAME, and " HANDLERS_DIR "/spec/NAME_spec.lua, its\n"
+	        "  spec (run it with eddy test); NAME: letters, digits and _, not starting with\n"
+	        "  a digit, as a namespace\n"
+	        "  rule: writes " RULES_DIR "/NAME.yaml, an alert rule named NAME, and\n"
+	        "  " RULES_DIR "/NAME.test.yaml, its test (run it with eddy rule test); NAME:\n"
+	        "  letters, digits, _, . and -\n"
 	        "exit status: 0 written, 1 a file exists or cannot be written, 2 errors of use\n");
 }
 
@@ -109,6 +115,43 @@ static const char spec_template[] =
     "  end)\n"
     "end)\n";
 
+static const char rule_template[] =
+    "# {name}: an alert rule (docs/rules.md). Its test, {name}.test.yaml beside\n"
+    "# this file, runs with `eddy rule test`; `eddy check` compiles it.\n"
+    "- name: {name}\n"
+    "  when:\n"
+    "    # the event types it looks at (* matches any run of characters)\n"
+    "    types: [\"com.example.orders.*\"]\n"
+    "    # the condition: fields of data, the event's attributes (type, subject,\n"
+    "    # tenant, time, key) and before (what the key's data was); a missing\n"
+    "    # field is null, never an error\n"
+    "    if: data.quantity > 1000\n"
+    "  severity: warning\n"
+    "  # templates: {{path}} is replaced by the event's value\n"
+    "  summary: \"Large quantity for {{key}}: {{data.quantity}}\"\n"
+    "  # what the alert is about: one alert for each distinct set of labels\n"
+    "  labels: { order: \"{{key}}\" }\n"
+    "  # the same alert stays quiet this long after it was sent\n"
+    "  realert: 1h\n";
+
+static const char rule_test_template[] =
+    "# The test of {name}.yaml: `eddy rule test " RULES_DIR "/{name}.test.yaml`. Each case\n"
+    "# starts from an empty state; expect lists every alert it must raise, or none.\n"
+    "tests:\n"
+    "  - name: a large quantity fires\n"
+    "    events:\n"
+    "      - { type: com.example.orders.v1, id: K-1, time: \"2025-01-14T12:30:00Z\",\n"
+    "          data: { quantity: 5000 } }\n"
+    "    expect:\n"
+    "      - rule: {name}\n"
+    "        labels: { order: K-1 }\n"
+    "        summary: \"Large quantity for K-1: 5000\"\n"
+    "\n"
+    "  - name: a small quantity does not\n"
+    "    events:\n"
+    "      - { type: com.example.orders.v1, id: K-2, data: { quantity: 10 } }\n"
+    "    expect: none\n";
+
 /* Creates path (which must not exist): tmpl with each {name} replaced. */
 static int write_new(const char *path, const char *tmpl, const char *name)
 {
@@ -147,15 +190,55 @@ static int make_dir(const char *path)
 	return 0;
 }
 
+/* Writes the two files (neither when either exists) into dir. */
+static int write_pair(const char *dir, const char *a, const char *a_tmpl, const char *b,
+                      const char *b_tmpl, const char *name)
+{
+	struct stat st;
+	if (stat(a, &st) == 0 || stat(b, &st) == 0) {
+		fprintf(stderr, "eddy: %s exists\n", stat(a, &st) == 0 ? a : b);
+		return 1;
+	}
+	if (make_dir(dir) != 0 || write_new(a, a_tmpl, name) != 0 ||
+	    write_new(b, b_tmpl, name) != 0)
+		return 1;
+	return 0;
+}
+
+/* eddy new rule NAME */
+static int new_rule(const char *name)
+{
+	char rule[512], test[512];
+	size_t n = strlen(name);
+	if (n == 0 || n > 100 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789_.-") != n ||
+	    name[0] == '.') {
+		fprintf(
+		    stderr,
+		    "eddy: \"%s\" cannot name a rule: letters, digits, _, . and -, not starting "
+		    "with ., at most 100 characters\n",
+		    name);
+		return 2;
+	}
+	snprintf(rule, sizeof rule, RULES_DIR "/%s.yaml", name);
+	snprintf(test, sizeof test, RULES_DIR "/%s.test.yaml", name);
+	if (write_pair(RULES_DIR, rule, rule_template, test, rule_test_template, name) != 0)
+		return 1;
+	printf("run its test: eddy rule test %s\n", test);
+	return 0;
+}
+
 int eddy_cmd_new(int argc, char **argv)
 {
 	const struct eddy_cli_opt opts[] = {{0}};
 	int status, operand = eddy_cli_parse(argc, argv, opts, usage, &status);
 	char handler[512], spec[512];
-	struct stat st;
 
 	if (operand < 0)
 		return status;
+	if (operand == argc - 2 && strcmp(argv[operand], "rule") == 0)
+		return new_rule(argv[operand + 1]);
 	if (operand != argc - 2 || strcmp(argv[operand], "handler") != 0) {
 		usage(stderr);
 		return 2;
@@ -170,14 +253,9 @@ int eddy_cmd_new(int argc, char **argv)
 	}
 	snprintf(handler, sizeof handler, HANDLERS_DIR "/%s.lua", name);
 	snprintf(spec, sizeof spec, HANDLERS_DIR "/spec/%s_spec.lua", name);
-	/* neither is written when either exists */
-	if (stat(handler, &st) == 0 || stat(spec, &st) == 0) {
-		fprintf(stderr, "eddy: %s exists\n", stat(handler, &st) == 0 ? handler : spec);
-		return 1;
-	}
-	if (make_dir(HANDLERS_DIR) != 0 || make_dir(HANDLERS_DIR "/spec") != 0 ||
-	    write_new(handler, handler_template, name) != 0 ||
-	    write_new(spec, spec_template, name) != 0)
+	if (make_dir(HANDLERS_DIR) != 0 ||
+	    write_pair(HANDLERS_DIR "/spec", handler, handler_template, spec, spec_template,
+	               name) != 0)
 		return 1;
 	printf("run its spec: eddy test %s\n", spec);
 	return 0;
