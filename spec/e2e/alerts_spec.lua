@@ -23,27 +23,15 @@ describe("ctx.alert", function()
   -- (Slack, Alertmanager), from the (skip + 1)th line on
   local function deliveries()
     local list = {}
-    for _, log in ipairs({ "/receiver.log", "/plain.log" }) do
+    for _, log in ipairs({ "/receiver.deliveries", "/plain.deliveries" }) do
       local n = 0
       for line in (t.read(dir .. log) or ""):gmatch("[^\n]+") do
         n = n + 1
-        if log ~= "/receiver.log" or n > skip then list[#list + 1] = cjson.decode(line) end
+        if log ~= "/receiver.deliveries" or n > skip then list[#list + 1] = cjson.decode(line) end
       end
     end
     table.sort(list, function(a, b) return a.time < b.time end)
     return list
-  end
-
-  local function start_receiver(name, args)
-    local out = dir .. "/" .. name .. ".out"
-    local _, pid = t.sh("python3 tests/tools/webhook-receiver.py " .. args .. " --log " ..
-      t.q(dir .. "/" .. name .. ".log") .. " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
-    for _ = 1, 200 do
-      local port = (t.read(out) or ""):match("^(%d+)\n")
-      if port then return { pid = tonumber(pid), url = "http://127.0.0.1:" .. port } end
-      t.sleep(0.05)
-    end
-    error("receiver did not start: " .. (t.read(out) or ""))
   end
 
   -- deliveries answered 200, by path
@@ -58,8 +46,8 @@ describe("ctx.alert", function()
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "a1", "a2", "a3", "eddy.dlq" })
-    recv = start_receiver("receiver", "--secret " .. SECRET)
-    plain = start_receiver("plain", "")
+    recv = t.start_receiver(dir, "receiver", "--secret " .. SECRET)
+    plain = t.start_receiver(dir, "plain", "")
     t.handlers(dir, { ["watch.lua"] = [[
 return {
   on_event = function(ev, ctx)
@@ -165,7 +153,7 @@ return {
 
   it("sends each alert once across kill -9 and a replay of the same events", function()
     t.sh("curl -sS -X POST " .. t.q(recv.url .. "/_receiver/reset"))
-    local _, lines = (t.read(dir .. "/receiver.log") or ""):gsub("\n", "")
+    local _, lines = (t.read(recv.deliveries) or ""):gsub("\n", "")
     skip = lines
     local records = {}
     for i = 11, 15 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, 3) } end
@@ -242,7 +230,7 @@ return {
 
   local function mark_receiver_log()
     t.sh("curl -sS -X POST " .. t.q(recv.url .. "/_receiver/reset"))
-    local _, lines = (t.read(dir .. "/receiver.log") or ""):gsub("\n", "")
+    local _, lines = (t.read(recv.deliveries) or ""):gsub("\n", "")
     skip = lines
   end
 

@@ -14,25 +14,13 @@ local PARTITIONS = tonumber(os.getenv("EDDY_CRASH_PARTITIONS") or "4")
 -- CPU per event of the upsert handler: slow enough for kills to land mid-stream
 local HANDLER_S = tonumber(os.getenv("EDDY_CRASH_HANDLER_S") or "0.0015")
 
-local function start_receiver(dir)
-  local out = dir .. "/receiver.out"
-  local _, pid = t.sh("python3 tests/tools/webhook-receiver.py --log " .. t.q(dir .. "/receiver.deliveries") ..
-    " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
-  for _ = 1, 200 do
-    local port = (t.read(out) or ""):match("^(%d+)\n")
-    if port then return { pid = tonumber(pid), url = "http://127.0.0.1:" .. port } end
-    t.sleep(0.05)
-  end
-  error("receiver did not start: " .. (t.read(out) or ""))
-end
-
 describe("a crash loop", function()
   local dir, mock, recv
 
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "crash:" .. PARTITIONS, "crash.dlq" })
-    recv = start_receiver(dir)
+    recv = t.start_receiver(dir, "receiver")
   end)
 
   teardown(function()
@@ -115,7 +103,7 @@ return {
 
     -- each alert delivered, and under one webhook-id only
     local ids, by_summary = {}, {}
-    for line in (t.read(dir .. "/receiver.deliveries") or ""):gmatch("[^\n]+") do
+    for line in (t.read(recv.deliveries) or ""):gmatch("[^\n]+") do
       local d = cjson.decode(line)
       if d.status == 200 then
         local summary = cjson.decode(d.body).summary

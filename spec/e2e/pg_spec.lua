@@ -48,15 +48,12 @@ describe("eddy run with the postgres store", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "eddy.dlq", "restart", "alerts" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
-    local rc, out = t.sh("tests/tools/pg-start", true)
-    assert.are.equal(0, rc, out)
-    pg_dsn = out:match("(host=[^\n]*)")
-    pg_dir = pg_dsn:match("host=(%S+)")
+    pg_dsn, pg_dir = t.start_pg()
   end)
 
   teardown(function()
     t.stop_mock(mock)
-    if pg_dir then t.sh("tests/tools/pg-stop " .. t.q(pg_dir)) end
+    t.stop_pg(pg_dir)
     t.sh("rm -rf " .. t.q(dir))
   end)
 
@@ -124,17 +121,8 @@ describe("eddy run with the postgres store", function()
   end)
 
   it("keeps the alert outbox in PostgreSQL: delivered once, not again on a replay", function()
-    local out = dir .. "/receiver.out"
-    local _, pid = t.sh("python3 tests/tools/webhook-receiver.py --log " .. t.q(dir .. "/receiver.log") ..
-      " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
-    local url
-    for _ = 1, 200 do
-      url = (t.read(out) or ""):match("^(%d+)\n")
-      if url then break end
-      t.sleep(0.05)
-    end
-    assert.truthy(url, "receiver did not start")
-    url = "http://127.0.0.1:" .. url
+    local recv = t.start_receiver(dir, "receiver")
+    local url = recv.url
     t.handlers(dir .. "/alerting", { ["watch.lua"] = [[
 return {
   on_event = function(ev, ctx)
@@ -174,9 +162,9 @@ return {
     end
     run("g-alerts")
     run("g-alerts-replay") -- the same events again: deduplicated in the outbox
-    t.sh("kill " .. pid)
+    t.sh("kill " .. recv.pid)
     local delivered = 0
-    for line in (t.read(dir .. "/receiver.log") or ""):gmatch("[^\n]+") do
+    for line in (t.read(recv.deliveries) or ""):gmatch("[^\n]+") do
       if cjson.decode(line).status == 200 then delivered = delivered + 1 end
     end
     assert.are.equal(4, delivered) -- ORD-3 to ORD-6: quantity 30 and more

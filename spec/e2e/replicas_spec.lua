@@ -38,15 +38,12 @@ describe("two replicas in one group, one killed", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "rep-sqlite:4", "rep-pg:4", "eddy.dlq" })
     t.handlers(dir, { ["orders.lua"] = t.slow_handler(0.002) })
-    local rc, out = t.sh("tests/tools/pg-start", true)
-    assert.are.equal(0, rc, out)
-    pg_dsn = out:match("(host=[^\n]*)")
-    pg_dir = pg_dsn:match("host=(%S+)")
+    pg_dsn, pg_dir = t.start_pg()
   end)
 
   teardown(function()
     t.stop_mock(mock)
-    if pg_dir then t.sh("tests/tools/pg-stop " .. t.q(pg_dir)) end
+    t.stop_pg(pg_dir)
     t.sh("rm -rf " .. t.q(dir))
   end)
 

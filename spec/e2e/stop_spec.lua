@@ -31,20 +31,6 @@ local function rows(db)
   return t.query(db, "select count(*) as n from orders")[1].n
 end
 
--- A webhook receiver (tests/tools/webhook-receiver.py) logging to
--- dir/name.deliveries.
-local function start_receiver(dir, name, args)
-  local out = dir .. "/" .. name .. ".out"
-  local _, pid = t.sh("python3 tests/tools/webhook-receiver.py " .. args .. " --log " ..
-    t.q(dir .. "/" .. name .. ".deliveries") .. " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
-  for _ = 1, 200 do
-    local port = (t.read(out) or ""):match("^(%d+)\n")
-    if port then return { pid = tonumber(pid), url = "http://127.0.0.1:" .. port } end
-    t.sleep(0.05)
-  end
-  error("receiver did not start: " .. (t.read(out) or ""))
-end
-
 -- Deliveries the receiver answered 200, by webhook-id.
 local function delivered(dir, name)
   local ids, n = {}, 0
@@ -159,7 +145,7 @@ return {
   end)
 
   it("a stop with alerts pending sends them, commits exactly the finished work, and the next start loses nothing", function()
-    local recv = start_receiver(dir, "burst", "--delay-ms 5")
+    local recv = t.start_receiver(dir, "burst", "--delay-ms 5")
     local records = {}
     for i = 1, 600 do records[i] = { "ORD-" .. i, t.event("ORD-" .. i, 1) } end
     t.produce(mock, "burst", records, dir)
@@ -193,7 +179,7 @@ return {
 
   it("a stop takes no longer than shutdown.grace_ms; what it could not send waits in the outbox", function()
     -- every request hangs for 30 s
-    local recv = start_receiver(dir, "grace", "--script hang:30*20")
+    local recv = t.start_receiver(dir, "grace", "--script hang:30*20")
     t.produce(mock, "grace", { { "ORD-1", t.event("ORD-1", 1) }, { "ORD-2", t.event("ORD-2", 1) } }, dir)
     t.handlers(dir .. "/grace", { ["alerting.lua"] = (ALERTING:gsub("SECONDS", "0")) })
     local conf = t.config(dir, mock, { group = "g-grace", topics = { "grace" },
@@ -214,7 +200,7 @@ return {
     assert.matches("alerts: stopped: 0 delivered, [^\n]* 2 left in the outbox", run.log())
     t.sh("kill " .. recv.pid)
 
-    recv = start_receiver(dir, "grace2", "")
+    recv = t.start_receiver(dir, "grace2", "")
     conf = t.config(dir, mock, { group = "g-grace", topics = { "grace" },
                                  handlers = dir .. "/grace/handlers", store = dir .. "/grace.db",
                                  extra = sink_conf(recv.url) })

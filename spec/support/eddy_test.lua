@@ -144,6 +144,35 @@ function _M.wire(id, payload)
     math.floor(id / 256) % 256, id % 256) .. payload
 end
 
+-- Starts tests/tools/webhook-receiver.py (args: its options) logging each
+-- delivery as a JSON line to dir/NAME.deliveries. Returns pid, url and
+-- deliveries (that file's path).
+function _M.start_receiver(dir, name, args)
+  local out = dir .. "/" .. name .. ".out"
+  local deliveries = dir .. "/" .. name .. ".deliveries"
+  local _, pid = _M.sh("python3 tests/tools/webhook-receiver.py " .. (args or "") .. " --log " ..
+    shell_quote(deliveries) .. " >" .. shell_quote(out) .. " 2>&1 </dev/null & echo $!")
+  for _ = 1, 200 do
+    local port = (_M.read(out) or ""):match("^(%d+)\n")
+    if port then return { pid = tonumber(pid), url = "http://127.0.0.1:" .. port, deliveries = deliveries } end
+    _M.sleep(0.05)
+  end
+  error("receiver did not start: " .. (_M.read(out) or ""))
+end
+
+-- Starts a PostgreSQL server of its own (tests/tools/pg-start): its DSN
+-- and folder (for stop_pg).
+function _M.start_pg()
+  local rc, out = _M.sh("tests/tools/pg-start", true)
+  assert(rc == 0, "pg-start failed: " .. out)
+  local dsn = out:match("(host=[^\n]*)")
+  return dsn, dsn:match("host=(%S+)")
+end
+
+function _M.stop_pg(pg_dir)
+  if pg_dir then _M.sh("tests/tools/pg-stop " .. shell_quote(pg_dir)) end
+end
+
 -- Starts tests/tools/registry-fixture.py serving the schemas file; the
 -- handle has url, pid, and control(path) for its /_fixture endpoints.
 function _M.start_registry(dir, schemas_file, args)
