@@ -1,6 +1,7 @@
 /* handlers_ev.c - the ev table each call of on_event gets: the event's
  * attributes, its data and meta converted from JSON, its extensions, and
  * the Kafka record's key, topic, partition, offset and headers. */
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -8,8 +9,7 @@
 
 #include "handlers_int.h"
 
-/* The fields of ev. Their names are interned once per state (h->ev_keys)
- * so building ev hashes none of them again. */
+/* The fields of ev, in the order of the arguments of its constructor. */
 enum ev_key {
 	K_ID = 1,
 	K_TYPE,
@@ -54,60 +54,49 @@ static const char *const ev_key_names[K_END] = {
     [K_HEADERS] = "headers",
 };
 
-/* ev[key] = the value on top of the stack (keys, ev at the given indexes). */
-static void set_field(lua_State *L, int keys, int ev, enum ev_key k)
+/* Pushes s[0..len), or nil without s. */
+static void push_string(lua_State *L, const char *s, size_t len)
 {
-	lua_rawgeti(L, keys, k); /* ..., value, key */
-	lua_insert(L, -2);       /* ..., key, value */
-	lua_rawset(L, ev);       /* ... */
-}
-
-static void set_string(lua_State *L, int keys, int ev, enum ev_key k, const char *s, size_t len)
-{
-	if (s) {
+	if (s)
 		lua_pushlstring(L, s, len);
-		set_field(L, keys, ev, k);
-	}
+	else
+		lua_pushnil(L);
 }
 
-/* The fields are listed in docs/handlers.md. */
+/* The fields are listed in docs/handlers.md. ev is made by the constructor
+ * of eddy_handlers_inject_ev_keys from its fields pushed in enum ev_key's
+ * order, absent ones as nil (which leaves them out). */
 void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *ev)
 {
 	lua_State *L = h->L;
 	const struct eddy_msg *msg = ev->msg;
-	int mt, keys, t;
+	int mt;
 
+	luaL_checkstack(L, K_END + 4, "ev");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ev_keys);  /* mt, keys */
-	lua_createtable(L, 0, K_END);                   /* mt, keys, ev */
-	t = lua_gettop(L);
-	keys = t - 1;
-	mt = t - 2;
-	set_string(L, keys, t, K_ID, ev->id.s, ev->id.len);
-	set_string(L, keys, t, K_TYPE, ev->type.s, ev->type.len);
-	set_string(L, keys, t, K_SOURCE, ev->source.s, ev->source.len);
-	set_string(L, keys, t, K_SUBJECT, ev->subject.s, ev->subject.len);
-	set_string(L, keys, t, K_TIME, ev->time.s, ev->time.len);
-	set_string(L, keys, t, K_SPECVERSION, ev->specversion.s, ev->specversion.len);
-	set_string(L, keys, t, K_DATACONTENTTYPE, ev->datacontenttype.s, ev->datacontenttype.len);
-	set_string(L, keys, t, K_DATASCHEMA, ev->dataschema.s, ev->dataschema.len);
-	set_string(L, keys, t, K_TENANT, ev->tenant.s, ev->tenant.len);
-	set_string(L, keys, t, K_CORRELATION_ID, ev->correlation_id.s, ev->correlation_id.len);
+	mt = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ev_keys); /* mt, constructor */
+	push_string(L, ev->id.s, ev->id.len);
+	push_string(L, ev->type.s, ev->type.len);
+	push_string(L, ev->source.s, ev->source.len);
+	push_string(L, ev->subject.s, ev->subject.len);
+	push_string(L, ev->time.s, ev->time.len);
+	push_string(L, ev->specversion.s, ev->specversion.len);
+	push_string(L, ev->datacontenttype.s, ev->datacontenttype.len);
+	push_string(L, ev->dataschema.s, ev->dataschema.len);
+	push_string(L, ev->tenant.s, ev->tenant.len);
+	push_string(L, ev->correlation_id.s, ev->correlation_id.len);
 	lua_pushboolean(L, ev->deleted);
-	set_field(L, keys, t, K_DELETED);
+	if (ev->data_json)
+		eddy_lua_json_push(h->conv, L, ev->data_json, mt);
+	else
+		push_string(L, ev->data_bytes.s, ev->data_bytes.len);
+	if (ev->meta)
+		eddy_lua_json_push(h->conv, L, ev->meta, mt);
+	else
+		lua_pushnil(L);
 
-	if (ev->data_json) {
-		eddy_lua_json_push(h->conv, L, ev->data_json, mt); /* mt, keys, ev, data */
-		set_field(L, keys, t, K_DATA);
-	} else {
-		set_string(L, keys, t, K_DATA, ev->data_bytes.s, ev->data_bytes.len);
-	}
-	if (ev->meta) {
-		eddy_lua_json_push(h->conv, L, ev->meta, mt); /* mt, keys, ev, meta */
-		set_field(L, keys, t, K_META);
-	}
-
-	lua_createtable(L, 0, (int)ev->n_extensions); /* mt, keys, ev, extensions */
+	lua_createtable(L, 0, (int)ev->n_extensions); /* mt, constructor, ..., extensions */
 	for (size_t i = 0; i < ev->n_extensions; i++) {
 		const struct eddy_extension *x = &ev->extensions[i];
 		if (!x->json && !x->str.s)
@@ -120,10 +109,19 @@ void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *
 			lua_pushlstring(L, x->str.s, x->str.len);
 		lua_rawset(L, -3); /* ..., extensions */
 	}
-	set_field(L, keys, t, K_EXTENSIONS); /* mt, keys, ev */
+
+	if (msg) {
+		push_string(L, msg->key, msg->key_len);
+		push_string(L, msg->topic, msg->topic ? strlen(msg->topic) : 0);
+		lua_pushnumber(L, msg->partition);
+		lua_pushnumber(L, (lua_Number)msg->offset);
+	} else {
+		for (int i = 0; i < 4; i++)
+			lua_pushnil(L);
+	}
 
 	/* a header repeated by name: the last one wins; null values are left out */
-	lua_createtable(L, 0, msg ? (int)msg->n_headers : 0); /* mt, keys, ev, headers */
+	lua_createtable(L, 0, msg ? (int)msg->n_headers : 0); /* ..., headers */
 	for (size_t i = 0; msg && i < msg->n_headers; i++) {
 		const struct eddy_header *hdr = &msg->headers[i];
 		if (!hdr->value)
@@ -132,27 +130,41 @@ void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *
 		lua_pushlstring(L, hdr->value, hdr->len); /* ..., headers, name, value */
 		lua_rawset(L, -3);                        /* ..., headers */
 	}
-	set_field(L, keys, t, K_HEADERS); /* mt, keys, ev */
-
-	if (msg) {
-		set_string(L, keys, t, K_KEY, msg->key, msg->key_len);
-		if (msg->topic)
-			set_string(L, keys, t, K_TOPIC, msg->topic, strlen(msg->topic));
-		lua_pushnumber(L, msg->partition);
-		set_field(L, keys, t, K_PARTITION);
-		lua_pushnumber(L, (lua_Number)msg->offset);
-		set_field(L, keys, t, K_OFFSET);
-	}
-	lua_replace(L, mt); /* ev, keys */
-	lua_pop(L, 1);      /* ev */
+	lua_call(L, K_END - 1, 1); /* mt, ev */
+	lua_remove(L, mt);         /* ev */
 }
 
+/* Compiles ev's constructor, return function(a1, ..., a19) return {["id"] =
+ * a1, ...} end: LuaJIT copies a template table with the field names in
+ * place (TDUP) and fills in the values, where setting each field from C
+ * would insert it. Also binds h->conv to the new state, so ev.data's
+ * objects are built by constructors of their shapes too. */
 void eddy_handlers_inject_ev_keys(struct eddy_handlers *h, lua_State *L)
 {
-	lua_createtable(L, K_END - 1, 0); /* keys */
+	luaL_Buffer b;
+	char arg[16];
+
+	luaL_buffinit(L, &b);
+	luaL_addstring(&b, "return function(");
 	for (int k = 1; k < K_END; k++) {
-		lua_pushstring(L, ev_key_names[k]);
-		lua_rawseti(L, -2, k);
+		snprintf(arg, sizeof arg, k > 1 ? ",a%d" : "a%d", k);
+		luaL_addstring(&b, arg);
 	}
+	luaL_addstring(&b, ") return {");
+	for (int k = 1; k < K_END; k++) {
+		luaL_addstring(&b, "[\"");
+		luaL_addstring(&b, ev_key_names[k]);
+		snprintf(arg, sizeof arg, "\"]=a%d,", k);
+		luaL_addstring(&b, arg);
+	}
+	luaL_addstring(&b, "} end");
+	luaL_pushresult(&b); /* source */
+	size_t len;
+	const char *src = lua_tolstring(L, -1, &len);
+	if (luaL_loadbuffer(L, src, len, "=eddy ev") != 0) /* source, chunk */
+		lua_error(L);
+	lua_call(L, 0, 1); /* source, constructor */
 	h->ev_keys = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+	eddy_lua_json_bind(h->conv, L);
 }

@@ -18,29 +18,73 @@ struct seen {
 	uint32_t gen; /* valid while equal to eddy_lua_json.gen */
 };
 
+/* Objects up to this many members, with names up to this many bytes in
+ * all, are built by a constructor of their shape (below). */
+#define SHAPE_MAX_MEMBERS 64
+#define SHAPE_MAX_KEYS 2048
+/* Shapes are kept in a direct-mapped cache of this many slots. */
+#define SHAPES 256
+
+/* The member names of an object, in order, and the Lua function that builds
+ * a table of them from their values: return function(a1, ..., an) return
+ * {["name1"] = a1, ...} end. LuaJIT makes such a constructor a copy of a
+ * template table whose keys are already in place (TDUP), so the names are
+ * neither interned nor inserted again for every object of the shape. */
+struct shape {
+	uint64_t hash;
+	char *keys; /* each name as a uint32_t length, then its bytes */
+	size_t keys_len;
+	uint32_t n;
+	int ref; /* the constructor in the bound state's registry; LUA_NOREF: seen once */
+};
+
 /* An open-addressing set of the tables of the current call. Forgetting
- * them all bumps gen instead of clearing the slots. */
+ * them all bumps gen instead of clearing the slots. The shapes belong to
+ * the state bound last (eddy_lua_json_bind); pushing into any other state
+ * builds every object member by member. */
 struct eddy_lua_json {
 	struct seen *seen;
 	size_t cap, n;
 	uint32_t gen;
+	lua_State *bound;
+	struct shape shapes[SHAPES];
 };
 
 struct eddy_lua_json *eddy_lua_json_new(void)
 {
 	struct eddy_lua_json *lj = calloc(1, sizeof *lj);
 
-	if (lj)
-		lj->gen = 1;
+	if (!lj)
+		return NULL;
+	lj->gen = 1;
+	for (size_t i = 0; i < SHAPES; i++)
+		lj->shapes[i].ref = LUA_NOREF;
 	return lj;
+}
+
+/* Drops every shape. Their constructors stay in the registry of the state
+ * they were made in when it is gone or no longer bound. */
+static void shapes_clear(struct eddy_lua_json *lj)
+{
+	for (size_t i = 0; i < SHAPES; i++) {
+		free(lj->shapes[i].keys);
+		lj->shapes[i] = (struct shape){.ref = LUA_NOREF};
+	}
 }
 
 void eddy_lua_json_destroy(struct eddy_lua_json *lj)
 {
 	if (!lj)
 		return;
+	shapes_clear(lj);
 	free(lj->seen);
 	free(lj);
+}
+
+void eddy_lua_json_bind(struct eddy_lua_json *lj, lua_State *L)
+{
+	shapes_clear(lj);
+	lj->bound = L;
 }
 
 /* ---- tables converted from JSON, for the fast path ------------------------ */
@@ -101,6 +145,140 @@ static const struct eddy_json *seen_find(const struct eddy_lua_json *lj, const v
 	return NULL;
 }
 
+/* ---- object shapes ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+	h = (h ^ x) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static uint64_t shape_hash(const struct eddy_json *v)
+{
+	uint64_t h = v->len, w;
+
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct eddy_json_member *m = &v->u.members[i];
+		uint32_t j = 0;
+		h = mix(h, m->key_len);
+		for (; j + 8 <= m->key_len; j += 8) {
+			memcpy(&w, m->key + j, 8);
+			h = mix(h, w);
+		}
+		w = 0;
+		memcpy(&w, m->key + j, m->key_len - j);
+		h = mix(h, w);
+	}
+	return h;
+}
+
+static bool shape_is(const struct shape *s, uint64_t hash, const struct eddy_json *v)
+{
+	const char *p = s->keys;
+	uint32_t len;
+
+	if (!s->keys || s->hash != hash || s->n != v->len)
+		return false;
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct eddy_json_member *m = &v->u.members[i];
+		memcpy(&len, p, sizeof len);
+		if (len != m->key_len || memcmp(p + sizeof len, m->key, len) != 0)
+			return false;
+		p += sizeof len + len;
+	}
+	return true;
+}
+
+/* Appends s[0..len) to buf as the text of a Lua string literal. */
+static char *put_literal(char *buf, const char *s, size_t len)
+{
+	*buf++ = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-' || c == '.')
+			*buf++ = (char)c;
+		else
+			buf += sprintf(buf, "\\%03u", c);
+	}
+	*buf++ = '"';
+	return buf;
+}
+
+/* Compiles the constructor of v's shape into s (a slot holding v's shape,
+ * seen once). Raises on memory errors; any other failure leaves s as it
+ * was. */
+static void shape_compile(struct shape *s, lua_State *L, const struct eddy_json *v)
+{
+	/* "return function(a1,...) return {["\ddd..."]=a1,...} end" */
+	size_t cap = 64 + (size_t)v->len * 24 + (s->keys_len - (size_t)v->len * 4) * 4;
+	char *src = malloc(cap), *p = src;
+
+	if (!src)
+		return;
+	p += sprintf(p, "return function(");
+	for (uint32_t i = 0; i < v->len; i++)
+		p += sprintf(p, i ? ",a%u" : "a%u", i + 1);
+	p += sprintf(p, ") return {");
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct eddy_json_member *m = &v->u.members[i];
+		*p++ = '[';
+		p = put_literal(p, m->key, m->key_len);
+		p += sprintf(p, "]=a%u,", i + 1);
+	}
+	p += sprintf(p, "} end");
+	int rc = luaL_loadbuffer(L, src, (size_t)(p - src), "=eddy.json shape");
+	free(src);
+	if (rc == LUA_ERRMEM)
+		lua_error(L);
+	if (rc != 0) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_call(L, 0, 1); /* constructor */
+	s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* The constructor of v's shape pushed onto L, or false (nothing pushed)
+ * when v is to be built member by member: L is not the bound state, v is
+ * too large, or its shape was not seen before (a shape is compiled the
+ * second time it is seen, so objects whose names change from event to
+ * event, such as maps keyed by ids, cost a hash and no compilation). */
+static bool push_constructor(struct eddy_lua_json *lj, lua_State *L, const struct eddy_json *v)
+{
+	size_t keys_len = 0;
+
+	if (!lj || lj->bound != L || v->len == 0 || v->len > SHAPE_MAX_MEMBERS)
+		return false;
+	for (uint32_t i = 0; i < v->len; i++)
+		keys_len += sizeof(uint32_t) + v->u.members[i].key_len;
+	if (keys_len > SHAPE_MAX_KEYS + (size_t)v->len * sizeof(uint32_t))
+		return false;
+	uint64_t hash = shape_hash(v);
+	struct shape *s = &lj->shapes[(hash >> 32) & (SHAPES - 1)];
+	if (!shape_is(s, hash, v)) {
+		char *keys = malloc(keys_len), *p = keys;
+		if (!keys)
+			return false;
+		for (uint32_t i = 0; i < v->len; i++) {
+			const struct eddy_json_member *m = &v->u.members[i];
+			memcpy(p, &m->key_len, sizeof m->key_len);
+			memcpy(p + sizeof m->key_len, m->key, m->key_len);
+			p += sizeof m->key_len + m->key_len;
+		}
+		luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
+		free(s->keys);
+		*s = (struct shape){hash, keys, keys_len, v->len, LUA_NOREF};
+		return false;
+	}
+	if (s->ref == LUA_NOREF)
+		shape_compile(s, L, v);
+	if (s->ref == LUA_NOREF)
+		return false;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref); /* constructor */
+	return true;
+}
+
 /* ---- JSON -> Lua ------------------------------------------------------------ */
 
 void eddy_lua_json_push(struct eddy_lua_json *lj, lua_State *L, const struct eddy_json *v, int mt)
@@ -135,7 +313,15 @@ void eddy_lua_json_push(struct eddy_lua_json *lj, lua_State *L, const struct edd
 			seen_add(lj, lua_topointer(L, -1), v);
 		break;
 	case EDDY_JSON_OBJECT:
-		luaL_checkstack(L, 3, "JSON nesting too deep");
+		luaL_checkstack(L, SHAPE_MAX_MEMBERS + 3, "JSON nesting too deep");
+		if (push_constructor(lj, L, v)) { /* constructor */
+			for (uint32_t i = 0; i < v->len; i++)
+				eddy_lua_json_push(lj, L, &v->u.members[i].value,
+				                   mt); /* constructor, values... */
+			lua_call(L, (int)v->len, 1);    /* object */
+			seen_add(lj, lua_topointer(L, -1), v);
+			break;
+		}
 		lua_createtable(L, 0, v->len > INT32_MAX ? 0 : (int)v->len); /* object */
 		for (uint32_t i = 0; i < v->len; i++) {
 			const struct eddy_json_member *m = &v->u.members[i];

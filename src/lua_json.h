@@ -20,6 +20,11 @@ struct eddy_lua_json *eddy_lua_json_new(void);
 void eddy_lua_json_destroy(struct eddy_lua_json *lj);
 /* Forgets every table remembered so far (at the start and end of a call). */
 void eddy_lua_json_forget(struct eddy_lua_json *lj);
+/* Lets eddy_lua_json_push build objects in L by constructors compiled per
+ * shape (the member names in order), kept in L's registry; call it once
+ * for each new state, before anything is pushed into it. Objects pushed
+ * into any other state are built member by member. */
+void eddy_lua_json_bind(struct eddy_lua_json *lj, lua_State *L);
 
 /* Pushes v onto L: objects become tables, arrays tables with the
  * metatable at stack index mt (json.array_mt), null json.null (the

@@ -1104,6 +1104,60 @@ static void test_limits(void)
 	eddy_handlers_destroy(h);
 }
 
+/* What json.decode and ctx.get parse, and the writes a call hands on, are
+ * held outside the Lua state: they count against the memory limit too. */
+static void test_limits_outside_state(void)
+{
+	const char *files[] = {"held.lua",
+	                       "return { on_event = function(ev, ctx)\n"
+	                       "  if ev.type == 'decode' then\n"
+	                       /* 8 MB of text, 32 MB of Lua values, a tree of 256 MB in C */
+	                       "    local t = json.decode('[' .. ('0,'):rep(4e6) .. '0]')\n"
+	                       "    ctx.upsert('n', 'decoded', #t)\n"
+	                       "  elseif ev.type == 'decode_small' then\n"
+	                       "    local t = json.decode('[\"' .. ('x'):rep(3e6) .. '\", 1]')\n"
+	                       "    ctx.upsert('n', 'decoded', #t[1] + t[2])\n"
+	                       "  elseif ev.type == 'writes' then\n"
+	                       /* 100 writes of 1 MB to one key: the store keeps one, the
+	                        * event's buffer all of them */
+	                       "    local v = ('x'):rep(1e6)\n"
+	                       "    for i = 1, 100 do ctx.upsert('n', 'w', v) end\n"
+	                       "  else\n"
+	                       "    ctx.upsert('n', ev.type, 1)\n"
+	                       "  end\n"
+	                       "end }\n",
+	                       NULL};
+	char err[512];
+	const char *failed;
+	struct eddy_handlers *h = load_limited(files, 0, 64, err, sizeof err);
+
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	CHECK(eddy_handlers_dispatch(h, event("decode", "t", NULL), &failed, err, sizeof err) ==
+	      -1);
+	CHECK_STR(err, "handlers/held.lua: memory limit of 64 MB exceeded");
+	CHECK(stored("n", "decoded") == NULL);
+	/* a document larger than the reused one's keep, within the limit */
+	CHECK(eddy_handlers_dispatch(h, event("decode_small", "t", NULL), &failed, err,
+	                             sizeof err) == 1);
+	CHECK_STR(stored("n", "decoded"), "3000001");
+	CHECK(eddy_handlers_dispatch(h, event("writes", "t", NULL), &failed, err, sizeof err) ==
+	      -1);
+	CHECK_STR(err, "handlers/held.lua: memory limit of 64 MB exceeded");
+	CHECK(rec.upserts < 64);
+	/* what a call held ends with it */
+	for (int i = 0; i < 3; i++) {
+		CHECK(eddy_handlers_dispatch(h, event("decode_small", "t", NULL), &failed, err,
+		                             sizeof err) == 1);
+		CHECK(eddy_handlers_dispatch(h, event("after", "t", NULL), &failed, err,
+		                             sizeof err) == 1);
+	}
+	CHECK_STR(stored("n", "after"), "1");
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	eddy_handlers_destroy(h);
+}
+
 /* CPU time this thread has used, in ms. */
 static double thread_cpu_ms(void)
 {
@@ -1297,6 +1351,182 @@ static void test_alloc_failures(struct eddy_json_doc *doc)
 	eddy_handlers_destroy(h);
 }
 
+/* ---- ev's tables built by constructors of their shape ----------------------- */
+
+/* Parses text into doc and dispatches it to h as the data of an event of
+ * type with id and offset; returns what dispatch returned. */
+static int send_data(struct eddy_handlers *h, struct eddy_json_doc *doc, const char *type,
+                     const char *id, long offset, const char *text, char *err, size_t err_size)
+{
+	const char *failed;
+	const struct eddy_json *data = eddy_json_parse(doc, text, strlen(text), err, err_size);
+
+	CHECK(data != NULL);
+	if (!data)
+		return -1;
+	event(type, "t", data);
+	ev.id = attr(id);
+	msg.offset = offset;
+	int rc = eddy_handlers_dispatch(h, &ev, &failed, err, err_size);
+	if (rc < 0)
+		fprintf(stderr, "  %s\n", err);
+	return rc;
+}
+
+/* The first object of a shape is built member by member, the second
+ * compiles its constructor, the later ones are built by it: every event
+ * reads the same, an ev kept from an earlier event reads as it was, and
+ * unchanged data is stored as its text. */
+static void test_ev_shapes(void)
+{
+	const char *files[] = {
+	    "shapes.lua",
+	    "local prev, prev_data\n"
+	    "local function keys(t)\n"
+	    "  local ks = {}\n"
+	    "  for k in pairs(t) do ks[#ks + 1] = k end\n"
+	    "  table.sort(ks)\n"
+	    "  return table.concat(ks, ',')\n"
+	    "end\n"
+	    "return { subscribe = { types = { 'shapes' } }, on_event = function(ev, ctx)\n"
+	    "  if prev then\n"
+	    "    ctx.upsert('t', 'prev', prev.id .. ' ' .. prev_data.order_id .. ' '\n"
+	    "      .. prev_data.lines[1].quantity .. ' ' .. tostring(prev.data == prev_data) .. ' "
+	    "'\n"
+	    "      .. keys(prev))\n"
+	    "  end\n"
+	    "  assert(rawequal(ev.data, ev.data) and ev.data.lines == ev.data.lines)\n"
+	    "  ctx.upsert('t', 'keys', keys(ev) .. '|' .. keys(ev.data) .. '|' .. "
+	    "keys(ev.data.lines[2]))\n"
+	    "  ctx.upsert('t', 'same', ev.data)\n"
+	    "  ev.data.lines[1].quantity = 7\n"
+	    "  ctx.upsert('t', 'changed', ev.data)\n"
+	    "  prev, prev_data = ev, ev.data\n"
+	    "end }\n",
+	    "spin.lua",
+	    "return { subscribe = { types = { 'spin' } }, on_event = function(ev, ctx)\n"
+	    "  while true do end\n"
+	    "end }\n",
+	    NULL};
+	const char *keys = "\"data,datacontenttype,deleted,extensions,headers,id,key,offset,"
+	                   "partition,source,specversion,time,topic,type|delivery_date,lines,"
+	                   "location_id,order_date,order_id,product_id,quantity,status,"
+	                   "supplier_id,unit,version|line_no,quantity,sku,unit_cost\"";
+	const char *changed =
+	    S_HEAD S_STATUS S_VERSION "\"lines\":[{\"line_no\":1,\"sku\":\"SKU-0001234\","
+	                              "\"quantity\":7,\"unit_cost\":12.5}," S_LINE2 "]}";
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	char err[512], id[16], want[512];
+
+	clear_dir();
+	for (size_t i = 0; files[i]; i += 2)
+		write_file(files[i], files[i + 1], strlen(files[i + 1]));
+	rec_clear(&rec);
+	struct eddy_handlers_limits limits = {100, 0};
+	struct eddy_handlers *h =
+	    eddy_handlers_load_with_limits("handlers", &actions, &limits, err, sizeof err);
+	CHECK(h != NULL && doc != NULL);
+	if (!h || !doc) {
+		fprintf(stderr, "  %s\n", err);
+		eddy_handlers_destroy(h);
+		eddy_json_doc_destroy(doc);
+		return;
+	}
+	/* events 5 and later run in the state made after the CPU limit stop */
+	for (int i = 1; i <= 8; i++) {
+		if (i == 5)
+			CHECK(send_data(h, doc, "spin", "S", 0, "{}", err, sizeof err) < 0);
+		snprintf(id, sizeof id, "ORD-%d", i);
+		CHECK(send_data(h, doc, "shapes", id, i, S_DATA, err, sizeof err) == 1);
+		CHECK_STR(stored("t", "keys"), keys);
+		CHECK_STR(stored("t", "same"), S_DATA);
+		CHECK(same_json_text(stored("t", "changed"), changed));
+		if (i > 1 && i != 5) {
+			/* the ev of the last event, kept by the handler: its own values */
+			snprintf(want, sizeof want,
+			         "\"ORD-%d ORD-1234 7 true data,datacontenttype,deleted,extensions,"
+			         "headers,id,key,offset,partition,source,specversion,time,topic,"
+			         "type\"",
+			         i - 1);
+			CHECK_STR(stored("t", "prev"), want);
+		}
+	}
+	eddy_handlers_destroy(h);
+	eddy_json_doc_destroy(doc);
+}
+
+/* Member names that need escaping in a constructor's source, objects too
+ * large for one, names that change with every event, and huge data of
+ * which the handler reads a little. */
+static void test_ev_shapes_edges(void)
+{
+	const char *files[] = {
+	    "odd.lua",
+	    "return { subscribe = { types = { 'odd' } }, on_event = function(ev, ctx)\n"
+	    "  local d = ev.data\n"
+	    "  local ok = d['a\"b'] == 1 and d['x\\0y'] == 2 and d['back\\\\slash'] == 3\n"
+	    "    and d['new\\nline'] == 4 and d['\\195\\188'] == 5 and d['1'] == 6 and d[1] == "
+	    "nil\n"
+	    "    and d[''] == 7 and d[']] end'] == 8\n"
+	    "    and getmetatable(d.nested['a\"b']['']) == json.array_mt\n"
+	    "  local n = 0\n"
+	    "  for _ in pairs(d) do n = n + 1 end\n"
+	    "  ctx.upsert('t', 'odd', tostring(ok) .. ' ' .. n)\n"
+	    "  ctx.upsert('t', 'raw', d)\n"
+	    "  d.nested = nil\n"
+	    "  ctx.upsert('t', 'encoded', d)\n"
+	    "end }\n",
+	    "map.lua",
+	    "return { subscribe = { types = { 'map' } }, on_event = function(ev, ctx)\n"
+	    "  local d = ev.data\n"
+	    "  local n = 0\n"
+	    "  for _ in pairs(d.wide) do n = n + 1 end\n"
+	    "  ctx.upsert('t', 'map', d['m' .. ev.offset] .. ' ' .. tostring(d['m' .. (ev.offset - "
+	    "1)])\n"
+	    "    .. ' ' .. d.wide.k99 .. ' ' .. n .. ' ' .. #d.big .. ' ' .. d.big[150000])\n"
+	    "end }\n",
+	    NULL};
+	const char odd[] =
+	    "{\"a\\\"b\":1,\"x\\u0000y\":2,\"back\\\\slash\":3,\"new\\nline\":4,"
+	    "\"\xc3\xbc\":5,\"1\":6,\"\":7,\"]] end\":8,\"nested\":{\"a\\\"b\":{\"\":[]}}}";
+	const char odd_encoded[] = "{\"a\\\"b\":1,\"x\\u0000y\":2,\"back\\\\slash\":3,"
+	                           "\"new\\nline\":4,\"\xc3\xbc\":5,\"1\":6,\"\":7,\"]] end\":8}";
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	size_t cap = 64 + 100 * 24 + 200000 * 8;
+	char *text = malloc(cap), err[512], want[128];
+	struct eddy_handlers *h = load(files, err, sizeof err);
+
+	CHECK(h != NULL && doc != NULL && text != NULL);
+	if (!h || !doc || !text) {
+		fprintf(stderr, "  %s\n", err);
+		goto out;
+	}
+	for (int i = 1; i <= 3; i++) {
+		CHECK(send_data(h, doc, "odd", "O", i, odd, err, sizeof err) == 1);
+		CHECK_STR(stored("t", "odd"), "\"true 9\"");
+		CHECK_STR(stored("t", "raw"), odd);
+		CHECK(same_json_text(stored("t", "encoded"), odd_encoded));
+	}
+	for (int i = 1; i <= 3; i++) {
+		/* {"m<i>":i,"wide":{"k0":0,...,"k99":99},"big":[1,...,200000]} */
+		size_t len = (size_t)snprintf(text, cap, "{\"m%d\":%d,\"wide\":{", i, i);
+		for (int k = 0; k < 100; k++)
+			len += (size_t)snprintf(text + len, cap - len, "%s\"k%d\":%d", k ? "," : "",
+			                        k, k);
+		len += (size_t)snprintf(text + len, cap - len, "},\"big\":[");
+		for (int k = 1; k <= 200000; k++)
+			len += (size_t)snprintf(text + len, cap - len, "%s%d", k > 1 ? "," : "", k);
+		snprintf(text + len, cap - len, "]}");
+		CHECK(send_data(h, doc, "map", "M", i, text, err, sizeof err) == 1);
+		snprintf(want, sizeof want, "\"%d nil 99 100 200000 150000\"", i);
+		CHECK_STR(stored("t", "map"), want);
+	}
+out:
+	eddy_handlers_destroy(h);
+	eddy_json_doc_destroy(doc);
+	free(text);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp_root) || chdir(tmp_root) != 0 || mkdir("handlers", 0700) != 0) {
@@ -1314,8 +1544,11 @@ int main(void)
 	test_sandbox();
 	test_deep(doc);
 	test_limits();
+	test_limits_outside_state();
 	test_limits_in_library_calls();
 	test_alloc_failures(doc);
+	test_ev_shapes();
+	test_ev_shapes_edges();
 
 	eddy_json_doc_destroy(doc);
 	rec_clear(&rec);
