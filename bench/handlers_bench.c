@@ -4,7 +4,8 @@
  * run twice: with the CPU-time and memory limits armed around every call
  * (the defaults), and without limits.
  *
- * usage: handlers_bench [EVENTS [RUN]]    RUN: only that run (0, 1, 2) */
+ * usage: handlers_bench [EVENTS [RUN [LIMITS]]]
+ *   RUN: only that run (0-4); LIMITS: only with limits on (1) or off (0) */
 /* clock_gettime and mkdtemp with -std=c11 even outside the project build. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,6 +31,8 @@ static const struct {
     {"read only (ev conversion)", "local q = ev.data.quantity"},
     {"upsert ev.data changed (json.encode)",
      "ev.data.status = 'accepted'; ctx.upsert('orders', ev.key, ev.data)"},
+    {"no-op (ev unused)", ""},
+    {"read 3 fields", "local d = ev.data; local a, b, c = d.order_id, d.quantity, ev.key"},
 };
 
 struct counts {
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	long only = argc > 2 ? atol(argv[2]) : -1; /* run just this one (for profiling) */
+	long only_limits = argc > 3 ? atol(argv[3]) : -1;
 	char dir[] = "/tmp/eddy-handlers-bench.XXXXXX", path[128], err[512];
 	struct eddy_json_doc *doc = eddy_json_doc_new();
 	const struct eddy_json *root;
@@ -104,7 +108,8 @@ int main(int argc, char **argv)
 		                                                    EDDY_HANDLERS_MEMORY_LIMIT_MB};
 		static const struct eddy_handlers_limits unlimited = {0, 0};
 		bool limits = r % 2 == 0;
-		if (only >= 0 && (size_t)only != r / 2)
+		if ((only >= 0 && (size_t)only != r / 2) ||
+		    (only_limits >= 0 && only_limits != limits))
 			continue;
 		struct counts c = {0, 0};
 		struct eddy_actions actions = {.ud = &c, .upsert = count_upsert};
