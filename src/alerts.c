@@ -192,6 +192,17 @@ char *eddy_alerts_body(const struct eddy_alert_req *req, const char *sink, const
 	}
 	eddy_jsonw_end(&w);
 	eddy_jsonw_member(&w, "created_at", when, strlen(when));
+	if (req->starts_ms > 0) {
+		char starts[EDDY_TIME_LEN];
+		eddy_time_rfc3339(req->starts_ms, starts);
+		eddy_jsonw_member(&w, "starts_at", starts, strlen(starts));
+	}
+	if (req->resolved) {
+		char ends[EDDY_TIME_LEN];
+		eddy_time_rfc3339(req->ends_ms > 0 ? req->ends_ms : now_ms, ends);
+		eddy_jsonw_member(&w, "status", "resolved", 8);
+		eddy_jsonw_member(&w, "ends_at", ends, strlen(ends));
+	}
 	eddy_jsonw_end(&w);
 	return eddy_jsonw_take(&w, len);
 }
@@ -430,6 +441,15 @@ static const struct eddy_json *object_member(const struct eddy_json *root, const
 	return v && v->type == EDDY_JSON_OBJECT ? v : NULL;
 }
 
+/* Whether the body is a resolved notification. */
+static bool resolved(const struct eddy_json *root)
+{
+	size_t len;
+	const char *s = member_str(root, "status", &len);
+
+	return len == 8 && memcmp(s, "resolved", 8) == 0;
+}
+
 static void alertmanager_body(const struct eddy_alerts *a, const struct pick *p,
                               const struct eddy_json *root, struct eddy_jsonw *w)
 {
@@ -463,7 +483,9 @@ static void alertmanager_body(const struct eddy_alerts *a, const struct pick *p,
 	computed(w, annotations, "description", s, len);
 	own_members(w, annotations);
 	eddy_jsonw_end(w);
-	s = member_str(root, "created_at", &len);
+	s = member_str(root, "starts_at", &len);
+	if (!len)
+		s = member_str(root, "created_at", &len);
 	if (len) {
 		eddy_jsonw_member(w, "startsAt", s, len);
 	} else {
@@ -472,6 +494,9 @@ static void alertmanager_body(const struct eddy_alerts *a, const struct pick *p,
 		eddy_time_rfc3339(p->created_ms, when);
 		eddy_jsonw_member(w, "startsAt", when, strlen(when));
 	}
+	/* a resolved notification ends the alert of the same labels */
+	if (resolved(root) && (s = member_str(root, "ends_at", &len)) && len)
+		eddy_jsonw_member(w, "endsAt", s, len);
 	if (a->generator_url)
 		eddy_jsonw_member(w, "generatorURL", a->generator_url, strlen(a->generator_url));
 	eddy_jsonw_end(w);
@@ -564,8 +589,13 @@ static void slack_body(const struct eddy_json *root, struct eddy_jsonw *w)
 	const char *s;
 	size_t len;
 
-	/* "[WARNING] summary": the severity shouts, as in every pager */
+	/* "[WARNING] summary": the severity shouts, as in every pager;
+	 * "[RESOLVED] summary" when it is over */
 	s = member_str(root, "severity", &len);
+	if (resolved(root)) {
+		s = "resolved";
+		len = 8;
+	}
 	if (len) {
 		putz(&head, "[");
 		for (size_t i = 0; i < len; i++) {

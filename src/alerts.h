@@ -25,8 +25,16 @@
  *    "dedupe": "ops/order-42/...",       the outbox's dedupe key
  *    "event": {"id", "type", "source", "tenant", "correlation_id",
  *              "topic", "partition", "offset"},   of the event that raised it
- *    "created_at": "2024-05-01T12:00:00.123Z"}   RFC 3339, UTC
+ *    "created_at": "2024-05-01T12:00:00.123Z",   RFC 3339, UTC
+ *    "starts_at": "...",                 when the alert's condition began to
+ *                                        hold (time-based rules); may be absent
+ *    "status": "resolved",               only on a resolved notification
+ *    "ends_at": "..."}                   with it: when the condition stopped
+ *                                        holding
  *
+ * A resolved notification (a rule's condition stopped holding for an alert
+ * it raised) has the labels, summary and dedupe of that alert, "status":
+ * "resolved" and "ends_at"; an alert has no "status".
  * Only "summary" is required by every sink; absent strings are sent as
  * empty, absent objects as {}. Label and annotation values that are not
  * strings are sent as their JSON text (null ones are left out). Event
@@ -42,13 +50,16 @@
  * - slack: an incoming-webhook message: "text" (severity and summary, the
  *   notification's fallback) and "blocks": a header "[SEVERITY] summary",
  *   a section with the description (when there is one), and a context line
- *   with key, tenant and event (type, id, topic/partition/offset).
+ *   with key, tenant and event (type, id, topic/partition/offset). A
+ *   resolved notification's header is "[RESOLVED] summary".
  * - alertmanager: POST <url>/api/v2/alerts with one alert: "labels"
  *   alertname (labels.alertname, else the event's type, else "eddy"),
  *   severity, key and tenant (when not empty), then the alert's labels (a
  *   label of the alert wins over the computed one of the same name);
  *   "annotations" summary and description, then the alert's annotations;
- *   "startsAt" created_at; "generatorURL" when configured.
+ *   "startsAt" starts_at, else created_at; "endsAt" ends_at on a resolved
+ *   notification (Alertmanager then marks the alert resolved);
+ *   "generatorURL" when configured.
  */
 
 /* The outbox body above of ctx.alert req, raised by event ev (record m;

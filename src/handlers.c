@@ -69,12 +69,15 @@ static double rules_now(const struct eddy_handlers *h)
 }
 
 /* Protected: builds ev and calls the current handler's on_event(ev, ctx),
- * a rule file's on_event(ev, ctx, now),
+ * a rule file's on_event(ev, ctx, now, record_ms, event_ticks) (now nil:
+ * the event's time; record_ms: the Kafka record's timestamp, nil when
+ * unknown; event_ticks: no clock ticks, the event's time ticks the rules),
  * so an allocation failure while converting fails the event, not the
  * process. */
 static int l_call(lua_State *L)
 {
 	struct eddy_handlers *h = eddy_handlers_self(L);
+	const struct eddy_msg *m = h->ev->msg;
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->on_event); /* on_event */
 	eddy_handlers_push_event(h, h->ev);                  /* on_event, ev */
@@ -87,7 +90,24 @@ static int l_call(lua_State *L)
 		lua_pushnil(L); /* on_event, ev, ctx, nil: the event's time */
 	else
 		lua_pushnumber(L, rules_now(h)); /* on_event, ev, ctx, now */
-	lua_call(L, 3, 0);
+	if (m && m->timestamp_ms >= 0)
+		lua_pushnumber(L, (lua_Number)m->timestamp_ms); /* ..., now, record_ms */
+	else
+		lua_pushnil(L);
+	lua_pushboolean(L, !h->live_ticks); /* ..., now, record_ms, event_ticks */
+	lua_call(L, 5, 0);
+	return 0;
+}
+
+/* Protected: a rule file's on_tick(ctx, now). */
+static int l_tick(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->on_tick); /* on_tick */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->ctx);     /* on_tick, ctx */
+	lua_pushnumber(L, h->tick_now);                     /* on_tick, ctx, now */
+	lua_call(L, 2, 0);
 	return 0;
 }
 
@@ -112,11 +132,59 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Calls unit hd through fn (a registry ref: h->call or h->tick) for ev,
+ * under the limits. Returns 0, or -1 with errstr (the state rebuilt
+ * after a limit stop). */
+static int call_unit(struct eddy_handlers *h, const struct handler *hd, int fn,
+                     const struct eddy_event *ev, char *errstr, size_t errstr_size)
+{
+	lua_State *L = h->L;
+	int top = lua_gettop(L);
+
+	h->ev = ev;
+	h->cur = hd;
+	eddy_lua_json_forget(h->conv);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh); /* errh */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, fn);      /* errh, fn */
+	if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0) {
+		h->ev = NULL;
+		h->cur = NULL;
+		lua_settop(L, top);
+		return -1;
+	}
+	bool timed = h->actions && h->actions->called;
+	double t0 = timed ? mono_s() : 0;
+	int rc = lua_pcall(L, 0, 0, top + 1); /* errh [, err] */
+	enum eddy_lualimit hit = eddy_lualimits_disarm(h->limits);
+	if (timed)
+		h->actions->called(h->actions->ud, hd->name,
+		                   rc == 0                       ? EDDY_HANDLER_OK
+		                   : hit == EDDY_LUALIMIT_CPU    ? EDDY_HANDLER_CPU_LIMIT
+		                   : hit == EDDY_LUALIMIT_MEMORY ? EDDY_HANDLER_MEMORY_LIMIT
+		                                                 : EDDY_HANDLER_ERROR,
+		                   mono_s() - t0);
+	h->ev = NULL;
+	h->cur = NULL;
+	eddy_lua_json_forget(h->conv); /* the nodes are the caller's */
+	if (rc != 0) {
+		const char *msg = lua_tostring(L, -1);
+		if (hit != EDDY_LUALIMIT_NONE)
+			limit_error(h, hd, hit, errstr, errstr_size);
+		else
+			snprintf(errstr, errstr_size, "%s", msg ? msg : "error without a message");
+		lua_settop(L, top);
+		if (hit != EDDY_LUALIMIT_NONE)
+			rebuild(h);
+		return -1;
+	}
+	lua_settop(L, top);
+	return 0;
+}
+
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
                            const char **failed, char *errstr, size_t errstr_size)
 {
-	lua_State *L = h->L;
-	int top = lua_gettop(L), called = 0;
+	int called = 0;
 	/* an event without a type or topic matches only patterns matching "" */
 	const char *type = ev->type.s ? ev->type.s : "";
 	size_t type_len = ev->type.s ? ev->type.len : 0;
@@ -132,51 +200,45 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 		if ((!typeless_tombstone && !globs_match(&hd->types, type, type_len)) ||
 		    !globs_match(&hd->topics, topic, topic_len))
 			continue;
-		h->ev = ev;
-		h->cur = hd;
-		eddy_lua_json_forget(h->conv);
-		lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh); /* errh */
-		lua_rawgeti(L, LUA_REGISTRYINDEX, h->call); /* errh, call */
-		if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0) {
-			h->ev = NULL;
-			h->cur = NULL;
+		const char *name = hd->name; /* names outlive a rebuild, units do not */
+		if (call_unit(h, hd, h->call, ev, errstr, errstr_size) != 0) {
 			if (failed)
-				*failed = hd->name;
-			lua_settop(L, top);
+				*failed = name;
 			return -1;
 		}
-		bool timed = h->actions && h->actions->called;
-		double t0 = timed ? mono_s() : 0;
-		int rc = lua_pcall(L, 0, 0, top + 1); /* errh [, err] */
-		enum eddy_lualimit hit = eddy_lualimits_disarm(h->limits);
-		if (timed)
-			h->actions->called(h->actions->ud, hd->name,
-			                   rc == 0                       ? EDDY_HANDLER_OK
-			                   : hit == EDDY_LUALIMIT_CPU    ? EDDY_HANDLER_CPU_LIMIT
-			                   : hit == EDDY_LUALIMIT_MEMORY ? EDDY_HANDLER_MEMORY_LIMIT
-			                                                 : EDDY_HANDLER_ERROR,
-			                   mono_s() - t0);
-		h->ev = NULL;
-		h->cur = NULL;
-		eddy_lua_json_forget(h->conv); /* the nodes are the caller's */
-		if (rc != 0) {
-			const char *msg = lua_tostring(L, -1);
-			if (hit != EDDY_LUALIMIT_NONE)
-				limit_error(h, hd, hit, errstr, errstr_size);
-			else
-				snprintf(errstr, errstr_size, "%s",
-				         msg ? msg : "error without a message");
-			if (failed)
-				*failed = hd->name; /* names outlive a rebuild */
-			lua_settop(L, top);
-			if (hit != EDDY_LUALIMIT_NONE)
-				rebuild(h);
-			return -1;
-		}
-		lua_settop(L, top);
 		called++;
 	}
 	return called;
+}
+
+bool eddy_handlers_ticking(const struct eddy_handlers *h)
+{
+	for (size_t i = 0; h && i < h->n; i++)
+		if (h->v[i].on_tick != LUA_NOREF)
+			return true;
+	return false;
+}
+
+bool eddy_handlers_unit_ticks(const struct eddy_handlers *h, size_t i)
+{
+	return h && i < h->n && h->v[i].on_tick != LUA_NOREF;
+}
+
+void eddy_handlers_set_live_ticks(struct eddy_handlers *h, bool live)
+{
+	h->live_ticks = live;
+}
+
+int eddy_handlers_tick(struct eddy_handlers *h, size_t i, double now, char *errstr,
+                       size_t errstr_size)
+{
+	/* ctx works while an event is handled: a tick has an empty one */
+	static const struct eddy_event none;
+
+	if (!eddy_handlers_unit_ticks(h, i))
+		return 0;
+	h->tick_now = now;
+	return call_unit(h, &h->v[i], h->tick, &none, errstr, errstr_size) == 0 ? 1 : -1;
 }
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -311,8 +373,9 @@ static int l_load(lua_State *L)
 }
 
 /* The alert of a rule (lua/eddy/rules.lua's raise): alert(sink, severity,
- * key, summary, description, labels, annotations, dedupe, window_ms, rule)
- * with labels and annotations as JSON object text. Goes the way of
+ * key, summary, description, labels, annotations, dedupe, window_ms, rule,
+ * resolved, starts, ends) with labels and annotations as JSON object text,
+ * starts and ends in seconds since the epoch (nil: unknown, now). Goes the way of
  * ctx.alert; a refusal raises "rules/x.yaml: rule: message". */
 static int l_rule_alert(lua_State *L)
 {
@@ -332,6 +395,9 @@ static int l_rule_alert(lua_State *L)
 	req.annotations = lua_tostring(L, 7);
 	req.dedupe = lua_tostring(L, 8);
 	req.window_ms = (int64_t)lua_tonumber(L, 9);
+	req.resolved = lua_toboolean(L, 11);
+	req.starts_ms = (int64_t)(lua_tonumber(L, 12) * 1000);
+	req.ends_ms = (int64_t)(lua_tonumber(L, 13) * 1000);
 	if (!h->actions || !h->actions->alert)
 		return 0; /* eddy check: nothing is raised */
 	if (h->actions->alert(h->actions->ud, &req, err, sizeof err) < 0) {
@@ -377,6 +443,11 @@ static int l_load_rules(lua_State *L)
 	}
 	lua_getfield(L, 1, "on_event"); /* unit, warnings, on_event */
 	hd->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_getfield(L, 1, "on_tick"); /* unit, warnings, on_tick | nil */
+	if (lua_isfunction(L, -1))
+		hd->on_tick = luaL_ref(L, LUA_REGISTRYINDEX);
+	else
+		lua_pop(L, 1);
 	lua_getfield(L, 1, "n"); /* unit, warnings, n */
 	hd->n_rules = (size_t)lua_tointeger(L, -1);
 	lua_pop(L, 1);
@@ -409,6 +480,8 @@ static void setup_rules(struct eddy_handlers *h, lua_State *L)
 		lua_setfield(L, -2, h->conf->alert_sinks[i].name);
 	}
 	lua_setfield(L, -2, "sinks"); /* opts */
+	lua_pushnumber(L, h->conf ? h->conf->alerts_dedupe_window_s : 0);
+	lua_setfield(L, -2, "realert_default");
 	lua_pushlightuserdata(L, h);
 	lua_pushcclosure(L, l_rule_alert, 1);
 	lua_setfield(L, -2, "alert");
@@ -485,6 +558,9 @@ static int l_setup(lua_State *L)
 	lua_pushlightuserdata(L, h);
 	lua_pushcclosure(L, l_call, 1);
 	h->call = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushlightuserdata(L, h);
+	lua_pushcclosure(L, l_tick, 1);
+	h->tick = luaL_ref(L, LUA_REGISTRYINDEX);
 	if (h->n_rule_files)
 		setup_rules(h, L);
 	return 0;
@@ -638,7 +714,7 @@ static void rebuild(struct eddy_handlers *h)
 		goto keep;
 	for (size_t i = 0; i < h->n; i++) {
 		v[i] = old.v[i]; /* name, path and source are shared */
-		v[i].on_event = v[i].ctx = LUA_NOREF;
+		v[i].on_event = v[i].ctx = v[i].on_tick = LUA_NOREF;
 		v[i].types = v[i].topics = (struct globs){.all = true};
 	}
 	h->v = v;
@@ -684,7 +760,7 @@ static int add_unit(struct eddy_handlers *h, char *name, char *path, bool rules,
 	struct handler *hd = &h->v[h->n++];
 
 	*hd = (struct handler){0};
-	hd->on_event = hd->ctx = LUA_NOREF;
+	hd->on_event = hd->ctx = hd->on_tick = LUA_NOREF;
 	hd->types.all = hd->topics.all = true;
 	hd->rules = rules;
 	hd->path = path;

@@ -26,6 +26,12 @@ struct eddy_alert_req {
 	/* an alert of the same dedupe key raised less than this long ago is
 	 * not sent again; 0: alerts.dedupe_window_s (a rule's realert) */
 	int64_t window_ms;
+	/* a resolved notification: the condition of the alert raised at
+	 * starts_ms stopped holding at ends_ms (0: now); alerts.h's body says
+	 * "status": "resolved" */
+	bool resolved;
+	int64_t starts_ms; /* when the condition began to hold; 0: unknown */
+	int64_t ends_ms;
 };
 
 /* How one handler call ended. */
@@ -134,6 +140,23 @@ const char *eddy_handlers_warning(const struct eddy_handlers *h, size_t i);
  * the system clock (the default); < 0: each event's time (its time
  * attribute, else the system clock). eddy rule test sets it. */
 void eddy_handlers_set_clock(struct eddy_handlers *h, double now);
+
+/* Whether some rule file has time-based rules (frequency, flatline,
+ * for:), which need ticks; unit i's (of eddy_handlers_count). */
+bool eddy_handlers_ticking(const struct eddy_handlers *h);
+bool eddy_handlers_unit_ticks(const struct eddy_handlers *h, size_t i);
+/* Ticks are driven by a clock from here on (eddy run, eddy dev): events
+ * no longer tick the time-based rules at their own time, as they do by
+ * default (eddy replay, eddy rule test). */
+void eddy_handlers_set_live_ticks(struct eddy_handlers *h, bool live);
+/* Calls on_tick(ctx, now) of unit i, a rule file with time-based rules,
+ * under the limits of an event's call: what it does with ctx (state,
+ * alerts of groups that went silent or whose window passed) goes through
+ * the actions like an event's. now: seconds since the epoch. Returns 1,
+ * 0 when unit i has no time-based rules, -1 with errstr when it failed
+ * (after a limit stop the state is rebuilt, as in dispatch). */
+int eddy_handlers_tick(struct eddy_handlers *h, size_t i, double now, char *errstr,
+                       size_t errstr_size);
 
 size_t eddy_handlers_count(const struct eddy_handlers *h);
 /* Name of handler i as it appears in messages ("orders.lua"). */

@@ -26,6 +26,7 @@ struct handler {
 	char *path;   /* "handlers/orders.lua" */
 	int on_event; /* registry refs */
 	int ctx;
+	int on_tick; /* a rule file with time-based rules: on_tick(ctx, now); else LUA_NOREF */
 	struct globs types, topics;
 	char *src; /* the file as loaded: a rebuilt state loads this again */
 	size_t src_len;
@@ -42,7 +43,7 @@ struct eddy_handlers {
 	size_t n;
 
 	/* registry refs to what every call needs */
-	int call, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
+	int call, tick, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
 	const void *array_mt_ptr;
 
 	/* ctx.get and json.decode parse into this; nothing outlives a call */
@@ -64,6 +65,10 @@ struct eddy_handlers {
 	size_t n_warnings;
 	bool loaded;  /* the first state was built: warnings are collected */
 	double clock; /* now for rules; 0: the system clock */
+	/* ticks come from a clock (eddy run): events do not tick the
+	 * time-based rules at their own time */
+	bool live_ticks;
+	double tick_now; /* of the tick in progress */
 };
 
 /* The set a C closure belongs to: its first upvalue. */

@@ -1186,6 +1186,13 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 	if (txn)
 		ok = commit_transaction(c, ok);
 	count_batch(c, ok, msgs, n);
+	/* time-based alert rules: a tick about once a second, on the system
+	 * clock, in a transaction of its own; not while a full batch says the
+	 * consumer is catching up (old events would look like silence) */
+	char terr[512];
+	if (ok && n < (ssize_t)conf->batch_size &&
+	    eddy_pipeline_tick(c->pipeline, 0, terr, sizeof terr) != 0)
+		eddy_log(EDDY_LOG_WARN, "tick of the alert rules: %s", terr);
 	if (!ok || c->consumed > consumed)
 		eddy_metric_inc(ok ? c->tel->batches : c->tel->batches_abandoned);
 	if (ok && c->alerts && eddy_pipeline_stats(c->pipeline)->alerts != alerts)

@@ -30,6 +30,7 @@ struct alert {
 	char *sink, *dedupe, *body, *summary, *severity, *labels;
 	size_t body_len;
 	int64_t window_ms; /* of the outbox's dedupe */
+	bool resolved;
 };
 
 static void alert_free(struct alert *a)
@@ -66,6 +67,10 @@ struct eddy_pipeline {
 	size_t buf_len, buf_cap;
 	char error[1024];
 	struct eddy_pipeline_stats stats;
+	double clock;       /* eddy_pipeline_set_clock's, for reloaded sets too */
+	bool live_ticks;    /* ticks come from the system clock */
+	double next_tick;   /* monotonic seconds: the next live tick is due */
+	double tick_logged; /* monotonic seconds a failed tick was last logged */
 };
 
 void eddy_sleep_ms(int ms, volatile const int *stop)
@@ -93,7 +98,7 @@ void eddy_pipeline_print(void *ud, const struct eddy_action *a)
 			fputs("(no alerts.sinks: not sent) ", out);
 		else
 			fprintf(out, "%s ", a->target);
-		fprintf(out, "%s %s%s\n", a->severity, a->summary,
+		fprintf(out, "%s %s%s\n", a->resolved ? "resolved" : a->severity, a->summary,
 		        a->repeated ? " (already raised: not sent again)" : "");
 		break;
 	case EDDY_ACTION_LOG:
@@ -233,7 +238,8 @@ static int apply_writes(struct eddy_pipeline *p)
 		                                 .severity = a->severity,
 		                                 .summary = a->summary,
 		                                 .labels = a->labels,
-		                                 .repeated = rc != 0});
+		                                 .repeated = rc != 0,
+		                                 .resolved = a->resolved});
 	}
 	/* last: what leaves the process comes after everything that can still
 	 * fail in the store */
@@ -297,7 +303,8 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr, s
 		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_ALERT,
 		                                 .severity = severity,
 		                                 .summary = req->summary,
-		                                 .labels = req->labels});
+		                                 .labels = req->labels,
+		                                 .resolved = req->resolved});
 		return 0;
 	}
 	if (!sink) {
@@ -317,6 +324,7 @@ static int act_alert(void *ud, const struct eddy_alert_req *req, char *errstr, s
 	a.summary = strdup(req->summary);
 	a.severity = strdup(severity);
 	a.labels = strdup(req->labels ? req->labels : "{}");
+	a.resolved = req->resolved;
 	if (!a.body || !a.sink || !a.dedupe || !a.summary || !a.severity || !a.labels)
 		goto oom;
 	if (p->n_alerts == p->cap_alerts) {
@@ -513,6 +521,9 @@ int eddy_pipeline_reload(struct eddy_pipeline *p, char *errstr, size_t errstr_si
 		return -1;
 	}
 	log_warnings(h);
+	if (p->clock != 0)
+		eddy_handlers_set_clock(h, p->clock);
+	eddy_handlers_set_live_ticks(h, p->live_ticks);
 	eddy_handlers_destroy(p->handlers);
 	eddy_schemas_destroy(p->schemas);
 	p->handlers = h;
@@ -528,7 +539,75 @@ size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p)
 
 void eddy_pipeline_set_clock(struct eddy_pipeline *p, double now)
 {
+	p->clock = now;
 	eddy_handlers_set_clock(p->handlers, now);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int eddy_pipeline_tick(struct eddy_pipeline *p, double now, char *errstr, size_t errstr_size)
+{
+	/* what a tick's writes say they came from: no record */
+	static const struct eddy_msg tick_msg = {.partition = -1, .offset = -1, .timestamp_ms = -1};
+	char reason[1024];
+
+	if (!eddy_handlers_ticking(p->handlers))
+		return 0;
+	if (now <= 0) {
+		double mono = mono_s();
+		struct timespec ts;
+		if (!p->live_ticks) {
+			p->live_ticks = true;
+			eddy_handlers_set_live_ticks(p->handlers, true);
+		}
+		if (mono < p->next_tick)
+			return 0;
+		p->next_tick = mono + 1;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1e3;
+	}
+	if (eddy_store_begin(p->store, errstr, errstr_size) != 0)
+		return -1;
+	p->store_failed = false;
+	for (size_t i = 0; i < eddy_handlers_count(p->handlers); i++) {
+		if (!eddy_handlers_unit_ticks(p->handlers, i))
+			continue;
+		const char *name = eddy_handlers_name(p->handlers, i);
+		drop_writes(p);
+		p->cur = &tick_msg;
+		p->cur_ev = NULL;
+		int rc = eddy_handlers_tick(p->handlers, i, now, reason, sizeof reason);
+		if (p->store_failed || (rc > 0 && apply_writes(p) != 0)) {
+			snprintf(errstr, errstr_size, "%s", p->error);
+			goto fail;
+		}
+		if (rc < 0) {
+			/* the same failure every second is logged once a minute */
+			double mono = mono_s();
+			if (mono - p->tick_logged >= 60 || p->tick_logged == 0) {
+				eddy_log(EDDY_LOG_ERROR, "tick of %s failed, its work dropped: %s",
+				         name, reason);
+				p->tick_logged = mono;
+			}
+			drop_writes(p);
+		}
+	}
+	p->cur = NULL;
+	if (p->opts.dry_run) {
+		eddy_store_rollback(p->store);
+		return 0;
+	}
+	return eddy_store_commit(p->store, errstr, errstr_size);
+fail:
+	drop_writes(p);
+	p->cur = NULL;
+	eddy_store_rollback(p->store);
+	return -1;
 }
 
 void eddy_pipeline_destroy(struct eddy_pipeline *p)

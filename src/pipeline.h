@@ -81,6 +81,7 @@ struct eddy_action {
 	const char *severity;
 	const char *summary;
 	bool repeated;      /* alert: raised within the dedupe window, not sent again */
+	bool resolved;      /* alert: a resolved notification (severity says "resolved") */
 	const char *labels; /* alert: JSON object text, NULL: none */
 };
 
@@ -146,6 +147,17 @@ size_t eddy_pipeline_handler_count(const struct eddy_pipeline *p);
 /* The time rules take as now from here on (eddy_handlers_set_clock):
  * seconds since the epoch, 0 the system clock, < 0 each event's time. */
 void eddy_pipeline_set_clock(struct eddy_pipeline *p, double now);
+
+/* Ticks the time-based alert rules (frequency, flatline, for:) at now,
+ * seconds since the epoch, in a store transaction of its own: call it
+ * between batches. now 0 is the system clock, at most once a second (a
+ * call sooner does nothing), and makes the ticks live: from then on
+ * events no longer tick the rules at their own time. Costs nothing when
+ * no rule is time-based. A rule file whose tick fails (an error, a limit)
+ * is logged and its work dropped; the others' is kept. Returns 0, or -1
+ * with errstr when the store failed (the tick is rolled back; the next
+ * one does its work). */
+int eddy_pipeline_tick(struct eddy_pipeline *p, double now, char *errstr, size_t errstr_size);
 
 /* Why the last EDDY_OUTCOME_FAILED happened. */
 const char *eddy_pipeline_error(const struct eddy_pipeline *p);

@@ -28,6 +28,7 @@
 struct fired {
 	char *rule, *summary, *severity, *labels;
 	bool matched;
+	bool resolved; /* a resolved notification */
 };
 
 /* One run: the throwaway store, the pipeline, what fired. */
@@ -70,8 +71,12 @@ static void on_action(void *ud, const struct eddy_action *a)
 	    eddy_json_parse(r->doc, labels, strlen(labels), err, sizeof err);
 	const char *rule = eddy_json_str(eddy_json_getz(l, "alertname"));
 	struct fired *f = &r->fired[r->n_fired];
-	*f = (struct fired){strdup(rule ? rule : ""), strdup(a->summary ? a->summary : ""),
-	                    strdup(a->severity ? a->severity : ""), strdup(labels), false};
+	*f = (struct fired){strdup(rule ? rule : ""),
+	                    strdup(a->summary ? a->summary : ""),
+	                    strdup(a->severity ? a->severity : ""),
+	                    strdup(labels),
+	                    false,
+	                    a->resolved};
 	if (f->rule && f->summary && f->severity && f->labels)
 		r->n_fired++;
 }
@@ -323,8 +328,11 @@ static bool matches(struct run *r, struct tfile *t, const yaml_node_t *e, const 
 	           *severity = scalar(get(t, e, "severity"));
 	const yaml_node_t *labels = get(t, e, "labels");
 
+	const char *resolved = scalar(get(t, e, "resolved"));
+	bool want_resolved = resolved && strcmp(resolved, "true") == 0;
+
 	if (!rule || strcmp(rule, f->rule) != 0 || (summary && strcmp(summary, f->summary) != 0) ||
-	    (severity && strcmp(severity, f->severity) != 0))
+	    (severity && strcmp(severity, f->severity) != 0) || want_resolved != f->resolved)
 		return false;
 	if (!labels || labels->type != YAML_MAPPING_NODE)
 		return true;
@@ -345,7 +353,7 @@ static void print_expect(struct tfile *t, const yaml_node_t *e)
 	const char *summary = scalar(get(t, e, "summary"));
 	const yaml_node_t *labels = get(t, e, "labels");
 
-	printf("    expected, not raised: %s", scalar(get(t, e, "rule")));
+	printf("expected, not raised: %s", scalar(get(t, e, "rule")));
 	if (labels && labels->type == YAML_MAPPING_NODE) {
 		struct eddy_jsonw w;
 		size_t len;
@@ -357,7 +365,8 @@ static void print_expect(struct tfile *t, const yaml_node_t *e)
 	}
 	if (summary)
 		printf(" \"%s\"", summary);
-	printf("\n");
+	const char *resolved = scalar(get(t, e, "resolved"));
+	printf("%s\n", resolved && strcmp(resolved, "true") == 0 ? " (resolved)" : "");
 }
 
 /* The rule files a test file tests: its rule_files (relative to it), or
@@ -385,6 +394,209 @@ static size_t rule_files_of(struct tfile *t, const yaml_node_t *root, char **fil
 	    asprintf(&files[0], "%.*s.yaml", (int)(len - 10), t->path) >= 0)
 		return 1;
 	return 0;
+}
+
+/* Seconds of a duration as rules write them ("10m", "1h30m", "500ms",
+ * "2d", "1w") or a plain number of seconds; NAN when it is neither. */
+static double parse_duration(const char *s)
+{
+	static const struct {
+		const char *unit;
+		double secs;
+	} units[] = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+	char *end;
+	double total = strtod(s, &end);
+
+	if (end != s && *end == '\0')
+		return total;
+	total = 0;
+	if (!*s)
+		return NAN;
+	while (*s) {
+		if (!(*s >= '0' && *s <= '9'))
+			return NAN;
+		double n = strtod(s, &end);
+		size_t i = 0;
+		for (; i < sizeof units / sizeof *units; i++) {
+			size_t k = strlen(units[i].unit);
+			if (strncmp(end, units[i].unit, k) == 0 &&
+			    !(end[k] >= 'a' && end[k] <= 'z')) {
+				total += n * units[i].secs;
+				s = end + k;
+				break;
+			}
+		}
+		if (i == sizeof units / sizeof *units)
+			return NAN;
+	}
+	return total;
+}
+
+/* Compares the alerts raised since the last check with the expect node
+ * (a list, or none), prints what differed under the case's FAIL line
+ * (once: *failing), and forgets them. where: "" for the case's expect,
+ * "line N: " for a clock step's. Returns whether they were as expected. */
+static bool check_alerts(struct run *r, struct tfile *t, const yaml_node_t *expect,
+                         const char *label, const char *where, bool *failing)
+{
+	bool none = !expect || (scalar(expect) && strcmp(scalar(expect), "none") == 0);
+	bool ok = true;
+
+	if (!none && expect->type != YAML_SEQUENCE_NODE) {
+		if (!*failing)
+			printf("FAIL %s\n", label);
+		*failing = true;
+		printf("    %sexpect: a list of alerts, or none\n", where);
+		fired_clear(r);
+		return false;
+	}
+	for (yaml_node_item_t *x = none ? NULL : expect->data.sequence.items.start;
+	     x && x < expect->data.sequence.items.top; x++) {
+		bool found = false;
+		for (size_t i = 0; i < r->n_fired && !found; i++)
+			if (!r->fired[i].matched && matches(r, t, node(t, *x), &r->fired[i]))
+				found = r->fired[i].matched = true;
+		if (!found) {
+			if (!*failing)
+				printf("FAIL %s\n", label);
+			*failing = true;
+			ok = false;
+			printf("    %s", where);
+			print_expect(t, node(t, *x));
+		}
+	}
+	for (size_t i = 0; i < r->n_fired; i++) {
+		if (r->fired[i].matched)
+			continue;
+		if (!*failing)
+			printf("FAIL %s\n", label);
+		*failing = true;
+		ok = false;
+		printf("    %sraised, not expected: %s %s \"%s\"%s\n", where, r->fired[i].rule,
+		       r->fired[i].labels, r->fired[i].summary,
+		       r->fired[i].resolved ? " (resolved)" : "");
+	}
+	fired_clear(r);
+	return ok;
+}
+
+/* Runs one case c: its events and clock steps on a new store. Returns 0
+ * passed, 1 failed (reported), -1 when it cannot run (errstr). */
+static int run_case(struct run *r, struct tfile *t, struct eddy_config *conf,
+                    const struct eddy_handlers_conf *hc, const yaml_node_t *c, char *err,
+                    size_t err_size)
+{
+	const char *name = scalar(get(t, c, "name"));
+	const yaml_node_t *events = get(t, c, "events"), *expect = get(t, c, "expect");
+	const char *now = scalar(get(t, c, "now"));
+	char label[256], msg[1024] = "";
+	bool failing = false, checked = false;
+	size_t raised = 0;
+	int n = 0;
+
+	snprintf(label, sizeof label, "%s:%d%s%s", t->path, line_of(c), name ? ": " : "",
+	         name ? name : "");
+	if (run_start(r, conf, hc, err, err_size) != 0) {
+		run_end(r);
+		return -1;
+	}
+	double fixed = now ? parse_time(now) : -1;
+	double clock = now ? fixed : NAN; /* the clock steps start from */
+	if (isnan(fixed)) {
+		printf("FAIL %s\n    now: \"%s\" is not a time (2025-01-14T12:30:00Z)\n", label,
+		       now);
+		run_end(r);
+		return 1;
+	}
+	eddy_pipeline_set_clock(r->p, fixed);
+	for (yaml_node_item_t *e = events && events->type == YAML_SEQUENCE_NODE
+	                               ? events->data.sequence.items.start
+	                               : NULL;
+	     e && e < events->data.sequence.items.top && !msg[0]; e++) {
+		const yaml_node_t *ev = node(t, *e);
+		char *key = NULL, *json = NULL;
+		if (ev->type != YAML_MAPPING_NODE) {
+			snprintf(msg, sizeof msg, "line %d: an event is a mapping", line_of(ev));
+			break;
+		}
+		const char *after = scalar(get(t, ev, "after")), *at = scalar(get(t, ev, "at"));
+		if (after || at) {
+			/* a clock step: the clock moves, the time-based rules tick */
+			double to = at ? parse_time(at) : clock + parse_duration(after);
+			if (after && isnan(clock))
+				snprintf(
+				    msg, sizeof msg,
+				    "line %d: after: the clock has no time yet (give the events "
+				    "a time, the case a now, or the step at: TIME)",
+				    line_of(ev));
+			else if (isnan(to))
+				snprintf(
+				    msg, sizeof msg,
+				    "line %d: %s: \"%s\" is not a %s (at: 2025-01-14T12:30:00Z, "
+				    "after: 10m)",
+				    line_of(ev), at ? "at" : "after", at ? at : after,
+				    at ? "time" : "duration");
+			if (msg[0])
+				break;
+			clock = to;
+			if (now)
+				eddy_pipeline_set_clock(r->p, to);
+			if (eddy_pipeline_tick(r->p, to, err, err_size) != 0) {
+				run_end(r);
+				return -1;
+			}
+			const yaml_node_t *x = get(t, ev, "expect");
+			if (x) {
+				char where[32];
+				snprintf(where, sizeof where, "line %d: ", line_of(ev));
+				raised += r->n_fired;
+				check_alerts(r, t, x, label, where, &failing);
+				checked = true;
+			}
+			continue;
+		}
+		const char *time = scalar(get(t, ev, "time"));
+		double et = time ? parse_time(time) : NAN;
+		if (!isnan(et) && (isnan(clock) || et > clock))
+			clock = et;
+		json = event_json(t, ev, ++n, &key);
+		struct eddy_msg m = {.topic = "rule-test",
+		                     .offset = n - 1,
+		                     .timestamp_ms = -1,
+		                     .key = key,
+		                     .key_len = key ? strlen(key) : 0,
+		                     .value = json,
+		                     .value_len = json ? strlen(json) : 0};
+		int rc = json && key ? run_event(r, &m, msg, sizeof msg) : -1;
+		free(json);
+		free(key);
+		if (rc != 0 && !msg[0])
+			snprintf(msg, sizeof msg, "out of memory");
+		else if (r->n_dead)
+			eddy_errf(msg, sizeof msg, "event at line %d refused: %s", line_of(ev),
+			          r->dead);
+	}
+	if (msg[0]) {
+		if (!failing)
+			printf("FAIL %s\n", label);
+		printf("    %s\n", msg);
+		run_end(r);
+		return 1;
+	}
+	/* the case's expect: the alerts after the last step that checked */
+	if (!expect && !checked) {
+		if (!failing)
+			printf("FAIL %s\n", label);
+		printf("    expect: a list of alerts, or none\n");
+		run_end(r);
+		return 1;
+	}
+	raised += r->n_fired;
+	check_alerts(r, t, expect, label, "", &failing);
+	if (!failing)
+		printf("ok   %s (%zu alert%s)\n", label, raised, raised == 1 ? "" : "s");
+	run_end(r);
+	return failing ? 1 : 0;
 }
 
 /* Runs the cases of one test file; returns the number that failed, or -1
@@ -436,110 +648,14 @@ static int test_file(struct eddy_config *conf, const char *path, size_t *cases)
 	failed = 0;
 	for (yaml_node_item_t *it = tests->data.sequence.items.start;
 	     it < tests->data.sequence.items.top; it++) {
-		const yaml_node_t *c = node(&t, *it);
-		const char *name = scalar(get(&t, c, "name"));
-		const yaml_node_t *events = get(&t, c, "events"), *expect = get(&t, c, "expect");
-		const char *now = scalar(get(&t, c, "now"));
-		char label[256];
-		bool ok = true;
-
-		snprintf(label, sizeof label, "%s:%d%s%s", path, line_of(c), name ? ": " : "",
-		         name ? name : "");
 		(*cases)++;
-		if (run_start(&r, conf, &hc, err, sizeof err) != 0) {
+		int rc = run_case(&r, &t, conf, &hc, node(&t, *it), err, sizeof err);
+		if (rc < 0) {
 			fprintf(stderr, "eddy: %s\n", err);
-			run_end(&r);
 			failed = -1;
 			goto out;
 		}
-		double clock = now ? parse_time(now) : -1;
-		if (isnan(clock)) {
-			printf("FAIL %s\n    now: \"%s\" is not a time (2025-01-14T12:30:00Z)\n",
-			       label, now);
-			run_end(&r);
-			failed++;
-			continue;
-		}
-		eddy_pipeline_set_clock(r.p, clock);
-		int n = 0;
-		for (yaml_node_item_t *e = events && events->type == YAML_SEQUENCE_NODE
-		                               ? events->data.sequence.items.start
-		                               : NULL;
-		     e && e < events->data.sequence.items.top; e++) {
-			const yaml_node_t *ev = node(&t, *e);
-			char *key = NULL, *json = NULL;
-			if (ev->type != YAML_MAPPING_NODE) {
-				snprintf(err, sizeof err, "line %d: an event is a mapping",
-				         line_of(ev));
-				ok = false;
-				break;
-			}
-			json = event_json(&t, ev, ++n, &key);
-			struct eddy_msg m = {.topic = "rule-test",
-			                     .offset = n - 1,
-			                     .timestamp_ms = -1,
-			                     .key = key,
-			                     .key_len = key ? strlen(key) : 0,
-			                     .value = json,
-			                     .value_len = json ? strlen(json) : 0};
-			int rc = json && key ? run_event(&r, &m, err, sizeof err) : -1;
-			free(json);
-			free(key);
-			if (rc != 0) {
-				ok = false;
-				break;
-			}
-			if (r.n_dead) {
-				eddy_errf(err, sizeof err, "event at line %d refused: %s",
-				          line_of(ev), r.dead);
-				ok = false;
-				break;
-			}
-		}
-		/* expected alerts, each matched to one raised */
-		bool none = expect && scalar(expect) && strcmp(scalar(expect), "none") == 0;
-		bool missing = false, extra = false;
-		for (yaml_node_item_t *x = ok && expect && expect->type == YAML_SEQUENCE_NODE
-		                               ? expect->data.sequence.items.start
-		                               : NULL;
-		     x && x < expect->data.sequence.items.top; x++) {
-			bool found = false;
-			for (size_t i = 0; i < r.n_fired && !found; i++)
-				if (!r.fired[i].matched &&
-				    matches(&r, &t, node(&t, *x), &r.fired[i]))
-					found = r.fired[i].matched = true;
-			missing |= !found;
-		}
-		for (size_t i = 0; ok && i < r.n_fired; i++)
-			extra |= !r.fired[i].matched;
-		if (ok && !none && !(expect && expect->type == YAML_SEQUENCE_NODE)) {
-			snprintf(err, sizeof err, "expect: a list of alerts, or none");
-			ok = false;
-		}
-		if (!ok || missing || extra) {
-			printf("FAIL %s\n", label);
-			if (!ok)
-				printf("    %s\n", err);
-			for (yaml_node_item_t *x = ok && !none ? expect->data.sequence.items.start
-			                                       : NULL;
-			     x && x < expect->data.sequence.items.top; x++) {
-				bool found = false;
-				for (size_t i = 0; i < r.n_fired && !found; i++)
-					found = matches(&r, &t, node(&t, *x), &r.fired[i]);
-				if (!found)
-					print_expect(&t, node(&t, *x));
-			}
-			for (size_t i = 0; ok && i < r.n_fired; i++)
-				if (!r.fired[i].matched)
-					printf("    raised, not expected: %s %s \"%s\"\n",
-					       r.fired[i].rule, r.fired[i].labels,
-					       r.fired[i].summary);
-			failed++;
-		} else {
-			printf("ok   %s (%zu alert%s)\n", label, r.n_fired,
-			       r.n_fired == 1 ? "" : "s");
-		}
-		run_end(&r);
+		failed += rc;
 	}
 out:
 	for (size_t i = 0; i < n_files; i++)

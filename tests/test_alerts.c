@@ -524,6 +524,87 @@ static void test_slack_alertmanager(void)
 	eddy_store_destroy(w);
 }
 
+/* A resolved notification: the body says so (status, starts_at, ends_at),
+ * Alertmanager gets endsAt and the start of the alert, Slack a
+ * "[RESOLVED]" header. */
+static void test_resolved(void)
+{
+	struct receiver rc = receiver_start(NULL);
+	char slack_url[96], path[128], dedupe[256];
+	struct eddy_alerts_sink sinks[2] = {
+	    {"chat", EDDY_ALERTS_SLACK, slack_url, NULL, 2000},
+	    {"am", EDDY_ALERTS_ALERTMANAGER, rc.url, NULL, 2000},
+	};
+	struct eddy_alerts_conf conf = {.sinks = sinks, .n_sinks = 2};
+	struct eddy_store *w = new_db(path, sizeof(path));
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+	struct eddy_alert_req req = {.handler = "rules/x.yaml",
+	                             .key = "S1",
+	                             .summary = "Store S1 is silent",
+	                             .labels = "{\"alertname\":\"silent\",\"store\":\"S1\"}",
+	                             .dedupe = "rule/silent/S1",
+	                             .resolved = true,
+	                             .starts_ms = 1714564800000,
+	                             .ends_ms = 1714565400500};
+	const struct eddy_json *v;
+	const struct delivery *d;
+	struct eddy_alerts *a;
+	size_t len;
+	char *body;
+
+	CHECK(rc.port > 0 && w);
+	snprintf(slack_url, sizeof(slack_url), "%s/slack", rc.url);
+	body = eddy_alerts_body(&req, "am", "warning", NULL, NULL, 1714565401000, dedupe,
+	                        sizeof(dedupe), &len);
+	v = body ? eddy_json_parse(doc, body, len, err, sizeof(err)) : NULL;
+	CHECK_STR(str_at(v, "status"), "resolved");
+	CHECK_STR(str_at(v, "starts_at"), "2024-05-01T12:00:00.000Z");
+	CHECK_STR(str_at(v, "ends_at"), "2024-05-01T12:10:00.500Z");
+	CHECK_STR(str_at(v, "created_at"), "2024-05-01T12:10:01.000Z");
+	CHECK_STR(dedupe, "rule/silent/S1");
+	CHECK(eddy_store_begin(w, err, sizeof(err)) == 0);
+	CHECK(body &&
+	      eddy_store_outbox_add(w, "am", "r1", body, len, wall_ms(), 0, err, sizeof(err)) == 0);
+	CHECK(body && eddy_store_outbox_add(w, "chat", "r2", body, len, wall_ms(), 0, err,
+	                                    sizeof(err)) == 0);
+	CHECK(eddy_store_commit(w, err, sizeof(err)) == 0);
+	free(body);
+	/* an alert has neither status nor ends_at */
+	req.resolved = false;
+	req.starts_ms = 0;
+	body = eddy_alerts_body(&req, "am", "warning", NULL, NULL, 1714565401000, dedupe,
+	                        sizeof(dedupe), &len);
+	CHECK(body && !strstr(body, "\"status\"") && !strstr(body, "ends_at") &&
+	      !strstr(body, "starts_at"));
+	free(body);
+
+	a = sender(path, &conf);
+	WAIT_FOR(a, delivered, 2);
+	eddy_alerts_stop(a, 1000);
+	deliveries(&rc);
+	if ((d = delivery_to("/api/v2/alerts"))) {
+		v = eddy_json_parse(doc, d->body, strlen(d->body), err, sizeof(err));
+		CHECK(v && v->type == EDDY_JSON_ARRAY && v->len == 1);
+		if (v && v->type == EDDY_JSON_ARRAY && v->len == 1) {
+			v = &v->u.items[0];
+			CHECK_STR(str_at(v, "startsAt"), "2024-05-01T12:00:00.000Z");
+			CHECK_STR(str_at(v, "endsAt"), "2024-05-01T12:10:00.500Z");
+			CHECK_STR(str_at(eddy_json_getz(v, "labels"), "store"), "S1");
+		}
+	} else {
+		CHECK(!"no Alertmanager delivery");
+	}
+	if ((d = delivery_to("/slack"))) {
+		v = eddy_json_parse(doc, d->body, strlen(d->body), err, sizeof(err));
+		CHECK_STR(str_at(v, "text"), "[RESOLVED] Store S1 is silent");
+	} else {
+		CHECK(!"no Slack delivery");
+	}
+	eddy_json_doc_destroy(doc);
+	receiver_stop(&rc);
+	eddy_store_destroy(w);
+}
+
 /* One alert through a scripted receiver, until the sender's counter at
  * until (COUNTER(field)) moves, and linger_ms more for what must not happen
  * after it; returns the sender stopped, its counters in *st, the receiver's
@@ -911,6 +992,7 @@ int main(void)
 	test_conf();
 	test_webhook();
 	test_slack_alertmanager();
+	test_resolved();
 	test_retries();
 	test_age_and_wake();
 	test_restart();
