@@ -112,6 +112,18 @@ static const struct prop props[] = {
             "form or a `postgresql://` URI), e.g. `\"${EDDY_PG_DSN}\"`. The tables are "
             "created in the connection's current schema (the first of its `search_path` "
             "that exists), each named by its namespace in lower case."},
+    {.name = "store.max_value_bytes",
+     .type = P_INT,
+     .def = "16777216",
+     .off = OFF(store_max_value_bytes),
+     .min = 1,
+     .max = 1000000000,
+     .doc = "The longest value one write (`ctx.upsert`) may store, in bytes of its JSON "
+            "text. A longer one fails its event (`ctx.upsert: value of 41943042 bytes is "
+            "more than store.max_value_bytes (16777216)`) before it is copied anywhere. "
+            "Every value is read back whole into the handlers' Lua state, where the "
+            "memory limit counts it and what it decodes to. SQLite keeps values up to "
+            "1000000000 bytes, PostgreSQL's jsonb up to 268435455."},
     {.name = "dead_letter.topic",
      .type = P_STRING,
      .def = "eddy.dlq",

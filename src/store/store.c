@@ -12,15 +12,21 @@
 
 struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr, size_t errstr_size)
 {
+	struct eddy_store *s;
+
 	if (conf->store_type && strcmp(conf->store_type, "postgres") == 0) {
 		if (!conf->store_dsn || !*conf->store_dsn) {
 			eddy_errf(errstr, errstr_size,
 			          "store.dsn: required by store.type postgres");
 			return NULL;
 		}
-		return eddy_store_open_pg(conf->store_dsn, errstr, errstr_size);
+		s = eddy_store_open_pg(conf->store_dsn, errstr, errstr_size);
+	} else {
+		s = eddy_store_open_sqlite(conf->store_path, errstr, errstr_size);
 	}
-	return eddy_store_open_sqlite(conf->store_path, errstr, errstr_size);
+	if (s && conf->store_max_value_bytes > 0)
+		s->max_value = (size_t)conf->store_max_value_bytes;
+	return s;
 }
 
 void eddy_store_destroy(struct eddy_store *s)
@@ -171,6 +177,12 @@ int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key
 		return -1;
 	if (memchr(key, '\0', key_len) || !eddy_utf8_valid(key, key_len)) {
 		eddy_errf(errstr, errstr_size, "key must be UTF-8 text without NUL bytes");
+		return -1;
+	}
+	if (value && s->max_value && len > s->max_value) {
+		eddy_errf(errstr, errstr_size,
+		          "value of %zu bytes is more than store.max_value_bytes (%zu)", len,
+		          s->max_value);
 		return -1;
 	}
 	return value ? check_value(s, value, len, errstr, errstr_size) : 0;

@@ -42,6 +42,7 @@ struct eddy_store_ops {
  * is also a pointer to the backend's own struct. */
 struct eddy_store {
 	const struct eddy_store_ops *ops;
+	size_t max_value; /* store.max_value_bytes; 0: only the backend's own limit */
 };
 
 /* The outbox's states as both backends store them: readable in a shell. */
