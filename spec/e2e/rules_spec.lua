@@ -2,7 +2,10 @@
 -- file's line and column, rules and a handler on the same events of the
 -- mock cluster, alerts delivered to a real webhook receiver, `before` and
 -- kind change kept in the store across runs, realert, hot reload of the
--- rules folder (a broken file keeps the running rules), replay --dry-run.
+-- rules folder (a broken file keeps the running rules), replay --dry-run;
+-- the time-based kinds: a flatline that fires on time in eddy run, a for:
+-- whose state outlives a restart and whose resolved notification reaches
+-- Alertmanager as endsAt, clock steps in rule tests, replay on event time.
 local t = require "eddy_test"
 local cjson = require "cjson"
 
@@ -54,7 +57,7 @@ describe("alert rules", function()
 
   setup(function()
     dir = t.tmpdir()
-    mock = t.start_mock(dir, { "ru1", "ru2", "eddy.dlq" })
+    mock = t.start_mock(dir, { "ru1", "ru2", "ru3", "eddy.dlq" })
     local out = dir .. "/receiver.out"
     local _, pid = t.sh("python3 tests/tools/webhook-receiver.py --log " ..
       t.q(dir .. "/receiver.log") .. " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
@@ -273,5 +276,138 @@ return {
     assert.are.equal(0, rc, out)
     assert.matches("alert  (no alerts.sinks: not sent) warning big ORD-7", out, 1, true)
     assert.is_nil(out:find("big ORD-8", 1, true))
+  end)
+
+  it("time-based rules in eddy run: a flatline fires on time; a for: keeps its state across a restart and resolves at Alertmanager", function()
+    local rdir = dir .. "/timed"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/t.yaml", table.concat({
+      "- name: silent",
+      "  kind: flatline",
+      "  window: 2s",
+      "  group_by: [tenant]",
+      "  when: { if: data.status == \"approved\" }",
+      "  summary: \"{{tenant}} is silent\"",
+      "  labels: { tenant: \"{{tenant}}\" }",
+      "- name: stuck",
+      "  for: 2s",
+      "  when: { if: data.status == \"proposed\" }",
+      "  summary: \"{{key}} still proposed\"",
+      "  labels: { order: \"{{key}}\" }",
+      "  sink: am",
+      "" }, "\n"))
+    local function ev(key, status)
+      local e = cjson.decode(t.event(key, 1))
+      e.data.status = status
+      e.time = os.date("!%Y-%m-%dT%H:%M:%SZ")
+      return cjson.encode(e)
+    end
+    local c = conf("g-timed", "ru3", rdir, "    am: { type: alertmanager, url: \"" .. recv.url .. "\" }\n")
+    -- run 1: ORD-9 is proposed; the run ends before 2 s have passed
+    t.produce(mock, "ru3", { { "ORD-9", ev("ORD-9", "proposed") } }, dir)
+    local run = t.spawn(dir, "timed1", t.q(t.bin) .. " run --exit-at-end -c " .. t.q(c))
+    assert.are.equal(0, run.wait(), run.log())
+    local function am()
+      local list = {}
+      for line in (t.read(dir .. "/receiver.log") or ""):gmatch("[^\n]+") do
+        local d = cjson.decode(line)
+        if d.path == "/api/v2/alerts" and d.status == 200 then list[#list + 1] = cjson.decode(d.body)[1] end
+      end
+      return list
+    end
+    assert.are.same({}, am())
+    local st = t.query(dir .. "/state.db", "select value from _eddy_rules where key = 'stuck#g/ORD-9'")
+    assert.are.equal(1, #st, "the for: state is in the store")
+
+    -- run 2, after a restart: nothing new for ORD-9, the tick fires it;
+    -- the approved event of tenant acme then goes silent: the flatline fires
+    local run2 = t.spawn(dir, "timed2", t.q(t.bin) .. " run -c " .. t.q(c))
+    wait_for("the for: alert", function() return #am() >= 1 end, 10, run2.log)
+    local a = am()[1]
+    assert.are.equal("stuck", a.labels.alertname)
+    assert.are.equal("ORD-9 still proposed", a.annotations.summary)
+    assert.is_nil(a.endsAt)
+    t.produce(mock, "ru3", { { "ORD-10", ev("ORD-10", "approved") } }, dir)
+    local function silent()
+      for _, d in ipairs(delivered()) do if d.summary == t.TENANT .. " is silent" then return d end end
+    end
+    wait_for("the flatline alert", silent, 10, run2.log)
+    assert.are.same({ alertname = "silent", tenant = t.TENANT }, silent().labels)
+    assert.is_nil(silent().status)
+    -- ORD-9 approved: the condition of stuck stops holding, resolved at Alertmanager
+    t.produce(mock, "ru3", { { "ORD-9", ev("ORD-9", "approved") } }, dir)
+    wait_for("the resolved notification", function() return #am() >= 2 end, 10, run2.log)
+    t.sh("kill -TERM " .. run2.pid)
+    assert.are.equal(0, run2.wait(), run2.log())
+    local r = am()[2]
+    assert.are.equal("stuck", r.labels.alertname)
+    assert.are.equal("ORD-9", r.labels.order)
+    assert.is_string(r.endsAt)
+    assert.are.equal(a.startsAt, r.startsAt)
+    assert.are.equal(0, #t.query(dir .. "/state.db", "select key from _eddy_rules where key = 'stuck#g/ORD-9'"))
+  end)
+
+  it("eddy rule test steps the clock: each time-based kind fires and resolves on time", function()
+    local rc, out = t.eddy("rule test -c /dev/null examples/rules/time-based/orders.test.yaml")
+    assert.are.equal(0, rc, out)
+    assert.matches("3 cases, 0 failed", out, 1, true)
+
+    local rdir = dir .. "/steps"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/s.yaml", "- name: quiet\n  kind: flatline\n  window: 10m\n  group_by: [data.store]\n" ..
+      "  when: {}\n  summary: \"{{data.store}} quiet\"\n  labels: { store: \"{{data.store}}\" }\n")
+    t.write(rdir .. "/s.test.yaml", table.concat({
+      "tests:",
+      "  - name: too early",
+      "    events:",
+      "      - { type: t, time: \"2025-01-14T12:00:00Z\", data: { store: S1 } }",
+      "      - after: 9m",
+      "        expect: [ { rule: quiet, labels: { store: S1 } } ]",
+      "  - name: bad step",
+      "    events: [ { type: t, data: {} }, { after: 5m } ]",
+      "    expect: none",
+      "" }, "\n"))
+    rc, out = t.eddy("rule test -c /dev/null " .. t.q(rdir .. "/s.test.yaml"))
+    assert.are.equal(1, rc, out)
+    assert.matches("FAIL " .. rdir .. "/s.test.yaml:2: too early\n" ..
+      "    line 5: expected, not raised: quiet {\"store\":\"S1\"}\n", out, 1, true)
+    assert.matches("FAIL " .. rdir .. "/s.test.yaml:7: bad step\n" ..
+      "    line 8: after: the clock has no time yet", out, 1, true)
+
+    -- eddy check: the keys of each kind
+    for _, case in ipairs({
+      { "- name: a\n  kind: frequency\n  window: 1m\n  when: {}\n", ":1:3: threshold: required by kind frequency" },
+      { "- name: a\n  kind: flatline\n  when: {}\n", ":1:3: window: required by kind flatline" },
+      { "- name: a\n  kind: flatline\n  window: 1m\n  threshold: 20000\n  when: {}\n",
+        ":4:14: threshold: must be a whole number from 1 to 10000" },
+      { "- name: a\n  kind: change\n  compare: data.x\n  for: 1m\n  when: {}\n", ":4:3: for: only kind any has for" },
+      { "- name: a\n  group_by: [tenant]\n  when: {}\n", ":2:3: group_by: only time-based rules" },
+    }) do
+      t.write(rdir .. "/s.yaml", case[1])
+      rc, out = t.eddy("check -c " .. t.q(conf("g-check", "ru1", rdir)))
+      assert.are.equal(1, rc, out)
+      assert.matches(rdir .. "/s.yaml" .. case[2], out, 1, true)
+    end
+  end)
+
+  it("eddy replay runs time-based rules on event time: a store gone quiet fires as later events arrive", function()
+    local rdir = dir .. "/replay-timed"
+    t.sh("mkdir -p " .. t.q(rdir))
+    t.write(rdir .. "/q.yaml", "- name: quiet\n  kind: flatline\n  window: 10m\n  group_by: [data.location_id]\n" ..
+      "  when: {}\n  summary: \"{{data.location_id}} quiet\"\n")
+    local function at(key, loc, time)
+      local e = cjson.decode(t.event(key, 1))
+      e.data.location_id, e.time = loc, time
+      return cjson.encode(e)
+    end
+    local input = dir .. "/timed.ndjson"
+    t.write(input, table.concat({
+      at("ORD-1", "S1", "2025-01-14T12:00:00Z"), at("ORD-2", "S2", "2025-01-14T12:00:00Z"),
+      at("ORD-3", "S2", "2025-01-14T12:08:00Z"), at("ORD-4", "S2", "2025-01-14T12:15:00Z"), "" }, "\n"))
+    local c = t.config(dir, nil, { extra = "rules: " .. rdir .. "\n", store = dir .. "/timed-replay.db" })
+    local rc, out = t.eddy("replay --dry-run -c " .. t.q(c) .. " " .. t.q(input))
+    assert.are.equal(0, rc, out)
+    assert.matches("alert  (no alerts.sinks: not sent) warning S1 quiet", out, 1, true)
+    assert.is_nil(out:find("S2 quiet", 1, true))
   end)
 end)
