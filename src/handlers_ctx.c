@@ -1,7 +1,11 @@
 /* handlers_ctx.c - the API handlers call: ctx (get, upsert, delete, log,
  * publish, alert) through the pipeline's actions, and json.decode, which
  * converts as ev.data and ctx.get do. Misuse raises at the handler's line;
- * so does an action that fails, which fails the event. */
+ * so does an action that fails, which fails the event. What these hold
+ * outside the Lua state for the call (a parsed document, the JSON text
+ * encoding makes, the writes handed to the pipeline) counts against the
+ * memory limit. */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,19 +39,134 @@ __attribute__((format(printf, 2, 3))) static int raise_error(lua_State *L, const
 	return lua_error(L);
 }
 
+/* Counts n bytes held for the call against the memory limit; past it,
+ * the call is stopped (the stop hook raises again wherever the handler
+ * catches this). */
+static void charge(lua_State *L, struct eddy_handlers *h, size_t n)
+{
+	if (eddy_lualimits_charge(h->limits, n) != 0) {
+		lua_pushliteral(L, "memory limit exceeded");
+		lua_error(L);
+	}
+}
+
+/* Text longer than this is parsed into a document of its own, given back
+ * once converted: the reused one would keep its size for the set's life. */
+#define DOC_KEEP_BYTES (1u << 20)
+
+/* What eddy_json_parse may hold for text, an upper bound measured on
+ * src/json.cc's trees (1.1 to 3 times what arrays of numbers, strings,
+ * empty and nested arrays, objects and escaped strings used): 3 bytes a
+ * byte of text (its padded copy, strings unescaped, simdjson's index) and
+ * 80 a value (its node, built on a stack and then moved to the arena, and
+ * its index entries), 40 more an object member. Counted outside strings:
+ * a value for the root, each comma and each [ or { that is not empty; a
+ * member for each colon. */
+static size_t parse_need(const char *s, size_t len)
+{
+	size_t values = 1, members = 0;
+	bool in_string = false;
+	char last = 0; /* the last byte outside strings that is not whitespace */
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c) {
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			continue;
+		case '"':
+			in_string = true;
+			break;
+		case ',':
+		case '[':
+		case '{':
+			values++;
+			break;
+		case ':':
+			members++;
+			break;
+		case ']':
+		case '}':
+			if (last == '[' || last == '{')
+				values--;
+			break;
+		}
+		last = c;
+	}
+	return 3 * len + 80 * values + 40 * members;
+}
+
+/* Protected, for a large document: its conversion, so that the document
+ * is given back whether it succeeds or not. */
+static int l_convert(lua_State *L)
+{
+	struct eddy_handlers *h = lua_touserdata(L, 1);
+	const struct eddy_json *v = lua_touserdata(L, 2);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* h, v, mt */
+	eddy_lua_json_push(NULL, L, v, lua_gettop(L));  /* h, v, mt, value */
+	return 1;
+}
+
+/* A fresh document in place of one a large text made large, and the
+ * memory of the old one back to the system (glibc would keep it). */
+static void renew_doc(struct eddy_handlers *h)
+{
+	struct eddy_json_doc *doc = eddy_json_doc_new();
+
+	if (!doc)
+		return; /* the old one still works */
+	eddy_json_doc_destroy(h->doc);
+	h->doc = doc;
+	malloc_trim(0);
+}
+
 /* Parses text and pushes it converted like ev.data; raises "<what>: ..."
- * at the calling handler's line when it is not JSON. */
+ * at the calling handler's line when it is not JSON. What the parse may
+ * hold is charged first: a text whose document would pass the memory
+ * limit stops the call before it is parsed. */
 static void push_decoded(struct eddy_handlers *h, const char *text, size_t len, const char *what)
 {
 	lua_State *L = h->L;
 	char err[256];
-	const struct eddy_json *v = eddy_json_parse(h->doc, text, len, err, sizeof err);
+	bool large = len > DOC_KEEP_BYTES;
+	size_t need = parse_need(text, len);
+	const struct eddy_json *v;
+	int rc;
 
-	if (!v)
+	if (large)
+		lua_pushcfunction(L, l_convert); /* convert: made before the document */
+	charge(L, h, need);
+	v = eddy_json_parse(h->doc, text, len, err, sizeof err);
+	if (!v) {
+		eddy_lualimits_discharge(h->limits, need);
+		if (large)
+			renew_doc(h);
 		raise_error(L, "%s: %s", what, err);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
-	eddy_lua_json_push(NULL, L, v, lua_gettop(L));  /* mt, value */
-	lua_remove(L, -2);                              /* value */
+	}
+	if (!large) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
+		eddy_lua_json_push(NULL, L, v, lua_gettop(L));  /* mt, value */
+		lua_remove(L, -2);                              /* value */
+		eddy_lualimits_discharge(h->limits, need);
+		return;
+	}
+	lua_pushlightuserdata(L, h);         /* convert, h */
+	lua_pushlightuserdata(L, (void *)v); /* convert, h, v */
+	rc = lua_pcall(L, 2, 1, 0);          /* value | err */
+	eddy_lualimits_discharge(h->limits, need);
+	renew_doc(h);
+	if (rc != 0)
+		lua_error(L);
 }
 
 /* The reason s[0..len) cannot be handed on as text, or NULL when it can:
@@ -95,6 +214,23 @@ static void push_encoded(lua_State *L, struct eddy_handlers *h, int idx, const c
 	if (lua_pcall(L, 1, 1, 0) != 0)               /* text | err */
 		raise_error(L, "%s: %s", fn,
 		            lua_isstring(L, -1) ? lua_tostring(L, -1) : "cannot encode");
+}
+
+/* What the pipeline keeps of one write of the call beside its namespace,
+ * key and value (the three NUL-terminated, its entry in the list), and of
+ * one record or alert beside the texts it was made of (the CloudEvent's
+ * attributes, the alert's body around them). */
+#define WRITE_BYTES 64
+#define RECORD_BYTES 1024
+
+/* The bytes of n C strings, NULL ones none. */
+static size_t text_bytes(const char **v, size_t n)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += v[i] ? strlen(v[i]) : 0;
+	return sum;
 }
 
 /* ctx.get(ns, key) -> the stored value decoded (arrays marked, null as
@@ -173,8 +309,12 @@ static int l_ctx_upsert(lua_State *L)
 	}
 	if (!a || !a->upsert)
 		return raise_error(L, "ctx.upsert: not available here");
-	if (a->upsert(a->ud, ns, key, key_len, text, len, err, sizeof err) < 0)
+	size_t held = WRITE_BYTES + strlen(ns) + key_len + len;
+	charge(L, h, held);
+	if (a->upsert(a->ud, ns, key, key_len, text, len, err, sizeof err) < 0) {
+		eddy_lualimits_discharge(h->limits, held);
 		return raise_error(L, "ctx.upsert: %s", err);
+	}
 	return 0;
 }
 
@@ -190,8 +330,12 @@ static int l_ctx_delete(lua_State *L)
 
 	if (!a || !a->del)
 		return raise_error(L, "ctx.delete: not available here");
-	if (a->del(a->ud, ns, key, key_len, err, sizeof err) < 0)
+	size_t held = WRITE_BYTES + strlen(ns) + key_len;
+	charge(L, h, held);
+	if (a->del(a->ud, ns, key, key_len, err, sizeof err) < 0) {
+		eddy_lualimits_discharge(h->limits, held);
 		return raise_error(L, "ctx.delete: %s", err);
+	}
 	return 0;
 }
 
@@ -354,8 +498,14 @@ static int l_ctx_publish(lua_State *L)
 	}
 	if (!a || !a->publish)
 		return raise_error(L, "ctx.publish: not available here");
-	if (a->publish(a->ud, &req, err, sizeof err) < 0)
+	const char *texts[] = {req.topic, req.type, req.id, req.subject, req.dataschema};
+	size_t held = RECORD_BYTES + req.key_len + req.data_len + text_bytes(texts, 5) +
+	              text_bytes(hdrs, 2 * req.n_headers);
+	charge(L, h, held);
+	if (a->publish(a->ud, &req, err, sizeof err) < 0) {
+		eddy_lualimits_discharge(h->limits, held);
 		return raise_error(L, "%s", err);
+	}
 	return 0;
 }
 
@@ -383,16 +533,39 @@ static int l_ctx_alert(lua_State *L)
 	req.annotations = opt_object(L, h, 1, "annotations", fn);
 	if (!a || !a->alert)
 		return raise_error(L, "ctx.alert: not available here");
-	if (a->alert(a->ud, &req, err, sizeof err) < 0)
+	/* the summary, severity and labels are kept beside the body too */
+	const char *texts[] = {req.sink,   req.severity, req.key,         req.summary,
+	                       req.dedupe, req.labels,   req.description, req.annotations};
+	size_t held = RECORD_BYTES + text_bytes(texts, 8) + text_bytes(texts, 6);
+	charge(L, h, held);
+	if (a->alert(a->ud, &req, err, sizeof err) < 0) {
+		eddy_lualimits_discharge(h->limits, held);
 		return raise_error(L, "%s", err);
+	}
 	return 0;
 }
 
-/* json.encode(value): eddy.json's encode (upvalue 2), then the check that
- * its text is UTF-8: cjson copies the bytes of strings and keys as they
- * are, and text that is not UTF-8 is not JSON (no reader, json.decode and
- * ctx.get included, takes it back). Errors are raised at the caller's line,
- * which the Lua encode cannot see past this function. */
+/* reserve(n) of eddy.json's encode: n > 0 charges the n bytes cjson's
+ * buffer, outside the state, may take for the text (a stop past the
+ * limit), n < 0 ends that charge. */
+static int l_json_reserve(lua_State *L)
+{
+	struct eddy_handlers *h = eddy_handlers_self(L);
+	lua_Number n = lua_tonumber(L, 1);
+
+	if (n > 0)
+		charge(L, h, (size_t)n);
+	else
+		eddy_lualimits_discharge(h->limits, (size_t)-n);
+	return 0;
+}
+
+/* json.encode(value): eddy.json's encode (upvalue 2) with the host's
+ * reserve (upvalue 3), then the check that its text is UTF-8: cjson copies
+ * the bytes of strings and keys as they are, and text that is not UTF-8 is
+ * not JSON (no reader, json.decode and ctx.get included, takes it back).
+ * Errors are raised at the caller's line, which the Lua encode cannot see
+ * past this function. */
 static int l_json_encode(lua_State *L)
 {
 	size_t len, at;
@@ -401,7 +574,8 @@ static int l_json_encode(lua_State *L)
 	lua_settop(L, 1);
 	lua_pushvalue(L, lua_upvalueindex(2)); /* value, encode */
 	lua_insert(L, 1);                      /* encode, value */
-	if (lua_pcall(L, 1, 1, 0) != 0) {      /* text | err */
+	lua_pushvalue(L, lua_upvalueindex(3)); /* encode, value, reserve */
+	if (lua_pcall(L, 2, 1, 0) != 0) {      /* text | err */
 		if (lua_type(L, -1) != LUA_TSTRING)
 			return lua_error(L);
 		luaL_where(L, 1);  /* err, where */
@@ -480,6 +654,8 @@ void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L)
 	lua_setfield(L, -2, "decode"); /* json */
 	lua_pushlightuserdata(L, h);   /* json, h */
 	lua_getfield(L, -2, "encode"); /* json, h, encode */
-	lua_pushcclosure(L, l_json_encode, 2);
-	lua_setfield(L, -2, "encode"); /* json */
+	lua_pushlightuserdata(L, h);   /* json, h, encode, h */
+	lua_pushcclosure(L, l_json_reserve, 1);
+	lua_pushcclosure(L, l_json_encode, 3); /* json, json.encode */
+	lua_setfield(L, -2, "encode");         /* json */
 }

@@ -4,6 +4,7 @@
 #include "lualimits.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,7 +25,8 @@
 
 struct eddy_lualimits {
 	lua_State *L;
-	size_t used, cap; /* bytes; cap 0: none */
+	size_t used, cap; /* bytes, charges included; cap 0: none */
+	size_t charged;   /* of used: eddy_lualimits_charge in the running call */
 	int cpu_ms;       /* 0: none */
 	lua_Alloc base;   /* LuaJIT's own allocator, which does the work */
 	void *base_ud;
@@ -221,6 +223,12 @@ void eddy_lualimits_close(struct eddy_lualimits *lim)
 	lua_setallocf(lim->L, lim->base, lim->base_ud);
 	lua_close(lim->L);
 	lim->L = NULL;
+	/* glibc keeps what is freed for later allocations, and after a large
+	 * block (a decoded document, a JSON text, writes of megabytes) its
+	 * threshold for giving blocks their own mapping rises: without this
+	 * the process stays at its peak after the state that caused it is
+	 * gone. Closing a state is rare (a limit stop, a reload). */
+	malloc_trim(0);
 }
 
 int eddy_lualimits_arm(struct eddy_lualimits *lim, char *errstr, size_t errstr_size)
@@ -251,6 +259,7 @@ enum eddy_lualimit eddy_lualimits_disarm(struct eddy_lualimits *lim)
 	armed = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	lim->in_call = false;
+	eddy_lualimits_discharge(lim, lim->charged);
 	hit = (enum eddy_lualimit)lim->hit;
 	if (hit != EDDY_LUALIMIT_NONE) {
 		/* lua_sethook on every call would cost a dispatch-table update */
@@ -258,6 +267,35 @@ enum eddy_lualimit eddy_lualimits_disarm(struct eddy_lualimits *lim)
 		lim->hit = EDDY_LUALIMIT_NONE;
 	}
 	return hit;
+}
+
+int eddy_lualimits_charge(struct eddy_lualimits *lim, size_t n)
+{
+	if (lim->cap && (lim->used > lim->cap || n > lim->cap - lim->used)) {
+		if (lim->in_call && lim->L)
+			stop(lim, EDDY_LUALIMIT_MEMORY);
+		else
+			lim->hit = EDDY_LUALIMIT_MEMORY;
+		return -1;
+	}
+	lim->used += n;
+	lim->charged += n;
+	return 0;
+}
+
+void eddy_lualimits_discharge(struct eddy_lualimits *lim, size_t n)
+{
+	if (n > lim->charged)
+		n = lim->charged;
+	lim->used -= n;
+	lim->charged -= n;
+}
+
+size_t eddy_lualimits_room(const struct eddy_lualimits *lim)
+{
+	if (!lim->cap)
+		return SIZE_MAX;
+	return lim->used < lim->cap ? lim->cap - lim->used : 0;
 }
 
 void eddy_lualimits_collect(struct eddy_lualimits *lim)

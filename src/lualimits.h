@@ -32,7 +32,10 @@ void eddy_lualimits_destroy(struct eddy_lualimits *lim);
 /* A new state whose allocations count against lim (LuaJIT's allocator
  * behind the cap). One state per lim; close it with eddy_lualimits_close. */
 lua_State *eddy_lualimits_newstate(struct eddy_lualimits *lim);
-/* lua_close of lim's state (NULL or no state: nothing). */
+/* lua_close of lim's state (NULL or no state: nothing), then the C
+ * library's free memory given back to the system (malloc_trim): what the
+ * state and the libraries it used freed would otherwise stay in the
+ * process. */
 void eddy_lualimits_close(struct eddy_lualimits *lim);
 
 /* Starts the limits of one protected call on this thread (the first call
@@ -44,6 +47,20 @@ int eddy_lualimits_arm(struct eddy_lualimits *lim, char *errstr, size_t errstr_s
 /* Ends the call: removes the hook, and says which limit stopped the call
  * (EDDY_LUALIMIT_NONE: none). Call right after the lua_pcall returns. */
 enum eddy_lualimit eddy_lualimits_disarm(struct eddy_lualimits *lim);
+
+/* Counts n bytes that something outside the state holds for the running
+ * call (a JSON document being converted, the writes the call handed to
+ * the pipeline) against the cap, as if the state had allocated them. A
+ * charge ends with eddy_lualimits_discharge or, at the latest, with the
+ * call (eddy_lualimits_disarm). -1 when n more would pass the cap: inside
+ * a call the call is then stopped as by an allocation the cap refused
+ * (EDDY_LUALIMIT_MEMORY), and the caller raises at once. */
+int eddy_lualimits_charge(struct eddy_lualimits *lim, size_t n);
+/* Ends n bytes of the running call's charges (no more than it holds). */
+void eddy_lualimits_discharge(struct eddy_lualimits *lim, size_t n);
+/* Bytes the state may still allocate or charge before the cap (SIZE_MAX
+ * without a cap). */
+size_t eddy_lualimits_room(const struct eddy_lualimits *lim);
 
 /* A full collection with the cap lifted, for a state to be used again
  * after a memory error (LuaJIT collects no garbage before refusing). */

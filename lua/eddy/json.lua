@@ -47,8 +47,13 @@ cj.encode_max_depth(MAX_DEPTH)
 -- The most JSON text one encode may need, counted before cjson runs: each
 -- string (values and keys) 6 bytes per byte, its worst case (\u0000
 -- escapes), anything else 32. cjson's buffer sizes are C ints: a larger
--- request would overflow them (Redis' CVE-2022-24834).
+-- request would overflow them (Redis' CVE-2022-24834). Inside eddy the
+-- count is also charged to the memory limit while cjson's buffer, which is
+-- outside the Lua state, exists (src/handlers_ctx.c).
 local MAX_TEXT = 256 * 1024 * 1024
+-- cjson keeps its buffer between calls, as large as the largest text it
+-- wrote; after a larger text (or a failure half-way) it is given back.
+local KEEP_BUFFER = 64 * 1024
 
 local _M = {}
 
@@ -169,17 +174,34 @@ local function raise(msg, level)
 	error(msg, level + 1)
 end
 
+-- Gives cjson's buffer back: it would keep the size of the largest text.
+local function drop_buffer()
+	cj.encode_keep_buffer(false)
+	cj.encode_keep_buffer(true)
+end
+
 -- json.encode(value) -> text. value: table, string, number, boolean or
--- json.null.
-function _M.encode(value)
+-- json.null. (reserve, for the host: called with the bytes cjson's buffer
+-- may take before cjson runs, and with their negative once it is done.)
+function _M.encode(value, reserve)
 	local fixes = {}
 	budget = MAX_TEXT
 	local ok, prepared = pcall(prepare, value, fixes, 1)
 	if not ok then
 		raise(prepared, 2)
 	end
+	local need = MAX_TEXT - budget
+	if reserve then
+		reserve(need)
+	end
 	local text
 	ok, text = pcall(cj.encode, prepared == nil and value or prepared)
+	if not ok or #text > KEEP_BUFFER then
+		drop_buffer()
+	end
+	if reserve then
+		reserve(-need)
+	end
 	if not ok then
 		raise(text, 2)
 	end

@@ -139,6 +139,49 @@ describe("handler limits", function()
                       { key = "C", value = '{"calls":2}' } }, rows)
   end)
 
+  it("count what json.decode parses and what ctx.upsert buffers against the memory limit", function()
+    t.handlers(dir .. "/held", { ["held.lua"] = [[
+return {
+  on_event = function(ev, ctx)
+    if ev.type == "decode" then
+      -- 63 MB of text: 21 million arrays, a tree of 1.7 GB outside Lua
+      json.decode("[" .. ("[],"):rep(2.1e7) .. "0]")
+    elseif ev.type == "big" then
+      ctx.upsert("held", ev.key, ("x"):rep(20 * 1024 * 1024))
+    elseif ev.type == "writes" then
+      -- without a CPU limit: 10 MB a write, for ever
+      local v = ("x"):rep(10 * 1024 * 1024)
+      for i = 1, 1e9 do ctx.upsert("held", ev.key, v) end
+    else
+      ctx.upsert("held", ev.key, "ok")
+    end
+  end,
+}
+]] })
+    t.write(dir .. "/held.ndjson", table.concat({
+      event("decode", "D"), event("big", "B"), event("writes", "W"), event("count", "C"),
+    }, "\n") .. "\n")
+    local conf = t.config(dir .. "/held", nil, { require_tenant = false, retries = 0,
+                                                 store = dir .. "/held.db" })
+
+    local rc, out, secs, rss = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/held.ndjson"),
+      "EDDY_HANDLER_CPU_LIMIT_MS=0 EDDY_HANDLER_MEMORY_LIMIT_MB=256 ")
+    assert.are.equal(1, rc, out)
+    local file = dir .. "/held/handlers/held.lua"
+    assert.matches(("held.ndjson:1: handler held.lua: %s: memory limit of 256 MB exceeded"):format(file),
+      out, 1, true)
+    assert.matches(("held.ndjson:2: handler held.lua: %s:7: ctx.upsert: value of 20971522 bytes is " ..
+      "more than store.max_value_bytes (16777216)"):format(file), out, 1, true)
+    assert.matches(("held.ndjson:3: handler held.lua: %s: memory limit of 256 MB exceeded"):format(file),
+      out, 1, true)
+    assert.matches("4 records: 1 handled", out, 1, true)
+    -- the tree took 1.8 GB and 11 s, the writes grew without end
+    assert.truthy(secs and secs < 15, "took " .. tostring(secs) .. " s")
+    assert.truthy(rss and rss < 256 + 200, "peak RSS " .. tostring(rss) .. " MiB")
+    assert.are.same({ { key = "C", value = '"ok"' } },
+      t.query(dir .. "/held.db", "select key, value from held order by key"))
+  end)
+
   it("refuse to load a handler file whose top level runs away", function()
     t.handlers(dir .. "/bad", { ["loop.lua"] = "while true do end\nreturn {}\n" })
     local conf = t.config(dir .. "/bad", nil, { require_tenant = false })
