@@ -102,9 +102,10 @@ describe("handler limits", function()
       assert.matches(("spin.lua failed on cpu 0/%d (attempt 1 of 2"):format(line - 1), out, 1, true)
     end
     assert.matches(("%d records: %d handled"):format(2 * #kinds + 1, #kinds + 1), out, 1, true)
-    -- 6 runaways, 2 calls each, 200 ms a call: ~2.4 s of handler time;
-    -- unstopped, any of them would run for minutes
-    assert.truthy(secs and secs < 2 * #kinds * CPU_MS / 1000 + 4, "took " .. tostring(secs) .. " s")
+    -- 6 runaways, 2 calls each, 200 ms of CPU a call: ~2.4 s of handler
+    -- time; unstopped, any of them would run for minutes. The bound is wall
+    -- time on a machine that may be busy with other work.
+    assert.truthy(secs and secs < 60, "took " .. tostring(secs) .. " s")
 
     -- after every stop the handlers were loaded again: count.lua's module
     -- variable started afresh each time
@@ -130,7 +131,7 @@ describe("handler limits", function()
       :format(dir, MEMORY_MB), out, 1, true)
     assert.matches("attempt 1 of 2", out, 1, true)
     assert.matches("4 records: 3 handled", out, 1, true)
-    assert.truthy(secs and secs < 10, "took " .. tostring(secs) .. " s")
+    assert.truthy(secs and secs < 30, "took " .. tostring(secs) .. " s")
     -- the cap plus the process around it, not gigabytes
     assert.truthy(rss and rss < MEMORY_MB + 120, "peak RSS " .. tostring(rss) .. " MiB")
     -- the state after the stop works: B is the first call of a new state, C the second
@@ -176,7 +177,7 @@ return {
       out, 1, true)
     assert.matches("4 records: 1 handled", out, 1, true)
     -- the tree took 1.8 GB and 11 s, the writes grew without end
-    assert.truthy(secs and secs < 15, "took " .. tostring(secs) .. " s")
+    assert.truthy(secs and secs < 60, "took " .. tostring(secs) .. " s")
     assert.truthy(rss and rss < 256 + 200, "peak RSS " .. tostring(rss) .. " MiB")
     assert.are.same({ { key = "C", value = '"ok"' } },
       t.query(dir .. "/held.db", "select key, value from held order by key"))
@@ -189,7 +190,7 @@ return {
     local rc, out, secs = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/one.ndjson"))
     assert.are_not.equal(0, rc, out)
     assert.matches(("%s/bad/handlers/loop.lua: CPU time limit of %d ms exceeded"):format(dir, CPU_MS), out, 1, true)
-    assert.truthy(secs and secs < 5, "took " .. tostring(secs) .. " s")
+    assert.truthy(secs and secs < 30, "took " .. tostring(secs) .. " s")
   end)
 
   it("check a record against its schema within a budget of steps", function()
@@ -228,7 +229,8 @@ return {
     assert.matches("schema.ndjson:3: schema: data: items 0 and 100000 are equal (1), must be unique", out, 1, true)
     assert.matches("4 records: 1 handled, 1 not subscribed, 2 invalid", out, 1, true)
     -- unbounded, the first record would run for hours and the others 12 s
-    assert.truthy(secs and secs < 10, "took " .. tostring(secs) .. " s")
+    -- each; the bound is wall time on a machine that may be busy
+    assert.truthy(secs and secs < 20, "took " .. tostring(secs) .. " s")
   end)
 
   it("dead-letter a stopped event with the limit and the handler in its headers (eddy run)", function()
