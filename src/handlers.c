@@ -27,7 +27,7 @@
 #include "json.h"
 #include "lualimits.h"
 #include "log.h"
-#include "lua_modules.h"
+#include "lua_preload.h"
 #include "rules.h"
 
 #ifndef EDDY_CJSON_SO
@@ -513,22 +513,9 @@ static int l_setup(lua_State *L)
 	lua_getfield(L, -2, "loaded"); /* package, cjson, loaded */
 	lua_insert(L, -2);             /* package, loaded, cjson */
 	lua_setfield(L, -2, "cjson");  /* package, loaded */
-	lua_pop(L, 1);                 /* package */
+	lua_pop(L, 2);                 /* */
 
-	lua_getfield(L, -1, "preload"); /* package, preload */
-	for (const struct eddy_lua_module *m = eddy_lua_modules; m->name; m++) {
-		/* "eddy.json" was lua/eddy/json.lua: errors name that file */
-		char chunk[256];
-		snprintf(chunk, sizeof chunk - 4, "@lua/%s", m->name);
-		for (char *p = chunk + 5; *p; p++)
-			if (*p == '.')
-				*p = '/';
-		strcat(chunk, ".lua");
-		if (luaL_loadbuffer(L, m->source, m->len, chunk) != 0)
-			return lua_error(L);  /* package, preload, loader */
-		lua_setfield(L, -2, m->name); /* package, preload */
-	}
-	lua_pop(L, 2);
+	eddy_lua_preload(L);
 
 	/* eddy.json, with the host's decoder in place of cjson's */
 	lua_getglobal(L, "require");         /* require */

@@ -77,8 +77,9 @@ static inline struct eddy_handlers *eddy_handlers_self(lua_State *L)
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* handlers_ev.c: interns the names of ev's fields in h->ev_keys (at set-up
- * of a state, in protected mode). */
+/* handlers_ev.c: compiles ev's constructor into h->ev_keys and binds the
+ * JSON objects' shape constructors to the state (at set-up of a state, in
+ * protected mode). */
 void eddy_handlers_inject_ev_keys(struct eddy_handlers *h, lua_State *L);
 /* handlers_ev.c: pushes a fresh ev table for ev. Raises on memory errors. */
 void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *ev);
@@ -86,8 +87,9 @@ void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *
 /* handlers_ctx.c: the ctx functions and the read-only metatable every
  * handler's ctx gets (h->ctx_mt), at set-up of a state, in protected mode. */
 void eddy_handlers_inject_ctx_api(struct eddy_handlers *h, lua_State *L);
-/* handlers_ctx.c: json.decode, the host's decoder, set in the json module
- * table at the top of the stack (in protected mode). */
+/* handlers_ctx.c: json.decode, the host's decoder, and json.encode wrapped
+ * with the UTF-8 and memory checks, set in the json module table at the
+ * top of the stack (in protected mode). */
 void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L);
 
 #endif

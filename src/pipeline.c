@@ -85,12 +85,25 @@ void eddy_sleep_ms(int ms, volatile const int *stop)
 	}
 }
 
+/* Text from records and handlers as a line shows it (log.c's escaping:
+ * no newline or terminal control gets through). */
+static void put(FILE *out, const char *s, size_t len)
+{
+	eddy_log_put_text(out, s ? s : "", s ? len : 0);
+}
+
+static void putz(FILE *out, const char *s)
+{
+	put(out, s, s ? strlen(s) : 0);
+}
+
 void eddy_pipeline_print(void *ud, const struct eddy_action *a)
 {
 	static const char *const verbs[] = {"upsert", "delete", "alert", "publish", "log"};
 	FILE *out = ud;
 	const size_t max = 160;
 
+	flockfile(out);
 	fprintf(out, "%-6s ", verbs[a->kind]);
 	switch (a->kind) {
 	case EDDY_ACTION_ALERT:
@@ -98,25 +111,39 @@ void eddy_pipeline_print(void *ud, const struct eddy_action *a)
 			fputs("(no alerts.sinks: not sent) ", out);
 		else
 			fprintf(out, "%s ", a->target);
-		fprintf(out, "%s %s%s\n", a->resolved ? "resolved" : a->severity, a->summary,
-		        a->repeated ? " (already raised: not sent again)" : "");
+		fprintf(out, "%s ", a->resolved ? "resolved" : a->severity);
+		putz(out, a->summary);
+		fputs(a->repeated ? " (already raised: not sent again)" : "", out);
 		break;
 	case EDDY_ACTION_LOG:
-		fprintf(out, "%s %s: %s%s%s\n", a->severity, a->target, a->summary,
-		        a->value ? " " : "", a->value ? a->value : "");
+		fprintf(out, "%s %s: ", a->severity, a->target);
+		putz(out, a->summary);
+		if (a->value) {
+			fputc(' ', out);
+			putz(out, a->value);
+		}
 		break;
 	case EDDY_ACTION_PUBLISH:
-		fprintf(out, "%s %.*s %.*s\n", a->target, (int)a->key_len, a->key ? a->key : "",
-		        (int)(a->value ? a->value_len : 11), a->value ? a->value : "(tombstone)");
+		fprintf(out, "%s ", a->target);
+		put(out, a->key, a->key_len);
+		fputc(' ', out);
+		if (a->value)
+			put(out, a->value, a->value_len);
+		else
+			fputs("(tombstone)", out);
 		break;
 	default:
-		fprintf(out, "%s %.*s", a->target, (int)a->key_len, a->key);
-		if (a->value)
-			fprintf(out, " %.*s%s", (int)(a->value_len > max ? max : a->value_len),
-			        a->value, a->value_len > max ? "..." : "");
-		fputc('\n', out);
+		fprintf(out, "%s ", a->target);
+		put(out, a->key, a->key_len);
+		if (a->value) {
+			fputc(' ', out);
+			put(out, a->value, a->value_len > max ? max : a->value_len);
+			fputs(a->value_len > max ? "..." : "", out);
+		}
 	}
+	fputc('\n', out);
 	fflush(out);
+	funlockfile(out);
 }
 
 static void observe(const struct eddy_pipeline *p, const struct eddy_action *a)
@@ -181,10 +208,18 @@ oom:
 	return -1;
 }
 
+/* A write buffer grown past this by one big event is given back. */
+#define BUF_KEEP (1u << 20)
+
 static void drop_writes(struct eddy_pipeline *p)
 {
 	p->n_writes = 0;
 	p->buf_len = 0;
+	if (p->buf_cap > BUF_KEEP) {
+		free(p->buf);
+		p->buf = NULL;
+		p->buf_cap = 0;
+	}
 	for (size_t i = 0; i < p->n_records; i++)
 		eddy_record_free(&p->records[i]);
 	p->n_records = 0;

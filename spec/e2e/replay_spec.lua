@@ -49,6 +49,24 @@ describe("eddy replay", function()
     assert.are.same(before, t.query(dir .. "/state.db", "select key, value from orders order by key"))
   end)
 
+  it("--dry-run shows what handlers wrote one line each, whatever the text holds", function()
+    t.handlers(dir .. "/noisy", { ["noisy.lua"] = [[
+return {
+  on_event = function(ev, ctx)
+    ctx.log("info", "first\nforged: line", { note = "a\tb" })
+    ctx.upsert("noisy", ev.key, { text = "x\ny" })
+  end,
+}
+]] })
+    local c = t.config(dir .. "/noisy", nil, { handlers = dir .. "/noisy/handlers", store = dir .. "/noisy.db" })
+    t.write(dir .. "/noisy.kv", "ORD-9\t" .. t.event("ORD-9", 1) .. "\n")
+    local rc, out = t.eddy("replay --dry-run -c " .. t.q(c) .. " " .. t.q(dir .. "/noisy.kv"))
+    assert.are.equal(0, rc, out)
+    assert.matches("info noisy.lua: first\\nforged: line", out, 1, true)
+    assert.is_nil(out:find("\nforged", 1, true), out)
+    assert.matches('upsert noisy ORD-9 {"text":"x\\ny"}', out, 1, true)
+  end)
+
   it("reports invalid events with the dead-letter reason and exits 1", function()
     t.write(dir .. "/bad.kv", table.concat({
       "ORD-1\t" .. t.event("ORD-1", 1),

@@ -41,7 +41,7 @@ describe("alert rules", function()
   -- the receiver's deliveries (JSON bodies of those answered 200)
   local function delivered()
     local list = {}
-    for line in (t.read(dir .. "/receiver.log") or ""):gmatch("[^\n]+") do
+    for line in (t.read(recv.deliveries) or ""):gmatch("[^\n]+") do
       local d = cjson.decode(line)
       if d.status == 200 then list[#list + 1] = cjson.decode(d.body) end
     end
@@ -58,18 +58,7 @@ describe("alert rules", function()
   setup(function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "ru1", "ru2", "ru3", "eddy.dlq" })
-    local out = dir .. "/receiver.out"
-    local _, pid = t.sh("python3 tests/tools/webhook-receiver.py --log " ..
-      t.q(dir .. "/receiver.log") .. " >" .. t.q(out) .. " 2>&1 </dev/null & echo $!")
-    for _ = 1, 200 do
-      local port = (t.read(out) or ""):match("^(%d+)\n")
-      if port then
-        recv = { pid = tonumber(pid), url = "http://127.0.0.1:" .. port }
-        break
-      end
-      t.sleep(0.05)
-    end
-    assert(recv, "receiver did not start")
+    recv = t.start_receiver(dir, "receiver")
     t.handlers(dir, { ["keep.lua"] = [[
 return {
   on_event = function(ev, ctx)
@@ -309,7 +298,7 @@ return {
     assert.are.equal(0, run.wait(), run.log())
     local function am()
       local list = {}
-      for line in (t.read(dir .. "/receiver.log") or ""):gmatch("[^\n]+") do
+      for line in (t.read(recv.deliveries) or ""):gmatch("[^\n]+") do
         local d = cjson.decode(line)
         if d.path == "/api/v2/alerts" and d.status == 200 then list[#list + 1] = cjson.decode(d.body)[1] end
       end

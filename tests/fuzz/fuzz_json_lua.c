@@ -1,7 +1,8 @@
 /* fuzz_json_lua.c - JSON to Lua, as handlers get ev.data and ctx.get's
- * values: the input is parsed, pushed into a Lua state, every table is
- * checked against the JSON it came from (whether its original text can be
- * written back), and the state is collected. */
+ * values: the input is parsed, pushed twice into a Lua state bound to the
+ * shape constructors (the second push builds objects by them), every table
+ * is checked against the JSON it came from (whether its original text can
+ * be written back), and the state is collected. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -37,8 +38,13 @@ static int push(lua_State *L)
 	struct call *c = lua_touserdata(L, 1);
 	lua_newtable(L); /* json.array_mt */
 	int mt = lua_gettop(L);
-	eddy_lua_json_push(c->lj, L, c->v, mt);
-	walk(L, c->lj, lua_topointer(L, mt), 0);
+	eddy_lua_json_bind(c->lj, L);
+	/* twice: a shape seen again is built by its compiled constructor */
+	for (int i = 0; i < 2; i++) {
+		eddy_lua_json_push(c->lj, L, c->v, mt);
+		walk(L, c->lj, lua_topointer(L, mt), 0);
+		lua_pop(L, 1);
+	}
 	return 0;
 }
 
