@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -134,30 +135,39 @@ static void vlog(enum eddy_log_level level, const struct eddy_log_ctx *ctx, cons
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	eddy_time_rfc3339(eddy_now_ms(), ts);
 
-	/* one locked write per line keeps lines whole when threads log too */
-	flockfile(stderr);
+	/* the line is made in memory and written at once: one write per line
+	 * (stderr is unbuffered: a byte at a time otherwise), whole when
+	 * threads log too */
+	char *line = NULL;
+	size_t line_len = 0;
+	FILE *f = open_memstream(&line, &line_len);
+	if (!f)
+		f = stderr;
 	if (json_format) {
-		fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-		        level_names[level]);
-		put_json_string(stderr, msg, strlen(msg));
-		fputc('"', stderr);
+		fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
+		put_json_string(f, msg, strlen(msg));
+		fputc('"', f);
 		if (ctx)
-			put_ctx(stderr, ctx);
+			put_ctx(f, ctx);
 		/* the caller's members under a key of their own: none can
 		 * stand in for ts, level, msg or the record's */
 		if (fields_json && *fields_json == '{')
-			fprintf(stderr, ",\"fields\":%s", fields_json);
-		fputs("}\n", stderr);
+			fprintf(f, ",\"fields\":%s", fields_json);
+		fputs("}\n", f);
 	} else {
-		fprintf(stderr, "%s %-5s ", ts, level_names[level]);
-		eddy_log_put_text(stderr, msg, strlen(msg));
+		fprintf(f, "%s %-5s ", ts, level_names[level]);
+		eddy_log_put_text(f, msg, strlen(msg));
 		if (fields_json) {
-			fputc(' ', stderr);
-			eddy_log_put_text(stderr, fields_json, strlen(fields_json));
+			fputc(' ', f);
+			eddy_log_put_text(f, fields_json, strlen(fields_json));
 		}
-		fputc('\n', stderr);
+		fputc('\n', f);
 	}
-	funlockfile(stderr);
+	if (f != stderr) {
+		if (fclose(f) == 0)
+			fwrite(line, 1, line_len, stderr);
+		free(line);
+	}
 }
 
 void eddy_log_at(enum eddy_log_level level, const struct eddy_log_ctx *ctx, const char *fields_json,
