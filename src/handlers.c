@@ -553,64 +553,6 @@ static int l_setup(lua_State *L)
 	return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.lua regular files of dir (hidden files left out), sorted by name.
- * Returns 0 with *names (caller frees each and the array) or -1. */
-static int list_handlers(const char *dir, char ***names, size_t *n, char *errstr,
-                         size_t errstr_size)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t len = 0, cap = 0;
-
-	*names = NULL;
-	*n = 0;
-	if (!d) {
-		snprintf(errstr, errstr_size, "%s/: %s", dir, strerror(errno));
-		return -1;
-	}
-	while ((e = readdir(d))) {
-		size_t nl = strlen(e->d_name);
-		struct stat st;
-		char *path;
-		if (e->d_name[0] == '.' || nl <= 4 || strcmp(e->d_name + nl - 4, ".lua") != 0)
-			continue;
-		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
-			goto oom;
-		int is_file = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-		free(path);
-		if (!is_file)
-			continue;
-		if (len == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
-			if (!nv)
-				goto oom;
-			v = nv;
-		}
-		if (!(v[len] = strdup(e->d_name)))
-			goto oom;
-		len++;
-	}
-	closedir(d);
-	if (len)
-		qsort(v, len, sizeof *v, cmp_names);
-	*names = v;
-	*n = len;
-	return 0;
-oom:
-	closedir(d);
-	for (size_t i = 0; i < len; i++)
-		free(v[i]);
-	free(v);
-	snprintf(errstr, errstr_size, "%s/: out of memory", dir);
-	return -1;
-}
-
 /* ---- limits ------------------------------------------------------------------- */
 
 static atomic_uint_least64_t limit_stops;
@@ -797,7 +739,7 @@ static int add_folder(struct eddy_handlers *h, const char *dir, bool rules, bool
 		}
 	}
 	if ((rules ? eddy_rules_list(base, &names, &n, errstr, errstr_size)
-	           : list_handlers(base, &names, &n, errstr, errstr_size)) < 0)
+	           : eddy_list_files(base, ".lua", NULL, &names, &n, errstr, errstr_size)) < 0)
 		goto out;
 	if (n && h->n + n > *cap) {
 		struct handler *v = realloc(h->v, (h->n + n) * sizeof *v);

@@ -2,6 +2,7 @@
  * their YAML as Lua trees with every scalar's place, and matches()'s
  * regexes. */
 #include "rules.h"
+#include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,66 +28,9 @@ const char *eddy_rules_dir(const struct eddy_config *conf, bool *optional)
 	return conf->rules ? conf->rules : "rules";
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool ends_with(const char *s, size_t n, const char *suffix)
-{
-	size_t k = strlen(suffix);
-	return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
 int eddy_rules_list(const char *dir, char ***names, size_t *n, char *errstr, size_t errstr_size)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t len = 0, cap = 0;
-
-	*names = NULL;
-	*n = 0;
-	if (!d) {
-		snprintf(errstr, errstr_size, "%s/: %s", dir, strerror(errno));
-		return -1;
-	}
-	while ((e = readdir(d))) {
-		size_t nl = strlen(e->d_name);
-		struct stat st;
-		char *path;
-		if (e->d_name[0] == '.' || !ends_with(e->d_name, nl, ".yaml") ||
-		    ends_with(e->d_name, nl, ".test.yaml"))
-			continue;
-		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
-			goto oom;
-		int is_file = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-		free(path);
-		if (!is_file)
-			continue;
-		if (len == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
-			if (!nv)
-				goto oom;
-			v = nv;
-		}
-		if (!(v[len] = strdup(e->d_name)))
-			goto oom;
-		len++;
-	}
-	closedir(d);
-	if (len)
-		qsort(v, len, sizeof *v, cmp_names);
-	*names = v;
-	*n = len;
-	return 0;
-oom:
-	closedir(d);
-	for (size_t i = 0; i < len; i++)
-		free(v[i]);
-	free(v);
-	snprintf(errstr, errstr_size, "%s/: out of memory", dir);
-	return -1;
+	return eddy_list_files(dir, ".yaml", ".test.yaml", names, n, errstr, errstr_size);
 }
 
 /* ---- YAML to a Lua tree ------------------------------------------------ */
