@@ -34,6 +34,9 @@ describe("eddy dev", function()
     assert.matches("-- consumed 65, handled 60, dead-lettered 5", out, 1, true)
     assert.matches('key "ORD-78" does not equal id "ORD-77"', out, 1, true)
     assert.matches('schema: data/status: "shipped-maybe" is not one of', out, 1, true)
+    -- the example alert rules (examples/rules/) fire beside the handlers
+    assert.matches("alert  (no alerts.sinks: not sent) warning Large order ORD-5: 1654 L", out, 1, true)
+    assert.matches("alert  (no alerts.sinks: not sent) critical Order ORD-20 was approved, now rejected", out, 1, true)
 
     text = text:gsub("path: " .. dir:gsub("%p", "%%%0") .. "/dev.db", "path: " .. dir .. "/replay.db")
     t.write(dir .. "/replay.yaml", text)
