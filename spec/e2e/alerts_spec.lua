@@ -7,13 +7,7 @@ local cjson = require "cjson"
 
 local SECRET = "whsec_" .. "c3BlYy1zZWNyZXQtZm9yLWVkZHktYWxlcnRz" -- base64 of a test key
 
-local function wait_for(what, fn, seconds, log)
-  for _ = 1, (seconds or 20) * 20 do
-    if fn() then return end
-    t.sleep(0.05)
-  end
-  error("timed out waiting for " .. what .. (log and ("\n" .. log()) or ""))
-end
+local wait_for = t.wait_for
 
 describe("ctx.alert", function()
   local dir, mock, recv, plain

@@ -19,13 +19,7 @@ return {
 ]]):gsub("VERSION", tostring(version)):gsub("MS", tostring(ms or 0))
 end
 
-local function wait_for(what, fn, seconds)
-  for _ = 1, (seconds or 20) * 20 do
-    if fn() then return end
-    t.sleep(0.05)
-  end
-  error("timed out waiting for " .. what)
-end
+local wait_for = t.wait_for
 
 local function count(s, pattern)
   local _, n = s:gsub(pattern, "")

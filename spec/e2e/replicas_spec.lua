@@ -16,14 +16,7 @@ end
 
 local function now() return tonumber((select(2, t.sh("date +%s.%N")))) end
 
--- Waits until fn() is true, up to seconds; returns whether it was.
-local function wait(fn, seconds)
-  for _ = 1, seconds * 20 do
-    if fn() then return true end
-    t.sleep(0.05)
-  end
-  return false
-end
+local wait = t.wait_until
 
 local function count(s, pattern)
   local n = 0

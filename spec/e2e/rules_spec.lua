@@ -9,13 +9,7 @@
 local t = require "eddy_test"
 local cjson = require "cjson"
 
-local function wait_for(what, fn, seconds, log)
-  for _ = 1, (seconds or 20) * 20 do
-    if fn() then return end
-    t.sleep(0.05)
-  end
-  error("timed out waiting for " .. what .. (log and ("\n" .. log()) or ""))
-end
+local wait_for = t.wait_for
 
 local RULES = [[
 - name: large-order

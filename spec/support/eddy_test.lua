@@ -144,6 +144,23 @@ function _M.wire(id, payload)
     math.floor(id / 256) % 256, id % 256) .. payload
 end
 
+-- Waits until fn() is true, up to seconds (default 20); returns whether
+-- it was.
+function _M.wait_until(fn, seconds)
+  for _ = 1, (seconds or 20) * 20 do
+    if fn() then return true end
+    _M.sleep(0.05)
+  end
+  return false
+end
+
+-- The same, an error naming what (and log(), when given) if it never was.
+function _M.wait_for(what, fn, seconds, log)
+  if not _M.wait_until(fn, seconds) then
+    error("timed out waiting for " .. what .. (log and ("\n" .. log()) or ""))
+  end
+end
+
 -- Starts tests/tools/webhook-receiver.py (args: its options) logging each
 -- delivery as a JSON line to dir/NAME.deliveries. Returns pid, url and
 -- deliveries (that file's path).
