@@ -516,6 +516,11 @@ static void pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool p
  * next owner here. */
 static void resume_due(struct consumer *c, const rd_kafka_topic_partition_list_t *revoked)
 {
+	size_t paused = 0;
+	for (size_t i = 0; i < c->n_parts; i++)
+		paused += c->parts[i].resume_at > 0;
+	if (!paused)
+		return; /* the common case: nothing to list, nothing to ask */
 	double now = now_s();
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (size_t i = 0; i < c->n_parts; i++) {
@@ -539,6 +544,11 @@ static void resume_due(struct consumer *c, const rd_kafka_topic_partition_list_t
  * (max.poll.interval.ms) and a stop is not held up. */
 static void pause_and_seek(struct consumer *c, bool abandoned)
 {
+	size_t holding = 0;
+	for (size_t i = 0; i < c->n_parts && !abandoned; i++)
+		holding += c->parts[i].held;
+	if (!abandoned && !holding)
+		return; /* after most batches: nothing to pause */
 	double now = now_s();
 	rd_kafka_topic_partition_list_t *paused = rd_kafka_topic_partition_list_new(4);
 	rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new(4);

@@ -53,7 +53,8 @@ static const struct metric_def {
 } defs[] = {
     {"eddy_records_total",
      "Records consumed, by topic and outcome: handled, skipped (no handler subscribed), "
-     "dead_lettered, retried (their batch was abandoned and is handled again).",
+     "dead_lettered, retried (their batch was abandoned, or their partition waits for a "
+     "handler retry: fetched again).",
      EDDY_METRIC_COUNTER, LABELS("topic", "outcome"), FAMILY(records)},
     {"eddy_dead_letters_total",
      "Records sent to the dead-letter topic, by the stage that refused them: envelope, "
