@@ -80,6 +80,8 @@ struct consumer {
 	/* the loop's own */
 	rd_kafka_conf_t *kc, *pc;  /* until the consumer and producer take them */
 	rd_kafka_queue_t *queue;   /* the consumer's */
+	rd_kafka_queue_t *commits; /* results of the loop's offset commits */
+	bool committing;           /* one of them in flight */
 	rd_kafka_message_t **msgs; /* batch.size of them */
 	int backoff;               /* ms paused after a failed batch, doubled each time */
 	double backoff_until;      /* the failed batch's partitions are paused until then */
@@ -206,7 +208,7 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 }
 
 static void settle(struct consumer *c, double until);
-static void commit_durable(struct consumer *c);
+static void commit_durable(struct consumer *c, double until);
 static void resume_due(struct consumer *c, const rd_kafka_topic_partition_list_t *revoked);
 
 /* How long a wait that must not outlast a stop may take: until the stop's
@@ -276,7 +278,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
 	if (!assign) {
 		settle(c, wait_until(c));
-		commit_durable(c);
+		commit_durable(c, wait_until(c));
 		/* librdkafka keeps a partition's pause across a reassignment */
 		resume_due(c, list);
 	}
@@ -639,14 +641,53 @@ static void settle(struct consumer *c, double until)
 	c->pending_base += done;
 }
 
+/* What the group said of an offset commit. */
+static void committed(struct consumer *c, rd_kafka_resp_err_t err,
+                      const rd_kafka_topic_partition_list_t *l)
+{
+	eddy_metric_inc(err ? c->tel->commit_failures : c->tel->commits);
+	if (err)
+		/* The partitions moved on: their new owner starts from the last
+		 * commit and repeats some idempotent work. Or the group is not
+		 * reachable: the next commit says it again. */
+		eddy_log(EDDY_LOG_WARN, "commit: %s", rd_kafka_err2str(err));
+	for (int i = 0; !err && i < l->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &l->elems[i];
+		size_t pi = find_part(c, tp->topic, tp->partition, false);
+		if (tp->err)
+			eddy_log(EDDY_LOG_WARN, "commit of %s/%d: %s", tp->topic,
+			         (int)tp->partition, rd_kafka_err2str(tp->err));
+		else if (pi != SIZE_MAX && c->parts[pi].assigned)
+			c->parts[pi].committed = tp->offset;
+	}
+}
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	struct consumer *c = opaque;
+	(void)rk;
+	c->committing = false;
+	committed(c, err, offsets);
+}
+
 /* Commits, per partition, the offset below which everything is durable:
- * the store's work committed and every dead letter acknowledged. */
-static void commit_durable(struct consumer *c)
+ * the store's work committed and every dead letter acknowledged.
+ * With until 0 (the loop) the commit is sent and its answer served by a
+ * later turn; otherwise (a rebalance, the stop) it is awaited, at most
+ * until then. One commit at a time: a request librdkafka retries must not
+ * land after a newer one and take the group's offsets back. */
+static void commit_durable(struct consumer *c, double until)
 {
 	/* with transactions, offsets are committed in them only */
-	if (c->transactional)
+	if (c->transactional || !c->commits)
 		return;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+	rd_kafka_queue_poll_callback(c->commits, 0);
+	while (until > 0 && c->committing && now_s() < until)
+		rd_kafka_queue_poll_callback(c->commits, 100);
+	if (c->committing)
+		return;
+	rd_kafka_topic_partition_list_t *l = NULL;
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
 		if (!p->assigned || p->durable < 0)
@@ -656,24 +697,20 @@ static void commit_durable(struct consumer *c)
 			if (c->pending[j].part == i && c->pending[j].state == 0 &&
 			    c->pending[j].offset < to)
 				to = c->pending[j].offset;
-		if (to > p->committed)
+		if (to > p->committed) {
+			if (!l)
+				l = rd_kafka_topic_partition_list_new(4);
 			rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
-	}
-	if (l->cnt > 0) {
-		rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
-		eddy_metric_inc(err ? c->tel->commit_failures : c->tel->commits);
-		if (err) {
-			/* The partitions moved on: their new owner starts from the
-			 * last commit and repeats some idempotent work. */
-			eddy_log(EDDY_LOG_WARN, "commit: %s", rd_kafka_err2str(err));
-		} else {
-			for (int i = 0; i < l->cnt; i++) {
-				size_t p =
-				    find_part(c, l->elems[i].topic, l->elems[i].partition, false);
-				c->parts[p].committed = l->elems[i].offset;
-			}
 		}
 	}
+	if (!l)
+		return;
+	if (until > 0)
+		committed(c, rd_kafka_commit(c->rk, l, 0), l);
+	else if (rd_kafka_commit_queue(c->rk, l, c->commits, commit_cb, c) == 0)
+		c->committing = true;
+	else
+		committed(c, RD_KAFKA_RESP_ERR__FAIL, l);
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -1077,6 +1114,7 @@ static int open_clients(struct consumer *c, char *errstr, size_t errstr_size)
 	for (size_t i = 0; i < conf->n_topics; i++)
 		eddy_log(EDDY_LOG_INFO, "subscribed to %s", conf->topics[i]);
 	c->queue = rd_kafka_queue_get_consumer(c->rk);
+	c->commits = rd_kafka_queue_new(c->rk);
 	return 0;
 }
 
@@ -1226,7 +1264,7 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		rd_kafka_message_destroy(msgs[i]);
 	double tc = now_s();
 	settle(c, false);
-	commit_durable(c);
+	commit_durable(c, 0);
 	c->t_kafka_commit += now_s() - tc;
 	if (ok && c->consumed > consumed)
 		eddy_metric_observe(c->tel->commit_seconds, now_s() - tc);
@@ -1279,12 +1317,14 @@ static void consumer_close(struct consumer *c)
 		progress(c);
 	if (c->rk && c->producer) {
 		settle(c, c->deadline);
-		commit_durable(c);
+		commit_durable(c, c->deadline);
 	}
 	if (c->queue)
 		rd_kafka_queue_destroy(c->queue);
 	if (c->rk) {
 		rd_kafka_consumer_close(c->rk);
+		if (c->commits) /* the close's own commit came before */
+			rd_kafka_queue_destroy(c->commits);
 		rd_kafka_destroy(c->rk);
 	}
 	if (c->producer) {
