@@ -5,10 +5,11 @@
 
 #include <lua.h>
 
-/* Compiles every module of eddy_lua_modules into package.preload of L
- * (the package library open), so require("eddy.json") runs it on first
- * use; errors name the source file ("lua/eddy/json.lua:12: ..."). Raises on
- * a compile or memory error: call it in protected mode. */
+/* Puts a loader of every module of eddy_lua_modules into package.preload
+ * of L (the package library open), so require("eddy.json") compiles and
+ * runs it on first use; errors name the source file
+ * ("lua/eddy/json.lua:12: ..."). Raises on a memory error: call it in
+ * protected mode. */
 void eddy_lua_preload(lua_State *L);
 
 #endif
