@@ -338,11 +338,14 @@ static const struct prop props[] = {
             "several writes make one reload."},
     {.name = "batch.size",
      .type = P_INT,
-     .def = "1000",
+     .def = "10000",
      .off = OFF(batch_size),
      .min = 1,
      .max = 100000,
-     .doc = "Most records handled in one batch (one store transaction)."},
+     .doc = "Most records handled in one batch (one store transaction). A batch ends "
+            "when it is full or after `batch.timeout_ms`, so a quiet topic gets small, "
+            "prompt batches; a busy one gets big batches, which write each store page "
+            "once for more records."},
     {.name = "batch.timeout_ms",
      .type = P_INT,
      .def = "100",
