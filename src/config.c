@@ -388,12 +388,13 @@ static const struct prop props[] = {
      .off = OFF(handler_memory_limit_mb),
      .min = 0,
      .max = 1048576,
-     .doc = "Memory of the Lua state all handlers share, in MiB, garbage not yet "
-            "collected included (keep live data well below it); 0: no limit. A call "
-            "whose allocation would pass it is stopped like one past the CPU limit "
-            "(`handlers/x.lua: memory limit of 256 MB exceeded`). After either stop the "
-            "handlers are loaded again into a fresh state: module-level variables start "
-            "afresh."},
+     .doc = "Memory of each handler's own Lua state (every handler file and rule file "
+            "has one), in MiB, garbage not yet collected included (keep live data well "
+            "below it); 0: no limit. A call whose allocation would pass it is stopped "
+            "like one past the CPU limit, naming the handler whose state it is "
+            "(`handlers/x.lua: memory limit of 256 MB exceeded`). After either stop that "
+            "handler alone is loaded again into a fresh state: its module-level "
+            "variables start afresh, the other handlers keep theirs."},
     {.name = "http.listen",
      .type = P_STRING,
      .def = "127.0.0.1:9464",

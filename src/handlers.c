@@ -1,7 +1,8 @@
-/* handlers.c - the handler files (handlers/NAME.lua) in one sandboxed
- * LuaJIT state: loading, routing by type and topic, calls under the CPU
- * and memory limits, and the new state after a limit stop. The ev table is
- * built in handlers_ev.c, the API handlers call is handlers_ctx.c's. */
+/* handlers.c - the handler files (handlers/NAME.lua) and rule files, each
+ * in a sandboxed LuaJIT state of its own: loading, routing by type and
+ * topic, calls under the CPU and memory limits, and the new state of a
+ * unit after a limit stop. The ev table is built in handlers_ev.c, the API
+ * handlers call is handlers_ctx.c's. */
 #include "handlers.h"
 #include "handlers_int.h"
 #include "readfile.h"
@@ -76,13 +77,14 @@ static double rules_now(const struct eddy_handlers *h)
  * process. */
 static int l_call(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
+	const struct eddy_handlers *h = u->set;
 	const struct eddy_msg *m = h->ev->msg;
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->on_event); /* on_event */
-	eddy_handlers_push_event(h, h->ev);                  /* on_event, ev */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->ctx);      /* on_event, ev, ctx */
-	if (!h->cur->rules) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.on_event); /* on_event */
+	eddy_handlers_push_event(u, h->ev);                /* on_event, ev */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.ctx);      /* on_event, ev, ctx */
+	if (!u->rules) {
 		lua_call(L, 2, 0);
 		return 0;
 	}
@@ -102,11 +104,11 @@ static int l_call(lua_State *L)
 /* Protected: a rule file's on_tick(ctx, now). */
 static int l_tick(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->on_tick); /* on_tick */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->cur->ctx);     /* on_tick, ctx */
-	lua_pushnumber(L, h->tick_now);                     /* on_tick, ctx, now */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.on_tick); /* on_tick */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.ctx);     /* on_tick, ctx */
+	lua_pushnumber(L, u->set->tick_now);              /* on_tick, ctx, now */
 	lua_call(L, 2, 0);
 	return 0;
 }
@@ -121,9 +123,10 @@ static bool globs_match(const struct globs *g, const char *s, size_t len)
 	return false;
 }
 
-static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_lualimit hit,
-                        char *errstr, size_t errstr_size);
-static void rebuild(struct eddy_handlers *h);
+static void limit_error(const struct handler *hd, enum eddy_lualimit hit, char *errstr,
+                        size_t errstr_size);
+static int build_unit(struct handler *hd, char *errstr, size_t errstr_size);
+static void rebuild(struct handler *hd);
 
 static double mono_s(void)
 {
@@ -132,30 +135,33 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Calls unit hd through fn (a registry ref: h->call or h->tick) for ev,
- * under the limits. Returns 0, or -1 with errstr (the state rebuilt
- * after a limit stop). */
-static int call_unit(struct eddy_handlers *h, const struct handler *hd, int fn,
-                     const struct eddy_event *ev, char *errstr, size_t errstr_size)
+/* Calls unit hd for ev, on_event (l_call) or on_tick (l_tick), under the
+ * limits of its state. Returns 0, or -1 with errstr (the unit's state
+ * rebuilt after a limit stop). A unit left without a state by a rebuild
+ * that failed is built first. */
+static int call_unit(struct handler *hd, bool tick, const struct eddy_event *ev, char *errstr,
+                     size_t errstr_size)
 {
-	lua_State *L = h->L;
+	struct eddy_handlers *h = hd->set;
+
+	if (!hd->st.L && build_unit(hd, errstr, errstr_size) != 0)
+		return -1;
+	lua_State *L = hd->st.L;
 	int top = lua_gettop(L);
 
 	h->ev = ev;
-	h->cur = hd;
-	eddy_lua_json_forget(h->conv);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh); /* errh */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, fn);      /* errh, fn */
-	if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0) {
+	eddy_lua_json_forget(hd->conv);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, hd->st.errh);                      /* errh */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, tick ? hd->st.tick : hd->st.call); /* errh, fn */
+	if (eddy_lualimits_arm(hd->st.limits, errstr, errstr_size) != 0) {
 		h->ev = NULL;
-		h->cur = NULL;
 		lua_settop(L, top);
 		return -1;
 	}
 	bool timed = h->actions && h->actions->called;
 	double t0 = timed ? mono_s() : 0;
 	int rc = lua_pcall(L, 0, 0, top + 1); /* errh [, err] */
-	enum eddy_lualimit hit = eddy_lualimits_disarm(h->limits);
+	enum eddy_lualimit hit = eddy_lualimits_disarm(hd->st.limits);
 	if (timed)
 		h->actions->called(h->actions->ud, hd->name,
 		                   rc == 0                       ? EDDY_HANDLER_OK
@@ -164,17 +170,16 @@ static int call_unit(struct eddy_handlers *h, const struct handler *hd, int fn,
 		                                                 : EDDY_HANDLER_ERROR,
 		                   mono_s() - t0);
 	h->ev = NULL;
-	h->cur = NULL;
-	eddy_lua_json_forget(h->conv); /* the nodes are the caller's */
+	eddy_lua_json_forget(hd->conv); /* the nodes are the caller's */
 	if (rc != 0) {
 		const char *msg = lua_tostring(L, -1);
 		if (hit != EDDY_LUALIMIT_NONE)
-			limit_error(h, hd, hit, errstr, errstr_size);
+			limit_error(hd, hit, errstr, errstr_size);
 		else
 			snprintf(errstr, errstr_size, "%s", msg ? msg : "error without a message");
 		lua_settop(L, top);
 		if (hit != EDDY_LUALIMIT_NONE)
-			rebuild(h);
+			rebuild(hd);
 		return -1;
 	}
 	lua_settop(L, top);
@@ -194,16 +199,15 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 	if (failed)
 		*failed = NULL;
 	for (size_t i = 0; i < h->n; i++) {
-		const struct handler *hd = &h->v[i];
+		struct handler *hd = &h->v[i];
 		/* a tombstone carries no type: it goes by topic alone */
 		bool typeless_tombstone = ev->deleted && !ev->type.s;
 		if ((!typeless_tombstone && !globs_match(&hd->types, type, type_len)) ||
 		    !globs_match(&hd->topics, topic, topic_len))
 			continue;
-		const char *name = hd->name; /* names outlive a rebuild, units do not */
-		if (call_unit(h, hd, h->call, ev, errstr, errstr_size) != 0) {
+		if (call_unit(hd, false, ev, errstr, errstr_size) != 0) {
 			if (failed)
-				*failed = name;
+				*failed = hd->name;
 			return -1;
 		}
 		called++;
@@ -214,14 +218,14 @@ int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
 bool eddy_handlers_ticking(const struct eddy_handlers *h)
 {
 	for (size_t i = 0; h && i < h->n; i++)
-		if (h->v[i].on_tick != LUA_NOREF)
+		if (h->v[i].ticks)
 			return true;
 	return false;
 }
 
 bool eddy_handlers_unit_ticks(const struct eddy_handlers *h, size_t i)
 {
-	return h && i < h->n && h->v[i].on_tick != LUA_NOREF;
+	return h && i < h->n && h->v[i].ticks;
 }
 
 void eddy_handlers_set_live_ticks(struct eddy_handlers *h, bool live)
@@ -238,7 +242,7 @@ int eddy_handlers_tick(struct eddy_handlers *h, size_t i, double now, char *errs
 	if (!eddy_handlers_unit_ticks(h, i))
 		return 0;
 	h->tick_now = now;
-	return call_unit(h, &h->v[i], h->tick, &none, errstr, errstr_size) == 0 ? 1 : -1;
+	return call_unit(&h->v[i], true, &none, errstr, errstr_size) == 0 ? 1 : -1;
 }
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -254,7 +258,6 @@ static void globs_free(struct globs *g)
 
 /* What one protected load of a handler file needs. */
 struct load {
-	struct eddy_handlers *h;
 	struct handler *hd;
 	const char *path; /* "handlers/orders.lua" */
 	const char *buf;
@@ -305,12 +308,13 @@ static void read_globs(lua_State *L, int idx, const char *path, const char *fiel
 
 /* Protected: compiles one handler file in a fresh sandbox environment (its
  * require reads the folder's lib/ until the file has run), runs it and
- * checks what it returns. Errors are raised as their message. */
+ * checks what it returns; its subscription is read the first time.
+ * Errors are raised as their message. */
 static int l_load(lua_State *L)
 {
 	struct load *ld = lua_touserdata(L, 1);
-	struct eddy_handlers *h = ld->h;
 	struct handler *hd = ld->hd;
+	struct unit_state *st = &hd->st;
 	const char *path = ld->path;
 	int mod, sub;
 
@@ -318,17 +322,17 @@ static int l_load(lua_State *L)
 	lua_pushfstring(L, "@%s", path); /* chunkname */
 	if (luaL_loadbufferx(L, ld->buf, ld->len, lua_tostring(L, 1), "t") != 0)
 		return lua_error(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->new_env); /* chunkname, chunk, new_env */
-	lua_createtable(L, 0, 1);                      /* ..., new_env, extra */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->json);    /* ..., new_env, extra, json */
-	lua_setfield(L, -2, "json");                   /* ..., new_env, extra */
-	lua_pushstring(L, path);                       /* ..., new_env, extra, path */
-	lua_call(L, 2, 2);                             /* chunkname, chunk, env, done */
-	lua_insert(L, 2);                              /* chunkname, done, chunk, env */
-	lua_setfenv(L, 3);                             /* chunkname, done, chunk */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->errh);    /* chunkname, done, chunk, errh */
-	lua_insert(L, 3);                              /* chunkname, done, errh, chunk */
-	if (lua_pcall(L, 0, 1, 3) != 0)                /* chunkname, done, errh, module | err */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->new_env); /* chunkname, chunk, new_env */
+	lua_createtable(L, 0, 1);                       /* ..., new_env, extra */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->json);    /* ..., new_env, extra, json */
+	lua_setfield(L, -2, "json");                    /* ..., new_env, extra */
+	lua_pushstring(L, path);                        /* ..., new_env, extra, path */
+	lua_call(L, 2, 2);                              /* chunkname, chunk, env, done */
+	lua_insert(L, 2);                               /* chunkname, done, chunk, env */
+	lua_setfenv(L, 3);                              /* chunkname, done, chunk */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->errh);    /* chunkname, done, chunk, errh */
+	lua_insert(L, 3);                               /* chunkname, done, errh, chunk */
+	if (lua_pcall(L, 0, 1, 3) != 0)                 /* chunkname, done, errh, module | err */
 		return lua_error(L);
 	lua_pushvalue(L, 2); /* ..., module, done */
 	lua_call(L, 0, 0);   /* ..., module: require loads no more modules */
@@ -340,11 +344,11 @@ static int l_load(lua_State *L)
 	lua_getfield(L, mod, "on_event"); /* ..., module, on_event */
 	if (!lua_isfunction(L, -1))
 		return luaL_error(L, "%s: on_event must be a function", path);
-	hd->on_event = luaL_ref(L, LUA_REGISTRYINDEX); /* ..., module */
+	st->on_event = luaL_ref(L, LUA_REGISTRYINDEX); /* ..., module */
 
 	lua_getfield(L, mod, "subscribe"); /* ..., module, subscribe */
 	sub = lua_gettop(L);
-	if (!lua_isnil(L, sub)) {
+	if (!hd->loaded && !lua_isnil(L, sub)) {
 		if (!lua_istable(L, sub))
 			return luaL_error(L, "%s: subscribe must be a table", path);
 		lua_pushnil(L);
@@ -364,11 +368,11 @@ static int l_load(lua_State *L)
 		}
 	}
 
-	/* a ctx of its own, read-only through the metatable all share */
-	lua_newtable(L);                              /* ..., ctx */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_mt); /* ..., ctx, mt */
-	lua_setmetatable(L, -2);                      /* ..., ctx */
-	hd->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+	/* a ctx of its own, read-only through its metatable */
+	lua_newtable(L);                               /* ..., ctx */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->ctx_mt); /* ..., ctx, mt */
+	lua_setmetatable(L, -2);                       /* ..., ctx */
+	st->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
 
@@ -379,13 +383,14 @@ static int l_load(lua_State *L)
  * ctx.alert; a refusal raises "rules/x.yaml: rule: message". */
 static int l_rule_alert(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
+	const struct eddy_handlers *h = u->set;
 	struct eddy_alert_req req = {0};
 	char err[512] = "";
 
-	if (!h->ev || !h->cur)
+	if (!h->ev)
 		return luaL_error(L, "alert: only while an event is handled");
-	req.handler = h->cur->name;
+	req.handler = u->name;
 	req.sink = lua_tostring(L, 1);
 	req.severity = lua_tostring(L, 2);
 	req.key = lua_tostring(L, 3);
@@ -401,7 +406,7 @@ static int l_rule_alert(lua_State *L)
 	if (!h->actions || !h->actions->alert)
 		return 0; /* eddy check: nothing is raised */
 	if (h->actions->alert(h->actions->ud, &req, err, sizeof err) < 0) {
-		lua_pushfstring(L, "%s: %s: %s", h->cur->path, luaL_optstring(L, 10, "?"), err);
+		lua_pushfstring(L, "%s: %s: %s", u->path, luaL_optstring(L, 10, "?"), err);
 		return lua_error(L);
 	}
 	return 0;
@@ -420,58 +425,62 @@ static void add_warning(struct eddy_handlers *h, const char *w)
 
 /* Protected: one rule file, its YAML read here and its rules compiled by
  * rules.compile_file into a unit: subscribed by the rules' types, an
- * on_event, a ctx of its own. Errors are raised as their message
+ * on_event, a ctx of its own. The rules, their types and the warnings are
+ * read the first time. Errors are raised as their message
  * ("rules/x.yaml:7:12: if: unexpected 'and'"). */
 static int l_load_rules(lua_State *L)
 {
 	struct load *ld = lua_touserdata(L, 1);
-	struct eddy_handlers *h = ld->h;
 	struct handler *hd = ld->hd;
+	struct unit_state *st = &hd->st;
 
 	lua_settop(L, 0);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->rules_compile); /* compile */
-	lua_pushstring(L, ld->path);                         /* compile, path */
-	eddy_rules_push_yaml(L, ld->path, ld->buf, ld->len); /* compile, path, tree */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->rules_opts);    /* compile, path, tree, opts */
-	lua_call(L, 3, 2);                                   /* unit, warnings */
-	if (!h->loaded) {
-		for (int i = 1; i <= (int)lua_objlen(L, 2); i++) {
-			lua_rawgeti(L, 2, i);
-			add_warning(h, lua_tostring(L, -1));
-			lua_pop(L, 1);
-		}
-	}
-	lua_getfield(L, 1, "on_event"); /* unit, warnings, on_event */
-	hd->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->rules_compile); /* compile */
+	lua_pushstring(L, ld->path);                          /* compile, path */
+	eddy_rules_push_yaml(L, ld->path, ld->buf, ld->len);  /* compile, path, tree */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->rules_opts);    /* compile, path, tree, opts */
+	lua_call(L, 3, 2);                                    /* unit, warnings */
+	lua_getfield(L, 1, "on_event");                       /* unit, warnings, on_event */
+	st->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_getfield(L, 1, "on_tick"); /* unit, warnings, on_tick | nil */
 	if (lua_isfunction(L, -1))
-		hd->on_tick = luaL_ref(L, LUA_REGISTRYINDEX);
+		st->on_tick = luaL_ref(L, LUA_REGISTRYINDEX);
 	else
 		lua_pop(L, 1);
-	lua_getfield(L, 1, "n"); /* unit, warnings, n */
-	hd->n_rules = (size_t)lua_tointeger(L, -1);
-	lua_pop(L, 1);
-	lua_getfield(L, 1, "types"); /* unit, warnings, types */
-	if (!lua_isnil(L, -1))
-		read_globs(L, lua_gettop(L), ld->path, "types", &hd->types);
-	lua_pop(L, 1);
-	lua_newtable(L);                              /* ..., ctx */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_mt); /* ..., ctx, mt */
-	lua_setmetatable(L, -2);                      /* ..., ctx */
-	hd->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (!hd->loaded) {
+		for (int i = 1; i <= (int)lua_objlen(L, 2); i++) {
+			lua_rawgeti(L, 2, i);
+			add_warning(hd->set, lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+		hd->ticks = st->on_tick != LUA_NOREF;
+		lua_getfield(L, 1, "n"); /* unit, warnings, n */
+		hd->n_rules = (size_t)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		lua_getfield(L, 1, "types"); /* unit, warnings, types */
+		if (!lua_isnil(L, -1))
+			read_globs(L, lua_gettop(L), ld->path, "types", &hd->types);
+		lua_pop(L, 1);
+	}
+	lua_newtable(L);                               /* ..., ctx */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->ctx_mt); /* ..., ctx, mt */
+	lua_setmetatable(L, -2);                       /* ..., ctx */
+	st->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
 
-/* Protected, in l_setup when the set has rule files: rules.compile_file
- * and the opts it gets (the sinks rules may name, regexes, the alert
+/* Protected, in l_setup of a rule file's state: rules.compile_file and
+ * the opts it gets (the sinks rules may name, regexes, the alert
  * function). */
-static void setup_rules(struct eddy_handlers *h, lua_State *L)
+static void setup_rules(struct handler *u, lua_State *L)
 {
+	const struct eddy_handlers *h = u->set;
+
 	lua_getglobal(L, "require");      /* require */
 	lua_pushliteral(L, "eddy.rules"); /* require, name */
 	lua_call(L, 1, 1);                /* rules */
 	lua_getfield(L, -1, "compile_file");
-	h->rules_compile = luaL_ref(L, LUA_REGISTRYINDEX);
+	u->st.rules_compile = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 	eddy_rules_push_regex_api(L); /* opts */
 	lua_newtable(L);              /* opts, sinks */
@@ -482,18 +491,19 @@ static void setup_rules(struct eddy_handlers *h, lua_State *L)
 	lua_setfield(L, -2, "sinks"); /* opts */
 	lua_pushnumber(L, h->conf ? h->conf->alerts_dedupe_window_s : 0);
 	lua_setfield(L, -2, "realert_default");
-	lua_pushlightuserdata(L, h);
+	lua_pushlightuserdata(L, u);
 	lua_pushcclosure(L, l_rule_alert, 1);
 	lua_setfield(L, -2, "alert");
-	h->rules_opts = luaL_ref(L, LUA_REGISTRYINDEX);
+	u->st.rules_opts = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* Protected: the host side of a new state. Standard libraries (for eddy's
- * own Lua code only: handlers see the sandbox), lua-cjson, eddy's modules
- * in package.preload, and the refs every call uses. */
+/* Protected: the host side of a unit's new state. Standard libraries (for
+ * eddy's own Lua code only: handlers see the sandbox), lua-cjson, eddy's
+ * modules in package.preload, and the refs every call uses. */
 static int l_setup(lua_State *L)
 {
-	struct eddy_handlers *h = lua_touserdata(L, 1);
+	struct handler *u = lua_touserdata(L, 1);
+	struct unit_state *st = &u->st;
 
 	luaL_openlibs(L);
 	/* after openlibs: luaopen_jit turns the JIT on with its defaults */
@@ -521,13 +531,13 @@ static int l_setup(lua_State *L)
 	lua_getglobal(L, "require");         /* require */
 	lua_pushliteral(L, "eddy.json");     /* require, name */
 	lua_call(L, 1, 1);                   /* json */
-	eddy_handlers_inject_json_api(h, L); /* json */
+	eddy_handlers_inject_json_api(u, L); /* json */
 	lua_getfield(L, -1, "encode");       /* json, encode */
-	h->encode = luaL_ref(L, LUA_REGISTRYINDEX);
+	st->encode = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_getfield(L, -1, "array_mt"); /* json, array_mt */
-	h->array_mt_ptr = lua_topointer(L, -1);
-	h->array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
-	h->json = luaL_ref(L, LUA_REGISTRYINDEX);
+	st->array_mt_ptr = lua_topointer(L, -1);
+	st->array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+	st->json = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	lua_getglobal(L, "require");        /* require */
 	lua_pushliteral(L, "eddy.sandbox"); /* require, name */
@@ -535,21 +545,21 @@ static int l_setup(lua_State *L)
 	lua_getfield(L, -1, "protect_strings");
 	lua_call(L, 0, 0);              /* sandbox */
 	lua_getfield(L, -1, "new_env"); /* sandbox, new_env */
-	h->new_env = luaL_ref(L, LUA_REGISTRYINDEX);
+	st->new_env = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
-	eddy_handlers_inject_ctx_api(h, L);
-	eddy_handlers_inject_ev_keys(h, L);
+	eddy_handlers_inject_ctx_api(u, L);
+	eddy_handlers_inject_ev_keys(u, L);
 	lua_pushcfunction(L, l_errh);
-	h->errh = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_pushlightuserdata(L, h);
+	st->errh = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushlightuserdata(L, u);
 	lua_pushcclosure(L, l_call, 1);
-	h->call = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_pushlightuserdata(L, h);
+	st->call = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushlightuserdata(L, u);
 	lua_pushcclosure(L, l_tick, 1);
-	h->tick = luaL_ref(L, LUA_REGISTRYINDEX);
-	if (h->n_rule_files)
-		setup_rules(h, L);
+	st->tick = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (u->rules)
+		setup_rules(u, L);
 	return 0;
 }
 
@@ -557,24 +567,16 @@ static int l_setup(lua_State *L)
 
 static atomic_uint_least64_t limit_stops;
 
-static struct eddy_lualimits *new_limits(const struct eddy_handlers_limits *conf)
+/* "handlers/x.lua: CPU time limit of 1000 ms exceeded", and counts the stop. */
+static void limit_error(const struct handler *hd, enum eddy_lualimit hit, char *errstr,
+                        size_t errstr_size)
 {
-	return eddy_lualimits_new(conf->cpu_ms, (size_t)conf->memory_mb << 20);
-}
-
-/* "handlers/x.lua: CPU time limit of 1000 ms exceeded" (hd NULL: eddy's
- * own set-up of the state), and counts the stop. */
-static void limit_error(struct eddy_handlers *h, const struct handler *hd, enum eddy_lualimit hit,
-                        char *errstr, size_t errstr_size)
-{
-	const char *who = hd ? hd->path : "lua runtime";
-
 	if (hit == EDDY_LUALIMIT_CPU)
-		snprintf(errstr, errstr_size, "%s: CPU time limit of %d ms exceeded", who,
-		         h->limit_conf.cpu_ms);
+		snprintf(errstr, errstr_size, "%s: CPU time limit of %d ms exceeded", hd->path,
+		         hd->set->limit_conf.cpu_ms);
 	else
-		snprintf(errstr, errstr_size, "%s: memory limit of %d MB exceeded", who,
-		         h->limit_conf.memory_mb);
+		snprintf(errstr, errstr_size, "%s: memory limit of %d MB exceeded", hd->path,
+		         hd->set->limit_conf.memory_mb);
 	atomic_fetch_add(&limit_stops, 1);
 }
 
@@ -583,94 +585,88 @@ uint64_t eddy_handlers_limit_stops(void)
 	return atomic_load(&limit_stops);
 }
 
-/* Makes h->L under h->limits: the host side (l_setup), then every handler
- * of h->v from its source in memory, each run under the limits. On
- * failure h->L is left for the caller to close. */
-static int build_state(struct eddy_handlers *h, char *errstr, size_t errstr_size)
+/* lua_cpcall of fn with ud in hd's state under its limits; -1 with errstr
+ * (the limit, or the error as raised, prefixed by what when given). */
+static int limited_cpcall(struct handler *hd, lua_CFunction fn, void *ud, const char *what,
+                          char *errstr, size_t errstr_size)
 {
-	enum eddy_lualimit hit;
-	int rc;
+	lua_State *L = hd->st.L;
 
-	if (!(h->L = eddy_lualimits_newstate(h->limits))) {
-		snprintf(errstr, errstr_size, "out of memory");
+	if (eddy_lualimits_arm(hd->st.limits, errstr, errstr_size) != 0)
 		return -1;
+	int rc = lua_cpcall(L, fn, ud);
+	enum eddy_lualimit hit = eddy_lualimits_disarm(hd->st.limits);
+	if (rc == 0) {
+		lua_settop(L, 0);
+		return 0;
 	}
-	if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0)
-		return -1;
-	rc = lua_cpcall(h->L, l_setup, h);
-	hit = eddy_lualimits_disarm(h->limits);
-	if (rc != 0) {
-		if (hit != EDDY_LUALIMIT_NONE)
-			limit_error(h, NULL, hit, errstr, errstr_size);
-		else
-			snprintf(errstr, errstr_size, "lua runtime: %s", lua_tostring(h->L, -1));
-		return -1;
-	}
-	for (size_t i = 0; i < h->n; i++) {
-		struct handler *hd = &h->v[i];
-		struct load ld = {h, hd, hd->path, hd->src, hd->src_len};
-		if (eddy_lualimits_arm(h->limits, errstr, errstr_size) != 0)
-			return -1;
-		rc = lua_cpcall(h->L, hd->rules ? l_load_rules : l_load, &ld);
-		hit = eddy_lualimits_disarm(h->limits);
-		if (rc != 0) {
-			const char *msg = lua_tostring(h->L, -1);
-			if (hit != EDDY_LUALIMIT_NONE)
-				limit_error(h, hd, hit, errstr, errstr_size);
-			else
-				snprintf(errstr, errstr_size, "%s",
-				         msg ? msg : "error loading handler");
-			return -1;
-		}
-		lua_settop(h->L, 0);
-	}
-	h->loaded = true;
-	return 0;
+	const char *msg = lua_tostring(L, -1);
+	if (hit != EDDY_LUALIMIT_NONE)
+		limit_error(hd, hit, errstr, errstr_size);
+	else
+		snprintf(errstr, errstr_size, "%s%s%s", what ? what : "", what ? ": " : "",
+		         msg ? msg : "error loading handler");
+	lua_settop(L, 0);
+	return -1;
 }
 
-/* After a limit stop the state may hold half-done work of the stopped
- * handler (after a memory error, of eddy's own code too): every handler
- * is loaded again into a new state from the sources read at load time, so
- * no event meets a half-changed set. Should that fail (a top level that
- * behaves differently now), the old state goes on, collected. */
-static void rebuild(struct eddy_handlers *h)
-{
-	struct eddy_handlers old = *h;
-	struct handler *v = calloc(h->n ? h->n : 1, sizeof *v);
-	char err[512] = "out of memory";
+/* A unit without a state. */
+static const struct unit_state no_state = {
+    .on_event = LUA_NOREF,
+    .ctx = LUA_NOREF,
+    .on_tick = LUA_NOREF,
+    .rules_compile = LUA_NOREF,
+    .rules_opts = LUA_NOREF,
+};
 
-	if (!v)
-		goto keep;
-	for (size_t i = 0; i < h->n; i++) {
-		v[i] = old.v[i]; /* name, path and source are shared */
-		v[i].on_event = v[i].ctx = v[i].on_tick = LUA_NOREF;
-		v[i].types = v[i].topics = (struct globs){.all = true};
+/* Closes hd's state (its memory back to the system) and forgets its
+ * refs. A unit without a state is a no-op. */
+static void close_unit(struct handler *hd)
+{
+	eddy_lualimits_close(hd->st.limits); /* hd->st.L */
+	eddy_lualimits_destroy(hd->st.limits);
+	hd->st = no_state;
+}
+
+/* Makes hd's state under limits of its own: the host side (l_setup), then
+ * the file from its source in memory, each run under the limits. -1 with
+ * errstr on failure, the unit then without a state. */
+static int build_unit(struct handler *hd, char *errstr, size_t errstr_size)
+{
+	struct load ld = {hd, hd->path, hd->src, hd->src_len};
+	const struct eddy_handlers_limits *conf = &hd->set->limit_conf;
+
+	close_unit(hd);
+	hd->st.limits = eddy_lualimits_new(conf->cpu_ms, (size_t)conf->memory_mb << 20);
+	if (!hd->st.limits || !(hd->st.L = eddy_lualimits_newstate(hd->st.limits))) {
+		snprintf(errstr, errstr_size, "%s: out of memory", hd->path);
+		goto err;
 	}
-	h->v = v;
-	h->L = NULL;
-	if (!(h->limits = new_limits(&h->limit_conf)) || build_state(h, err, sizeof err) != 0) {
-		eddy_lualimits_close(h->limits);
-		eddy_lualimits_destroy(h->limits);
-		for (size_t i = 0; i < h->n; i++) {
-			globs_free(&v[i].types);
-			globs_free(&v[i].topics);
-		}
-		free(v);
-		*h = old;
-		goto keep;
-	}
-	eddy_lualimits_close(old.limits);
-	eddy_lualimits_destroy(old.limits);
-	for (size_t i = 0; i < old.n; i++) {
-		globs_free(&old.v[i].types);
-		globs_free(&old.v[i].topics);
-	}
-	free(old.v);
-	return;
-keep:
-	eddy_log(EDDY_LOG_ERROR,
-	         "handlers: no new state after a limit stop, going on with the old: %s", err);
-	eddy_lualimits_collect(h->limits);
+	if (limited_cpcall(hd, l_setup, hd, "lua runtime", errstr, errstr_size) != 0 ||
+	    limited_cpcall(hd, hd->rules ? l_load_rules : l_load, &ld, NULL, errstr, errstr_size) !=
+	        0)
+		goto err;
+	hd->loaded = true;
+	return 0;
+err:
+	close_unit(hd);
+	return -1;
+}
+
+/* After a limit stop the unit's state may hold half-done work of the
+ * stopped call (after a memory error, of eddy's own code in it too): the
+ * state is closed and the unit loaded again into a new one from the
+ * source read at load time. The other units keep their states. The old
+ * state is closed first, so the process holds one state at the limit, not
+ * two. Should the new one fail (a top level that behaves differently
+ * now), the unit has no state until a call needs it and it is built then. */
+static void rebuild(struct handler *hd)
+{
+	char err[512];
+
+	if (build_unit(hd, err, sizeof err) != 0)
+		eddy_log(EDDY_LOG_ERROR, "handlers: no new state for %s after a limit stop: %s",
+		         hd->path, err);
 }
 
 /* ---- the set ------------------------------------------------------------------- */
@@ -689,12 +685,13 @@ static int add_unit(struct eddy_handlers *h, char *name, char *path, bool rules,
 	struct handler *hd = &h->v[h->n++];
 
 	*hd = (struct handler){0};
-	hd->on_event = hd->ctx = hd->on_tick = LUA_NOREF;
+	hd->set = h;
+	hd->st = no_state;
 	hd->types.all = hd->topics.all = true;
 	hd->rules = rules;
 	hd->path = path;
 	hd->name = name ? name : (path ? strdup(path) : NULL);
-	if (!hd->path || !hd->name) {
+	if (!hd->path || !hd->name || !(hd->conv = eddy_lua_json_new())) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
@@ -790,7 +787,6 @@ static struct eddy_handlers *load_set(const struct eddy_handlers_conf *hc,
 	h->actions = actions;
 	h->limit_conf = *limits;
 	h->conf = hc->conf;
-	h->rules_compile = h->rules_opts = LUA_NOREF;
 	if (hc->dir && add_folder(h, hc->dir, false, false, &cap, errstr, errstr_size) != 0)
 		goto err;
 	if (hc->rules_dir && add_folder(h, hc->rules_dir, true, hc->rules_dir_optional, &cap,
@@ -810,13 +806,15 @@ static struct eddy_handlers *load_set(const struct eddy_handlers_conf *hc,
 				goto err;
 		}
 	}
-	if (!(h->doc = eddy_json_doc_new()) || !(h->conv = eddy_lua_json_new()) ||
-	    !(h->limits = new_limits(&h->limit_conf))) {
+	if (!(h->doc = eddy_json_doc_new())) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto err;
 	}
-	if (build_state(h, errstr, errstr_size) != 0)
-		goto err;
+	/* each unit in a state of its own, in name order; the units stay
+	 * where they are from here on (their states point at them) */
+	for (size_t i = 0; i < h->n; i++)
+		if (build_unit(&h->v[i], errstr, errstr_size) != 0)
+			goto err;
 	return h;
 err:
 	eddy_handlers_destroy(h);
@@ -862,9 +860,9 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 {
 	if (!h)
 		return;
-	eddy_lualimits_close(h->limits); /* h->L */
-	eddy_lualimits_destroy(h->limits);
 	for (size_t i = 0; i < h->n; i++) {
+		close_unit(&h->v[i]);
+		eddy_lua_json_destroy(h->v[i].conv);
 		free(h->v[i].name);
 		free(h->v[i].path);
 		free(h->v[i].src);
@@ -875,7 +873,6 @@ void eddy_handlers_destroy(struct eddy_handlers *h)
 	for (size_t i = 0; i < h->n_warnings; i++)
 		free(h->warnings[i]);
 	free(h->warnings);
-	eddy_lua_json_destroy(h->conv);
 	eddy_json_doc_destroy(h->doc);
 	free(h);
 }
@@ -940,5 +937,10 @@ bool eddy_handlers_info(const struct eddy_handlers *h, size_t i, struct eddy_han
 
 int eddy_handlers_stack_top(const struct eddy_handlers *h)
 {
-	return h && h->L ? lua_gettop(h->L) : 0;
+	int top = 0;
+
+	for (size_t i = 0; h && i < h->n; i++)
+		if (h->v[i].st.L)
+			top += lua_gettop(h->v[i].st.L);
+	return top;
 }

@@ -1,5 +1,6 @@
-/* handlers.h - a set of Lua handlers (handlers/ *.lua files) loaded into one
- * LuaJIT state, the routing of events to them, and the ctx API they call. */
+/* handlers.h - a set of Lua handlers (handlers/ *.lua files) and rule
+ * files, each loaded into a LuaJIT state of its own, the routing of events
+ * to them, and the ctx API they call. */
 #ifndef EDDY_HANDLERS_H
 #define EDDY_HANDLERS_H
 
@@ -74,8 +75,9 @@ struct eddy_actions {
 struct eddy_handlers;
 
 /* The limits of every handler call and of running each file at load time:
- * CPU time of the call and memory of the whole state all handlers share
- * (garbage not yet collected included). 0: no limit. */
+ * CPU time of the call, and memory of the handler's own state (garbage not
+ * yet collected included, and what the call has the host hold outside
+ * it). Each handler file and rule file has its own. 0: no limit. */
 struct eddy_handlers_limits {
 	int cpu_ms;
 	int memory_mb;
@@ -83,10 +85,11 @@ struct eddy_handlers_limits {
 #define EDDY_HANDLERS_CPU_LIMIT_MS 1000
 #define EDDY_HANDLERS_MEMORY_LIMIT_MB 256
 
-/* Loads the *.lua files of dir (sorted by name) into a new sandboxed LuaJIT state,
- * with eddy's own Lua modules (lua/eddy/ *.lua, compiled into the binary:
- * lua_modules.h). actions is borrowed for the life of the set. Fails as a whole: NULL with errstr
- * naming the file and line ("handlers/orders.lua:3: '=' expected near 'x'") or the shape problem
+/* Loads the *.lua files of dir (sorted by name), each into a sandboxed
+ * LuaJIT state of its own with eddy's own Lua modules (lua/eddy/ *.lua,
+ * compiled into the binary: lua_modules.h). actions is borrowed for the life of the set. Fails as a
+ * whole: NULL with errstr naming the file and line ("handlers/orders.lua:3: '=' expected near 'x'")
+ * or the shape problem
  * ("handlers/orders.lua: on_event must be a function"). */
 struct eddy_handlers *eddy_handlers_load(const char *dir, const struct eddy_actions *actions,
                                          char *errstr, size_t errstr_size);
@@ -154,7 +157,7 @@ void eddy_handlers_set_live_ticks(struct eddy_handlers *h, bool live);
  * alerts of groups that went silent or whose window passed) goes through
  * the actions like an event's. now: seconds since the epoch. Returns 1,
  * 0 when unit i has no time-based rules, -1 with errstr when it failed
- * (after a limit stop the state is rebuilt, as in dispatch). */
+ * (after a limit stop its state is rebuilt, as in dispatch). */
 int eddy_handlers_tick(struct eddy_handlers *h, size_t i, double now, char *errstr,
                        size_t errstr_size);
 
@@ -183,9 +186,10 @@ bool eddy_handlers_info(const struct eddy_handlers *h, size_t i, struct eddy_han
  * its name and errstr its error with the handler's file:line. A call that
  * passes a limit is stopped (its own pcall cannot catch that) and fails
  * with "handlers/x.lua: CPU time limit of 1000 ms exceeded" or "...: memory
- * limit of 256 MB exceeded"; the state may then hold half-done work, so
- * every handler is loaded again into a new state from the sources read at
- * load time (module-level variables start afresh, as after a reload). */
+ * limit of 256 MB exceeded"; its state may then hold half-done work, so it
+ * is closed and that handler alone is loaded again into a new state from
+ * the source read at load time (its module-level variables start afresh,
+ * the other handlers' stay). */
 int eddy_handlers_dispatch(struct eddy_handlers *h, const struct eddy_event *ev,
                            const char **failed, char *errstr, size_t errstr_size);
 

@@ -4,7 +4,7 @@
  * so does an action that fails, which fails the event. What these hold
  * outside the Lua state for the call (a parsed document, the JSON text
  * encoding makes, the writes handed to the pipeline) counts against the
- * memory limit. */
+ * memory limit of the calling handler's state. */
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,13 +24,13 @@
  * file is named instead. */
 __attribute__((format(printf, 2, 3))) static int raise_error(lua_State *L, const char *fmt, ...)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	va_list ap;
 
 	luaL_where(L, 1); /* where */
-	if (lua_objlen(L, -1) == 0 && h->cur) {
+	if (lua_objlen(L, -1) == 0) {
 		lua_pop(L, 1);
-		lua_pushfstring(L, "%s: ", h->cur->path);
+		lua_pushfstring(L, "%s: ", u->path);
 	}
 	va_start(ap, fmt);
 	lua_pushvfstring(L, fmt, ap); /* where, msg */
@@ -42,9 +42,9 @@ __attribute__((format(printf, 2, 3))) static int raise_error(lua_State *L, const
 /* Counts n bytes held for the call against the memory limit; past it,
  * the call is stopped (the stop hook raises again wherever the handler
  * catches this). */
-static void charge(lua_State *L, struct eddy_handlers *h, size_t n)
+static void charge(lua_State *L, struct handler *u, size_t n)
 {
-	if (eddy_lualimits_charge(h->limits, n) != 0) {
+	if (eddy_lualimits_charge(u->st.limits, n) != 0) {
 		lua_pushliteral(L, "memory limit exceeded");
 		lua_error(L);
 	}
@@ -109,11 +109,11 @@ static size_t parse_need(const char *s, size_t len)
  * is given back whether it succeeds or not. */
 static int l_convert(lua_State *L)
 {
-	struct eddy_handlers *h = lua_touserdata(L, 1);
+	struct handler *u = lua_touserdata(L, 1);
 	const struct eddy_json *v = lua_touserdata(L, 2);
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* h, v, mt */
-	eddy_lua_json_push(NULL, L, v, lua_gettop(L));  /* h, v, mt, value */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.array_mt); /* u, v, mt */
+	eddy_lua_json_push(NULL, L, v, lua_gettop(L));     /* u, v, mt, value */
 	return 1;
 }
 
@@ -134,9 +134,9 @@ static void renew_doc(struct eddy_handlers *h)
  * at the calling handler's line when it is not JSON. What the parse may
  * hold is charged first: a text whose document would pass the memory
  * limit stops the call before it is parsed. */
-static void push_decoded(struct eddy_handlers *h, const char *text, size_t len, const char *what)
+static void push_decoded(struct handler *u, const char *text, size_t len, const char *what)
 {
-	lua_State *L = h->L;
+	lua_State *L = u->st.L;
 	char err[256];
 	bool large = len > DOC_KEEP_BYTES;
 	size_t need = parse_need(text, len);
@@ -145,26 +145,26 @@ static void push_decoded(struct eddy_handlers *h, const char *text, size_t len, 
 
 	if (large)
 		lua_pushcfunction(L, l_convert); /* convert: made before the document */
-	charge(L, h, need);
-	v = eddy_json_parse(h->doc, text, len, err, sizeof err);
+	charge(L, u, need);
+	v = eddy_json_parse(u->set->doc, text, len, err, sizeof err);
 	if (!v) {
-		eddy_lualimits_discharge(h->limits, need);
+		eddy_lualimits_discharge(u->st.limits, need);
 		if (large)
-			renew_doc(h);
+			renew_doc(u->set);
 		raise_error(L, "%s: %s", what, err);
 	}
 	if (!large) {
-		lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
-		eddy_lua_json_push(NULL, L, v, lua_gettop(L));  /* mt, value */
-		lua_remove(L, -2);                              /* value */
-		eddy_lualimits_discharge(h->limits, need);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.array_mt); /* mt */
+		eddy_lua_json_push(NULL, L, v, lua_gettop(L));     /* mt, value */
+		lua_remove(L, -2);                                 /* value */
+		eddy_lualimits_discharge(u->st.limits, need);
 		return;
 	}
-	lua_pushlightuserdata(L, h);         /* convert, h */
-	lua_pushlightuserdata(L, (void *)v); /* convert, h, v */
+	lua_pushlightuserdata(L, u);         /* convert, u */
+	lua_pushlightuserdata(L, (void *)v); /* convert, u, v */
 	rc = lua_pcall(L, 2, 1, 0);          /* value | err */
-	eddy_lualimits_discharge(h->limits, need);
-	renew_doc(h);
+	eddy_lualimits_discharge(u->st.limits, need);
+	renew_doc(u->set);
 	if (rc != 0)
 		lua_error(L);
 }
@@ -198,20 +198,20 @@ static const char *arg_string(lua_State *L, int i, const char *fn, const char *w
 	return s;
 }
 
-static const struct eddy_actions *actions_for(lua_State *L, struct eddy_handlers *h, const char *fn)
+static const struct eddy_actions *actions_for(lua_State *L, struct handler *u, const char *fn)
 {
-	if (!h->ev)
+	if (!u->set->ev)
 		raise_error(L, "%s: can only be called while on_event runs", fn);
-	return h->actions;
+	return u->set->actions;
 }
 
 /* Pushes the JSON text of the value at idx, written by json.encode;
  * raises "<fn>: <why>" when it cannot be written. */
-static void push_encoded(lua_State *L, struct eddy_handlers *h, int idx, const char *fn)
+static void push_encoded(lua_State *L, struct handler *u, int idx, const char *fn)
 {
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->encode); /* encode */
-	lua_pushvalue(L, idx);                        /* encode, value */
-	if (lua_pcall(L, 1, 1, 0) != 0)               /* text | err */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.encode); /* encode */
+	lua_pushvalue(L, idx);                           /* encode, value */
+	if (lua_pcall(L, 1, 1, 0) != 0)                  /* text | err */
 		raise_error(L, "%s: %s", fn,
 		            lua_isstring(L, -1) ? lua_tostring(L, -1) : "cannot encode");
 }
@@ -237,11 +237,11 @@ static size_t text_bytes(const char **v, size_t n)
  * json.null), or nil when there is none. */
 static int l_ctx_get(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	size_t key_len, len = 0;
 	const char *ns = arg_string(L, 1, "ctx.get", "namespace", NULL);
 	const char *key = arg_string(L, 2, "ctx.get", "key", &key_len);
-	const struct eddy_actions *a = actions_for(L, h, "ctx.get");
+	const struct eddy_actions *a = actions_for(L, u, "ctx.get");
 	const char *value = NULL;
 	char err[256] = "";
 	int rc;
@@ -255,7 +255,7 @@ static int l_ctx_get(lua_State *L)
 		lua_pushnil(L);
 		return 1;
 	}
-	push_decoded(h, value, len, "ctx.get: stored value is not JSON");
+	push_decoded(u, value, len, "ctx.get: stored value is not JSON");
 	return 1;
 }
 
@@ -264,18 +264,18 @@ static int l_ctx_get(lua_State *L)
  * and still equal to it is stored as its original text, byte for byte. */
 static int l_ctx_upsert(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	size_t key_len, len = 0;
 	const char *ns = arg_string(L, 1, "ctx.upsert", "namespace", NULL);
 	const char *key = arg_string(L, 2, "ctx.upsert", "key", &key_len);
-	const struct eddy_actions *a = actions_for(L, h, "ctx.upsert");
+	const struct eddy_actions *a = actions_for(L, u, "ctx.upsert");
 	const char *text = NULL;
 	char err[256] = "";
 
 	switch (lua_type(L, 3)) {
 	case LUA_TTABLE: {
 		const struct eddy_json *node =
-		    eddy_lua_json_original(h->conv, L, 3, h->array_mt_ptr);
+		    eddy_lua_json_original(u->conv, L, 3, u->st.array_mt_ptr);
 		if (node) {
 			text = node->raw;
 			len = node->raw_len;
@@ -304,15 +304,15 @@ static int l_ctx_upsert(lua_State *L)
 		                   lua_isnil(L, 3) ? " (ctx.delete removes a key)" : "");
 	}
 	if (!text) {
-		push_encoded(L, h, 3, "ctx.upsert"); /* text */
+		push_encoded(L, u, 3, "ctx.upsert"); /* text */
 		text = lua_tolstring(L, -1, &len);
 	}
 	if (!a || !a->upsert)
 		return raise_error(L, "ctx.upsert: not available here");
 	size_t held = WRITE_BYTES + strlen(ns) + key_len + len;
-	charge(L, h, held);
+	charge(L, u, held);
 	if (a->upsert(a->ud, ns, key, key_len, text, len, err, sizeof err) < 0) {
-		eddy_lualimits_discharge(h->limits, held);
+		eddy_lualimits_discharge(u->st.limits, held);
 		return raise_error(L, "ctx.upsert: %s", err);
 	}
 	return 0;
@@ -321,19 +321,19 @@ static int l_ctx_upsert(lua_State *L)
 /* ctx.delete(ns, key): deleting what is not there is not an error. */
 static int l_ctx_delete(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	size_t key_len;
 	const char *ns = arg_string(L, 1, "ctx.delete", "namespace", NULL);
 	const char *key = arg_string(L, 2, "ctx.delete", "key", &key_len);
-	const struct eddy_actions *a = actions_for(L, h, "ctx.delete");
+	const struct eddy_actions *a = actions_for(L, u, "ctx.delete");
 	char err[256] = "";
 
 	if (!a || !a->del)
 		return raise_error(L, "ctx.delete: not available here");
 	size_t held = WRITE_BYTES + strlen(ns) + key_len;
-	charge(L, h, held);
+	charge(L, u, held);
 	if (a->del(a->ud, ns, key, key_len, err, sizeof err) < 0) {
-		eddy_lualimits_discharge(h->limits, held);
+		eddy_lualimits_discharge(u->st.limits, held);
 		return raise_error(L, "ctx.delete: %s", err);
 	}
 	return 0;
@@ -344,7 +344,7 @@ static int l_ctx_delete(lua_State *L)
 static int l_ctx_log(lua_State *L)
 {
 	static const char *const levels[] = {"debug", "info", "warn", "error"};
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	const char *level = arg_string(L, 1, "ctx.log", "level", NULL), *fields = NULL;
 	size_t msg_len;
 	const char *msg = arg_string(L, 2, "ctx.log", "msg", &msg_len);
@@ -375,12 +375,12 @@ static int l_ctx_log(lua_State *L)
 		if (!lua_istable(L, 3))
 			return raise_error(L, "ctx.log: fields must be a table, got %s",
 			                   luaL_typename(L, 3));
-		push_encoded(L, h, 3, "ctx.log");
+		push_encoded(L, u, 3, "ctx.log");
 		fields = lua_tostring(L, -1);
 	}
-	a = actions_for(L, h, "ctx.log");
+	a = actions_for(L, u, "ctx.log");
 	if (a && a->log)
-		a->log(a->ud, h->cur->name, levels[i], msg, fields);
+		a->log(a->ud, u->name, levels[i], msg, fields);
 	return 0;
 }
 
@@ -410,7 +410,7 @@ static const char *opt_field(lua_State *L, int idx, const char *name, const char
 }
 
 /* The table field name encoded as a JSON object, or NULL when absent. */
-static const char *opt_object(lua_State *L, struct eddy_handlers *h, int idx, const char *name,
+static const char *opt_object(lua_State *L, struct handler *u, int idx, const char *name,
                               const char *fn)
 {
 	lua_getfield(L, idx, name);
@@ -420,7 +420,7 @@ static const char *opt_object(lua_State *L, struct eddy_handlers *h, int idx, co
 	}
 	if (!lua_istable(L, -1))
 		raise_error(L, "%s: %s must be a table, got %s", fn, name, luaL_typename(L, -1));
-	push_encoded(L, h, lua_gettop(L), fn); /* table, text */
+	push_encoded(L, u, lua_gettop(L), fn); /* table, text */
 	const char *text = lua_tostring(L, -1);
 	if (text[0] != '{')
 		raise_error(L, "%s: %s must be a table of names to values, not a list", fn, name);
@@ -433,7 +433,7 @@ static const char *opt_object(lua_State *L, struct eddy_handlers *h, int idx, co
  * a tombstone for key. */
 static int l_ctx_publish(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	const char *fn = "ctx.publish";
 	struct eddy_publish_req req = {0};
 	const char *hdrs[64];
@@ -441,7 +441,7 @@ static int l_ctx_publish(lua_State *L)
 
 	if (!lua_istable(L, 1))
 		return raise_error(L, "ctx.publish: expects a table, got %s", luaL_typename(L, 1));
-	const struct eddy_actions *a = actions_for(L, h, fn);
+	const struct eddy_actions *a = actions_for(L, u, fn);
 	req.topic = opt_field(L, 1, "topic", fn, NULL);
 	req.type = opt_field(L, 1, "type", fn, NULL);
 	req.key = opt_field(L, 1, "key", fn, &req.key_len);
@@ -459,12 +459,12 @@ static int l_ctx_publish(lua_State *L)
 	int data = lua_gettop(L);
 	if (!lua_isnil(L, data)) {
 		const struct eddy_json *node =
-		    eddy_lua_json_original(h->conv, L, data, h->array_mt_ptr);
+		    eddy_lua_json_original(u->conv, L, data, u->st.array_mt_ptr);
 		if (node) {
 			req.data = node->raw;
 			req.data_len = node->raw_len;
 		} else {
-			push_encoded(L, h, data, fn);
+			push_encoded(L, u, data, fn);
 			req.data = lua_tolstring(L, -1, &req.data_len);
 		}
 	}
@@ -501,9 +501,9 @@ static int l_ctx_publish(lua_State *L)
 	const char *texts[] = {req.topic, req.type, req.id, req.subject, req.dataschema};
 	size_t held = RECORD_BYTES + req.key_len + req.data_len + text_bytes(texts, 5) +
 	              text_bytes(hdrs, 2 * req.n_headers);
-	charge(L, h, held);
+	charge(L, u, held);
 	if (a->publish(a->ud, &req, err, sizeof err) < 0) {
-		eddy_lualimits_discharge(h->limits, held);
+		eddy_lualimits_discharge(u->st.limits, held);
 		return raise_error(L, "%s", err);
 	}
 	return 0;
@@ -514,32 +514,32 @@ static int l_ctx_publish(lua_State *L)
  * the event succeeded, then sent to the sink. */
 static int l_ctx_alert(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	const char *fn = "ctx.alert";
 	struct eddy_alert_req req = {0};
 	char err[512] = "";
 
 	if (!lua_istable(L, 1))
 		return raise_error(L, "ctx.alert: expects a table, got %s", luaL_typename(L, 1));
-	const struct eddy_actions *a = actions_for(L, h, fn);
-	req.handler = h->cur->name;
+	const struct eddy_actions *a = actions_for(L, u, fn);
+	req.handler = u->name;
 	req.sink = opt_field(L, 1, "sink", fn, NULL);
 	req.severity = opt_field(L, 1, "severity", fn, NULL);
 	req.key = opt_field(L, 1, "key", fn, NULL);
 	req.summary = opt_field(L, 1, "summary", fn, NULL);
 	req.description = opt_field(L, 1, "description", fn, NULL);
 	req.dedupe = opt_field(L, 1, "dedupe", fn, NULL);
-	req.labels = opt_object(L, h, 1, "labels", fn);
-	req.annotations = opt_object(L, h, 1, "annotations", fn);
+	req.labels = opt_object(L, u, 1, "labels", fn);
+	req.annotations = opt_object(L, u, 1, "annotations", fn);
 	if (!a || !a->alert)
 		return raise_error(L, "ctx.alert: not available here");
 	/* the summary, severity and labels are kept beside the body too */
 	const char *texts[] = {req.sink,   req.severity, req.key,         req.summary,
 	                       req.dedupe, req.labels,   req.description, req.annotations};
 	size_t held = RECORD_BYTES + text_bytes(texts, 8) + text_bytes(texts, 6);
-	charge(L, h, held);
+	charge(L, u, held);
 	if (a->alert(a->ud, &req, err, sizeof err) < 0) {
-		eddy_lualimits_discharge(h->limits, held);
+		eddy_lualimits_discharge(u->st.limits, held);
 		return raise_error(L, "%s", err);
 	}
 	return 0;
@@ -550,13 +550,13 @@ static int l_ctx_alert(lua_State *L)
  * limit), n < 0 ends that charge. */
 static int l_json_reserve(lua_State *L)
 {
-	struct eddy_handlers *h = eddy_handlers_self(L);
+	struct handler *u = eddy_handlers_unit(L);
 	lua_Number n = lua_tonumber(L, 1);
 
 	if (n > 0)
-		charge(L, h, (size_t)n);
+		charge(L, u, (size_t)n);
 	else
-		eddy_lualimits_discharge(h->limits, (size_t)-n);
+		eddy_lualimits_discharge(u->st.limits, (size_t)-n);
 	return 0;
 }
 
@@ -611,7 +611,7 @@ static int l_json_decode(lua_State *L)
 	size_t len;
 	const char *text = arg_string(L, 1, "json.decode", "text", &len);
 
-	push_decoded(eddy_handlers_self(L), text, len, "json.decode");
+	push_decoded(eddy_handlers_unit(L), text, len, "json.decode");
 	return 1;
 }
 
@@ -627,15 +627,15 @@ static const char *const ctx_names[N_CTX] = {"get", "upsert", "delete", "log", "
 static const lua_CFunction ctx_fns[N_CTX] = {l_ctx_get, l_ctx_upsert,  l_ctx_delete,
                                              l_ctx_log, l_ctx_publish, l_ctx_alert};
 
-/* ctx is read-only: each handler gets an empty table whose protected
- * metatable (rawset refuses such tables too) holds the functions. One
- * metatable serves every handler: none can reach it to change it. */
-void eddy_handlers_inject_ctx_api(struct eddy_handlers *h, lua_State *L)
+/* ctx is read-only: the unit gets an empty table whose protected
+ * metatable (rawset refuses such tables too) holds the functions, out of
+ * the handler's reach. */
+void eddy_handlers_inject_ctx_api(struct handler *u, lua_State *L)
 {
 	lua_createtable(L, 0, 3);     /* mt */
 	lua_createtable(L, 0, N_CTX); /* mt, functions */
 	for (int i = 0; i < N_CTX; i++) {
-		lua_pushlightuserdata(L, h);        /* mt, functions, h */
+		lua_pushlightuserdata(L, u);        /* mt, functions, u */
 		lua_pushcclosure(L, ctx_fns[i], 1); /* mt, functions, fn */
 		lua_setfield(L, -2, ctx_names[i]);  /* mt, functions */
 	}
@@ -644,17 +644,17 @@ void eddy_handlers_inject_ctx_api(struct eddy_handlers *h, lua_State *L)
 	lua_setfield(L, -2, "__newindex");
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
-	h->ctx_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+	u->st.ctx_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L)
+void eddy_handlers_inject_json_api(struct handler *u, lua_State *L)
 {
-	lua_pushlightuserdata(L, h); /* json, h */
+	lua_pushlightuserdata(L, u); /* json, u */
 	lua_pushcclosure(L, l_json_decode, 1);
 	lua_setfield(L, -2, "decode"); /* json */
-	lua_pushlightuserdata(L, h);   /* json, h */
-	lua_getfield(L, -2, "encode"); /* json, h, encode */
-	lua_pushlightuserdata(L, h);   /* json, h, encode, h */
+	lua_pushlightuserdata(L, u);   /* json, u */
+	lua_getfield(L, -2, "encode"); /* json, u, encode */
+	lua_pushlightuserdata(L, u);   /* json, u, encode, u */
 	lua_pushcclosure(L, l_json_reserve, 1);
 	lua_pushcclosure(L, l_json_encode, 3); /* json, json.encode */
 	lua_setfield(L, -2, "encode");         /* json */

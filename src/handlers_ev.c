@@ -66,16 +66,16 @@ static void push_string(lua_State *L, const char *s, size_t len)
 /* The fields are listed in docs/handlers.md. ev is made by the constructor
  * of eddy_handlers_inject_ev_keys from its fields pushed in enum ev_key's
  * order, absent ones as nil (which leaves them out). */
-void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *ev)
+void eddy_handlers_push_event(struct handler *u, const struct eddy_event *ev)
 {
-	lua_State *L = h->L;
+	lua_State *L = u->st.L;
 	const struct eddy_msg *msg = ev->msg;
 	int mt;
 
 	luaL_checkstack(L, K_END + 4, "ev");
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->array_mt); /* mt */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.array_mt); /* mt */
 	mt = lua_gettop(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, h->ev_keys); /* mt, constructor */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, u->st.ev_keys); /* mt, constructor */
 	push_string(L, ev->id.s, ev->id.len);
 	push_string(L, ev->type.s, ev->type.len);
 	push_string(L, ev->source.s, ev->source.len);
@@ -88,11 +88,11 @@ void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *
 	push_string(L, ev->correlation_id.s, ev->correlation_id.len);
 	lua_pushboolean(L, ev->deleted);
 	if (ev->data_json)
-		eddy_lua_json_push(h->conv, L, ev->data_json, mt);
+		eddy_lua_json_push(u->conv, L, ev->data_json, mt);
 	else
 		push_string(L, ev->data_bytes.s, ev->data_bytes.len);
 	if (ev->meta)
-		eddy_lua_json_push(h->conv, L, ev->meta, mt);
+		eddy_lua_json_push(u->conv, L, ev->meta, mt);
 	else
 		lua_pushnil(L);
 
@@ -103,7 +103,7 @@ void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *
 			continue;
 		lua_pushlstring(L, x->name, x->name_len); /* ..., extensions, name */
 		if (x->json)
-			eddy_lua_json_push(h->conv, L, x->json,
+			eddy_lua_json_push(u->conv, L, x->json,
 			                   mt); /* ..., extensions, name, value */
 		else
 			lua_pushlstring(L, x->str.s, x->str.len);
@@ -137,9 +137,9 @@ void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *
 /* Compiles ev's constructor, return function(a1, ..., a19) return {["id"] =
  * a1, ...} end: LuaJIT copies a template table with the field names in
  * place (TDUP) and fills in the values, where setting each field from C
- * would insert it. Also binds h->conv to the new state, so ev.data's
+ * would insert it. Also binds u->conv to the new state, so ev.data's
  * objects are built by constructors of their shapes too. */
-void eddy_handlers_inject_ev_keys(struct eddy_handlers *h, lua_State *L)
+void eddy_handlers_inject_ev_keys(struct handler *u, lua_State *L)
 {
 	luaL_Buffer b;
 	char arg[16];
@@ -164,7 +164,7 @@ void eddy_handlers_inject_ev_keys(struct eddy_handlers *h, lua_State *L)
 	if (luaL_loadbuffer(L, src, len, "=eddy ev") != 0) /* source, chunk */
 		lua_error(L);
 	lua_call(L, 0, 1); /* source, constructor */
-	h->ev_keys = luaL_ref(L, LUA_REGISTRYINDEX);
+	u->st.ev_keys = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
-	eddy_lua_json_bind(h->conv, L);
+	eddy_lua_json_bind(u->conv, L);
 }

@@ -1,6 +1,7 @@
 /* handlers_int.h - what the parts of the handler host share: the set and
- * its handlers (handlers.c), the ev table (handlers_ev.c) and the API
- * handlers call (handlers_ctx.c). Not for other modules. */
+ * its units, each with a LuaJIT state of its own (handlers.c), the ev
+ * table (handlers_ev.c) and the API handlers call (handlers_ctx.c). Not
+ * for other modules. */
 #ifndef EDDY_HANDLERS_INT_H
 #define EDDY_HANDLERS_INT_H
 
@@ -21,49 +22,58 @@ struct globs {
 	size_t n;
 };
 
-struct handler {
-	char *name;   /* "orders.lua" */
-	char *path;   /* "handlers/orders.lua" */
-	int on_event; /* registry refs */
-	int ctx;
+/* A unit's LuaJIT state and the registry refs every call into it needs.
+ * Made by build_unit (handlers.c), closed and made again after a limit
+ * stop; L NULL when a rebuild failed (the next call tries again). */
+struct unit_state {
+	lua_State *L;
+	struct eddy_lualimits *limits; /* of L: its allocator, the CPU deadline */
+	int on_event, ctx;             /* the unit's */
 	int on_tick; /* a rule file with time-based rules: on_tick(ctx, now); else LUA_NOREF */
-	struct globs types, topics;
-	char *src; /* the file as loaded: a rebuilt state loads this again */
+	int call, tick, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
+	int rules_compile, rules_opts; /* a rule file's: rules.compile_file, its opts */
+	const void *array_mt_ptr;
+};
+
+/* A handler file or a rule file, in a state of its own: what it holds is
+ * counted against handler.memory_limit_mb alone, and a state rebuilt
+ * after a stop is its alone. The C functions of its state (ctx, json, the
+ * calls) have the unit as their first upvalue. */
+struct handler {
+	struct eddy_handlers *set; /* the set it belongs to */
+	char *name;                /* "orders.lua" */
+	char *path;                /* "handlers/orders.lua" */
+	struct unit_state st;
+	/* the tables converted from the event's JSON in the current call,
+	 * bound to st.L (a rebuilt state is bound again) */
+	struct eddy_lua_json *conv;
+	struct globs types, topics; /* of the first load: a rebuild keeps them */
+	char *src;                  /* the file as loaded: a rebuilt state loads this again */
 	size_t src_len;
 	bool rules;     /* a rule file (name and path: "rules/x.yaml") */
 	size_t n_rules; /* its rules */
+	bool ticks;     /* it has time-based rules: on_tick */
+	bool loaded;    /* its first state was built: subscription, rules and warnings read */
 };
 
 struct eddy_handlers {
-	lua_State *L;
-	struct eddy_lualimits *limits; /* of L: its allocator, the CPU deadline */
-	struct eddy_handlers_limits limit_conf;
-	const struct eddy_actions *actions; /* borrowed */
+	struct eddy_handlers_limits limit_conf; /* of each unit's state */
+	const struct eddy_actions *actions;     /* borrowed */
 	struct handler *v;
 	size_t n;
-
-	/* registry refs to what every call needs */
-	int call, tick, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
-	const void *array_mt_ptr;
 
 	/* ctx.get and json.decode parse into this; nothing outlives a call */
 	struct eddy_json_doc *doc;
 
-	/* the call in progress */
+	/* the event of the call in progress (an empty one for a tick); NULL
+	 * between calls and while a file is loaded */
 	const struct eddy_event *ev;
-	const struct handler *cur;
-
-	/* the tables converted from the event's JSON in the current call: a
-	 * rebuilt state keeps the same (it is empty between calls) */
-	struct eddy_lua_json *conv;
 
 	/* rule files */
 	const struct eddy_config *conf; /* borrowed: alerts.sinks; NULL without rules */
 	size_t n_rule_files;
-	int rules_compile, rules_opts; /* registry refs: rules.compile_file, its opts */
-	char **warnings;               /* of the first load (a rebuild finds the same) */
+	char **warnings; /* of the first load (a rebuild finds the same) */
 	size_t n_warnings;
-	bool loaded;  /* the first state was built: warnings are collected */
 	double clock; /* now for rules; 0: the system clock */
 	/* ticks come from a clock (eddy run): events do not tick the
 	 * time-based rules at their own time */
@@ -71,25 +81,26 @@ struct eddy_handlers {
 	double tick_now; /* of the tick in progress */
 };
 
-/* The set a C closure belongs to: its first upvalue. */
-static inline struct eddy_handlers *eddy_handlers_self(lua_State *L)
+/* The unit a C closure belongs to: its first upvalue. */
+static inline struct handler *eddy_handlers_unit(lua_State *L)
 {
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* handlers_ev.c: compiles ev's constructor into h->ev_keys and binds the
- * JSON objects' shape constructors to the state (at set-up of a state, in
- * protected mode). */
-void eddy_handlers_inject_ev_keys(struct eddy_handlers *h, lua_State *L);
-/* handlers_ev.c: pushes a fresh ev table for ev. Raises on memory errors. */
-void eddy_handlers_push_event(struct eddy_handlers *h, const struct eddy_event *ev);
+/* handlers_ev.c: compiles ev's constructor into u->st.ev_keys and binds
+ * the JSON objects' shape constructors to u's state (at set-up of a state,
+ * in protected mode). */
+void eddy_handlers_inject_ev_keys(struct handler *u, lua_State *L);
+/* handlers_ev.c: pushes a fresh ev table for ev onto u's state. Raises on
+ * memory errors. */
+void eddy_handlers_push_event(struct handler *u, const struct eddy_event *ev);
 
-/* handlers_ctx.c: the ctx functions and the read-only metatable every
- * handler's ctx gets (h->ctx_mt), at set-up of a state, in protected mode. */
-void eddy_handlers_inject_ctx_api(struct eddy_handlers *h, lua_State *L);
+/* handlers_ctx.c: the ctx functions and the read-only metatable the unit's
+ * ctx gets (u->st.ctx_mt), at set-up of a state, in protected mode. */
+void eddy_handlers_inject_ctx_api(struct handler *u, lua_State *L);
 /* handlers_ctx.c: json.decode, the host's decoder, and json.encode wrapped
  * with the UTF-8 and memory checks, set in the json module table at the
  * top of the stack (in protected mode). */
-void eddy_handlers_inject_json_api(struct eddy_handlers *h, lua_State *L);
+void eddy_handlers_inject_json_api(struct handler *u, lua_State *L);
 
 #endif

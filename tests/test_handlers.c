@@ -1082,9 +1082,10 @@ static void test_limits(void)
 	CHECK(eddy_handlers_dispatch(h, event("hog", "t", NULL), &failed, err, sizeof err) == -1);
 	CHECK_STR(err, "handlers/a_spin.lua: memory limit of 16 MB exceeded");
 	CHECK(eddy_handlers_limit_stops() == stops + 2);
-	/* a new state after each stop: the module-level count started again */
+	/* only the stopped handler's state is made again: b_count.lua's
+	 * module-level count goes on */
 	CHECK(eddy_handlers_dispatch(h, event("y", "t", NULL), &failed, err, sizeof err) == 1);
-	CHECK_STR(stored("n", "y"), "1");
+	CHECK_STR(stored("n", "y"), "2");
 	CHECK(eddy_handlers_stack_top(h) == 0);
 	eddy_handlers_destroy(h);
 
@@ -1102,6 +1103,120 @@ static void test_limits(void)
 	h = load_limited(big, 0, 0, err, sizeof err);
 	CHECK(h != NULL);
 	eddy_handlers_destroy(h);
+}
+
+/* Memory is limited per handler: one that keeps more and more in its
+ * module-level state is stopped at the limit of its own state, and only
+ * its state is made again; another handler that needs memory for each
+ * call is not hurt by it. */
+static void test_limits_per_handler(void)
+{
+	const char *files[] = {
+	    "a_hoard.lua",
+	    "local kept = {}\n"
+	    "return { subscribe = { types = { 'hoard' } }, on_event = function(ev, ctx)\n"
+	    "  kept[#kept + 1] = string.rep(ev.id .. #kept, 1e6)\n" /* ~7 MB a call */
+	    "  ctx.upsert('kept', ev.id, #kept)\n"
+	    "end }\n",
+	    "b_innocent.lua",
+	    "local calls = 0\n"
+	    "return { on_event = function(ev, ctx)\n"
+	    "  calls = calls + 1\n"
+	    "  local big = string.rep(ev.id, 5e5)\n" /* ~4 MB a call, garbage after it */
+	    "  ctx.upsert('calls', ev.id, calls)\n"
+	    "end }\n",
+	    NULL};
+	char err[512], id[16], want[16];
+	const char *failed;
+	int stopped = 0, calls = 0;
+	bool after_stop = false;
+	struct eddy_handlers *h = load_limited(files, 0, 24, err, sizeof err);
+
+	CHECK(h != NULL);
+	if (!h) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	for (int i = 1; i <= 12; i++) {
+		snprintf(id, sizeof id, "ID-%04d", i);
+		event("hoard", "t", NULL);
+		ev.id = attr(id);
+		int rc = eddy_handlers_dispatch(h, &ev, &failed, err, sizeof err);
+		if (rc == -1) {
+			/* the hoarder is blamed, and only it */
+			stopped++;
+			after_stop = true;
+			CHECK_STR(failed, "a_hoard.lua");
+			CHECK_STR(err, "handlers/a_hoard.lua: memory limit of 24 MB exceeded");
+		} else {
+			CHECK(rc == 2);
+			calls++;
+			/* its state made again after a stop: the list started afresh */
+			if (after_stop)
+				CHECK_STR(stored("kept", id), "1");
+			after_stop = false;
+		}
+		event("other", "t", NULL);
+		ev.id = attr(id);
+		CHECK(eddy_handlers_dispatch(h, &ev, &failed, err, sizeof err) == 1);
+		/* b_innocent.lua's state was never made again: it counts every call */
+		snprintf(want, sizeof want, "%d", ++calls);
+		CHECK_STR(stored("calls", id), want);
+	}
+	CHECK(stopped >= 2);
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	eddy_handlers_destroy(h);
+}
+
+/* A handler whose state cannot be made again after a stop (here a module
+ * of lib/ is gone: modules are read when a file loads) has none: its
+ * events fail with the reason until it loads again, then it goes on. */
+static void test_limits_rebuild_fails(void)
+{
+	const char *spin = "local helper = require('helper')\n"
+	                   "return { on_event = function(ev, ctx)\n"
+	                   "  if ev.type == 'spin' then while true do end end\n"
+	                   "  ctx.upsert('a', ev.type, helper.value)\n"
+	                   "end }\n";
+	const char *count =
+	    "local n = 0\n"
+	    "return { on_event = function(ev, ctx) n = n + 1; ctx.upsert('n', ev.type, n) end }\n";
+	const char *helper = "return { value = 7 }\n";
+	struct eddy_handlers_limits lim = {100, 0};
+	char err[512];
+	const char *failed;
+
+	clear_dir();
+	write_file("a_spin.lua", spin, strlen(spin));
+	write_file("b_count.lua", count, strlen(count));
+	CHECK(mkdir("handlers/lib", 0755) == 0 || errno == EEXIST);
+	write_file("lib/helper.lua", helper, strlen(helper));
+	rec_clear(&rec);
+	struct eddy_handlers *h =
+	    eddy_handlers_load_with_limits("handlers", &actions, &lim, err, sizeof err);
+	CHECK(h != NULL);
+	if (!h) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	CHECK(eddy_handlers_dispatch(h, event("x", "t", NULL), &failed, err, sizeof err) == 2);
+	unlink("handlers/lib/helper.lua");
+	CHECK(eddy_handlers_dispatch(h, event("spin", "t", NULL), &failed, err, sizeof err) == -1);
+	CHECK_STR(err, "handlers/a_spin.lua: CPU time limit of 100 ms exceeded");
+	/* no state: the next event tries to load it, and fails with why */
+	CHECK(eddy_handlers_dispatch(h, event("y", "t", NULL), &failed, err, sizeof err) == -1);
+	CHECK_STR(failed, "a_spin.lua");
+	CHECK(strstr(err, "handlers/a_spin.lua:1:") == err && strstr(err, "helper") != NULL);
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	/* back: loaded again, and b_count.lua kept its state throughout */
+	write_file("lib/helper.lua", helper, strlen(helper));
+	CHECK(eddy_handlers_dispatch(h, event("z", "t", NULL), &failed, err, sizeof err) == 2);
+	CHECK_STR(stored("a", "z"), "7");
+	CHECK_STR(stored("n", "z"), "2");
+	CHECK(eddy_handlers_stack_top(h) == 0);
+	eddy_handlers_destroy(h);
+	unlink("handlers/lib/helper.lua");
+	rmdir("handlers/lib");
 }
 
 /* What json.decode and ctx.get parse, and the writes a call hands on, are
@@ -1224,7 +1339,14 @@ static void test_limits_in_library_calls(void)
 
 /* ---- allocation failures -------------------------------------------------------- */
 
-static const struct eddy_event gc_event = {.type = {"torture.gc", 10}};
+/* The top of a torture handler: an event of its type and ".gc" makes
+ * garbage enough for whole collections of the handler's state. */
+#define TORTURE_GC                                                                                 \
+	"  if ev.type:sub(-3) == '.gc' then\n"                                                     \
+	"    local n = 0\n"                                                                        \
+	"    for i = 1, 4000 do n = n + #(string.rep('.', 500) .. i) end\n"                        \
+	"    return\n"                                                                             \
+	"  end\n"
 
 /* true when s ends with the memory error: raised as it is where the
  * allocation failed, or after "<file>:<line>: ctx.upsert: " when it failed
@@ -1247,9 +1369,12 @@ static int dispatch_failing(struct eddy_handlers *h, const struct eddy_event *e,
 	char err[512] = "";
 	const char *failed = NULL;
 
-	/* garbage enough for whole collections: the strings of the last
-	 * dispatch are gone, so this one makes them again */
-	CHECK(eddy_handlers_dispatch(h, &gc_event, &failed, err, sizeof err) == 1);
+	/* garbage enough for whole collections of the handler's state: the
+	 * strings of the last dispatch are gone, so this one makes them again */
+	char gc_type[64];
+	snprintf(gc_type, sizeof gc_type, "%.*s.gc", (int)e->type.len, e->type.s);
+	const struct eddy_event gc = {.type = {gc_type, strlen(gc_type)}};
+	CHECK(eddy_handlers_dispatch(h, &gc, &failed, err, sizeof err) == 1);
 	rec_del(&rec, "t", key, strlen(key), err, sizeof err);
 	rec.upserts = 0;
 	eddy_lualimits_fail_nth(n);
@@ -1311,19 +1436,15 @@ static void test_alloc_failures(struct eddy_json_doc *doc)
 {
 	const char *files[] = {
 	    "ev.lua",
-	    "return { subscribe = { types = { 'torture.ev' } }, on_event = function(ev, ctx)\n"
+	    "return { subscribe = { types = { 'torture.ev*' } }, on_event = function(ev, "
+	    "ctx)\n" TORTURE_GC
 	    "  assert(ev.meta.tenant and ev.extensions.region and ev.headers.traceparent)\n"
 	    "  ctx.upsert('t', 'ev', ev.data)\n"
 	    "end }\n",
 	    "get.lua",
-	    "return { subscribe = { types = { 'torture.get' } }, on_event = function(ev, ctx)\n"
-	    "  local v = ctx.get('t', 'doc')\n"
+	    "return { subscribe = { types = { 'torture.get*' } }, on_event = function(ev, "
+	    "ctx)\n" TORTURE_GC "  local v = ctx.get('t', 'doc')\n"
 	    "  ctx.upsert('t', 'got', v.lines[2].sku .. ' ' .. #v.lines)\n"
-	    "end }\n",
-	    "gc.lua",
-	    "return { subscribe = { types = { 'torture.gc' } }, on_event = function(ev, ctx)\n"
-	    "  local n = 0\n"
-	    "  for i = 1, 4000 do n = n + #(string.rep('.', 500) .. i) end\n"
 	    "end }\n",
 	    NULL};
 	char err[512];
@@ -1544,6 +1665,8 @@ int main(void)
 	test_sandbox();
 	test_deep(doc);
 	test_limits();
+	test_limits_per_handler();
+	test_limits_rebuild_fails();
 	test_limits_outside_state();
 	test_limits_in_library_calls();
 	test_alloc_failures(doc);

@@ -1,19 +1,25 @@
 -- CPU-time and memory limits of handler calls, with the JIT on: runaway
 -- handlers stopped, retried, dead-lettered with the limit in the reason;
--- the other events handled; the handlers' state rebuilt.
+-- the other events handled; the stopped handler's state rebuilt, and only
+-- its. Memory is each handler's own: one that hoards is the one blamed.
 local t = require "eddy_test"
 
 local CPU_MS, MEMORY_MB = 200, 64
 
--- Every kind of runaway the limit must stop, by event type.
+-- Every kind of runaway the limit must stop, by event type; spin.count
+-- counts its calls in a module-level variable.
 local SPIN = [[
 local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
 local function tail(n) return tail(n + 1) end
+local calls = 0
 return {
   subscribe = { types = { "spin.*" } },
   on_event = function(ev, ctx)
     local kind = ev.type
-    if kind == "spin.while" then
+    if kind == "spin.count" then
+      calls = calls + 1
+      ctx.upsert("spins", ev.key, { calls = calls })
+    elseif kind == "spin.while" then
       while true do end
     elseif kind == "spin.for" then
       local x = 0
@@ -107,18 +113,22 @@ describe("handler limits", function()
     -- time on a machine that may be busy with other work.
     assert.truthy(secs and secs < 60, "took " .. tostring(secs) .. " s")
 
-    -- after every stop the handlers were loaded again: count.lua's module
-    -- variable started afresh each time
+    -- after every stop spin.lua was loaded again, and only it: count.lua's
+    -- module variable went on counting
     local rows = t.query(dir .. "/cpu.db", "select key, value from counts order by key")
     assert.are.equal(#kinds + 1, #rows)
-    for _, r in ipairs(rows) do assert.are.equal('{"calls":1}', r.value, r.key) end
+    assert.are.equal('{"calls":1}', rows[1].value, rows[1].key)
+    for i = 1, #kinds do
+      assert.are.equal(('{"calls":%d}'):format(i + 1), rows[i + 1].value, rows[i + 1].key)
+    end
     assert.are.equal(0, #t.query(dir .. "/cpu.db",
       "select name from sqlite_master where name = 'spun'"))
   end)
 
   it("stop a memory hog at the memory limit without the process growing", function()
     t.write(dir .. "/mem.ndjson", table.concat({
-      event("count", "A"), event("spin.memory", "M"), event("count", "B"), event("count", "C"),
+      event("count", "A"), event("spin.count", "X1"), event("spin.memory", "M"), event("count", "B"),
+      event("spin.count", "X2"), event("count", "C"),
     }, "\n") .. "\n")
     local conf = t.config(dir, nil, { require_tenant = false, store = dir .. "/mem.db" })
 
@@ -127,17 +137,20 @@ describe("handler limits", function()
     local rc, out, secs, rss = eddy_timed(dir, "replay -c " .. t.q(conf) .. " " .. t.q(dir .. "/mem.ndjson"),
       ("EDDY_HANDLER_CPU_LIMIT_MS=5000 EDDY_HANDLER_MEMORY_LIMIT_MB=%d "):format(MEMORY_MB))
     assert.are.equal(1, rc, out)
-    assert.matches(("mem.ndjson:2: handler spin.lua: %s/handlers/spin.lua: memory limit of %d MB exceeded")
+    assert.matches(("mem.ndjson:3: handler spin.lua: %s/handlers/spin.lua: memory limit of %d MB exceeded")
       :format(dir, MEMORY_MB), out, 1, true)
     assert.matches("attempt 1 of 2", out, 1, true)
-    assert.matches("4 records: 3 handled", out, 1, true)
+    assert.matches("6 records: 5 handled", out, 1, true)
     assert.truthy(secs and secs < 30, "took " .. tostring(secs) .. " s")
     -- the cap plus the process around it, not gigabytes
     assert.truthy(rss and rss < MEMORY_MB + 120, "peak RSS " .. tostring(rss) .. " MiB")
-    -- the state after the stop works: B is the first call of a new state, C the second
+    -- spin.lua's new state works and started afresh (X2 is its first
+    -- call); count.lua kept its state
+    assert.are.same({ { key = "X1", value = '{"calls":1}' }, { key = "X2", value = '{"calls":1}' } },
+      t.query(dir .. "/mem.db", "select key, value from spins order by key"))
     local rows = t.query(dir .. "/mem.db", "select key, value from counts order by key")
-    assert.are.same({ { key = "A", value = '{"calls":1}' }, { key = "B", value = '{"calls":1}' },
-                      { key = "C", value = '{"calls":2}' } }, rows)
+    assert.are.same({ { key = "A", value = '{"calls":1}' }, { key = "B", value = '{"calls":2}' },
+                      { key = "C", value = '{"calls":3}' } }, rows)
   end)
 
   it("count what json.decode parses and what ctx.upsert buffers against the memory limit", function()
@@ -181,6 +194,107 @@ return {
     assert.truthy(rss and rss < 256 + 200, "peak RSS " .. tostring(rss) .. " MiB")
     assert.are.same({ { key = "C", value = '"ok"' } },
       t.query(dir .. "/held.db", "select key, value from held order by key"))
+  end)
+
+  -- Keeps its top level's 40 MiB and 8 MiB more each event in a
+  -- module-level list, and stores how many MiB it keeps.
+  local HOARD = [[
+local kept = {}
+local function mib(i) return string.rep(string.format("%07d,", i), 131072) end
+for i = 1, 40 do kept[i] = mib(i) end
+return {
+  subscribe = { types = { "hoard" } },
+  on_event = function(ev, ctx)
+    for i = 1, 8 do kept[#kept + 1] = mib(#kept + 1) end
+    ctx.upsert("kept", ev.key, #kept)
+  end,
+}
+]]
+  -- Needs 24 MiB for a moment in each call (a string of 12 and the buffer
+  -- string.rep makes it in), and counts its calls.
+  local INNOCENT = [[
+local calls = 0
+return {
+  subscribe = { types = { "innocent" } },
+  on_event = function(ev, ctx)
+    calls = calls + 1
+    local s = string.rep("i", 12 * 1024 * 1024)
+    ctx.upsert("calls", ev.key, calls .. " " .. #s)
+  end,
+}
+]]
+
+  it("blame the handler that hoards memory in its module-level state; the other's events all handled", function()
+    local sub = dir .. "/hoard"
+    t.handlers(sub, { ["hoard.lua"] = HOARD, ["innocent.lua"] = INNOCENT })
+    -- with one state for both, the hoarder's 48 MiB and the other's 24
+    -- passed the 64 MiB limit in the other's call, which was blamed
+    local records = {}
+    for i = 1, 6 do
+      records[#records + 1] = { "H" .. i, event("hoard", "H" .. i) }
+      records[#records + 1] = { "I" .. i, event("innocent", "I" .. i) }
+    end
+    local mock = t.start_mock(sub, { "orders", "eddy.dlq" })
+    local ok, err = pcall(function()
+      t.produce(mock, "orders", records, sub)
+      local conf = t.config(sub, mock, { group = "g-hoard", require_tenant = false, retries = 0,
+                                         store = sub .. "/run.db" })
+      local rc, out = eddy_timed(sub, "run -c " .. t.q(conf) .. " --exit-at-end",
+        ("EDDY_HANDLER_CPU_LIMIT_MS=5000 EDDY_HANDLER_MEMORY_LIMIT_MB=%d "):format(MEMORY_MB))
+      assert.are.equal(0, rc, out)
+
+      -- every event of the other handler handled, by one state throughout
+      local calls = t.query(sub .. "/run.db", "select key, value from calls order by key")
+      assert.are.equal(6, #calls, out)
+      for i, r in ipairs(calls) do
+        assert.are.equal("I" .. i, r.key)
+        assert.are.equal(('"%d 12582912"'):format(i), r.value)
+      end
+
+      -- the hoarder passes the limit at its third event (64 MiB), is
+      -- blamed, and its state alone is made again: it keeps 41 MiB after
+      -- the fourth
+      local dlq = t.consume(mock, "eddy.dlq")
+      local keys = {}
+      for _, m in ipairs(dlq) do
+        keys[#keys + 1] = m.key
+        assert.are.equal("handler", m.headers["eddy.error.stage"])
+        assert.are.equal("hoard.lua", m.headers["eddy.error.handler"])
+        assert.are.equal(("%s/handlers/hoard.lua: memory limit of %d MB exceeded"):format(sub, MEMORY_MB),
+          m.headers["eddy.error.reason"])
+      end
+      assert.are.same({ "H3", "H6" }, keys)
+      assert.are.same({ { key = "H1", value = "48" }, { key = "H2", value = "56" },
+                        { key = "H4", value = "48" }, { key = "H5", value = "56" } },
+        t.query(sub .. "/run.db", "select key, value from kept order by key"))
+    end)
+    t.stop_mock(mock)
+    assert(ok, err)
+  end)
+
+  it("close a stopped handler's state before its new one is built: the process stays near the limit", function()
+    local sub, limit = dir .. "/rss", 192
+    -- 150 MiB at its top level, 16 more an event: the third passes 192
+    t.handlers(sub, { ["hoard.lua"] = HOARD:gsub("for i = 1, 40 do", "for i = 1, 150 do")
+                                            :gsub("for i = 1, 8 do", "for i = 1, 16 do") })
+    t.write(sub .. "/rss.ndjson", table.concat({
+      event("hoard", "H1"), event("hoard", "H2"), event("hoard", "H3"), event("hoard", "H4"),
+    }, "\n") .. "\n")
+    local conf = t.config(sub, nil, { require_tenant = false, store = sub .. "/rss.db" })
+
+    local rc, out, _, rss = eddy_timed(sub, "replay -c " .. t.q(conf) .. " " .. t.q(sub .. "/rss.ndjson"),
+      ("EDDY_HANDLER_CPU_LIMIT_MS=5000 EDDY_HANDLER_MEMORY_LIMIT_MB=%d "):format(limit))
+    assert.are.equal(0, rc, out)
+    assert.matches(("hoard.lua failed on rss 0/2 (attempt 1 of 2, retry in 10 ms): " ..
+      "%s/handlers/hoard.lua: memory limit of %d MB exceeded"):format(sub, limit), out, 1, true)
+    assert.matches("4 records: 4 handled", out, 1, true)
+    -- H3 was handled on its retry, by the new state
+    assert.are.same({ { key = "H1", value = "166" }, { key = "H2", value = "182" },
+                      { key = "H3", value = "166" }, { key = "H4", value = "182" } },
+      t.query(sub .. "/rss.db", "select key, value from kept order by key"))
+    -- the old state at the limit and the new one's 150 MiB together would
+    -- be 342 MiB and more
+    assert.truthy(rss and rss < limit + 100, "peak RSS " .. tostring(rss) .. " MiB")
   end)
 
   it("refuse to load a handler file whose top level runs away", function()
