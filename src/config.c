@@ -342,17 +342,18 @@ static const struct prop props[] = {
      .off = OFF(batch_size),
      .min = 1,
      .max = 100000,
-     .doc = "Most records handled in one batch (one store transaction). A batch ends "
-            "when it is full or after `batch.timeout_ms`, so a quiet topic gets small, "
-            "prompt batches; a busy one gets big batches, which write each store page "
-            "once for more records."},
+     .doc = "Most records handled in one batch (one store transaction). A quiet topic "
+            "gets small, prompt batches; a busy one gets big batches, which write each "
+            "store page once for more records."},
     {.name = "batch.timeout_ms",
      .type = P_INT,
      .def = "100",
      .off = OFF(batch_timeout_ms),
      .min = 0,
      .max = 60000,
-     .doc = "Longest wait, in milliseconds, for a batch to fill before it is handled."},
+     .doc = "Longest wait, in milliseconds, for a record when none is queued. A batch "
+            "is what is queued when the last one is done (at most `batch.size`), so "
+            "records are not held back waiting for more."},
     {.name = "handler.retries",
      .type = P_INT,
      .def = "2",

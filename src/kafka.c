@@ -1185,6 +1185,24 @@ static void housekeeping(struct consumer *c)
 	}
 }
 
+/* A batch: the records queued now, up to batch.size; when none are, the
+ * first to come within batch.timeout_ms and those queued behind it. A
+ * busy consumer's batches fill while the last one is handled; a quiet
+ * one's records are not held back waiting for more. */
+static ssize_t take_batch(struct consumer *c)
+{
+	size_t size = (size_t)c->conf->batch_size;
+	ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->msgs, size);
+	if (n != 0)
+		return n;
+	rd_kafka_message_t *first = rd_kafka_consume_queue(c->queue, c->conf->batch_timeout_ms);
+	if (!first)
+		return 0;
+	c->msgs[0] = first;
+	n = size > 1 ? rd_kafka_consume_batch_queue(c->queue, 0, c->msgs + 1, size - 1) : 0;
+	return n > 0 ? n + 1 : 1;
+}
+
 /* One turn of the loop: poll a batch, handle it (in a transaction when
  * configured), count it, settle and commit what is durable. Returns 1 to
  * go on, 0 when --exit-at-end is met, -1 on a fatal error (errstr). */
@@ -1193,8 +1211,7 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 	const struct eddy_config *conf = c->conf;
 	resume_due(c, NULL);
 	double tp = now_s();
-	ssize_t n = rd_kafka_consume_batch_queue(c->queue, conf->batch_timeout_ms, c->msgs,
-	                                         (size_t)conf->batch_size);
+	ssize_t n = take_batch(c);
 	rd_kafka_message_t **msgs = c->msgs;
 
 	eddy_health_beat(c->tel->health);
