@@ -46,7 +46,7 @@ static void check_defaults(const struct eddy_config *c)
 	CHECK(!c->require_key_equals_id);
 	CHECK(!c->require_tenant);
 	CHECK(c->tenant_topic_pattern == NULL);
-	CHECK(c->batch_size == 1000);
+	CHECK(c->batch_size == 10000);
 	CHECK(c->batch_timeout_ms == 100);
 	CHECK(c->handler_retries == 2);
 	CHECK(c->handler_backoff_ms == 100);
@@ -553,7 +553,7 @@ static void test_doc(void)
 	fclose(mem);
 	CHECK(strncmp(gen, "# Configuration reference\n", 26) == 0);
 	CHECK(strstr(gen, "| `store.path` | string | `var/eddy.db` | `EDDY_STORE_PATH` |") != NULL);
-	CHECK(strstr(gen, "| `batch.size` | int, 1..100000 | `1000` | `EDDY_BATCH_SIZE` |") !=
+	CHECK(strstr(gen, "| `batch.size` | int, 1..100000 | `10000` | `EDDY_BATCH_SIZE` |") !=
 	      NULL);
 	CHECK(f != NULL);
 	if (f) {
