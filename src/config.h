@@ -13,10 +13,11 @@ struct eddy_config_kv {
 	char *value;
 };
 
-/* A librdkafka consumer property eddy sets when the kafka section does not:
- * kafka.c applies them, the effective configuration shows them. */
+/* A librdkafka consumer property eddy sets when the kafka section does not
+ * (nor the property named by unless, when there is one): kafka.c applies
+ * them, the effective configuration shows them. */
 struct eddy_config_default {
-	const char *key, *value;
+	const char *key, *value, *unless;
 };
 /* Ends with {NULL, NULL}. */
 extern const struct eddy_config_default eddy_kafka_consumer_defaults[];

@@ -175,7 +175,7 @@ static const char *consumer_value(const struct eddy_config *conf, const char *ke
 {
 	const char *v = kafka_value(conf, key);
 	for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults; !v && d->key; d++)
-		if (strcmp(d->key, key) == 0)
+		if (strcmp(d->key, key) == 0 && !(d->unless && kafka_value(conf, d->unless)))
 			v = d->value;
 	return v;
 }
@@ -1044,7 +1044,8 @@ static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 	    set(c->kc, "enable.partition.eof", "true", errstr, errstr_size))
 		return -1;
 	for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults; d->key; d++)
-		if (!kafka_value(conf, d->key) && set(c->kc, d->key, d->value, errstr, errstr_size))
+		if (!kafka_value(conf, d->key) && !(d->unless && kafka_value(conf, d->unless)) &&
+		    set(c->kc, d->key, d->value, errstr, errstr_size))
 			return -1;
 	c->offset_reset = consumer_value(conf, "auto.offset.reset");
 	if (!(c->pc = kafka_conf(conf, true, errstr, errstr_size)))

@@ -310,6 +310,20 @@ return {
         "300 %(kafka.auto.offset.reset: latest%), the 300 records already there are skipped", out)
       assert.matches("stopped: 0 records", out)
     end)
+
+    it("fetches at most 1 MiB a response unless message.max.bytes asks for more", function()
+      local conf = t.config(dir, mock, { group = "g-big", topics = { "prefilled" },
+                                         store = dir .. "/big.db" })
+      local rc, out = t.eddy("config -c " .. t.q(conf))
+      assert.matches('"fetch.max.bytes": "1048576"', out, 1, true)
+      -- librdkafka refuses a fetch.max.bytes below message.max.bytes
+      t.write(conf, (t.read(conf):gsub("kafka:\n", "kafka:\n  message.max.bytes: 2000000\n", 1)))
+      rc, out = t.eddy("config -c " .. t.q(conf))
+      assert.is_nil(out:find("fetch.max.bytes", 1, true), out)
+      rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+      assert.are.equal(0, rc, out)
+      assert.matches("stopped: 300 records, 300 handled", out)
+    end)
   end)
 
   it("logs JSON lines off a terminal by default, with the record and handler of each", function()
