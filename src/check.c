@@ -50,8 +50,7 @@ static void warn_subscriptions(const struct eddy_config *conf, const struct eddy
 			if (k == conf->n_topics)
 				fprintf(stderr,
 				        "eddy: warning: %s: subscribe.topics \"%s\" matches none "
-				        "of the "
-				        "configured topics: it never runs\n",
+				        "of the configured topics: it never runs\n",
 				        hi.path, hi.topics[j]);
 		}
 		for (size_t j = 0;
@@ -62,11 +61,11 @@ static void warn_subscriptions(const struct eddy_config *conf, const struct eddy
 			       !overlap(hi.types[j], conf->schema_types[k].key))
 				k++;
 			if (k == conf->n_schema_types)
-				fprintf(stderr,
-				        "eddy: warning: %s: type \"%s\" matches no schema in "
-				        "schemas.types: "
-				        "the fields its rules read are not checked\n",
-				        hi.path, hi.types[j]);
+				fprintf(
+				    stderr,
+				    "eddy: warning: %s: type \"%s\" matches no schema in "
+				    "schemas.types: the fields its rules read are not checked\n",
+				    hi.path, hi.types[j]);
 		}
 	}
 }
