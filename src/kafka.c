@@ -39,6 +39,10 @@ struct part {
 	double resume_at; /* paused until then (monotonic seconds); 0: fetching */
 	/* records of the current batch by outcome, counted when it ends */
 	uint32_t tally[EDDY_RECORD_N];
+	/* the batch last handed to the store (see struct consumer's stored):
+	 * its range and tallies, counted once it is durable or lost */
+	int64_t s_first, s_next;
+	uint32_t s_tally[EDDY_RECORD_N];
 	struct eddy_metric *records[EDDY_RECORD_N], *lag; /* series, made on first use */
 };
 
@@ -82,6 +86,12 @@ struct consumer {
 	rd_kafka_queue_t *queue;   /* the consumer's */
 	rd_kafka_queue_t *commits; /* results of the loop's offset commits */
 	bool committing;           /* one of them in flight */
+	/* The last batch handed to the store, not yet known durable: with an
+	 * async store it is committed while the next batch is handled. */
+	bool stored;
+	bool stored_records;       /* it held records (it counts as a batch) */
+	uint64_t store_commits;    /* the pipeline's, last seen */
+	uint64_t alerts_seen;      /* the pipeline's alerts count the sender was woken for */
 	rd_kafka_message_t **msgs; /* batch.size of them */
 	int backoff;               /* ms paused after a failed batch, doubled each time */
 	double backoff_until;      /* the failed batch's partitions are paused until then */
@@ -209,6 +219,9 @@ static size_t find_part(struct consumer *c, const char *topic, int32_t partition
 
 static void settle(struct consumer *c, double until);
 static void commit_durable(struct consumer *c, double until);
+static void reset_batch(struct consumer *c);
+static bool flush(struct consumer *c);
+static void abandon(struct consumer *c);
 static void resume_due(struct consumer *c, const rd_kafka_topic_partition_list_t *revoked);
 
 /* How long a wait that must not outlast a stop may take: until the stop's
@@ -277,6 +290,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	 * what is durable is committed before the partitions are given up. */
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
 	if (!assign) {
+		/* the batch with the store's writer decides what is durable */
+		reset_batch(c);
+		if (!flush(c))
+			abandon(c);
 		settle(c, wait_until(c));
 		commit_durable(c, wait_until(c));
 		/* librdkafka keeps a partition's pause across a reassignment */
@@ -722,6 +739,20 @@ static void reset_batch(struct consumer *c)
 	}
 }
 
+/* Adds a partition's tally of records by outcome to the metrics, and
+ * zeroes it. */
+static void add_tally(struct consumer *c, struct part *p, uint32_t *tally)
+{
+	for (int o = 0; o < EDDY_RECORD_N; o++) {
+		if (!tally[o])
+			continue;
+		if (!p->records[o])
+			p->records[o] = eddy_telemetry_records(c->tel, p->topic, o);
+		eddy_metric_add(p->records[o], tally[o]);
+	}
+	memset(tally, 0, EDDY_RECORD_N * sizeof *tally);
+}
+
 /* Counts the batch's records by topic and outcome: as they went when it
  * was made durable; every record of it as retried when it was abandoned
  * (it is polled again, handled or not). */
@@ -736,17 +767,68 @@ static void count_batch(struct consumer *c, bool durable, rd_kafka_message_t **m
 		if (pi != SIZE_MAX && c->parts[pi].assigned)
 			c->parts[pi].tally[EDDY_RECORD_RETRIED]++;
 	}
+	for (size_t i = 0; i < c->n_parts; i++)
+		add_tally(c, &c->parts[i], c->parts[i].tally);
+}
+
+/* The batch just handled goes to the store: its range and tallies wait in
+ * the parts' s_ fields until it is known durable or lost. */
+static void to_store(struct consumer *c, bool records)
+{
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
-		for (int o = 0; o < EDDY_RECORD_N; o++) {
-			if (!p->tally[o] || (!durable && o != EDDY_RECORD_RETRIED))
-				continue;
-			if (!p->records[o])
-				p->records[o] = eddy_telemetry_records(c->tel, p->topic, o);
-			eddy_metric_add(p->records[o], p->tally[o]);
-		}
+		p->s_first = p->first;
+		p->s_next = p->next;
+		memcpy(p->s_tally, p->tally, sizeof p->tally);
 		memset(p->tally, 0, sizeof p->tally);
 	}
+	c->stored = true;
+	c->stored_records = records;
+}
+
+/* The stored batch is durable: its offsets may be committed, its records
+ * count by outcome. */
+static void batch_durable(struct consumer *c)
+{
+	if (!c->stored)
+		return;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		if (p->assigned && p->s_first >= 0 && p->s_next > p->durable)
+			p->durable = p->s_next;
+		add_tally(c, p, p->s_tally);
+	}
+	if (c->stored_records)
+		eddy_metric_inc(c->tel->batches);
+	c->stored = false;
+	const struct eddy_pipeline_stats *s = eddy_pipeline_stats(c->pipeline);
+	if (s->store_commits != c->store_commits) {
+		c->store_commits = s->store_commits;
+		eddy_metric_observe(c->tel->store_seconds, s->store_seconds);
+	}
+}
+
+/* The stored batch was rolled back: its partitions go back to its first
+ * records (with those of the batch at hand), its records count as
+ * retried. */
+static void batch_lost(struct consumer *c)
+{
+	if (!c->stored)
+		return;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		uint32_t n = 0;
+		for (int o = 0; o < EDDY_RECORD_N; o++)
+			n += p->s_tally[o];
+		memset(p->s_tally, 0, sizeof p->s_tally);
+		p->s_tally[EDDY_RECORD_RETRIED] = n;
+		add_tally(c, p, p->s_tally);
+		if (p->s_first >= 0 && (p->first < 0 || p->s_first < p->first))
+			p->first = p->s_first;
+	}
+	if (c->stored_records)
+		eddy_metric_inc(c->tel->batches_abandoned);
+	c->stored = false;
 }
 
 /* Every assigned partition at its end, and all of it committed. */
@@ -761,7 +843,7 @@ static bool all_at_end(struct consumer *c)
 		if (!p->eof || p->durable > p->committed)
 			return false;
 	}
-	return assigned > 0 && c->n_pending == 0;
+	return assigned > 0 && c->n_pending == 0 && !eddy_pipeline_pending(c->pipeline);
 }
 
 /* Records behind the end of the partitions held, from the watermarks of
@@ -998,23 +1080,49 @@ static bool handle_batch(struct consumer *c, rd_kafka_message_t **msgs, ssize_t 
 		p->eof = false;
 	}
 	double t1 = now_s();
+	/* with an async store: waits for the batch before, hands this one over */
 	if (eddy_pipeline_commit(c->pipeline, err, sizeof err) != 0) {
 		eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
 		batch_failed(c, EDDY_FAULT_STORE, err);
+		batch_lost(c);
 		return false;
 	}
 	eddy_health_set(c->tel->health, EDDY_HEALTH_STORE, NULL);
 	eddy_health_set(c->tel->health, EDDY_HEALTH_REGISTRY, NULL);
-	for (size_t i = 0; i < c->n_parts; i++) {
-		struct part *p = &c->parts[i];
-		if (p->first >= 0 && p->next > p->durable)
-			p->durable = p->next;
-	}
+	batch_durable(c);
+	to_store(c, has_records(msgs, n));
 	double t2 = now_s();
 	c->t_handle += t1 - t0;
 	c->t_store_commit += t2 - t1;
-	eddy_metric_observe(c->tel->store_seconds, t2 - t1);
 	return true;
+}
+
+/* Waits for the batch with the store's writer: true when it is durable,
+ * false when it was rolled back (then its partitions' firsts are set for
+ * the seek back). */
+static bool flush(struct consumer *c)
+{
+	char err[1024];
+	if (!eddy_pipeline_pending(c->pipeline))
+		return true;
+	if (eddy_pipeline_flush(c->pipeline, err, sizeof err) == 0) {
+		batch_durable(c);
+		return true;
+	}
+	eddy_log(EDDY_LOG_ERROR, "store commit: %s", err);
+	batch_failed(c, EDDY_FAULT_STORE, err);
+	batch_lost(c);
+	return false;
+}
+
+/* The store or the registry failed: nothing of the batch is committed;
+ * its partitions go back to its first records after a pause, doubled each
+ * time. */
+static void abandon(struct consumer *c)
+{
+	c->backoff = c->backoff ? (c->backoff * 2 > 30000 ? 30000 : c->backoff * 2) : 500;
+	eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", c->backoff);
+	pause_and_seek(c, true);
 }
 
 /* Records of the abandoned batch that came before the failure still count
@@ -1146,6 +1254,9 @@ static int consumer_open(struct consumer *c, char *errstr, size_t errstr_size)
 	popts.handler_called = eddy_telemetry_handler_called;
 	popts.handler_called_ud = c->tel;
 	popts.defer_retries = true; /* hold(): the partition is paused, not slept on */
+	/* the store commits a batch while the next is handled; a Kafka
+	 * transaction takes the store's commit before its own */
+	popts.async_store = !c->transactional;
 	if (!(c->pipeline = eddy_pipeline_new(conf, &popts, errstr, errstr_size)))
 		return 2;
 	if (open_clients(c, errstr, errstr_size))
@@ -1229,16 +1340,18 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		         rd_kafka_err2str(rd_kafka_last_error()));
 		return -1;
 	}
-	if (n == 0 && now_s() < c->backoff_until) {
+	reset_batch(c);
+	/* nothing new: the batch with the store's writer is waited for, so
+	 * that its offsets are committed now */
+	bool flushed = n > 0 || flush(c);
+	if (flushed && n == 0 && now_s() < c->backoff_until) {
 		/* paused after a failure: the store is not tried again before
 		 * its backoff is over */
 		housekeeping(c);
 		return 1;
 	}
-	reset_batch(c);
 	double t0 = now_s();
 	uint64_t consumed = c->consumed;
-	uint64_t alerts = eddy_pipeline_stats(c->pipeline)->alerts;
 	bool txn = c->transactional && has_records(msgs, n);
 	rd_kafka_error_t *te = txn ? rd_kafka_begin_transaction(c->producer) : NULL;
 	if (te) {
@@ -1248,21 +1361,29 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 			rd_kafka_message_destroy(msgs[i]);
 		return -1;
 	}
-	bool ok = handle_batch(c, msgs, n);
-	if (txn)
+	bool ok = flushed && handle_batch(c, msgs, n);
+	if (txn) {
 		ok = commit_transaction(c, ok);
-	count_batch(c, ok, msgs, n);
+		if (!ok)
+			c->stored = false; /* this batch: counted as retried below */
+	}
+	if (flushed && !ok) {
+		count_batch(c, false, msgs, n);
+		eddy_metric_inc(c->tel->batches_abandoned);
+	}
+	if (ok && !eddy_pipeline_pending(c->pipeline))
+		batch_durable(c); /* committed already: not an async store, or no writes */
 	/* time-based alert rules: a tick about once a second, on the system
 	 * clock, in a transaction of its own; not while a full batch says the
 	 * consumer is catching up (old events would look like silence) */
 	char terr[512];
-	if (ok && n < (ssize_t)conf->batch_size &&
-	    eddy_pipeline_tick(c->pipeline, 0, terr, sizeof terr) != 0)
+	if (ok && n < (ssize_t)conf->batch_size && eddy_pipeline_tick_due(c->pipeline) &&
+	    (ok = flush(c)) && eddy_pipeline_tick(c->pipeline, 0, terr, sizeof terr) != 0)
 		eddy_log(EDDY_LOG_WARN, "tick of the alert rules: %s", terr);
-	if (!ok || c->consumed > consumed)
-		eddy_metric_inc(ok ? c->tel->batches : c->tel->batches_abandoned);
-	if (ok && c->alerts && eddy_pipeline_stats(c->pipeline)->alerts != alerts)
+	if (c->alerts && eddy_pipeline_stats(c->pipeline)->alerts != c->alerts_seen) {
+		c->alerts_seen = eddy_pipeline_stats(c->pipeline)->alerts;
 		eddy_alerts_wake(c->alerts);
+	}
 	if (ok && c->consumed > consumed) {
 		if (c->first_batch == 0)
 			c->first_batch = t0;
@@ -1272,12 +1393,11 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		/* The store or the registry failed: nothing of the batch is
 		 * committed; go back and do it again after a pause. */
 		mark_batch_starts(c, msgs, n);
-		c->backoff = c->backoff ? (c->backoff * 2 > 30000 ? 30000 : c->backoff * 2) : 500;
-		eddy_log(EDDY_LOG_WARN, "retrying the batch in %d ms", c->backoff);
+		abandon(c);
 	} else {
 		c->backoff = 0;
+		pause_and_seek(c, false);
 	}
-	pause_and_seek(c, !ok);
 	for (ssize_t i = 0; i < n; i++)
 		rd_kafka_message_destroy(msgs[i]);
 	double tc = now_s();
@@ -1334,6 +1454,7 @@ static void consumer_close(struct consumer *c)
 	if (c->rk && c->pipeline && c->opts->progress && c->consumed != c->consumed_shown)
 		progress(c);
 	if (c->rk && c->producer) {
+		flush(c);
 		settle(c, c->deadline);
 		commit_durable(c, c->deadline);
 	}

@@ -16,6 +16,7 @@
 #include "publish.h"
 #include "schema/schemas.h"
 #include "store/store.h"
+#include "store/store_batch.h"
 
 /* A write of the event being handled. The event's writes are applied to
  * the store only once all its handlers succeeded, so a failing handler
@@ -63,6 +64,14 @@ struct eddy_pipeline {
 	int retry_ms;          /* of the last EDDY_OUTCOME_RETRY */
 	struct write *writes;
 	size_t n_writes, cap_writes;
+	/* opts.async_store: batches are written to a log (batch) that the
+	 * writer commits while the next one is handled (inflight); ctx.get
+	 * reads both, then the store through a connection of its own */
+	struct eddy_store_writer *writer;
+	struct eddy_store *reader; /* opened on the first read it serves */
+	struct eddy_store_batch *logs[2];
+	struct eddy_store_batch *batch;    /* the open batch's, NULL: writing to store */
+	struct eddy_store_batch *inflight; /* with the writer, NULL: none */
 	char *buf;
 	size_t buf_len, buf_cap;
 	char error[1024];
@@ -228,11 +237,40 @@ static void drop_writes(struct eddy_pipeline *p)
 	p->n_alerts = 0;
 }
 
+static int publish_records(struct eddy_pipeline *p);
+
+/* opts.async_store: the event's writes and alerts go to the batch's log
+ * (no observer sees them: async stores are for eddy run only). */
+static int log_writes(struct eddy_pipeline *p, const struct eddy_store_origin *origin)
+{
+	for (size_t i = 0; i < p->n_writes; i++) {
+		const struct write *w = &p->writes[i];
+		bool del = w->value == SIZE_MAX;
+		if (eddy_store_batch_put(p->batch, p->buf + w->ns, p->buf + w->key, w->key_len,
+		                         del ? NULL : p->buf + w->value, w->len, origin) != 0)
+			return store_error(p, "out of memory for the batch's writes");
+		if (del)
+			p->stats.deletes++;
+		else
+			p->stats.upserts++;
+	}
+	int64_t now = p->n_alerts ? eddy_now_ms() : 0;
+	for (size_t i = 0; i < p->n_alerts; i++) {
+		const struct alert *a = &p->alerts[i];
+		if (eddy_store_batch_alert(p->batch, a->sink, a->dedupe, a->body, a->body_len, now,
+		                           a->window_ms) != 0)
+			return store_error(p, "out of memory for the batch's alerts");
+	}
+	return publish_records(p);
+}
+
 /* Applies the event's writes to the batch transaction. */
 static int apply_writes(struct eddy_pipeline *p)
 {
 	char err[512];
 	struct eddy_store_origin origin = {p->cur->topic, p->cur->partition, p->cur->offset};
+	if (p->batch)
+		return log_writes(p, &origin);
 	for (size_t i = 0; i < p->n_writes; i++) {
 		const struct write *w = &p->writes[i];
 		const char *ns = p->buf + w->ns, *key = p->buf + w->key;
@@ -276,8 +314,13 @@ static int apply_writes(struct eddy_pipeline *p)
 		                                 .repeated = rc != 0,
 		                                 .resolved = a->resolved});
 	}
-	/* last: what leaves the process comes after everything that can still
-	 * fail in the store */
+	return publish_records(p);
+}
+
+/* The event's records to the publisher: last, after everything that can
+ * still fail in the store, which in an async store is only its commit. */
+static int publish_records(struct eddy_pipeline *p)
+{
 	for (size_t i = 0; i < p->n_records; i++) {
 		const struct eddy_record *r = &p->records[i];
 		observe(p, &(struct eddy_action){.kind = EDDY_ACTION_PUBLISH,
@@ -424,7 +467,18 @@ static int act_get(void *ud, const char *ns, const char *key, size_t key_len, co
 		*len = w->len;
 		return 1;
 	}
-	int rc = eddy_store_get(p->store, ns, key, key_len, value, len, errstr, errstr_size);
+	if (!p->batch) {
+		int rc =
+		    eddy_store_get(p->store, ns, key, key_len, value, len, errstr, errstr_size);
+		return rc < 0 ? store_error(p, errstr) : rc;
+	}
+	/* the open batch, the one being committed, what is committed */
+	if (eddy_store_batch_find(p->batch, ns, key, key_len, value, len) ||
+	    (p->inflight && eddy_store_batch_find(p->inflight, ns, key, key_len, value, len)))
+		return *value != NULL;
+	if (!p->reader && !(p->reader = eddy_store_open(p->conf, errstr, errstr_size)))
+		return store_error(p, errstr);
+	int rc = eddy_store_get(p->reader, ns, key, key_len, value, len, errstr, errstr_size);
 	return rc < 0 ? store_error(p, errstr) : rc;
 }
 
@@ -538,6 +592,15 @@ struct eddy_pipeline *eddy_pipeline_new(const struct eddy_config *conf,
 		goto err;
 	if (!(p->handlers = load_handlers(p, errstr, errstr_size)))
 		goto err;
+	if (p->opts.async_store && !p->opts.observe && !p->opts.dry_run) {
+		if (!(p->logs[0] = eddy_store_batch_new()) ||
+		    !(p->logs[1] = eddy_store_batch_new())) {
+			snprintf(errstr, errstr_size, "out of memory");
+			goto err;
+		}
+		if (!(p->writer = eddy_store_writer_start(p->store, errstr, errstr_size)))
+			goto err;
+	}
 	log_warnings(p->handlers);
 	return p;
 err:
@@ -585,14 +648,19 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+bool eddy_pipeline_tick_due(const struct eddy_pipeline *p)
+{
+	return eddy_handlers_ticking(p->handlers) && (!p->live_ticks || mono_s() >= p->next_tick);
+}
+
 int eddy_pipeline_tick(struct eddy_pipeline *p, double now, char *errstr, size_t errstr_size)
 {
 	/* what a tick's writes say they came from: no record */
 	static const struct eddy_msg tick_msg = {.partition = -1, .offset = -1, .timestamp_ms = -1};
 	char reason[1024];
 
-	if (!eddy_handlers_ticking(p->handlers))
-		return 0;
+	if (!eddy_handlers_ticking(p->handlers) || p->inflight)
+		return 0; /* the writer has the store: eddy_pipeline_flush first */
 	if (now <= 0) {
 		double mono = mono_s();
 		struct timespec ts;
@@ -649,6 +717,10 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 {
 	if (!p)
 		return;
+	eddy_store_writer_stop(p->writer); /* the batch in flight ends first */
+	eddy_store_batch_destroy(p->logs[0]);
+	eddy_store_batch_destroy(p->logs[1]);
+	eddy_store_destroy(p->reader);
 	drop_writes(p);
 	free(p->records);
 	free(p->alerts);
@@ -664,7 +736,11 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 int eddy_pipeline_begin(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
 {
 	p->store_failed = false;
-	return eddy_store_begin(p->store, errstr, errstr_size);
+	if (!p->writer)
+		return eddy_store_begin(p->store, errstr, errstr_size);
+	p->batch = p->inflight == p->logs[0] ? p->logs[1] : p->logs[0];
+	eddy_store_batch_reset(p->batch);
+	return 0;
 }
 
 static enum eddy_outcome dead_letter(struct eddy_pipeline *p, const struct eddy_msg *m,
@@ -761,20 +837,68 @@ enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct edd
 	return dead_letter(p, m, "handler", reason, failed);
 }
 
+/* Waits for the batch with the writer; counts its alerts when committed. */
+static int collect(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
+{
+	struct eddy_store_batch_result res;
+	int rc = eddy_store_writer_wait(p->writer, &res, errstr, errstr_size);
+	if (p->inflight && rc != 0)
+		p->stats.aborted_batches++;
+	p->inflight = NULL;
+	p->stats.alerts += res.alerts;
+	p->stats.alerts_deduped += res.alerts_deduped;
+	if (rc == 0) {
+		p->stats.store_commits++;
+		p->stats.store_seconds = res.seconds;
+	}
+	return rc;
+}
+
 int eddy_pipeline_commit(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
 {
 	p->stats.batches++;
+	if (p->batch) {
+		struct eddy_store_batch *b = p->batch;
+		p->batch = NULL;
+		if (collect(p, errstr, errstr_size) != 0) {
+			p->stats.aborted_batches++; /* this one: it came after */
+			return -1;
+		}
+		if (eddy_store_batch_count(b)) {
+			eddy_store_writer_submit(p->writer, b);
+			p->inflight = b;
+		}
+		return 0;
+	}
 	if (p->opts.dry_run) {
 		eddy_store_rollback(p->store);
 		return 0;
 	}
-	return eddy_store_commit(p->store, errstr, errstr_size);
+	double t0 = mono_s();
+	if (eddy_store_commit(p->store, errstr, errstr_size) != 0)
+		return -1;
+	p->stats.store_commits++;
+	p->stats.store_seconds = mono_s() - t0;
+	return 0;
+}
+
+bool eddy_pipeline_pending(const struct eddy_pipeline *p)
+{
+	return p->inflight != NULL;
+}
+
+int eddy_pipeline_flush(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
+{
+	return p->inflight ? collect(p, errstr, errstr_size) : 0;
 }
 
 void eddy_pipeline_abort(struct eddy_pipeline *p)
 {
 	p->stats.aborted_batches++;
-	eddy_store_rollback(p->store);
+	if (p->batch)
+		p->batch = NULL; /* the log is reset by the next begin */
+	else
+		eddy_store_rollback(p->store);
 }
 
 const char *eddy_pipeline_error(const struct eddy_pipeline *p)

@@ -58,6 +58,8 @@ struct eddy_pipeline_stats {
 	uint64_t published;
 	uint64_t alerts, alerts_deduped; /* written to the outbox / already there */
 	uint64_t batches, aborted_batches;
+	uint64_t store_commits; /* batch transactions committed */
+	double store_seconds;   /* the last one's time to apply and commit */
 };
 
 /* An action of a handled event as it happens: what eddy dev and dry runs
@@ -119,6 +121,11 @@ struct eddy_pipeline_opts {
 	 * the sink ""), so its dedupe applies: eddy rule test's throwaway
 	 * store, where nothing is sent */
 	bool outbox_unsent;
+	/* The store's writes are committed on a thread of their own while the
+	 * next batch is handled (eddy run): eddy_pipeline_commit hands the
+	 * batch over and eddy_pipeline_flush waits for it. Ignored with an
+	 * observer or a dry run, which see each write as it is applied. */
+	bool async_store;
 };
 
 struct eddy_pipeline;
@@ -134,9 +141,19 @@ int eddy_pipeline_begin(struct eddy_pipeline *p, char *errstr, size_t errstr_siz
 /* Handles one record of the open batch; m is borrowed for the call. */
 enum eddy_outcome eddy_pipeline_handle(struct eddy_pipeline *p, const struct eddy_msg *m);
 /* Makes the batch durable (or rolls it back in a dry run). On failure the
- * batch is rolled back and must be handled again. */
+ * batch is rolled back and must be handled again.
+ * With opts.async_store it first waits for the batch committed before,
+ * then hands this one to the writer and returns: durable once
+ * eddy_pipeline_flush (or the next commit) returns 0. -1 says the batch
+ * before failed; it was rolled back, this one dropped: both must be
+ * handled again. */
 int eddy_pipeline_commit(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
 void eddy_pipeline_abort(struct eddy_pipeline *p);
+/* true while a batch is with the writer (opts.async_store). */
+bool eddy_pipeline_pending(const struct eddy_pipeline *p);
+/* Waits for the batch with the writer: 0 when it is durable (or there was
+ * none), -1 with errstr when it was rolled back and must be handled again. */
+int eddy_pipeline_flush(struct eddy_pipeline *p, char *errstr, size_t errstr_size);
 
 /* Loads the handlers and schemas again, each into a fresh state, and swaps
  * them in only when all of it loaded; otherwise the running ones stay and
@@ -158,6 +175,9 @@ void eddy_pipeline_set_clock(struct eddy_pipeline *p, double now);
  * with errstr when the store failed (the tick is rolled back; the next
  * one does its work). */
 int eddy_pipeline_tick(struct eddy_pipeline *p, double now, char *errstr, size_t errstr_size);
+/* Whether a tick with the system clock would do work now; a tick needs the
+ * store, so with a batch pending it does nothing: flush first. */
+bool eddy_pipeline_tick_due(const struct eddy_pipeline *p);
 
 /* Why the last EDDY_OUTCOME_FAILED happened. */
 const char *eddy_pipeline_error(const struct eddy_pipeline *p);

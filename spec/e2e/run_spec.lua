@@ -10,7 +10,7 @@ describe("eddy run", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
                                "refused", "dlq.refused", "term", "binary", "locked", "shared:4",
-                               "prefilled", "jsonlog" })
+                               "prefilled", "jsonlog", "counted" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -211,6 +211,39 @@ return {
     assert.are.same({ 2 }, t.committed(mock, "g-binary", "binary", 1))
   end)
 
+  it("lets ctx.get read every earlier write, committed or still being committed", function()
+    -- batches of 50: the store commits one while the next is handled, and
+    -- each event counts on the one before it of its key
+    local records, expect = {}, {}
+    for i = 1, 3000 do
+      local key = "K-" .. (i % 7)
+      records[#records + 1] = { key, t.event(key, i) }
+      if i % 700 == 0 then expect[key] = nil
+      else expect[key] = { n = (expect[key] and expect[key].n or 0) + 1, last = i } end
+    end
+    t.produce(mock, "counted", records, dir)
+    t.handlers(dir .. "/counted", { ["count.lua"] = [[
+      return {
+        on_event = function(ev, ctx)
+          local c = ctx.get("counts", ev.key)
+          if ev.data.version % 700 == 0 then return ctx.delete("counts", ev.key) end
+          ctx.upsert("counts", ev.key, { n = (c and c.n or 0) + 1, last = ev.data.version })
+        end,
+      }
+    ]] })
+    local conf = t.config(dir, mock, { group = "g-counted", topics = { "counted" }, batch = 50,
+                                       handlers = dir .. "/counted/handlers",
+                                       store = dir .. "/counted.db" })
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    local got = {}
+    for _, r in ipairs(t.query(dir .. "/counted.db", "select key, value from counts")) do
+      got[r.key] = cjson.decode(r.value)
+    end
+    assert.are.same(expect, got)
+    assert.are.same({ 3000 }, t.committed(mock, "g-counted", "counted", 1))
+  end)
+
   it("abandons a batch the store cannot take, commits nothing of it, and does it again", function()
     local records = {}
     for i = 1, 50 do records[#records + 1] = { "ORD-" .. i, t.event("ORD-" .. i, i) } end
@@ -218,7 +251,8 @@ return {
     local db = dir .. "/locked.db"
     t.sh("sqlite3 " .. t.q(db) .. " 'pragma journal_mode=wal; create table hold(a)' >/dev/null")
     -- another writer holds the database longer than the store's busy timeout (5 s)
-    t.sh("(echo 'begin immediate;'; echo 'insert into hold values (1);'; sleep 8; echo 'commit;')" ..
+    -- after the group's first join (~3 s)
+    t.sh("(echo 'begin immediate;'; echo 'insert into hold values (1);'; sleep 12; echo 'commit;')" ..
       " | sqlite3 " .. t.q(db) .. " >/dev/null 2>&1 &")
     local conf = t.config(dir, mock, { group = "g-locked", topics = { "locked" }, store = db })
     local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end", 90)

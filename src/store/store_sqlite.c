@@ -42,6 +42,11 @@ struct store {
 	/* the get statement whose row the caller still borrows: reset at the
 	 * start of the next call, not before, so the value stays valid */
 	sqlite3_stmt *pending;
+	/* a value read outside a transaction, copied so that its statement
+	 * is reset at once: a reader beside a writer (store_batch.c's) must
+	 * not hold a WAL snapshot between its reads */
+	char *copy;
+	size_t copy_cap;
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *table_exists;
 	/* the outbox's statements, prepared once its table exists: the first
@@ -524,6 +529,7 @@ static void store_destroy(struct eddy_store *base)
 	sqlite3_finalize(s->table_exists);
 	outbox_forget(s);
 	sqlite3_close_v2(s->db);
+	free(s->copy);
 	free(s);
 }
 
@@ -625,6 +631,22 @@ static int store_get(struct eddy_store *base, const char *ns, const char *key, s
 		return -1;
 	}
 	s->pending = n->get;
+	if (!s->in_txn) {
+		if (*len + 1 > s->copy_cap) {
+			char *c = realloc(s->copy, *len + 1);
+			if (!c) {
+				settle(s);
+				eddy_errf(errstr, errstr_size, "sqlite: get from %s: out of memory",
+				          ns);
+				return -1;
+			}
+			s->copy = c;
+			s->copy_cap = *len + 1;
+		}
+		memcpy(s->copy, *value, *len + 1);
+		*value = s->copy;
+		settle(s);
+	}
 	return 1;
 }
 
