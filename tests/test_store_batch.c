@@ -32,8 +32,8 @@ static const char *query(const char *sql, char *buf, size_t size)
 	sqlite3_stmt *st = NULL;
 	buf[0] = '\0';
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_text(st, 0))
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	sqlite3_close(h);
@@ -160,9 +160,9 @@ static void test_failed_commit(struct eddy_store *s)
 	CHECK(put(b, "eddy_reserved", "a", "{}", 2) == 0); /* check_write's to refuse */
 	CHECK(eddy_store_batch_commit(s, b, &res, err, sizeof err) == -1);
 	CHECK(strstr(err, "invalid namespace") != NULL);
-	CHECK_STR(query("select count(*) from sqlite_master where name = 'rolled'", got,
-	                sizeof got),
-	          "0");
+	CHECK_STR(
+	    query("select count(*) from sqlite_master where name = 'rolled'", got, sizeof got),
+	    "0");
 	/* the store takes the next batch */
 	eddy_store_batch_reset(b);
 	CHECK(put(b, "rolled", "a", "{}", 1) == 0);

@@ -52,8 +52,7 @@ struct eddy_store_batch_result {
  * disk when this returns 0). On failure the transaction is rolled back and
  * -1 returned with errstr. */
 int eddy_store_batch_commit(struct eddy_store *s, const struct eddy_store_batch *b,
-                            struct eddy_store_batch_result *res, char *errstr,
-                            size_t errstr_size);
+                            struct eddy_store_batch_result *res, char *errstr, size_t errstr_size);
 
 /* ---- the writer thread ------------------------------------------------- */
 
