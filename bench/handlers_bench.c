@@ -41,10 +41,12 @@ struct counts {
 };
 
 static int count_upsert(void *ud, const char *ns, const char *key, size_t key_len,
-                        const char *value, size_t len, char *errstr, size_t errstr_size)
+                        const char *value, size_t len, bool parsed, char *errstr,
+                        size_t errstr_size)
 {
 	struct counts *c = ud;
-	(void)ns, (void)key, (void)key_len, (void)value, (void)errstr, (void)errstr_size;
+	(void)ns, (void)key, (void)key_len, (void)value, (void)parsed, (void)errstr,
+	    (void)errstr_size;
 	c->upserts++;
 	c->bytes += len;
 	return 0;

@@ -51,9 +51,10 @@ struct eddy_actions {
 	void *ud;
 	int (*get)(void *ud, const char *ns, const char *key, size_t key_len, const char **value,
 	           size_t *len, char *errstr, size_t errstr_size);
-	/* value is JSON text, borrowed for the call */
+	/* value is JSON text, borrowed for the call; parsed: text of the
+	 * event that eddy parsed (its UTF-8 and nesting checked already) */
 	int (*upsert)(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
-	              size_t len, char *errstr, size_t errstr_size);
+	              size_t len, bool parsed, char *errstr, size_t errstr_size);
 	int (*del)(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
 	           size_t errstr_size);
 	/* level: "debug" | "info" | "warn" | "error"; fields_json: JSON object

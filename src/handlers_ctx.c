@@ -270,6 +270,7 @@ static int l_ctx_upsert(lua_State *L)
 	const char *key = arg_string(L, 2, "ctx.upsert", "key", &key_len);
 	const struct eddy_actions *a = actions_for(L, u, "ctx.upsert");
 	const char *text = NULL;
+	bool parsed = false;
 	char err[256] = "";
 
 	switch (lua_type(L, 3)) {
@@ -279,6 +280,7 @@ static int l_ctx_upsert(lua_State *L)
 		if (node) {
 			text = node->raw;
 			len = node->raw_len;
+			parsed = true;
 		}
 		break;
 	}
@@ -311,7 +313,7 @@ static int l_ctx_upsert(lua_State *L)
 		return raise_error(L, "ctx.upsert: not available here");
 	size_t held = WRITE_BYTES + strlen(ns) + key_len + len;
 	charge(L, u, held);
-	if (a->upsert(a->ud, ns, key, key_len, text, len, err, sizeof err) < 0) {
+	if (a->upsert(a->ud, ns, key, key_len, text, len, parsed, err, sizeof err) < 0) {
 		eddy_lualimits_discharge(u->st.limits, held);
 		return raise_error(L, "ctx.upsert: %s", err);
 	}

@@ -192,11 +192,12 @@ static size_t buf_put(struct eddy_pipeline *p, const char *data, size_t n)
 }
 
 static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, size_t key_len,
-                     const char *value, size_t len, char *errstr, size_t errstr_size)
+                     const char *value, size_t len, bool parsed, char *errstr, size_t errstr_size)
 {
 	/* what a store refuses outright must fail the event here: as a store
 	 * error it would hold the batch back for ever */
-	if (eddy_store_check_write(p->store, ns, key, key_len, value, len, errstr, errstr_size))
+	if (eddy_store_check_write(p->store, ns, key, key_len, value, len, parsed, errstr,
+	                           errstr_size))
 		return -1;
 	if (p->n_writes == p->cap_writes) {
 		size_t cap = p->cap_writes ? p->cap_writes * 2 : 16;
@@ -483,15 +484,15 @@ static int act_get(void *ud, const char *ns, const char *key, size_t key_len, co
 }
 
 static int act_upsert(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
-                      size_t len, char *errstr, size_t errstr_size)
+                      size_t len, bool parsed, char *errstr, size_t errstr_size)
 {
-	return add_write(ud, ns, key, key_len, value, len, errstr, errstr_size);
+	return add_write(ud, ns, key, key_len, value, len, parsed, errstr, errstr_size);
 }
 
 static int act_del(void *ud, const char *ns, const char *key, size_t key_len, char *errstr,
                    size_t errstr_size)
 {
-	return add_write(ud, ns, key, key_len, NULL, 0, errstr, errstr_size);
+	return add_write(ud, ns, key, key_len, NULL, 0, false, errstr, errstr_size);
 }
 
 /* What JSON log lines say of the record (m, may be NULL), its event (ev,

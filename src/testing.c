@@ -596,7 +596,8 @@ static int l_put(lua_State *L)
 	struct eddy_store_origin origin = {NULL, 0, 0};
 
 	if (eddy_store_check_ns(ns, err, sizeof err) != 0 ||
-	    eddy_store_check_write(k->store, ns, key, key_len, value, len, err, sizeof err) != 0)
+	    eddy_store_check_write(k->store, ns, key, key_len, value, len, false, err,
+	                           sizeof err) != 0)
 		return luaL_error(L, "%s", err);
 	if (eddy_store_begin(k->store, err, sizeof err) != 0 ||
 	    eddy_store_upsert(k->store, ns, key, key_len, value, len, &origin, err, sizeof err) !=

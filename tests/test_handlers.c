@@ -25,6 +25,7 @@ struct kv {
 	char key[128];
 	char *value;
 	size_t len;
+	bool parsed; /* the upsert said the text is the event's own */
 };
 
 struct rec {
@@ -58,7 +59,7 @@ static int rec_get(void *ud, const char *ns, const char *key, size_t key_len, co
 }
 
 static int rec_upsert(void *ud, const char *ns, const char *key, size_t key_len, const char *value,
-                      size_t len, char *errstr, size_t errstr_size)
+                      size_t len, bool parsed, char *errstr, size_t errstr_size)
 {
 	struct rec *r = ud;
 	struct kv *e = find(r, ns, key, key_len);
@@ -79,6 +80,7 @@ static int rec_upsert(void *ud, const char *ns, const char *key, size_t key_len,
 	memcpy(e->value, value, len);
 	e->value[len] = '\0';
 	e->len = len;
+	e->parsed = parsed;
 	r->upserts++;
 	return 0;
 }
@@ -723,6 +725,7 @@ static void test_json_round_trip(struct eddy_json_doc *doc)
 	CHECK(stored("t", "v") && strlen(stored("t", "v")) == data->raw_len &&
 	      memcmp(stored("t", "v"), data->raw, data->raw_len) == 0);
 	CHECK(strstr(stored("t", "v"), "\"quantity\":312.0,") != NULL);
+	CHECK(find(&rec, "t", "v", 1)->parsed); /* the store need not check it again */
 
 	/* a subtree unchanged: its own text */
 	e = sample(doc);
@@ -770,6 +773,7 @@ static void test_json_round_trip(struct eddy_json_doc *doc)
 		CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
 		const char *got = stored("t", "v");
 		CHECK(got && strcmp(got, S_DATA) != 0);
+		CHECK(!find(&rec, "t", "v", 1)->parsed);
 		test_checks++;
 		if (!same_json_text(got, changed[i].want)) {
 			test_failures++;
@@ -1464,7 +1468,7 @@ static void test_alloc_failures(struct eddy_json_doc *doc)
 	int failures = fail_each_allocation(h, e, "ev.lua", "ev", S_DATA);
 	CHECK(failures >= 30);
 
-	CHECK(rec_upsert(&rec, "t", "doc", 3, S_DATA, strlen(S_DATA), err, sizeof err) == 0);
+	CHECK(rec_upsert(&rec, "t", "doc", 3, S_DATA, strlen(S_DATA), false, err, sizeof err) == 0);
 	failures = fail_each_allocation(h, event("torture.get", "t", NULL), "get.lua", "got",
 	                                "\"SKU-0004321 2\"");
 	CHECK(failures >= 30);

@@ -1145,7 +1145,7 @@ static int refused(struct eddy_store *s, const char *key, size_t key_len, const 
 {
 	char err[256] = "";
 	int rc = eddy_store_check_write(s, "checked", key, key_len, value,
-	                                value ? strlen(value) : 0, err, sizeof(err));
+	                                value ? strlen(value) : 0, false, err, sizeof(err));
 	if (rc < 0 && (!strstr(err, want) || strchr(err, '\n')))
 		fprintf(stderr, "check_write: \"%s\" does not say \"%s\"\n", err, want);
 	return rc < 0 && strstr(err, want) && !strchr(err, '\n');
@@ -1192,6 +1192,13 @@ static void test_check_write(void)
 	CHECK(refused(s, "k", 1, "[\"a\\u0000\"]", "\\u0000") == pg);
 	CHECK(!refused(s, "k", 1, "[\"a\\\\u0000\"]", ""));
 	CHECK(refused(s, "k", 1, "[\"a\\u0001\\\"\\u00001\"]", "\\u0000") == pg);
+	/* text the parser read (an event's data passed on) is UTF-8 and nested
+	 * within reach already: only what the backend cannot keep is looked for */
+	CHECK(eddy_store_check_write(s, "checked", "k", 1, "[\"a\\u0000\"]", 11, true, err,
+	                             sizeof err) == -pg);
+	CHECK(eddy_store_check_write(s, "checked", "k", 1, "[\"a\"]", 5, true, err, sizeof err) ==
+	      0);
+	CHECK(eddy_store_check_write(s, "eddy_x", "k", 1, "1", 1, true, err, sizeof err) == -1);
 
 	CHECK(begin(s) == 0);
 	CHECK(put(s, "checked", "deep", nested(deep, 128)) == 0);

@@ -171,7 +171,8 @@ static int check_value(const struct eddy_store *s, const char *value, size_t len
 }
 
 int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-                           const char *value, size_t len, char *errstr, size_t errstr_size)
+                           const char *value, size_t len, bool parsed, char *errstr,
+                           size_t errstr_size)
 {
 	if (eddy_store_check_ns(ns, errstr, errstr_size) < 0)
 		return -1;
@@ -185,5 +186,7 @@ int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key
 		          s->max_value);
 		return -1;
 	}
-	return value ? check_value(s, value, len, errstr, errstr_size) : 0;
+	if (!value || (parsed && s->ops->nul_ok))
+		return 0;
+	return check_value(s, value, len, errstr, errstr_size);
 }

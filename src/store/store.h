@@ -5,6 +5,7 @@
 #ifndef EDDY_STORE_H
 #define EDDY_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,9 +111,12 @@ static inline int eddy_store_check_ns(const char *ns, char *errstr, size_t errst
 /* 0 when the store can keep a write of key and value (NULL for a delete)
  * in namespace ns; else -1 with the reason: a write the store refuses
  * outright fails its event (retrying cannot help), where a store error
- * holds the batch back. */
+ * holds the batch back. parsed: value is text eddy's JSON parser read (an
+ * event's data passed on unchanged), so its UTF-8 and nesting are known
+ * good and only what the backend cannot keep is looked for. */
 int eddy_store_check_write(struct eddy_store *s, const char *ns, const char *key, size_t key_len,
-                           const char *value, size_t len, char *errstr, size_t errstr_size);
+                           const char *value, size_t len, bool parsed, char *errstr,
+                           size_t errstr_size);
 
 /* Looks key up in namespace ns (a missing namespace is empty). Returns 1
  * and sets *value and *len (borrowed until the next call on s) when found, 0
