@@ -633,6 +633,9 @@ static void settle(struct consumer *c, double until)
 			continue;
 		if (p->durable > e->offset)
 			p->durable = e->offset;
+		/* nor may the batch with the store's writer take it past */
+		if (c->stored && p->s_next > e->offset)
+			p->s_next = e->offset;
 		p->eof = false;
 		if (!l)
 			l = rd_kafka_topic_partition_list_new(4);
@@ -1341,9 +1344,9 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		return -1;
 	}
 	reset_batch(c);
-	/* nothing new: the batch with the store's writer is waited for, so
-	 * that its offsets are committed now */
-	bool flushed = n > 0 || flush(c);
+	/* the batch with the store's writer, when it is done or nothing new
+	 * came: its offsets are committed at the end of this turn */
+	bool flushed = (n > 0 && !eddy_pipeline_flushable(c->pipeline)) || flush(c);
 	if (flushed && n == 0 && now_s() < c->backoff_until) {
 		/* paused after a failure: the store is not tried again before
 		 * its backoff is over */

@@ -888,6 +888,11 @@ bool eddy_pipeline_pending(const struct eddy_pipeline *p)
 	return p->inflight != NULL;
 }
 
+bool eddy_pipeline_flushable(const struct eddy_pipeline *p)
+{
+	return p->inflight && eddy_store_writer_done(p->writer);
+}
+
 int eddy_pipeline_flush(struct eddy_pipeline *p, char *errstr, size_t errstr_size)
 {
 	return p->inflight ? collect(p, errstr, errstr_size) : 0;

@@ -151,6 +151,8 @@ int eddy_pipeline_commit(struct eddy_pipeline *p, char *errstr, size_t errstr_si
 void eddy_pipeline_abort(struct eddy_pipeline *p);
 /* true while a batch is with the writer (opts.async_store). */
 bool eddy_pipeline_pending(const struct eddy_pipeline *p);
+/* true when the batch with the writer is done: a flush returns at once. */
+bool eddy_pipeline_flushable(const struct eddy_pipeline *p);
 /* Waits for the batch with the writer: 0 when it is durable (or there was
  * none), -1 with errstr when it was rolled back and must be handled again. */
 int eddy_pipeline_flush(struct eddy_pipeline *p, char *errstr, size_t errstr_size);

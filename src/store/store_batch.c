@@ -412,6 +412,14 @@ bool eddy_store_writer_busy(const struct eddy_store_writer *w)
 	return w->busy;
 }
 
+bool eddy_store_writer_done(struct eddy_store_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool done = w->busy && w->finished;
+	pthread_mutex_unlock(&w->lock);
+	return done;
+}
+
 int eddy_store_writer_wait(struct eddy_store_writer *w, struct eddy_store_batch_result *res,
                            char *errstr, size_t errstr_size)
 {

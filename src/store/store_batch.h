@@ -72,6 +72,9 @@ void eddy_store_writer_stop(struct eddy_store_writer *w);
 void eddy_store_writer_submit(struct eddy_store_writer *w, const struct eddy_store_batch *b);
 /* true while a submitted batch has not been waited for. */
 bool eddy_store_writer_busy(const struct eddy_store_writer *w);
+/* true when the submitted batch is committed or rolled back: a wait
+ * returns at once. */
+bool eddy_store_writer_done(struct eddy_store_writer *w);
 /* Waits for the batch in flight: 0 committed, -1 rolled back with errstr;
  * 0 at once when none is. */
 int eddy_store_writer_wait(struct eddy_store_writer *w, struct eddy_store_batch_result *res,
