@@ -17,6 +17,7 @@
 #include "schema/schemas.h"
 #include "store/store.h"
 #include "store/store_batch.h"
+#include "text.h"
 
 /* A write of the event being handled. The event's writes are applied to
  * the store only once all its handlers succeeded, so a failing handler
@@ -72,8 +73,7 @@ struct eddy_pipeline {
 	struct eddy_store_batch *logs[2];
 	struct eddy_store_batch *batch;    /* the open batch's, NULL: writing to store */
 	struct eddy_store_batch *inflight; /* with the writer, NULL: none */
-	char *buf;
-	size_t buf_len, buf_cap;
+	struct eddy_strings buf;           /* the writes' strings */
 	char error[1024];
 	struct eddy_pipeline_stats stats;
 	double clock;       /* eddy_pipeline_set_clock's, for reloaded sets too */
@@ -171,26 +171,6 @@ static int store_error(struct eddy_pipeline *p, const char *errstr)
 	return -1;
 }
 
-/* Appends n bytes to buf; returns their offset, or SIZE_MAX when out of memory. */
-static size_t buf_put(struct eddy_pipeline *p, const char *data, size_t n)
-{
-	if (p->buf_len + n + 1 > p->buf_cap) {
-		size_t cap = p->buf_cap ? p->buf_cap : 4096;
-		while (cap < p->buf_len + n + 1)
-			cap *= 2;
-		char *b = realloc(p->buf, cap);
-		if (!b)
-			return SIZE_MAX;
-		p->buf = b;
-		p->buf_cap = cap;
-	}
-	size_t at = p->buf_len;
-	memcpy(p->buf + at, data, n);
-	p->buf[at + n] = '\0';
-	p->buf_len += n + 1;
-	return at;
-}
-
 static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, size_t key_len,
                      const char *value, size_t len, bool parsed, char *errstr, size_t errstr_size)
 {
@@ -207,8 +187,9 @@ static int add_write(struct eddy_pipeline *p, const char *ns, const char *key, s
 		p->writes = w;
 		p->cap_writes = cap;
 	}
-	struct write w = {buf_put(p, ns, strlen(ns)), buf_put(p, key, key_len), key_len,
-	                  value ? buf_put(p, value, len) : SIZE_MAX, len};
+	struct write w = {eddy_strings_put(&p->buf, ns, strlen(ns)),
+	                  eddy_strings_put(&p->buf, key, key_len), key_len,
+	                  value ? eddy_strings_put(&p->buf, value, len) : SIZE_MAX, len};
 	if (w.ns == SIZE_MAX || w.key == SIZE_MAX || (value && w.value == SIZE_MAX))
 		goto oom;
 	p->writes[p->n_writes++] = w;
@@ -224,12 +205,7 @@ oom:
 static void drop_writes(struct eddy_pipeline *p)
 {
 	p->n_writes = 0;
-	p->buf_len = 0;
-	if (p->buf_cap > BUF_KEEP) {
-		free(p->buf);
-		p->buf = NULL;
-		p->buf_cap = 0;
-	}
+	eddy_strings_clear(&p->buf, BUF_KEEP);
 	for (size_t i = 0; i < p->n_records; i++)
 		eddy_record_free(&p->records[i]);
 	p->n_records = 0;
@@ -247,8 +223,8 @@ static int log_writes(struct eddy_pipeline *p, const struct eddy_store_origin *o
 	for (size_t i = 0; i < p->n_writes; i++) {
 		const struct write *w = &p->writes[i];
 		bool del = w->value == SIZE_MAX;
-		if (eddy_store_batch_put(p->batch, p->buf + w->ns, p->buf + w->key, w->key_len,
-		                         del ? NULL : p->buf + w->value, w->len, origin) != 0)
+		if (eddy_store_batch_put(p->batch, p->buf.s + w->ns, p->buf.s + w->key, w->key_len,
+		                         del ? NULL : p->buf.s + w->value, w->len, origin) != 0)
 			return store_error(p, "out of memory for the batch's writes");
 		if (del)
 			p->stats.deletes++;
@@ -274,7 +250,7 @@ static int apply_writes(struct eddy_pipeline *p)
 		return log_writes(p, &origin);
 	for (size_t i = 0; i < p->n_writes; i++) {
 		const struct write *w = &p->writes[i];
-		const char *ns = p->buf + w->ns, *key = p->buf + w->key;
+		const char *ns = p->buf.s + w->ns, *key = p->buf.s + w->key;
 		if (w->value == SIZE_MAX) {
 			if (eddy_store_delete(p->store, ns, key, w->key_len, err, sizeof err) != 0)
 				return store_error(p, err);
@@ -284,7 +260,7 @@ static int apply_writes(struct eddy_pipeline *p)
 			                                 .key = key,
 			                                 .key_len = w->key_len});
 		} else {
-			if (eddy_store_upsert(p->store, ns, key, w->key_len, p->buf + w->value,
+			if (eddy_store_upsert(p->store, ns, key, w->key_len, p->buf.s + w->value,
 			                      w->len, &origin, err, sizeof err) != 0)
 				return store_error(p, err);
 			p->stats.upserts++;
@@ -292,7 +268,7 @@ static int apply_writes(struct eddy_pipeline *p)
 			                                 .target = ns,
 			                                 .key = key,
 			                                 .key_len = w->key_len,
-			                                 .value = p->buf + w->value,
+			                                 .value = p->buf.s + w->value,
 			                                 .value_len = w->len});
 		}
 	}
@@ -459,12 +435,12 @@ static int act_get(void *ud, const char *ns, const char *key, size_t key_len, co
 	 * table names: case does not matter) */
 	for (size_t i = p->n_writes; i-- > 0;) {
 		const struct write *w = &p->writes[i];
-		if (w->key_len != key_len || memcmp(p->buf + w->key, key, key_len) != 0 ||
-		    strcasecmp(p->buf + w->ns, ns) != 0)
+		if (w->key_len != key_len || memcmp(p->buf.s + w->key, key, key_len) != 0 ||
+		    strcasecmp(p->buf.s + w->ns, ns) != 0)
 			continue;
 		if (w->value == SIZE_MAX)
 			return 0;
-		*value = p->buf + w->value;
+		*value = p->buf.s + w->value;
 		*len = w->len;
 		return 1;
 	}
@@ -726,7 +702,7 @@ void eddy_pipeline_destroy(struct eddy_pipeline *p)
 	free(p->records);
 	free(p->alerts);
 	free(p->writes);
-	free(p->buf);
+	free(p->buf.s);
 	eddy_handlers_destroy(p->handlers);
 	eddy_schemas_destroy(p->schemas);
 	eddy_store_destroy(p->store);

@@ -3,8 +3,11 @@
 #define EDDY_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "alloc.h"
 
 /* A NUL-terminated copy of s[0..len) (which may hold NULs), or NULL when
  * out of memory. */
@@ -17,6 +20,46 @@ static inline char *eddy_memdup0(const char *s, size_t len)
 		d[len] = '\0';
 	}
 	return d;
+}
+
+/* Strings kept one after another in one buffer, each NUL-terminated and
+ * addressed by its offset (the buffer moves as it grows). Zeroed is empty. */
+struct eddy_strings {
+	char *s;
+	size_t len, cap;
+};
+
+/* Appends s[0..n) (which may hold NULs) and a NUL; returns its offset, or
+ * SIZE_MAX when out of memory. */
+static inline size_t eddy_strings_put(struct eddy_strings *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		char *b = eddy_alloc_realloc(t->s, cap);
+		if (!b)
+			return SIZE_MAX;
+		t->s = b;
+		t->cap = cap;
+	}
+	size_t at = t->len;
+	if (n)
+		memcpy(t->s + at, s, n);
+	t->s[at + n] = '\0';
+	t->len += n + 1;
+	return at;
+}
+
+/* Empties t; a buffer one big batch grew past keep bytes is given back. */
+static inline void eddy_strings_clear(struct eddy_strings *t, size_t keep)
+{
+	t->len = 0;
+	if (t->cap > keep) {
+		free(t->s);
+		t->s = NULL;
+		t->cap = 0;
+	}
 }
 
 /* The value of hex digit c, or -1. */

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "text.h"
 
 /* A write; strings are offsets into the batch's buf, which grows. */
 struct bwrite {
@@ -28,8 +29,7 @@ struct balert {
 };
 
 struct eddy_store_batch {
-	char *buf;
-	size_t buf_len, buf_cap;
+	struct eddy_strings buf; /* the strings of writes and alerts */
 	struct bwrite *writes;
 	size_t n_writes, cap_writes;
 	struct balert *alerts;
@@ -54,7 +54,7 @@ void eddy_store_batch_destroy(struct eddy_store_batch *b)
 {
 	if (!b)
 		return;
-	free(b->buf);
+	free(b->buf.s);
 	free(b->writes);
 	free(b->alerts);
 	free(b->slots);
@@ -65,13 +65,9 @@ void eddy_store_batch_reset(struct eddy_store_batch *b)
 {
 	if (b->n_writes)
 		memset(b->slots, 0, b->cap_slots * sizeof *b->slots);
-	b->n_writes = b->n_alerts = b->buf_len = 0;
+	b->n_writes = b->n_alerts = 0;
 	b->topic = NULL;
-	if (b->buf_cap > KEEP_BYTES) {
-		free(b->buf);
-		b->buf = NULL;
-		b->buf_cap = 0;
-	}
+	eddy_strings_clear(&b->buf, KEEP_BYTES);
 	if (b->cap_slots * sizeof *b->slots > KEEP_BYTES) {
 		free(b->slots);
 		free(b->writes);
@@ -84,28 +80,6 @@ void eddy_store_batch_reset(struct eddy_store_batch *b)
 size_t eddy_store_batch_count(const struct eddy_store_batch *b)
 {
 	return b->n_writes + b->n_alerts;
-}
-
-/* Appends n bytes and a NUL; returns their offset, or SIZE_MAX when out of
- * memory. */
-static size_t put_bytes(struct eddy_store_batch *b, const char *data, size_t n)
-{
-	if (b->buf_len + n + 1 > b->buf_cap) {
-		size_t cap = b->buf_cap ? b->buf_cap : 65536;
-		while (cap < b->buf_len + n + 1)
-			cap *= 2;
-		char *nb = eddy_alloc_realloc(b->buf, cap);
-		if (!nb)
-			return SIZE_MAX;
-		b->buf = nb;
-		b->buf_cap = cap;
-	}
-	size_t at = b->buf_len;
-	if (n)
-		memcpy(b->buf + at, data, n);
-	b->buf[at + n] = '\0';
-	b->buf_len += n + 1;
-	return at;
 }
 
 static char lower(char c)
@@ -144,7 +118,7 @@ static uint32_t *slot_of(const struct eddy_store_batch *b, uint32_t hash, const 
 			return s;
 		const struct bwrite *w = &b->writes[*s - 1];
 		if (w->hash == hash && w->key_len == key_len &&
-		    memcmp(b->buf + w->key, key, key_len) == 0 && ns_equal(b->buf + w->ns, ns))
+		    memcmp(b->buf.s + w->key, key, key_len) == 0 && ns_equal(b->buf.s + w->ns, ns))
 			return s;
 	}
 }
@@ -173,7 +147,8 @@ static int reserve(struct eddy_store_batch *b)
 		const struct bwrite *w = &b->writes[i];
 		if (w->replaced)
 			continue;
-		*slot_of(b, w->hash, b->buf + w->ns, b->buf + w->key, w->key_len) = (uint32_t)i + 1;
+		*slot_of(b, w->hash, b->buf.s + w->ns, b->buf.s + w->key, w->key_len) =
+		    (uint32_t)i + 1;
 	}
 	return 0;
 }
@@ -184,9 +159,9 @@ static size_t topic_at(struct eddy_store_batch *b, const char *topic)
 {
 	if (!topic)
 		return SIZE_MAX;
-	if (b->topic && strcmp(topic, b->buf + b->topic_at) == 0)
+	if (b->topic && strcmp(topic, b->buf.s + b->topic_at) == 0)
 		return b->topic_at;
-	size_t at = put_bytes(b, topic, strlen(topic));
+	size_t at = eddy_strings_put(&b->buf, topic, strlen(topic));
 	if (at != SIZE_MAX) {
 		b->topic = topic;
 		b->topic_at = at;
@@ -201,10 +176,10 @@ int eddy_store_batch_put(struct eddy_store_batch *b, const char *ns, const char 
 	if (reserve(b) != 0)
 		return -1;
 	struct bwrite w = {
-	    .ns = put_bytes(b, ns, strlen(ns)),
-	    .key = put_bytes(b, key, key_len),
+	    .ns = eddy_strings_put(&b->buf, ns, strlen(ns)),
+	    .key = eddy_strings_put(&b->buf, key, key_len),
 	    .key_len = key_len,
-	    .value = value ? put_bytes(b, value, len) : SIZE_MAX,
+	    .value = value ? eddy_strings_put(&b->buf, value, len) : SIZE_MAX,
 	    .len = value ? len : 0,
 	    .topic = origin ? topic_at(b, origin->topic) : SIZE_MAX,
 	    .offset = origin ? origin->offset : -1,
@@ -233,9 +208,9 @@ int eddy_store_batch_alert(struct eddy_store_batch *b, const char *sink, const c
 		b->alerts = v;
 		b->cap_alerts = cap;
 	}
-	struct balert a = {put_bytes(b, sink, strlen(sink)),
-	                   put_bytes(b, dedupe_key, strlen(dedupe_key)),
-	                   put_bytes(b, body, body_len),
+	struct balert a = {eddy_strings_put(&b->buf, sink, strlen(sink)),
+	                   eddy_strings_put(&b->buf, dedupe_key, strlen(dedupe_key)),
+	                   eddy_strings_put(&b->buf, body, body_len),
 	                   body_len,
 	                   now_ms,
 	                   window_ms};
@@ -254,7 +229,7 @@ int eddy_store_batch_find(const struct eddy_store_batch *b, const char *ns, cons
 	if (!*s)
 		return 0;
 	const struct bwrite *w = &b->writes[*s - 1];
-	*value = w->value == SIZE_MAX ? NULL : b->buf + w->value;
+	*value = w->value == SIZE_MAX ? NULL : b->buf.s + w->value;
 	*len = w->len;
 	return 1;
 }
@@ -277,20 +252,20 @@ int eddy_store_batch_commit(struct eddy_store *s, const struct eddy_store_batch 
 		const struct bwrite *w = &b->writes[i];
 		if (w->replaced)
 			continue;
-		const char *ns = b->buf + w->ns, *key = b->buf + w->key;
-		struct eddy_store_origin origin = {w->topic == SIZE_MAX ? NULL : b->buf + w->topic,
-		                                   w->partition, w->offset};
+		const char *ns = b->buf.s + w->ns, *key = b->buf.s + w->key;
+		struct eddy_store_origin origin = {
+		    w->topic == SIZE_MAX ? NULL : b->buf.s + w->topic, w->partition, w->offset};
 		int rc = w->value == SIZE_MAX
 		             ? eddy_store_delete(s, ns, key, w->key_len, errstr, errstr_size)
-		             : eddy_store_upsert(s, ns, key, w->key_len, b->buf + w->value, w->len,
-		                                 &origin, errstr, errstr_size);
+		             : eddy_store_upsert(s, ns, key, w->key_len, b->buf.s + w->value,
+		                                 w->len, &origin, errstr, errstr_size);
 		if (rc != 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < b->n_alerts; i++) {
 		const struct balert *a = &b->alerts[i];
-		int rc = eddy_store_outbox_add(s, b->buf + a->sink, b->buf + a->dedupe,
-		                               b->buf + a->body, a->body_len, a->now_ms,
+		int rc = eddy_store_outbox_add(s, b->buf.s + a->sink, b->buf.s + a->dedupe,
+		                               b->buf.s + a->body, a->body_len, a->now_ms,
 		                               a->window_ms, errstr, errstr_size);
 		if (rc < 0)
 			goto fail;
