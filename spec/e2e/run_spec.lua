@@ -10,7 +10,7 @@ describe("eddy run", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
                                "refused", "dlq.refused", "term", "binary", "locked", "shared:4",
-                               "prefilled", "jsonlog", "counted" })
+                               "prefilled", "jsonlog", "counted", "recounted" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -242,6 +242,50 @@ return {
     end
     assert.are.same(expect, got)
     assert.are.same({ 3000 }, t.committed(mock, "g-counted", "counted", 1))
+  end)
+
+  it("redoes a batch whose commit failed and the batch handled meanwhile, counting nothing twice", function()
+    local records, expect = {}, {}
+    for i = 1, 4000 do
+      local key = "K-" .. (i % 7)
+      records[#records + 1] = { key, t.event(key, i) }
+      expect[key] = (expect[key] or 0) + 1
+    end
+    t.produce(mock, "recounted", records, dir)
+    t.handlers(dir .. "/recounted", { ["count.lua"] = [[
+      local clock = os.clock
+      return {
+        on_event = function(ev, ctx)
+          local t0 = clock()
+          while clock() - t0 < 0.001 do end
+          local c = ctx.get("counts", ev.key)
+          ctx.upsert("counts", ev.key, { n = (c and c.n or 0) + 1 })
+        end,
+      }
+    ]] })
+    local db = dir .. "/recounted.db"
+    local conf = t.config(dir, mock, { group = "g-recounted", topics = { "recounted" }, batch = 50,
+                                       handlers = dir .. "/recounted/handlers", store = db })
+    local run = t.spawn(dir, "recounted", t.q(t.bin) .. " run -c " .. t.q(conf) .. " --exit-at-end")
+    t.wait_for("a first commit", function()
+      return (t.committed(mock, "g-recounted", "recounted", 1)[1] or 0) > 0
+    end, 30, run.log)
+    -- another writer takes the database for longer than the store's busy
+    -- timeout (5 s) while batches are being handled and committed
+    t.sh("(echo '.timeout 10000'; echo 'create table if not exists hold(a);'; " ..
+         "echo 'begin immediate;'; echo 'insert into hold values (1);'; sleep 7; echo 'commit;')" ..
+         " | sqlite3 " .. t.q(db) .. " >/dev/null 2>&1")
+    local rc
+    t.wait_for("eddy to end", function() rc = run.wait(); return rc ~= nil end, 90, run.log)
+    assert.are.equal(0, rc, run.log())
+    assert.matches("database is locked", run.log(), 1, true)
+    assert.matches("retrying the batch", run.log(), 1, true)
+    local got = {}
+    for _, r in ipairs(t.query(db, "select key, value from counts")) do
+      got[r.key] = cjson.decode(r.value).n
+    end
+    assert.are.same(expect, got)
+    assert.are.same({ 4000 }, t.committed(mock, "g-recounted", "recounted", 1))
   end)
 
   it("abandons a batch the store cannot take, commits nothing of it, and does it again", function()
