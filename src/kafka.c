@@ -1370,9 +1370,12 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 		if (!ok)
 			c->stored = false; /* this batch: counted as retried below */
 	}
-	if (flushed && !ok) {
+	if (!ok) {
+		/* polled again, handled or not; a batch only when it was handled
+		 * (a failed flush counted the one it lost) */
 		count_batch(c, false, msgs, n);
-		eddy_metric_inc(c->tel->batches_abandoned);
+		if (flushed)
+			eddy_metric_inc(c->tel->batches_abandoned);
 	}
 	if (ok && !eddy_pipeline_pending(c->pipeline))
 		batch_durable(c); /* committed already: not an async store, or no writes */
