@@ -11,20 +11,11 @@
  * full, which keeps probe runs short. */
 #define FIRST_CAP 64
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 1099511628211ULL;
-	return h;
-}
-
 static size_t slot(const struct eddy_hashmap *m, const void *key)
 {
-	uint64_t h =
-	    m->keys == EDDY_HASHMAP_STRINGS ? fnv1a(key, strlen(key)) : fnv1a(&key, sizeof(key));
+	uint64_t h = m->keys == EDDY_HASHMAP_STRINGS
+	                 ? eddy_fnv1a(EDDY_FNV1A_INIT, key, strlen(key))
+	                 : eddy_fnv1a(EDDY_FNV1A_INIT, &key, sizeof(key));
 
 	return (size_t)h & (m->cap - 1);
 }

@@ -8,6 +8,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* FNV-1a, 64 bits, over n bytes of p, continuing from h: start from
+ * EDDY_FNV1A_INIT, feed parts one after another. */
+#define EDDY_FNV1A_INIT 1469598103934665603ULL
+static inline uint64_t eddy_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
+	return h;
+}
 
 enum eddy_hashmap_keys {
 	EDDY_HASHMAP_STRINGS,  /* keys are strings, equal when strcmp says so */

@@ -885,11 +885,7 @@ static inline uint64_t mix64(uint64_t h)
 
 static uint64_t bytes_hash(const char *s, uint32_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (uint32_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-	return mix64(h ^ len);
+	return mix64(eddy_fnv1a(EDDY_FNV1A_INIT, s, len) ^ len);
 }
 
 /* A hash that values equal under json_equal share: a number by its value

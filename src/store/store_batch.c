@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "hashmap.h"
 #include "log.h"
 #include "text.h"
 
@@ -38,8 +39,7 @@ struct eddy_store_batch {
 	 * latest write, 0 free; twice as many slots as writes at least */
 	uint32_t *slots;
 	size_t cap_slots;
-	const char *topic; /* the last origin topic seen, copied at topic_at */
-	size_t topic_at;
+	size_t topic_at; /* the last origin topic copied, SIZE_MAX: none yet */
 };
 
 /* Buffers grown past this by one big batch are given back. */
@@ -47,7 +47,10 @@ struct eddy_store_batch {
 
 struct eddy_store_batch *eddy_store_batch_new(void)
 {
-	return calloc(1, sizeof(struct eddy_store_batch));
+	struct eddy_store_batch *b = calloc(1, sizeof *b);
+	if (b)
+		b->topic_at = SIZE_MAX;
+	return b;
 }
 
 void eddy_store_batch_destroy(struct eddy_store_batch *b)
@@ -66,7 +69,7 @@ void eddy_store_batch_reset(struct eddy_store_batch *b)
 	if (b->n_writes)
 		memset(b->slots, 0, b->cap_slots * sizeof *b->slots);
 	b->n_writes = b->n_alerts = 0;
-	b->topic = NULL;
+	b->topic_at = SIZE_MAX;
 	eddy_strings_clear(&b->buf, KEEP_BYTES);
 	if (b->cap_slots * sizeof *b->slots > KEEP_BYTES) {
 		free(b->slots);
@@ -87,16 +90,16 @@ static char lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* FNV-1a of the namespace in lower case, a separator, the key. */
+/* The namespace in lower case with its NUL, then the key (a valid
+ * namespace is at most EDDY_STORE_NS_MAX characters). */
 static uint32_t hash_of(const char *ns, const char *key, size_t key_len)
 {
-	uint32_t h = 2166136261u;
-	for (; *ns; ns++)
-		h = (h ^ (unsigned char)lower(*ns)) * 16777619u;
-	h = (h ^ 0xffu) * 16777619u;
-	for (size_t i = 0; i < key_len; i++)
-		h = (h ^ (unsigned char)key[i]) * 16777619u;
-	return h;
+	char folded[EDDY_STORE_NS_MAX + 1];
+	size_t n = 0;
+	for (; ns[n] && n < EDDY_STORE_NS_MAX; n++)
+		folded[n] = lower(ns[n]);
+	folded[n] = '\0';
+	return (uint32_t)eddy_fnv1a(eddy_fnv1a(EDDY_FNV1A_INIT, folded, n + 1), key, key_len);
 }
 
 static bool ns_equal(const char *a, const char *b)
@@ -159,14 +162,9 @@ static size_t topic_at(struct eddy_store_batch *b, const char *topic)
 {
 	if (!topic)
 		return SIZE_MAX;
-	if (b->topic && strcmp(topic, b->buf.s + b->topic_at) == 0)
+	if (b->topic_at != SIZE_MAX && strcmp(topic, b->buf.s + b->topic_at) == 0)
 		return b->topic_at;
-	size_t at = eddy_strings_put(&b->buf, topic, strlen(topic));
-	if (at != SIZE_MAX) {
-		b->topic = topic;
-		b->topic_at = at;
-	}
-	return at;
+	return b->topic_at = eddy_strings_put(&b->buf, topic, strlen(topic));
 }
 
 int eddy_store_batch_put(struct eddy_store_batch *b, const char *ns, const char *key,
