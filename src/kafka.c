@@ -181,11 +181,18 @@ static const char *kafka_value(const struct eddy_config *conf, const char *key)
 
 /* A consumer property as the consumer runs with it: the kafka section's
  * value, else eddy's default, else NULL (librdkafka's). */
+/* Whether eddy's consumer default d is used: the kafka section sets
+ * neither its key nor the key that rules it out. */
+static bool default_applies(const struct eddy_config *conf, const struct eddy_config_default *d)
+{
+	return !kafka_value(conf, d->key) && !(d->unless && kafka_value(conf, d->unless));
+}
+
 static const char *consumer_value(const struct eddy_config *conf, const char *key)
 {
 	const char *v = kafka_value(conf, key);
 	for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults; !v && d->key; d++)
-		if (strcmp(d->key, key) == 0 && !(d->unless && kafka_value(conf, d->unless)))
+		if (strcmp(d->key, key) == 0 && default_applies(conf, d))
 			v = d->value;
 	return v;
 }
@@ -1155,8 +1162,7 @@ static int make_confs(struct consumer *c, char *errstr, size_t errstr_size)
 	    set(c->kc, "enable.partition.eof", "true", errstr, errstr_size))
 		return -1;
 	for (const struct eddy_config_default *d = eddy_kafka_consumer_defaults; d->key; d++)
-		if (!kafka_value(conf, d->key) && !(d->unless && kafka_value(conf, d->unless)) &&
-		    set(c->kc, d->key, d->value, errstr, errstr_size))
+		if (default_applies(conf, d) && set(c->kc, d->key, d->value, errstr, errstr_size))
 			return -1;
 	c->offset_reset = consumer_value(conf, "auto.offset.reset");
 	if (!(c->pc = kafka_conf(conf, true, errstr, errstr_size)))
@@ -1407,7 +1413,7 @@ static int poll_once(struct consumer *c, char *errstr, size_t errstr_size)
 	for (ssize_t i = 0; i < n; i++)
 		rd_kafka_message_destroy(msgs[i]);
 	double tc = now_s();
-	settle(c, false);
+	settle(c, 0);
 	commit_durable(c, 0);
 	c->t_kafka_commit += now_s() - tc;
 	if (ok && c->consumed > consumed)
