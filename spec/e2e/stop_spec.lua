@@ -11,7 +11,10 @@ local function log_ms(log, text)
     if line:find(text, 1, true) then
       local y, mo, d, h, mi, s, ms = line:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.(%d+)Z")
       assert(y, "no time stamp: " .. line)
-      return ((tonumber(h) * 60 + tonumber(mi)) * 60 + tonumber(s)) * 1000 + tonumber(ms)
+      -- the whole date counts: a run may cross midnight
+      local at = os.time({ year = tonumber(y), month = tonumber(mo), day = tonumber(d), hour = tonumber(h),
+                           min = tonumber(mi), sec = tonumber(s), isdst = false })
+      return at * 1000 + tonumber(ms)
     end
   end
   error("no line holds " .. text .. " in:\n" .. log)
