@@ -54,16 +54,17 @@ static const char *const strategies[] = {"topic", "record", "topic_record", NULL
 
 /* A new group starts at the oldest retained record, not at the end
  * (librdkafka's default): eddy builds its state from what a data product
- * retains (snapshots, then changes), as sink connectors do. The fetch
- * queue keeps librdkafka's 64 MiB: with librdkafka 2.0 a full queue is
- * looked at again only once a second, so a smaller one leaves the
- * consumer idle while it catches up (docs/operations.md has figures).
- * A fetch response of at most 1 MiB instead of 50: librdkafka's buffers
- * for it are reused instead of mapped afresh each time (page faults were
- * 40 % of its fetching); librdkafka wants it no smaller than
- * message.max.bytes, so a section that raises that keeps librdkafka's. */
+ * retains (snapshots, then changes), as sink connectors do. A fetch queue
+ * of 1 MiB instead of 64: most of the memory eddy used while catching up;
+ * fetch_nudge.c wakes the fetcher when the queue drains, which librdkafka
+ * 2.0 would do only once a second (docs/operations.md has figures). A
+ * fetch response of at most 1 MiB instead of 50: librdkafka's buffers for
+ * it are reused instead of mapped afresh each time (page faults were 40 %
+ * of its fetching); librdkafka wants it no smaller than message.max.bytes,
+ * so a section that raises that keeps librdkafka's. */
 const struct eddy_config_default eddy_kafka_consumer_defaults[] = {
     {"auto.offset.reset", "earliest", NULL},
+    {"queued.max.messages.kbytes", "1024", NULL},
     {"fetch.max.bytes", "1048576", "message.max.bytes"},
     {NULL, NULL, NULL},
 };
@@ -117,6 +118,18 @@ static const struct prop props[] = {
             "form or a `postgresql://` URI), e.g. `\"${EDDY_PG_DSN}\"`. The tables are "
             "created in the connection's current schema (the first of its `search_path` "
             "that exists), each named by its namespace in lower case."},
+    {.name = "store.cache_kib",
+     .type = P_INT,
+     .def = "8192",
+     .off = OFF(store_cache_kib),
+     .min = 64,
+     .max = 16777216,
+     .doc = "Page cache of each connection to the sqlite store, in KiB (the writer's, "
+            "`ctx.get`'s and, with alert sinks, the sender's). A store larger than the cache "
+            "re-reads pages "
+            "from the operating system's cache: with 250,000 keys (140 MB) 8 MiB handled "
+            "about 25 % more events per second than 2 MiB, and 64 MiB no more than 8 "
+            "(docs/operations.md)."},
     {.name = "store.max_value_bytes",
      .type = P_INT,
      .def = "16777216",
@@ -1743,14 +1756,16 @@ static const char doc_intro[] =
     "group eddy-orders: starting at the earliest retained record, offset 0 "
     "(300 records; kafka.auto.offset.reset: earliest)`.\n"
     "\n"
-    "The consumer's fetch queue, `queued.max.messages.kbytes`, keeps librdkafka's "
-    "default, 65536 (64 MiB for all partitions): most of eddy's memory while it "
-    "catches up. A smaller queue saves memory at a cost in throughput; see "
-    "docs/operations.md for measured figures. `fetch.max.bytes` is 1048576 "
-    "(1 MiB per fetch response, librdkafka's is 50 MiB) unless the section sets "
-    "it or `message.max.bytes`: fetching costs librdkafka about 40 % less CPU "
-    "per record. For brokers far away (tens of ms), a bigger value fetches more "
-    "per round trip.\n"
+    "The consumer's fetch queue, `queued.max.messages.kbytes`, is 1024 (1 MiB for "
+    "all partitions; librdkafka's default is 64 MiB, which was most of eddy's "
+    "memory while it caught up). When the loop has drained a full queue, eddy "
+    "wakes librdkafka's fetcher with a small request to each leader (librdkafka "
+    "2.0 looks at a full queue again only once a second). `fetch.max.bytes` is "
+    "1048576 (1 MiB per fetch response, librdkafka's is 50 MiB) unless the "
+    "section sets it or `message.max.bytes`: fetching costs librdkafka about 40 % "
+    "less CPU per record. For brokers far away (tens of ms), raise both: a fetch "
+    "brings at most `fetch.max.bytes` per round trip, and the queue should hold "
+    "more than a round trip's worth of records. docs/operations.md has figures.\n"
     "\n"
     "| property | type | default | env | description |\n"
     "| --- | --- | --- | --- | --- |\n";

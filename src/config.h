@@ -86,6 +86,7 @@ struct eddy_config {
 	int handler_cpu_limit_ms;    /* CPU time of one handler call; 0: none */
 	int handler_memory_limit_mb; /* memory of the handlers' Lua state; 0: none */
 	int store_max_value_bytes;   /* the longest value a write stores, as JSON text */
+	int store_cache_kib;         /* sqlite: page cache of each connection */
 	char *http_listen;           /* host:port of /metrics, /livez, /readyz; "": off */
 	int http_stuck_after_ms;     /* /livez fails past this without a loop turn; 0: never */
 	int shutdown_grace_ms;       /* a stop finishes its work within this */

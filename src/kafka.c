@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "alerts.h"
+#include "fetch_nudge.h"
 #include "handlers.h"
 #include "log.h"
 #include "publish.h"
@@ -82,10 +83,12 @@ struct consumer {
 	/* seconds spent per phase, reported at debug level on exit */
 	double t_poll, t_handle, t_store_commit, t_kafka_commit;
 	/* the loop's own */
-	rd_kafka_conf_t *kc, *pc;  /* until the consumer and producer take them */
-	rd_kafka_queue_t *queue;   /* the consumer's */
-	rd_kafka_queue_t *commits; /* results of the loop's offset commits */
-	bool committing;           /* one of them in flight */
+	rd_kafka_conf_t *kc, *pc;       /* until the consumer and producer take them */
+	rd_kafka_queue_t *queue;        /* the consumer's */
+	struct eddy_fetch_nudge *nudge; /* wakes the fetcher when the queue drains */
+	uint64_t nudges;                /* it sent, counted when it stops */
+	rd_kafka_queue_t *commits;      /* results of the loop's offset commits */
+	bool committing;                /* one of them in flight */
 	/* The last batch handed to the store, not yet known durable: with an
 	 * async store it is committed while the next batch is handled. */
 	bool stored;
@@ -1233,6 +1236,8 @@ static int open_clients(struct consumer *c, char *errstr, size_t errstr_size)
 		eddy_log(EDDY_LOG_INFO, "subscribed to %s", conf->topics[i]);
 	c->queue = rd_kafka_queue_get_consumer(c->rk);
 	c->commits = rd_kafka_queue_new(c->rk);
+	if (!(c->nudge = eddy_fetch_nudge_start(c->rk, errstr, errstr_size)))
+		return -1;
 	return 0;
 }
 
@@ -1314,14 +1319,21 @@ static ssize_t take_batch(struct consumer *c)
 {
 	size_t size = (size_t)c->conf->batch_size;
 	ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->msgs, size);
-	if (n != 0)
-		return n;
-	rd_kafka_message_t *first = rd_kafka_consume_queue(c->queue, c->conf->batch_timeout_ms);
-	if (!first)
-		return 0;
-	c->msgs[0] = first;
-	n = size > 1 ? rd_kafka_consume_batch_queue(c->queue, 0, c->msgs + 1, size - 1) : 0;
-	return n > 0 ? n + 1 : 1;
+	if (n == 0) {
+		rd_kafka_message_t *first =
+		    rd_kafka_consume_queue(c->queue, c->conf->batch_timeout_ms);
+		if (!first)
+			return 0;
+		c->msgs[0] = first;
+		n = size > 1 ? rd_kafka_consume_batch_queue(c->queue, 0, c->msgs + 1, size - 1) : 0;
+		n = n > 0 ? n + 1 : 1;
+	}
+	size_t bytes = 0;
+	for (ssize_t i = 0; i < n; i++)
+		bytes += c->msgs[i]->err ? 0 : c->msgs[i]->len;
+	if (n > 0)
+		eddy_fetch_nudge_taken(c->nudge, (size_t)n, bytes, rd_kafka_queue_length(c->queue));
+	return n;
 }
 
 /* One turn of the loop: poll a batch, handle it (in a transaction when
@@ -1444,8 +1456,9 @@ static void report(struct consumer *c)
 		         (double)s->records / (c->last_batch - c->first_batch), s->records,
 		         c->last_batch - c->first_batch);
 	eddy_log(EDDY_LOG_DEBUG,
-	         "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s",
-	         c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit);
+	         "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s; "
+	         "%" PRIu64 " fetch nudges",
+	         c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit, c->nudges);
 }
 
 /* Milliseconds left until the stop's deadline. */
@@ -1469,6 +1482,10 @@ static void consumer_close(struct consumer *c)
 		flush(c);
 		settle(c, c->deadline);
 		commit_durable(c, c->deadline);
+	}
+	if (c->nudge) {
+		c->nudges = eddy_fetch_nudge_sent(c->nudge);
+		eddy_fetch_nudge_stop(c->nudge);
 	}
 	if (c->queue)
 		rd_kafka_queue_destroy(c->queue);

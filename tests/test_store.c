@@ -706,6 +706,47 @@ static void test_open_errors(void)
 /* A commit that cannot be written (here: the file size limit, standing in
  * for a full disk) fails, undoes the batch, and leaves the store ready for
  * the next one. */
+/* SQLite's memory after reading every row of a 4 MB table again. */
+static sqlite3_int64 memory_after_reading(struct eddy_store *s, int rows)
+{
+	char key[32];
+	for (int i = 0; i < rows; i++) {
+		snprintf(key, sizeof key, "k-%d", i);
+		CHECK(get(s, "orders", key)[0] == '"');
+	}
+	return sqlite3_memory_used();
+}
+
+/* store.cache_kib: the page cache grows to the size given, and no more. */
+static void test_cache_size(void)
+{
+	static char value[1024];
+	char err[256] = "", key[32];
+	const int rows = 4000;
+	struct eddy_store *s = sqlite_open("cache/state.db", err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	memset(value, 'x', sizeof value - 2);
+	value[0] = value[sizeof value - 2] = '"';
+	CHECK(begin(s) == 0);
+	for (int i = 0; i < rows; i++) {
+		snprintf(key, sizeof key, "k-%d", i);
+		CHECK(put(s, "orders", key, value) == 0);
+	}
+	CHECK(commit(s) == 0);
+
+	CHECK(eddy_store_sqlite_cache(s, 64, err, sizeof(err)) == 0);
+	sqlite3_int64 small = memory_after_reading(s, rows);
+	CHECK(eddy_store_sqlite_cache(s, 16384, err, sizeof(err)) == 0);
+	sqlite3_int64 big = memory_after_reading(s, rows);
+	/* the table's pages, ~4 MB more, are kept now */
+	CHECK(big - small > 3000000);
+	CHECK(eddy_store_sqlite_cache(s, 64, err, sizeof(err)) == 0);
+	CHECK(sqlite3_memory_used() < small + 500000);
+	eddy_store_destroy(s);
+}
+
 static void test_failing_commit(void)
 {
 	struct eddy_store *s = open_at("full/state.db");
@@ -1362,6 +1403,19 @@ static void test_pg_open_errors(void)
 	CHECK(strchr(err, '\n') == NULL);
 }
 
+/* store.cache_kib is the sqlite store's */
+static void test_pg_cache_size(void)
+{
+	char err[256] = "";
+	struct eddy_store *s = open_at("cache");
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(eddy_store_sqlite_cache(s, 1024, err, sizeof(err)) == -1);
+	CHECK_STR(err, "store.cache_kib: not a sqlite store");
+	eddy_store_destroy(s);
+}
+
 /* Every check that holds for any backend. */
 static void test_backend(const struct backend *b)
 {
@@ -1402,6 +1456,7 @@ int main(void)
 	test_wal();
 	test_key_and_value_bytes();
 	test_open_errors();
+	test_cache_size();
 	test_failing_commit();
 	test_waits_for_lock();
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -1414,6 +1469,7 @@ int main(void)
 		test_pg_keys();
 		test_pg_long_batch();
 		test_pg_open_errors();
+		test_pg_cache_size();
 		test_pg_reconnect();
 		pg_stop(0);
 	}

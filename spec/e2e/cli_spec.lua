@@ -62,6 +62,7 @@ describe("eddy command line", function()
     assert.matches('\n  size: 77\n', out, 1, true)                       -- EDDY_* override
     assert.matches('"auto.offset.reset": "earliest"', out, 1, true)     -- eddy's default
     assert.matches('"fetch.max.bytes": "1048576"', out, 1, true)        -- eddy's default
+    assert.matches('"queued.max.messages.kbytes": "1024"', out, 1, true) -- eddy's default
     assert.matches('dsn: "postgresql://eddy:*****@db:5432/eddy"', out, 1, true)
     assert.matches('\n  password: "*****"', out, 1, true)
     assert.matches('\n  cpu_limit_ms: 1000\n', out, 1, true)             -- a default

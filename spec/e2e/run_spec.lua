@@ -10,7 +10,7 @@ describe("eddy run", function()
     dir = t.tmpdir()
     mock = t.start_mock(dir, { "orders", "orders.big:3", "eddy.dlq", "restart", "bad",
                                "refused", "dlq.refused", "term", "binary", "locked", "shared:4",
-                               "prefilled", "jsonlog", "counted", "recounted" })
+                               "prefilled", "jsonlog", "counted", "recounted", "nudged:4" })
     t.handlers(dir, { ["orders.lua"] = t.ORDERS_HANDLER })
   end)
 
@@ -242,6 +242,29 @@ return {
     end
     assert.are.same(expect, got)
     assert.are.same({ 3000 }, t.committed(mock, "g-counted", "counted", 1))
+  end)
+
+  it("wakes the fetcher each time it drains a full fetch queue", function()
+    -- a 16 KiB queue holds ~30 of these events: librdkafka 2.0 alone would
+    -- look at a full queue again once a second
+    local records = {}
+    for i = 1, 1200 do
+      local key = "ORD-" .. i
+      records[#records + 1] = { key, t.event(key, 1) }
+    end
+    -- message sets of 10 records: the mock cluster answers a fetch with one
+    -- set a partition, ~20 KiB for the four
+    t.produce(mock, "nudged", records, dir, "-X batch.num.messages=10")
+    local conf = t.config(dir, mock, { group = "g-nudged", topics = { "nudged" }, log_level = "debug",
+                                       store = dir .. "/nudged.db" })
+    t.write(conf, (t.read(conf):gsub("kafka:\n", "kafka:\n  queued.max.messages.kbytes: 16\n", 1)))
+    local rc, out = t.eddy("run -c " .. t.q(conf) .. " --exit-at-end")
+    assert.are.equal(0, rc, out)
+    assert.matches("stopped: 1200 records, 1200 handled", out)
+    local nudges = tonumber(out:match("; (%d+) fetch nudges"))
+    -- one a fill at most: the queue filled about 40 times
+    assert.truthy(nudges and nudges >= 10 and nudges <= 60, out:match("time: [^\n]*") or out)
+    assert.are.equal(1200, #t.query(dir .. "/nudged.db", "select key from orders"))
   end)
 
   it("redoes a batch whose commit failed and the batch handled meanwhile, counting nothing twice", function()

@@ -89,8 +89,8 @@ function _M.stop_mock(m)
 end
 
 -- Produces records (list of { key, value } where value nil is a tombstone)
--- with kcat.
-function _M.produce(m, topic, records, dir)
+-- with kcat (kcat_options: more of its options, e.g. "-X batch.num.messages=10").
+function _M.produce(m, topic, records, dir, kcat_options)
   local lines = {}
   for _, r in ipairs(records) do
     lines[#lines + 1] = (r[1] or "") .. "\t" .. (r[2] or "")
@@ -98,7 +98,7 @@ function _M.produce(m, topic, records, dir)
   local file = dir .. "/produce.kv"
   _M.write(file, table.concat(lines, "\n") .. "\n")
   local rc, out = _M.sh("kcat -P -b " .. m.bootstrap .. " -t " .. shell_quote(topic) ..
-    " -K '\t' -Z -l " .. shell_quote(file), true)
+    " -K '\t' -Z " .. (kcat_options or "") .. " -l " .. shell_quote(file), true)
   assert(rc == 0, "kcat produce failed: " .. out)
 end
 

@@ -23,6 +23,11 @@ struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
 		s = eddy_store_open_pg(conf->store_dsn, errstr, errstr_size);
 	} else {
 		s = eddy_store_open_sqlite(conf->store_path, errstr, errstr_size);
+		if (s && conf->store_cache_kib > 0 &&
+		    eddy_store_sqlite_cache(s, conf->store_cache_kib, errstr, errstr_size) != 0) {
+			eddy_store_destroy(s);
+			return NULL;
+		}
 	}
 	if (s && conf->store_max_value_bytes > 0)
 		s->max_value = (size_t)conf->store_max_value_bytes;

@@ -27,8 +27,12 @@ struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
                                    size_t errstr_size);
 
 /* Opens (creating if needed) the SQLite database at path: WAL mode, one
- * table per namespace. Returns NULL with errstr filled on failure. */
+ * table per namespace, a page cache of store.cache_kib's default. Returns
+ * NULL with errstr filled on failure. */
 struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t errstr_size);
+/* Sets the page cache of a SQLite store's connection, in KiB. Returns 0, or
+ * -1 with errstr filled. */
+int eddy_store_sqlite_cache(struct eddy_store *s, int kib, char *errstr, size_t errstr_size);
 
 /* Connects to PostgreSQL with a libpq connection string or URI: one table
  * per namespace in the connection's current schema. Returns NULL with
