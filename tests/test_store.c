@@ -575,6 +575,20 @@ static void test_wal(void)
 
 	CHECK(s != NULL);
 	CHECK(query_is("wal.db", "PRAGMA journal_mode", "wal"));
+	/* a new database has pages of 16 KiB */
+	CHECK(query_is("wal.db", "PRAGMA page_size", "16384"));
+	eddy_store_destroy(s);
+
+	/* one made elsewhere keeps its own, and its table */
+	sqlite3 *db = NULL;
+	CHECK(sqlite3_open(path_in("made.db"), &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA page_size=4096; CREATE TABLE t(x)", NULL, NULL, NULL) ==
+	      SQLITE_OK);
+	sqlite3_close(db);
+	s = open_at("made.db");
+	CHECK(s != NULL);
+	CHECK(query_is("made.db", "PRAGMA page_size", "4096"));
+	CHECK(query_is("made.db", "SELECT count(*) FROM t", "0"));
 	eddy_store_destroy(s);
 }
 
