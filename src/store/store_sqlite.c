@@ -466,14 +466,13 @@ struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t
 	 * shell) may hold the write lock for a moment: wait rather than fail */
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 
-	/* the first statement that reads the file: "file is not a database"
-	 * shows up here */
-	/* A new database gets pages of 16 KiB (an existing one keeps its own):
-	 * a batch writes each page it dirtied to the WAL with a call of its
-	 * own, and bigger pages make fewer calls for the same records (bench
-	 * results of 2026-12-06: 4 KiB 58k, 16 KiB 73k, 64 KiB 79k records/s
-	 * over 250,000 keys; 64 KiB would write 16 times the bytes of 4 KiB
-	 * for each record of a quiet topic's small batches, 16 KiB 4 times). */
+	/* The first statements read the file: "file is not a database" shows
+	 * up here. A new database gets pages of 16 KiB (an existing one keeps
+	 * its own): a batch writes each page it dirtied to the WAL with a call
+	 * of its own, and bigger pages make fewer calls for the same records
+	 * (bench/results.md, 2026-12-06: 4 KiB 58k, 16 KiB 73k, 64 KiB 79k
+	 * records/s over 250,000 keys; 64 KiB would write 16 times the bytes of
+	 * 4 KiB for each record of a quiet topic's small batches, 16 KiB 4). */
 	if (sqlite3_exec(s->db, "PRAGMA page_size=" PAGE_SIZE, NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(s, path, NULL, errstr, errstr_size);
 		goto err;
