@@ -8,10 +8,9 @@
  * With a queue that holds less than a second of records the consumer idles
  * for the rest of each second, so a small queue (a small footprint) used
  * to cost most of the throughput. The nudge hands each leader a request
- * (ListOffsets for the ends of the partitions assigned then; the answer
- * is unused)
- * when the loop drains a queue it saw full, from a thread of its own
- * ("eddy-nudge"), so the loop never waits for it. librdkafka 2.1 added
+ * (ListOffsets for the ends of the partitions assigned then; the answer is
+ * unused) when the loop drains a queue it saw full, from a thread of its
+ * own ("eddy-nudge"), so the loop never waits for it. librdkafka 2.1 added
  * fetch.queue.backoff.ms for the same; the nudge does no harm there. */
 #ifndef EDDY_FETCH_NUDGE_H
 #define EDDY_FETCH_NUDGE_H
