@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* A queue estimated at this share of a limit counts as full: the estimate
  * is a mean, and a nudge too many costs one small request. */
@@ -31,6 +32,7 @@ bool eddy_fetch_gauge_taken(struct eddy_fetch_gauge *g, size_t n, size_t bytes, 
 
 struct eddy_fetch_nudge {
 	rd_kafka_t *rk;
+	struct eddy_metric *counter;   /* eddy_fetch_nudges_total, NULL: none */
 	struct eddy_fetch_gauge gauge; /* the loop's */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -68,6 +70,7 @@ static void *nudge_main(void *arg)
 		n->due = false; /* nudges asked for meanwhile: this one serves them */
 		pthread_mutex_unlock(&n->lock);
 		nudge(n->rk);
+		eddy_metric_inc(n->counter); /* NULL: none */
 		pthread_mutex_lock(&n->lock);
 		n->sent++;
 	}
@@ -87,7 +90,8 @@ static double conf_number(const rd_kafka_conf_t *kc, const char *key, double fal
 	return end != value && v > 0 ? v : fallback;
 }
 
-struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, char *errstr, size_t errstr_size)
+struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, struct eddy_metric *sent,
+                                                char *errstr, size_t errstr_size)
 {
 	const rd_kafka_conf_t *kc = rd_kafka_conf(rk);
 	struct eddy_fetch_nudge *n = calloc(1, sizeof *n);
@@ -96,6 +100,7 @@ struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, char *errstr, si
 		return NULL;
 	}
 	n->rk = rk;
+	n->counter = sent;
 	/* librdkafka's defaults, should a value be unreadable */
 	n->gauge.max_bytes = conf_number(kc, "queued.max.messages.kbytes", 65536) * 1024;
 	n->gauge.max_records = conf_number(kc, "queued.min.messages", 100000);

@@ -37,9 +37,13 @@ bool eddy_fetch_gauge_taken(struct eddy_fetch_gauge *g, size_t n, size_t bytes, 
 
 struct eddy_fetch_nudge;
 
+struct eddy_metric;
+
 /* Starts the thread for consumer rk, whose configuration says the queue's
- * limits. NULL (errstr) when the thread cannot start. */
-struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, char *errstr, size_t errstr_size);
+ * limits; each nudge counts in sent (a counter, NULL: none). NULL (errstr)
+ * when the thread cannot start. */
+struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, struct eddy_metric *sent,
+                                                char *errstr, size_t errstr_size);
 /* Stops and joins the thread (a request in flight is waited for, at most
  * its one-second timeout); NULL is a no-op. Call before rk is closed. */
 void eddy_fetch_nudge_stop(struct eddy_fetch_nudge *n);

@@ -1236,7 +1236,7 @@ static int open_clients(struct consumer *c, char *errstr, size_t errstr_size)
 		eddy_log(EDDY_LOG_INFO, "subscribed to %s", conf->topics[i]);
 	c->queue = rd_kafka_queue_get_consumer(c->rk);
 	c->commits = rd_kafka_queue_new(c->rk);
-	if (!(c->nudge = eddy_fetch_nudge_start(c->rk, errstr, errstr_size)))
+	if (!(c->nudge = eddy_fetch_nudge_start(c->rk, c->tel->fetch_nudges, errstr, errstr_size)))
 		return -1;
 	return 0;
 }

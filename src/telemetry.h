@@ -34,6 +34,7 @@ struct eddy_telemetry {
 	struct eddy_metric_family *rebalances;        /* {kind} */
 	struct eddy_metric_family *delivery_failures; /* {kind}: published, dead_letter */
 	struct eddy_metric *batches, *batches_abandoned;
+	struct eddy_metric *fetch_nudges;
 	struct eddy_metric *commits, *commit_failures, *commit_seconds;
 	struct eddy_metric *store_seconds, *store_failures;
 	struct eddy_metric *upserts, *deletes, *published, *alerts, *alerts_deduped;

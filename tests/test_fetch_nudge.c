@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "fetch_nudge.h"
+#include "metrics.h"
 #include "mock.h"
 #include "test.h"
 
@@ -120,7 +121,11 @@ static void test_nudge(void)
 		return;
 	}
 
-	struct eddy_fetch_nudge *n = eddy_fetch_nudge_start(rk, err, sizeof err);
+	struct eddy_metrics *reg = eddy_metrics_new();
+	struct eddy_metric *sent = eddy_metric_only(eddy_metrics_family(
+	    reg, "eddy_fetch_nudges_total", "nudges", EDDY_METRIC_COUNTER, NULL, NULL, 0));
+	CHECK(sent != NULL);
+	struct eddy_fetch_nudge *n = eddy_fetch_nudge_start(rk, sent, err, sizeof err);
 	CHECK(n != NULL);
 	if (n) {
 		/* nothing assigned: nothing to ask, the nudge still counts */
@@ -144,6 +149,7 @@ static void test_nudge(void)
 		for (int i = 0; i < 500 && eddy_fetch_nudge_sent(n) < 2; i++)
 			sleep_ms(10);
 		CHECK(eddy_fetch_nudge_sent(n) == 2);
+		CHECK(eddy_metric_value(sent) == 2);
 		/* one request to the one leader of both partitions */
 		CHECK(sent_requests() == 1);
 		eddy_fetch_nudge_stop(n);
@@ -151,6 +157,7 @@ static void test_nudge(void)
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	eddy_mock_destroy(m);
+	eddy_metrics_destroy(reg);
 }
 
 int main(void)

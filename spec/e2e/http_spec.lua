@@ -78,6 +78,8 @@ return {
     assert.are.equal(0, sample(text, 'eddy_offset_commit_failures_total'))
     assert.truthy(sample(text, 'eddy_store_transaction_duration_seconds_count') >= 1)
     assert.are.equal(1, sample(text, 'eddy_rebalances_total{kind="assign"}'))
+    -- 42 small records never fill the fetch queue
+    assert.are.equal(0, sample(text, 'eddy_fetch_nudges_total'))
     assert.are.equal(4, sample(text, 'eddy_alerts_raised_total'))
     -- the sender's first attempts fail: nothing listens; the four alerts
     -- stay in the outbox, counted once a second
