@@ -39,7 +39,6 @@ struct eddy_fetch_nudge {
 	pthread_cond_t wake;
 	/* under lock */
 	bool due, stopping;
-	uint64_t sent;
 };
 
 /* One request to each leader of the partitions assigned now. */
@@ -72,7 +71,6 @@ static void *nudge_main(void *arg)
 		nudge(n->rk);
 		eddy_metric_inc(n->counter); /* NULL: none */
 		pthread_mutex_lock(&n->lock);
-		n->sent++;
 	}
 	pthread_mutex_unlock(&n->lock);
 	return NULL;
@@ -133,19 +131,10 @@ void eddy_fetch_nudge_stop(struct eddy_fetch_nudge *n)
 
 void eddy_fetch_nudge_taken(struct eddy_fetch_nudge *n, size_t count, size_t bytes, size_t after)
 {
-	bool due = eddy_fetch_gauge_taken(&n->gauge, count, bytes, after);
-	if (!due)
+	if (!eddy_fetch_gauge_taken(&n->gauge, count, bytes, after))
 		return;
 	pthread_mutex_lock(&n->lock);
 	n->due = true;
 	pthread_cond_signal(&n->wake);
 	pthread_mutex_unlock(&n->lock);
-}
-
-uint64_t eddy_fetch_nudge_sent(struct eddy_fetch_nudge *n)
-{
-	pthread_mutex_lock(&n->lock);
-	uint64_t sent = n->sent;
-	pthread_mutex_unlock(&n->lock);
-	return sent;
 }

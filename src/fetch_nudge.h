@@ -17,7 +17,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -40,8 +39,8 @@ struct eddy_fetch_nudge;
 struct eddy_metric;
 
 /* Starts the thread for consumer rk, whose configuration says the queue's
- * limits; each nudge counts in sent (a counter, NULL: none). NULL (errstr)
- * when the thread cannot start. */
+ * limits; each nudge sent counts in sent (a counter, NULL: none). NULL
+ * (errstr) when the thread cannot start. */
 struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, struct eddy_metric *sent,
                                                 char *errstr, size_t errstr_size);
 /* Stops and joins the thread (a request in flight is waited for, at most
@@ -49,7 +48,5 @@ struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, struct eddy_metr
 void eddy_fetch_nudge_stop(struct eddy_fetch_nudge *n);
 /* A batch was taken (see eddy_fetch_gauge_taken); nudges when due. */
 void eddy_fetch_nudge_taken(struct eddy_fetch_nudge *n, size_t count, size_t bytes, size_t after);
-/* Nudges sent so far. */
-uint64_t eddy_fetch_nudge_sent(struct eddy_fetch_nudge *n);
 
 #endif

@@ -86,7 +86,6 @@ struct consumer {
 	rd_kafka_conf_t *kc, *pc;       /* until the consumer and producer take them */
 	rd_kafka_queue_t *queue;        /* the consumer's */
 	struct eddy_fetch_nudge *nudge; /* wakes the fetcher when the queue drains */
-	uint64_t nudges;                /* it sent, counted when it stops */
 	rd_kafka_queue_t *commits;      /* results of the loop's offset commits */
 	bool committing;                /* one of them in flight */
 	/* The last batch handed to the store, not yet known durable: with an
@@ -1458,7 +1457,8 @@ static void report(struct consumer *c)
 	eddy_log(EDDY_LOG_DEBUG,
 	         "time: poll %.3f s, handle %.3f s, store commit %.3f s, offset commit %.3f s; "
 	         "%" PRIu64 " fetch nudges",
-	         c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit, c->nudges);
+	         c->t_poll, c->t_handle, c->t_store_commit, c->t_kafka_commit,
+	         (uint64_t)eddy_metric_value(c->tel->fetch_nudges));
 }
 
 /* Milliseconds left until the stop's deadline. */
@@ -1483,10 +1483,7 @@ static void consumer_close(struct consumer *c)
 		settle(c, c->deadline);
 		commit_durable(c, c->deadline);
 	}
-	if (c->nudge) {
-		c->nudges = eddy_fetch_nudge_sent(c->nudge);
-		eddy_fetch_nudge_stop(c->nudge);
-	}
+	eddy_fetch_nudge_stop(c->nudge);
 	if (c->queue)
 		rd_kafka_queue_destroy(c->queue);
 	if (c->rk) {
