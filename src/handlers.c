@@ -101,6 +101,14 @@ static int l_call(lua_State *L)
 	return 0;
 }
 
+/* Protected: keeps the text of the lazy objects of the call that ended
+ * (ev.data and ev.meta not built yet), as the handler may have kept them. */
+static int l_detach(lua_State *L)
+{
+	eddy_lua_json_detach(eddy_handlers_unit(L)->conv, L);
+	return 0;
+}
+
 /* Protected: a rule file's on_tick(ctx, now). */
 static int l_tick(lua_State *L)
 {
@@ -170,6 +178,14 @@ static int call_unit(struct handler *hd, bool tick, const struct eddy_event *ev,
 		                                                 : EDDY_HANDLER_ERROR,
 		                   mono_s() - t0);
 	h->ev = NULL;
+	if (hit == EDDY_LUALIMIT_NONE) {
+		/* out of memory here loses only what a handler kept and uses later
+		 * (it raises then), not this event */
+		int base = lua_gettop(L);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, hd->st.detach);
+		lua_pcall(L, 0, 0, 0);
+		lua_settop(L, base);
+	}
 	eddy_lua_json_forget(hd->conv); /* the nodes are the caller's */
 	if (rc != 0) {
 		const char *msg = lua_tostring(L, -1);
@@ -548,6 +564,24 @@ static int l_setup(lua_State *L)
 	st->new_env = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
+	/* ev.data and ev.meta are built on first use; next, rawget, cjson, ...
+	 * would see them empty, so eddy.sandbox and eddy.json build them first */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->array_mt); /* array_mt */
+	eddy_lua_json_bind(u->conv, L, -1);              /* array_mt, lazy_mt */
+	lua_getglobal(L, "require");                     /* ..., lazy_mt, require */
+	lua_pushliteral(L, "eddy.sandbox");
+	lua_call(L, 1, 1);                           /* ..., lazy_mt, sandbox */
+	lua_getfield(L, -1, "bind_lazy");            /* ..., lazy_mt, sandbox, bind_lazy */
+	lua_pushvalue(L, -3);                        /* ..., lazy_mt, sandbox, bind_lazy, lazy_mt */
+	lua_call(L, 1, 0);                           /* ..., lazy_mt, sandbox */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->json); /* ..., lazy_mt, sandbox, json */
+	lua_getfield(L, -1, "bind_lazy");
+	lua_pushvalue(L, -4);
+	lua_call(L, 1, 0); /* ..., lazy_mt, sandbox, json */
+	lua_pushnil(L);
+	lua_setfield(L, -2, "bind_lazy"); /* not for handlers */
+	lua_pop(L, 4);
+
 	eddy_handlers_inject_ctx_api(u, L);
 	eddy_handlers_inject_ev_keys(u, L);
 	lua_pushcfunction(L, l_errh);
@@ -558,6 +592,9 @@ static int l_setup(lua_State *L)
 	lua_pushlightuserdata(L, u);
 	lua_pushcclosure(L, l_tick, 1);
 	st->tick = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushlightuserdata(L, u);
+	lua_pushcclosure(L, l_detach, 1);
+	st->detach = luaL_ref(L, LUA_REGISTRYINDEX);
 	if (u->rules)
 		setup_rules(u, L);
 	return 0;

@@ -476,6 +476,7 @@ static int l_ctx_publish(lua_State *L)
 		if (!lua_istable(L, headers))
 			return raise_error(L, "ctx.publish: headers must be a table, got %s",
 			                   luaL_typename(L, headers));
+		eddy_lua_json_materialize(L, headers);
 		lua_pushnil(L);
 		while (lua_next(L, headers)) { /* ..., key, value */
 			size_t name_len, value_len;

@@ -1,6 +1,7 @@
 /* handlers_ev.c - the ev table each call of on_event gets: the event's
- * attributes, its data and meta converted from JSON, its extensions, and
- * the Kafka record's key, topic, partition, offset and headers. */
+ * attributes, its data and meta converted from JSON (objects built on
+ * first use), its extensions, and the Kafka record's key, topic,
+ * partition, offset and headers. */
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +71,9 @@ void eddy_handlers_push_event(struct handler *u, const struct eddy_event *ev)
 {
 	lua_State *L = u->st.L;
 	const struct eddy_msg *msg = ev->msg;
+	/* rule files read ev raw (eddy.rule_expr): nothing lazy for them */
+	void (*push_object)(struct eddy_lua_json *, lua_State *, const struct eddy_json *, int) =
+	    u->rules ? eddy_lua_json_push : eddy_lua_json_push_lazy;
 	int mt;
 
 	luaL_checkstack(L, K_END + 4, "ev");
@@ -88,11 +92,11 @@ void eddy_handlers_push_event(struct handler *u, const struct eddy_event *ev)
 	push_string(L, ev->correlation_id.s, ev->correlation_id.len);
 	lua_pushboolean(L, ev->deleted);
 	if (ev->data_json)
-		eddy_lua_json_push(u->conv, L, ev->data_json, mt);
+		push_object(u->conv, L, ev->data_json, mt);
 	else
 		push_string(L, ev->data_bytes.s, ev->data_bytes.len);
 	if (ev->meta)
-		eddy_lua_json_push(u->conv, L, ev->meta, mt);
+		push_object(u->conv, L, ev->meta, mt);
 	else
 		lua_pushnil(L);
 
@@ -137,8 +141,7 @@ void eddy_handlers_push_event(struct handler *u, const struct eddy_event *ev)
 /* Compiles ev's constructor, return function(a1, ..., a19) return {["id"] =
  * a1, ...} end: LuaJIT copies a template table with the field names in
  * place (TDUP) and fills in the values, where setting each field from C
- * would insert it. Also binds u->conv to the new state, so ev.data's
- * objects are built by constructors of their shapes too. */
+ * would insert it. */
 void eddy_handlers_inject_ev_keys(struct handler *u, lua_State *L)
 {
 	luaL_Buffer b;
@@ -166,5 +169,4 @@ void eddy_handlers_inject_ev_keys(struct handler *u, lua_State *L)
 	lua_call(L, 0, 1); /* source, constructor */
 	u->st.ev_keys = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
-	eddy_lua_json_bind(u->conv, L);
 }

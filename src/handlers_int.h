@@ -30,7 +30,7 @@ struct unit_state {
 	struct eddy_lualimits *limits; /* of L: its allocator, the CPU deadline */
 	int on_event, ctx;             /* the unit's */
 	int on_tick; /* a rule file with time-based rules: on_tick(ctx, now); else LUA_NOREF */
-	int call, tick, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
+	int call, tick, detach, errh, encode, json, new_env, array_mt, ev_keys, ctx_mt;
 	int rules_compile, rules_opts; /* a rule file's: rules.compile_file, its opts */
 	const void *array_mt_ptr;
 };
@@ -87,9 +87,8 @@ static inline struct handler *eddy_handlers_unit(lua_State *L)
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* handlers_ev.c: compiles ev's constructor into u->st.ev_keys and binds
- * the JSON objects' shape constructors to u's state (at set-up of a state,
- * in protected mode). */
+/* handlers_ev.c: compiles ev's constructor into u->st.ev_keys (at set-up
+ * of a state, in protected mode). */
 void eddy_handlers_inject_ev_keys(struct handler *u, lua_State *L);
 /* handlers_ev.c: pushes a fresh ev table for ev onto u's state. Raises on
  * memory errors. */

@@ -1,6 +1,6 @@
-/* lua_json.c - JSON values (json.h's tree) into Lua, and the comparison
- * that lets a table still equal to the JSON it came from be written as its
- * original text, byte for byte. */
+/* lua_json.c - JSON values (json.h's tree) into Lua, objects built on
+ * first use, and the comparison that lets a table still equal to the JSON
+ * it came from be written as its original text, byte for byte. */
 #include "lua_json.h"
 
 #include <stdbool.h>
@@ -39,15 +39,24 @@ struct shape {
 };
 
 /* An open-addressing set of the tables of the current call. Forgetting
- * them all bumps gen instead of clearing the slots. The shapes belong to
- * the state bound last (eddy_lua_json_bind); pushing into any other state
- * builds every object member by member. */
+ * them all bumps gen instead of clearing the slots. The shapes and the
+ * lazy objects belong to the state bound last (eddy_lua_json_bind);
+ * pushing into any other state builds every object member by member. */
 struct eddy_lua_json {
 	struct seen *seen;
 	size_t cap, n;
 	uint32_t gen;
 	lua_State *bound;
 	struct shape shapes[SHAPES];
+
+	/* Lazy objects (eddy_lua_json_push_lazy), refs in bound's registry:
+	 * their metatable, the ones made in the current call (an array of
+	 * n_pending), and the text of those that outlived their call (a table
+	 * with weak keys: object -> text). */
+	int lazy_mt, pending, backing;
+	const void *lazy_mt_ptr;
+	int n_pending;
+	struct eddy_json_doc *doc; /* reads such a text again */
 };
 
 struct eddy_lua_json *eddy_lua_json_new(void)
@@ -59,6 +68,7 @@ struct eddy_lua_json *eddy_lua_json_new(void)
 	lj->gen = 1;
 	for (size_t i = 0; i < SHAPES; i++)
 		lj->shapes[i].ref = LUA_NOREF;
+	lj->lazy_mt = lj->pending = lj->backing = LUA_NOREF;
 	return lj;
 }
 
@@ -77,14 +87,9 @@ void eddy_lua_json_destroy(struct eddy_lua_json *lj)
 	if (!lj)
 		return;
 	shapes_clear(lj);
+	eddy_json_doc_destroy(lj->doc);
 	free(lj->seen);
 	free(lj);
-}
-
-void eddy_lua_json_bind(struct eddy_lua_json *lj, lua_State *L)
-{
-	shapes_clear(lj);
-	lj->bound = L;
 }
 
 /* ---- tables converted from JSON, for the fast path ------------------------ */
@@ -115,15 +120,15 @@ static void seen_put(struct eddy_lua_json *lj, const void *t, const struct eddy_
 	lj->seen[i] = (struct seen){t, node, lj->gen};
 }
 
-/* Remembers that table t was made from node. Out of memory only loses the
- * fast path for t, so it is not an error. */
-static void seen_add(struct eddy_lua_json *lj, const void *t, const struct eddy_json *node)
+/* Remembers that table t was made from node. false when out of memory,
+ * which only loses the fast path for t (a lazy object is not made). */
+static bool seen_add(struct eddy_lua_json *lj, const void *t, const struct eddy_json *node)
 {
 	if ((lj->n + 1) * 2 > lj->cap) {
 		size_t old_cap = lj->cap, cap = old_cap ? old_cap * 2 : 64;
 		struct seen *old = lj->seen, *v = calloc(cap, sizeof *v);
 		if (!v)
-			return;
+			return false;
 		lj->seen = v;
 		lj->cap = cap;
 		lj->n = 0;
@@ -133,6 +138,7 @@ static void seen_add(struct eddy_lua_json *lj, const void *t, const struct eddy_
 		free(old);
 	}
 	seen_put(lj, t, node);
+	return true;
 }
 
 static const struct eddy_json *seen_find(const struct eddy_lua_json *lj, const void *t)
@@ -337,6 +343,190 @@ void eddy_lua_json_push(struct eddy_lua_json *lj, lua_State *L, const struct edd
 	}
 }
 
+/* ---- objects built on first use ------------------------------------------------ */
+
+static int abs_index(lua_State *L, int idx)
+{
+	return idx > 0 || idx <= LUA_REGISTRYINDEX ? idx : lua_gettop(L) + idx + 1;
+}
+
+/* Fills the lazy object at stack index t with its members and takes its
+ * metatable away, so it is an ordinary table from then on. Made in the
+ * current call, it is built from its node (its tables remembered for the
+ * fast path, as eddy_lua_json_push does); made in an earlier one, from the
+ * text the end of that call kept (eddy_lua_json_detach). Raises on memory
+ * errors, leaving it lazy: the next use builds it again. Upvalues of the
+ * closures: lj, json.array_mt, the lazy metatable, the kept texts. */
+static void build_lazy(lua_State *L, int t)
+{
+	struct eddy_lua_json *lj = lua_touserdata(L, lua_upvalueindex(1));
+	const struct eddy_json *node;
+	int mt;
+	char err[128];
+
+	if (!lua_getmetatable(L, t)) /* mt */
+		return;
+	bool lazy = lua_rawequal(L, -1, lua_upvalueindex(3));
+	lua_pop(L, 1);
+	if (!lazy)
+		return;
+	lua_pushvalue(L, lua_upvalueindex(2)); /* array_mt */
+	mt = lua_gettop(L);
+	node = seen_find(lj, lua_topointer(L, t));
+	struct eddy_lua_json *remember = lj;
+	if (!node) {
+		size_t len;
+		lua_pushvalue(L, t);                /* array_mt, object */
+		lua_rawget(L, lua_upvalueindex(4)); /* array_mt, text */
+		const char *text = lua_tolstring(L, -1, &len);
+		if (!text)
+			luaL_error(L, "a table of an earlier event was lost: memory ran out when "
+			              "its call ended");
+		if (!lj->doc && !(lj->doc = eddy_json_doc_new()))
+			luaL_error(L, "not enough memory");
+		/* the text was checked as JSON already; only memory can fail */
+		if (!(node = eddy_json_parse(lj->doc, text, len, err, sizeof err)))
+			luaL_error(L, "a table of an earlier event: %s", err);
+		lua_pop(L, 1);   /* array_mt */
+		remember = NULL; /* the nodes last until the next parse only */
+	}
+	luaL_checkstack(L, 4, "JSON nesting too deep");
+	for (uint32_t i = 0; i < node->len; i++) {
+		const struct eddy_json_member *m = &node->u.members[i];
+		lua_pushlstring(L, m->key, m->key_len);         /* array_mt, key */
+		eddy_lua_json_push(remember, L, &m->value, mt); /* array_mt, key, value */
+		lua_rawset(L, t);                               /* array_mt */
+	}
+	lua_pop(L, 1);
+	lua_pushnil(L);
+	lua_setmetatable(L, t);
+	if (!remember) {
+		lua_pushvalue(L, t);
+		lua_pushnil(L);
+		lua_rawset(L, lua_upvalueindex(4));
+	}
+}
+
+/* __index(object, key) of a lazy object; also what builds one when called
+ * with the object alone (eddy.sandbox's and eddy.json's use). */
+static int lazy_index(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	build_lazy(L, 1);
+	lua_settop(L, 2);
+	lua_rawget(L, 1);
+	return 1;
+}
+
+/* __newindex(object, key, value) */
+static int lazy_newindex(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	build_lazy(L, 1);
+	lua_settop(L, 3);
+	lua_rawset(L, 1);
+	return 0;
+}
+
+void eddy_lua_json_bind(struct eddy_lua_json *lj, lua_State *L, int array_mt)
+{
+	array_mt = abs_index(L, array_mt);
+	shapes_clear(lj);
+	lj->bound = L;
+	lj->n_pending = 0;
+
+	lua_createtable(L, 8, 0); /* pending */
+	lj->pending = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);          /* backing */
+	lua_createtable(L, 0, 1); /* backing, weak */
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_createtable(L, 0, 2); /* backing, lazy_mt */
+	for (int i = 0; i < 2; i++) {
+		lua_pushlightuserdata(L, lj);
+		lua_pushvalue(L, array_mt);
+		lua_pushvalue(L, -3);                                   /* ..., lazy_mt */
+		lua_pushvalue(L, -5);                                   /* ..., backing */
+		lua_pushcclosure(L, i ? lazy_newindex : lazy_index, 4); /* backing, lazy_mt, fn */
+		lua_setfield(L, -2, i ? "__newindex" : "__index");
+	}
+	lj->lazy_mt_ptr = lua_topointer(L, -1);
+	lua_pushvalue(L, -1);
+	lj->lazy_mt = luaL_ref(L, LUA_REGISTRYINDEX); /* backing, lazy_mt */
+	lua_insert(L, -2);                            /* lazy_mt, backing */
+	lj->backing = luaL_ref(L, LUA_REGISTRYINDEX); /* lazy_mt */
+}
+
+void eddy_lua_json_push_lazy(struct eddy_lua_json *lj, lua_State *L, const struct eddy_json *v,
+                             int mt)
+{
+	if (!lj || lj->bound != L || v->type != EDDY_JSON_OBJECT || !v->raw || v->len == 0 ||
+	    v->len > INT32_MAX) {
+		eddy_lua_json_push(lj, L, v, mt);
+		return;
+	}
+	lua_createtable(L, 0, (int)v->len);             /* object */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lj->pending); /* object, pending */
+	lua_pushvalue(L, -2);                           /* object, pending, object */
+	lua_rawseti(L, -2, lj->n_pending + 1);          /* object, pending */
+	lua_pop(L, 1);
+	if (!seen_add(lj, lua_topointer(L, -1), v)) {
+		lua_pop(L, 1);
+		eddy_lua_json_push(lj, L, v, mt);
+		return;
+	}
+	lj->n_pending++;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lj->lazy_mt); /* object, lazy_mt */
+	lua_setmetatable(L, -2);                        /* object */
+}
+
+void eddy_lua_json_detach(struct eddy_lua_json *lj, lua_State *L)
+{
+	int n = lj ? lj->n_pending : 0;
+
+	if (!n || lj->bound != L)
+		return;
+	lj->n_pending = 0;
+	luaL_checkstack(L, 6, "detach");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lj->pending); /* pending */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lj->backing); /* pending, backing */
+	for (int i = 1; i <= n; i++) {
+		lua_rawgeti(L, -2, i); /* pending, backing, object */
+		const struct eddy_json *node = NULL;
+		if (lua_getmetatable(L, -1)) { /* ..., object, mt */
+			if (lua_topointer(L, -1) == lj->lazy_mt_ptr)
+				node = seen_find(lj, lua_topointer(L, -2));
+			lua_pop(L, 1);
+		}
+		if (node) {
+			lua_pushlstring(L, node->raw, node->raw_len); /* ..., object, text */
+			lua_rawset(L, -3);                            /* pending, backing */
+		} else {
+			lua_pop(L, 1);
+		}
+		lua_pushnil(L);
+		lua_rawseti(L, -3, i);
+	}
+	lua_pop(L, 2);
+}
+
+void eddy_lua_json_materialize(lua_State *L, int idx)
+{
+	if (!lua_getmetatable(L, idx)) /* mt */
+		return;
+	idx = abs_index(L, idx);
+	lua_pushliteral(L, "__index");
+	lua_rawget(L, -2); /* mt, __index */
+	if (lua_tocfunction(L, -1) == lazy_index) {
+		lua_pushvalue(L, idx); /* mt, __index, object */
+		lua_call(L, 1, 0);     /* mt */
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pop(L, 2);
+}
+
 /* ---- Lua compared with JSON ------------------------------------------------- */
 
 /* Objects up to this many members are compared by scanning their members. */
@@ -380,12 +570,18 @@ static const struct eddy_json *object_member(lua_State *L, const struct eddy_jso
 	return NULL;
 }
 
-static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const void *array_mt);
+/* The metatables same_json tells apart: json.array_mt, and that of lazy
+ * objects (which look empty until built, so are never taken as the same). */
+struct marks {
+	const void *array_mt, *lazy_mt;
+};
+
+static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const struct marks *mk);
 
 /* same_json for large objects: count the keys, then look every member up
  * (interning its name), instead of scanning the members for every key. */
 static bool same_object_by_lookup(lua_State *L, int idx, const struct eddy_json *v,
-                                  const void *array_mt)
+                                  const struct marks *mk)
 {
 	size_t n = 0;
 
@@ -403,7 +599,7 @@ static bool same_object_by_lookup(lua_State *L, int idx, const struct eddy_json 
 		const struct eddy_json_member *m = &v->u.members[i];
 		lua_pushlstring(L, m->key, m->key_len); /* key */
 		lua_rawget(L, idx);                     /* value */
-		bool same = same_json(L, lua_gettop(L), &m->value, array_mt);
+		bool same = same_json(L, lua_gettop(L), &m->value, mk);
 		lua_pop(L, 1);
 		if (!same)
 			return false;
@@ -415,7 +611,7 @@ static bool same_object_by_lookup(lua_State *L, int idx, const struct eddy_json 
  * JSON as v, so v's original text can be stored instead of encoding it:
  * same types, same scalars, tables with exactly the same keys (counted),
  * and empty tables marked as arrays exactly where v has []. */
-static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const void *array_mt)
+static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const struct marks *mk)
 {
 	size_t len, n;
 	uint32_t hint = 0;
@@ -449,7 +645,7 @@ static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const vo
 	if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 4))
 		return false;
 	if (v->type == EDDY_JSON_OBJECT && v->len > SCAN_MAX)
-		return same_object_by_lookup(L, idx, v, array_mt);
+		return same_object_by_lookup(L, idx, v, mk);
 	/* One pass over the table: each key must name an item of v holding the
 	 * same value. Keys are unique on both sides, so with as many keys as v
 	 * has items the table holds exactly v's keys. */
@@ -464,7 +660,7 @@ static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const vo
 			else
 				item = object_member(L, v, &hint);
 		}
-		if (!item || !same_json(L, value, item, array_mt)) {
+		if (!item || !same_json(L, value, item, mk)) {
 			lua_pop(L, 2);
 			return false;
 		}
@@ -474,12 +670,14 @@ static bool same_json(lua_State *L, int idx, const struct eddy_json *v, const vo
 		return false;
 	if (n == 0) {
 		/* empty: [] when marked as an array, {} when not */
-		bool marked = false;
+		const void *mt = NULL;
 		if (lua_getmetatable(L, idx)) { /* mt */
-			marked = lua_topointer(L, -1) == array_mt;
+			mt = lua_topointer(L, -1);
 			lua_pop(L, 1);
 		}
-		return marked == (v->type == EDDY_JSON_ARRAY);
+		if (mt && mt == mk->lazy_mt)
+			return false;
+		return (mt && mt == mk->array_mt) == (v->type == EDDY_JSON_ARRAY);
 	}
 	return true;
 }
@@ -492,5 +690,14 @@ const struct eddy_json *eddy_lua_json_original(const struct eddy_lua_json *lj, l
 	if (!lua_istable(L, idx))
 		return NULL;
 	node = seen_find(lj, lua_topointer(L, idx));
-	return node && node->raw && same_json(L, idx, node, array_mt) ? node : NULL;
+	if (!node || !node->raw)
+		return NULL;
+	if (lua_getmetatable(L, idx)) { /* mt */
+		bool lazy = lua_topointer(L, -1) == lj->lazy_mt_ptr;
+		lua_pop(L, 1);
+		if (lazy) /* not built yet, so unchanged */
+			return node;
+	}
+	struct marks mk = {array_mt, lj->lazy_mt_ptr};
+	return same_json(L, idx, node, &mk) ? node : NULL;
 }

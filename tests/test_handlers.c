@@ -1443,7 +1443,12 @@ static void test_alloc_failures(struct eddy_json_doc *doc)
 	    "return { subscribe = { types = { 'torture.ev*' } }, on_event = function(ev, "
 	    "ctx)\n" TORTURE_GC
 	    "  assert(ev.meta.tenant and ev.extensions.region and ev.headers.traceparent)\n"
+	    "  assert(ev.data.lines[2].sku)\n"
 	    "  ctx.upsert('t', 'ev', ev.data)\n"
+	    "end }\n",
+	    "lazy.lua",
+	    "return { subscribe = { types = { 'torture.lazy*' } }, on_event = function(ev, "
+	    "ctx)\n" TORTURE_GC "  ctx.upsert('t', 'lazy', ev.data)\n"
 	    "end }\n",
 	    "get.lua",
 	    "return { subscribe = { types = { 'torture.get*' } }, on_event = function(ev, "
@@ -1467,12 +1472,108 @@ static void test_alloc_failures(struct eddy_json_doc *doc)
 	ev.type = attr("torture.ev");
 	int failures = fail_each_allocation(h, e, "ev.lua", "ev", S_DATA);
 	CHECK(failures >= 30);
+	/* ev.data passed on unread: its text, however few allocations are left */
+	e = sample(doc);
+	ev.type = attr("torture.lazy");
+	fail_each_allocation(h, e, "lazy.lua", "lazy", S_DATA);
 
 	CHECK(rec_upsert(&rec, "t", "doc", 3, S_DATA, strlen(S_DATA), false, err, sizeof err) == 0);
 	failures = fail_each_allocation(h, event("torture.get", "t", NULL), "get.lua", "got",
 	                                "\"SKU-0004321 2\"");
 	CHECK(failures >= 30);
 
+	eddy_handlers_destroy(h);
+}
+
+/* ---- ev.data and ev.meta built on first use ---------------------------------- */
+
+/* Whatever a handler does with ev.data and ev.meta first (read raw,
+ * iterate, look at or change the metatable, encode, keep for later
+ * events, after an error too), they read as the tables they stand for. */
+static void test_ev_lazy(struct eddy_json_doc *doc)
+{
+	char err[512];
+	const char *failed = NULL;
+	const char *files[] = {
+	    "a.lua",
+	    "local kept, kept_err\n"
+	    "local function keys(t) local n = 0; for _ in pairs(t) do n = n + 1 end; return n end\n"
+	    "return { on_event = function(ev, ctx)\n"
+	    "  local d, m, t = ev.data, ev.meta, ev.type\n"
+	    "  local v\n"
+	    "  if t == 'pairs' then v = keys(d) .. ' ' .. keys(m)\n"
+	    "  elseif t == 'next' then v = tostring(next(d) ~= nil) .. tostring(next(m) ~= nil)\n"
+	    "  elseif t == 'rawget' then v = rawget(d, 'order_id') .. ' ' .. rawget(m, 'tenant')\n"
+	    "  elseif t == 'getmetatable' then v = tostring(getmetatable(d)) .. ' ' .. keys(d)\n"
+	    "  elseif t == 'setmetatable' then\n"
+	    "    setmetatable(d, { __index = function() return 'dflt' end })\n"
+	    "    v = d.order_id .. ' ' .. d.nope .. ' ' .. keys(d)\n"
+	    "  elseif t == 'rawset' then rawset(d, 'extra', 1); v = keys(d) .. ' ' .. d.order_id\n"
+	    "  elseif t == 'set' then m.extra = 1; v = keys(m) .. ' ' .. m.tenant\n"
+	    "  elseif t == 'insert' then table.insert(d, 'x'); v = keys(d) .. ' ' .. #d\n"
+	    "  elseif t == 'encode' then v = json.decode(json.encode({ d = d, m = m }))\n"
+	    "  elseif t == 'keep' then kept = ev; return\n"
+	    "  elseif t == 'keep_err' then kept_err = ev; error('after keeping ev')\n"
+	    "  elseif t == 'kept' then\n"
+	    "    v = kept.data.order_id .. ' ' .. kept.meta.tenant .. ' ' .. keys(kept.data) ..\n"
+	    "      ' ' .. keys(kept_err.meta) .. ' ' .. kept_err.data.lines[2].sku\n"
+	    "  else v = d end\n"
+	    "  ctx.upsert('t', 'v', v)\n"
+	    "end }\n",
+	    NULL};
+	static const struct {
+		const char *type, *want;
+	} cases[] = {
+	    {"pairs", "\"11 2\""},
+	    {"next", "\"truetrue\""},
+	    {"rawget", "\"ORD-1234 customer-retail-001\""},
+	    {"getmetatable", "\"nil 11\""},
+	    {"setmetatable", "\"ORD-1234 dflt 11\""},
+	    {"rawset", "\"12 ORD-1234\""},
+	    {"set", "\"3 customer-retail-001\""},
+	    {"insert", "\"12 1\""},
+	};
+	struct eddy_handlers *h = load(files, err, sizeof err);
+
+	CHECK(h != NULL);
+	if (!h) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct eddy_event *e = sample(doc);
+		ev.type = attr(cases[i].type);
+		CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
+		CHECK_STR(stored("t", "v"), cases[i].want);
+	}
+
+	/* passed on unread: the original text */
+	const struct eddy_event *e = sample(doc);
+	ev.type = attr("same");
+	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
+	CHECK_STR(stored("t", "v"), S_DATA);
+
+	/* encoded by json.encode: every member there */
+	e = sample(doc);
+	ev.type = attr("encode");
+	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
+	CHECK(same_json_text(stored("t", "v"), "{\"d\":" S_DATA ",\"m\":{\"tenant\":\"customer-"
+	                                       "retail-001\",\"correlation_id\":\"c-77\"}}"));
+
+	/* kept unread past the call, and past a call that failed: read later,
+	 * once the event's document is gone (sample parses again) */
+	e = sample(doc);
+	ev.type = attr("keep");
+	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
+	e = sample(doc);
+	ev.type = attr("keep_err");
+	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == -1);
+	CHECK(strstr(err, "after keeping ev") != NULL);
+	e = sample(doc);
+	ev.type = attr("kept");
+	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
+	CHECK_STR(stored("t", "v"), "\"ORD-1234 customer-retail-001 11 2 SKU-0004321\"");
+	CHECK(eddy_handlers_stack_top(h) == 0);
 	eddy_handlers_destroy(h);
 }
 
@@ -1664,6 +1765,7 @@ int main(void)
 	test_dispatch();
 	test_errors();
 	test_ev(doc);
+	test_ev_lazy(doc);
 	test_json_round_trip(doc);
 	test_ctx();
 	test_sandbox();

@@ -112,6 +112,15 @@ end
 
 local budget -- of the encode in progress: bytes of MAX_TEXT left
 
+-- Inside eddy, the metatable of lazy objects (ev.data and ev.meta are
+-- built on first use, src/lua_json.c) and what builds one: cjson reads
+-- tables raw, so prepare builds them first. Bound once by the host, which
+-- then takes bind_lazy away.
+local lazy_mt, build = {}, nil
+function _M.bind_lazy(mt)
+	lazy_mt, build = mt, mt.__index
+end
+
 local function too_large()
 	error("Cannot serialise, value too large (its JSON could exceed " .. MAX_TEXT .. " bytes)", 0)
 end
@@ -136,6 +145,9 @@ local function prepare(v, fixes, depth)
 	elseif t == "table" then
 		if depth > MAX_DEPTH then
 			error("Cannot serialise, excessive nesting (" .. depth .. ")", 0)
+		end
+		if getmetatable(v) == lazy_mt then
+			build(v)
 		end
 		if next(v) == nil then
 			if getmetatable(v) == array_mt then

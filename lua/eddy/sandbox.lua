@@ -6,6 +6,7 @@
 
 local error, ipairs, load, pairs, pcall, rawset, select, setmetatable, tostring, type, unpack =
 	error, ipairs, load, pairs, pcall, rawset, select, setmetatable, tostring, type, unpack
+local getmetatable, next = getmetatable, next
 local collectgarbage, io_open = collectgarbage, io.open
 local raw_getmetatable, getinfo = debug.getmetatable, debug.getinfo
 local string_format = string.format
@@ -144,10 +145,62 @@ guards.collectgarbage = function(opt)
 	return collectgarbage("count")
 end
 
+-- ev.data and ev.meta are lazy objects (src/lua_json.c): empty tables that
+-- fill themselves with their members on the first read or write of a key,
+-- through their metatable. What reads or writes a table raw, or looks at
+-- its metatable, builds a lazy object first, so no handler can tell one
+-- from the table it stands for. (lazy_mt: a table nothing else has until
+-- the host binds the real one.)
+local lazy_mt, build = {}, nil
+
+-- Called by the host once per state, before any handler loads: mt is the
+-- metatable of the state's lazy objects; mt.__index(t) builds t.
+function _M.bind_lazy(mt)
+	lazy_mt, build = mt, mt.__index
+end
+
+guards.next = function(t, k)
+	if getmetatable(t) == lazy_mt then
+		build(t)
+	end
+	return next(t, k)
+end
+
+guards.pairs = function(t)
+	if getmetatable(t) == lazy_mt then
+		build(t)
+	end
+	return pairs(t)
+end
+
+guards.rawget = function(t, k)
+	if getmetatable(t) == lazy_mt then
+		build(t)
+	end
+	return rawget(t, k)
+end
+
+guards.getmetatable = function(t)
+	if getmetatable(t) == lazy_mt then
+		build(t)
+	end
+	return getmetatable(t)
+end
+
+guards.setmetatable = function(t, mt)
+	if getmetatable(t) == lazy_mt then
+		build(t)
+	end
+	return setmetatable(t, mt)
+end
+
 -- rawset, except on tables with a protected metatable: that is how every
 -- table the runtime shares is read-only (json.array_mt, ctx), and rawset
 -- would get past it.
 guards.rawset = function(t, k, v)
+	if getmetatable(t) == lazy_mt then
+		build(t)
+	end
 	if type(t) == "table" then
 		local mt = raw_getmetatable(t)
 		if mt and rawget(mt, "__metatable") ~= nil then

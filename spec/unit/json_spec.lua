@@ -75,6 +75,23 @@ describe("eddy.json", function()
       assert.are.equal('["eddy","eddy1","\\"eddy2\\"",[],1234567890123456]', json.encode(v))
     end)
 
+    it("builds a lazy object (ev.data before first use) before writing it", function()
+      local mt = {}
+      mt.__index = function(t, k)
+        if getmetatable(t) == mt then
+          setmetatable(t, nil)
+          rawset(t, "a", 1)
+          rawset(t, "list", json.array({}))
+        end
+        return rawget(t, k)
+      end
+      json.bind_lazy(mt)
+      local text = json.encode(setmetatable({}, mt))
+      assert.is_truthy(text == '{"a":1,"list":[]}' or text == '{"list":[],"a":1}', text)
+      text = json.encode({ ["in"] = setmetatable({}, mt) })
+      assert.is_truthy(text == '{"in":{"a":1,"list":[]}}' or text == '{"in":{"list":[],"a":1}}', text)
+    end)
+
     it("raises a clear error at the caller's line for a function", function()
       local err = error_of(function()
         local s = json.encode({ f = function() end })

@@ -41,7 +41,8 @@ local LIBRARIES = {
           "tobit", "tohex" },
 }
 -- Allowed names that get a guarded function instead of the host's.
-local GUARDED = { "collectgarbage", "rawset", "tostring", "string.format", "string.gsub", "string.rep", "os.date" }
+local GUARDED = { "collectgarbage", "getmetatable", "next", "pairs", "rawget", "rawset", "setmetatable",
+  "tostring", "string.format", "string.gsub", "string.rep", "os.date" }
 -- Made for each environment.
 local PER_ENV = { "_G", "load", "require" }
 
@@ -194,6 +195,48 @@ describe("eddy.sandbox", function()
       assert.matches("rawset: the table is read-only", error_of(env.rawset, json.array_mt, "__index", {}), 1, true)
       assert.is_nil(rawget(ro, "a"))
       assert.is_nil(rawget(json.array_mt, "__index"))
+    end)
+
+    -- A lazy object as src/lua_json.c makes them: empty, filled with
+    -- members by its metatable on first use; mt.__index(t) fills t.
+    local function lazy_kind(members)
+      local mt = {}
+      mt.__index = function(t, k)
+        if getmetatable(t) == mt then
+          setmetatable(t, nil)
+          for key, v in pairs(members) do rawset(t, key, v) end
+        end
+        return rawget(t, k)
+      end
+      mt.__newindex = function(t, k, v)
+        mt.__index(t)
+        rawset(t, k, v)
+      end
+      return mt
+    end
+
+    it("next, pairs, rawget, rawset, getmetatable and setmetatable build a lazy object first", function()
+      local mt = lazy_kind({ a = 1, b = 2 })
+      sandbox.bind_lazy(mt)
+      local function count(t)
+        local n = 0
+        for _ in env.pairs(t) do n = n + 1 end
+        return n
+      end
+      assert.are.equal(2, count(setmetatable({}, mt)))
+      assert.is_not_nil(env.next(setmetatable({}, mt)))
+      assert.are.equal(2, env.rawget(setmetatable({}, mt), "b"))
+      local t = setmetatable({}, mt)
+      env.rawset(t, "c", 3)
+      assert.are.equal(3, count(t))
+      assert.is_nil(env.getmetatable(setmetatable({}, mt)))
+      t = env.setmetatable(setmetatable({}, mt), { __index = function() return "dflt" end })
+      assert.are.same({ 1, 2, "dflt" }, { t.a, t.b, t.c })
+      -- other tables are left as they are
+      local plain = setmetatable({}, { __index = function() return 9 end })
+      assert.is_nil(env.next(plain))
+      assert.is_nil(env.rawget(plain, "x"))
+      assert.are.equal(9, plain.x)
     end)
 
     it("string.rep refuses results over MAX_REP, as strings and as methods' arguments", function()

@@ -2,7 +2,8 @@
  * values: the input is parsed, pushed twice into a Lua state bound to the
  * shape constructors (the second push builds objects by them), every table
  * is checked against the JSON it came from (whether its original text can
- * be written back), and the state is collected. */
+ * be written back); then pushed lazily, built at once, and again built
+ * after its call ended (from its text); and the state is collected. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -38,13 +39,24 @@ static int push(lua_State *L)
 	struct call *c = lua_touserdata(L, 1);
 	lua_newtable(L); /* json.array_mt */
 	int mt = lua_gettop(L);
-	eddy_lua_json_bind(c->lj, L);
+	eddy_lua_json_bind(c->lj, L, mt); /* lazy_mt */
+	lua_pop(L, 1);
 	/* twice: a shape seen again is built by its compiled constructor */
 	for (int i = 0; i < 2; i++) {
 		eddy_lua_json_push(c->lj, L, c->v, mt);
 		walk(L, c->lj, lua_topointer(L, mt), 0);
 		lua_pop(L, 1);
 	}
+	eddy_lua_json_push_lazy(c->lj, L, c->v, mt);
+	eddy_lua_json_original(c->lj, L, lua_gettop(L), lua_topointer(L, mt));
+	eddy_lua_json_materialize(L, -1);
+	walk(L, c->lj, lua_topointer(L, mt), 0);
+	lua_pop(L, 1);
+	eddy_lua_json_push_lazy(c->lj, L, c->v, mt); /* kept past its call */
+	eddy_lua_json_detach(c->lj, L);
+	eddy_lua_json_forget(c->lj);
+	eddy_lua_json_materialize(L, -1);
+	walk(L, c->lj, lua_topointer(L, mt), 0);
 	return 0;
 }
 
