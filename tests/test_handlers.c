@@ -1487,6 +1487,9 @@ static void test_alloc_failures(struct eddy_json_doc *doc)
 
 /* ---- ev.data and ev.meta built on first use ---------------------------------- */
 
+static int send_data(struct eddy_handlers *h, struct eddy_json_doc *doc, const char *type,
+                     const char *id, long offset, const char *text, char *err, size_t err_size);
+
 /* Whatever a handler does with ev.data and ev.meta first (read raw,
  * iterate, look at or change the metatable, encode, keep for later
  * events, after an error too), they read as the tables they stand for. */
@@ -1511,6 +1514,8 @@ static void test_ev_lazy(struct eddy_json_doc *doc)
 	    "  elseif t == 'rawset' then rawset(d, 'extra', 1); v = keys(d) .. ' ' .. d.order_id\n"
 	    "  elseif t == 'set' then m.extra = 1; v = keys(m) .. ' ' .. m.tenant\n"
 	    "  elseif t == 'insert' then table.insert(d, 'x'); v = keys(d) .. ' ' .. #d\n"
+	    "  elseif t == 'array' then json.array(d); v = keys(d) .. ' ' .. d.order_id\n"
+	    "  elseif t == 'as_mt' then v = setmetatable({}, d).x\n"
 	    "  elseif t == 'encode' then v = json.decode(json.encode({ d = d, m = m }))\n"
 	    "  elseif t == 'keep' then kept = ev; return\n"
 	    "  elseif t == 'keep_err' then kept_err = ev; error('after keeping ev')\n"
@@ -1532,6 +1537,7 @@ static void test_ev_lazy(struct eddy_json_doc *doc)
 	    {"rawset", "\"12 ORD-1234\""},
 	    {"set", "\"3 customer-retail-001\""},
 	    {"insert", "\"12 1\""},
+	    {"array", "\"11 ORD-1234\""},
 	};
 	struct eddy_handlers *h = load(files, err, sizeof err);
 
@@ -1573,6 +1579,10 @@ static void test_ev_lazy(struct eddy_json_doc *doc)
 	ev.type = attr("kept");
 	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
 	CHECK_STR(stored("t", "v"), "\"ORD-1234 customer-retail-001 11 2 SKU-0004321\"");
+
+	/* a metatable: its metamethods are read raw */
+	CHECK(send_data(h, doc, "as_mt", "M-1", 1, "{\"__index\":{\"x\":7}}", err, sizeof err) == 1);
+	CHECK_STR(stored("t", "v"), "7");
 	CHECK(eddy_handlers_stack_top(h) == 0);
 	eddy_handlers_destroy(h);
 }

@@ -265,6 +265,8 @@ function _M.array(t)
 		t = {}
 	elseif type(t) ~= "table" then
 		error("json.array: expected a table, got " .. type(t), 2)
+	elseif getmetatable(t) == lazy_mt then
+		build(t)
 	end
 	return setmetatable(t, array_mt)
 end

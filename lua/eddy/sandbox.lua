@@ -191,6 +191,9 @@ guards.setmetatable = function(t, mt)
 	if getmetatable(t) == lazy_mt then
 		build(t)
 	end
+	if getmetatable(mt) == lazy_mt then -- its metamethods are read raw
+		build(mt)
+	end
 	return setmetatable(t, mt)
 end
 
