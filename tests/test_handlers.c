@@ -1581,7 +1581,8 @@ static void test_ev_lazy(struct eddy_json_doc *doc)
 	CHECK_STR(stored("t", "v"), "\"ORD-1234 customer-retail-001 11 2 SKU-0004321\"");
 
 	/* a metatable: its metamethods are read raw */
-	CHECK(send_data(h, doc, "as_mt", "M-1", 1, "{\"__index\":{\"x\":7}}", err, sizeof err) == 1);
+	CHECK(send_data(h, doc, "as_mt", "M-1", 1, "{\"__index\":{\"x\":7}}", err, sizeof err) ==
+	      1);
 	CHECK_STR(stored("t", "v"), "7");
 	CHECK(eddy_handlers_stack_top(h) == 0);
 	eddy_handlers_destroy(h);
