@@ -148,9 +148,9 @@ end
 -- ev.data and ev.meta are lazy objects (src/lua_json.c): empty tables that
 -- fill themselves with their members on the first read or write of a key,
 -- through their metatable. What reads or writes a table raw, or looks at
--- its metatable, builds a lazy object first, so no handler can tell one
--- from the table it stands for. (lazy_mt: a table nothing else has until
--- the host binds the real one.)
+-- its metatable, builds a lazy object first, so it reads as the table it
+-- stands for. (lazy_mt: a table nothing else has until the host binds the
+-- real one.)
 local lazy_mt, build = {}, nil
 
 -- Called by the host once per state, before any handler loads: mt is the
@@ -159,51 +159,40 @@ function _M.bind_lazy(mt)
 	lazy_mt, build = mt, mt.__index
 end
 
-guards.next = function(t, k)
+-- t, built first when it is a lazy object
+local function built(t)
 	if getmetatable(t) == lazy_mt then
 		build(t)
 	end
-	return next(t, k)
+	return t
+end
+
+guards.next = function(t, k)
+	return next(built(t), k)
 end
 
 guards.pairs = function(t)
-	if getmetatable(t) == lazy_mt then
-		build(t)
-	end
-	return pairs(t)
+	return pairs(built(t))
 end
 
 guards.rawget = function(t, k)
-	if getmetatable(t) == lazy_mt then
-		build(t)
-	end
-	return rawget(t, k)
+	return rawget(built(t), k)
 end
 
 guards.getmetatable = function(t)
-	if getmetatable(t) == lazy_mt then
-		build(t)
-	end
-	return getmetatable(t)
+	return getmetatable(built(t))
 end
 
+-- mt too: a metatable's metamethods are read raw
 guards.setmetatable = function(t, mt)
-	if getmetatable(t) == lazy_mt then
-		build(t)
-	end
-	if getmetatable(mt) == lazy_mt then -- its metamethods are read raw
-		build(mt)
-	end
-	return setmetatable(t, mt)
+	return setmetatable(built(t), built(mt))
 end
 
 -- rawset, except on tables with a protected metatable: that is how every
 -- table the runtime shares is read-only (json.array_mt, ctx), and rawset
 -- would get past it.
 guards.rawset = function(t, k, v)
-	if getmetatable(t) == lazy_mt then
-		build(t)
-	end
+	built(t)
 	if type(t) == "table" then
 		local mt = raw_getmetatable(t)
 		if mt and rawget(mt, "__metatable") ~= nil then
