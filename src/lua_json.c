@@ -695,8 +695,13 @@ const struct eddy_json *eddy_lua_json_original(const struct eddy_lua_json *lj, l
 	if (lua_getmetatable(L, idx)) { /* mt */
 		bool lazy = lua_topointer(L, -1) == lj->lazy_mt_ptr;
 		lua_pop(L, 1);
-		if (lazy) /* not built yet, so unchanged */
-			return node;
+		/* not built yet, so unchanged; unless given items raw (table.insert) */
+		if (lazy && lua_checkstack(L, 2)) {
+			lua_pushnil(L);
+			if (!lua_next(L, idx))
+				return node;
+			lua_pop(L, 2);
+		}
 	}
 	struct marks mk = {array_mt, lj->lazy_mt_ptr};
 	return same_json(L, idx, node, &mk) ? node : NULL;

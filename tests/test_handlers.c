@@ -1514,6 +1514,7 @@ static void test_ev_lazy(struct eddy_json_doc *doc)
 	    "  elseif t == 'rawset' then rawset(d, 'extra', 1); v = keys(d) .. ' ' .. d.order_id\n"
 	    "  elseif t == 'set' then m.extra = 1; v = keys(m) .. ' ' .. m.tenant\n"
 	    "  elseif t == 'insert' then table.insert(d, 'x'); v = keys(d) .. ' ' .. #d\n"
+	    "  elseif t == 'insert_unread' then table.insert(d, 'x'); v = d\n"
 	    "  elseif t == 'array' then json.array(d); v = keys(d) .. ' ' .. d.order_id\n"
 	    "  elseif t == 'as_mt' then v = setmetatable({}, d).x\n"
 	    "  elseif t == 'encode' then v = json.decode(json.encode({ d = d, m = m }))\n"
@@ -1558,6 +1559,13 @@ static void test_ev_lazy(struct eddy_json_doc *doc)
 	ev.type = attr("same");
 	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
 	CHECK_STR(stored("t", "v"), S_DATA);
+
+	/* given an item raw before it was built: encoded, the item there */
+	e = sample(doc);
+	ev.type = attr("insert_unread");
+	CHECK(eddy_handlers_dispatch(h, e, &failed, err, sizeof err) == 1);
+	CHECK(stored("t", "v") && strstr(stored("t", "v"), "\"1\":\"x\"") &&
+	      strstr(stored("t", "v"), "\"order_id\":\"ORD-1234\""));
 
 	/* encoded by json.encode: every member there */
 	e = sample(doc);
