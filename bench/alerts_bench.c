@@ -70,7 +70,7 @@ static int receiver_start(pid_t *pid)
 static int fill(const char *path, int n)
 {
 	char err[256], body[1024], dedupe[64];
-	struct eddy_store *s = eddy_store_open_sqlite(path, err, sizeof(err));
+	struct eddy_store *s = eddy_store_open_sqlite(path, 0, err, sizeof(err));
 	struct timespec ts;
 
 	if (!s) {
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 		double t0, c0, t;
 
 		snprintf(path, sizeof(path), "%s/outbox-%d.db", dir, r);
-		if (fill(path, n) != 0 || !(s = eddy_store_open_sqlite(path, err, sizeof(err))))
+		if (fill(path, n) != 0 || !(s = eddy_store_open_sqlite(path, 0, err, sizeof(err))))
 			break;
 		t0 = now();
 		c0 = cpu();

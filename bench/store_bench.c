@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 	make_values();
 
 	snprintf(path, sizeof(path), "%s/upserts.db", dir);
-	if (!(s = eddy_store_open_sqlite(path, err, sizeof(err))))
+	if (!(s = eddy_store_open_sqlite(path, 0, err, sizeof(err))))
 		die("open", err);
 	upserts = run_upserts(s, &share);
 	eddy_store_destroy(s);

@@ -87,6 +87,7 @@ struct eddy_config {
 	int handler_memory_limit_mb; /* memory of the handlers' Lua state; 0: none */
 	int store_max_value_bytes;   /* the longest value a write stores, as JSON text */
 	int store_cache_kib;         /* sqlite: page cache of each connection */
+	char *store_page_kib;        /* sqlite: page size of a new database, "1".."64" */
 	char *http_listen;           /* host:port of /metrics, /livez, /readyz; "": off */
 	int http_stuck_after_ms;     /* /livez fails past this without a loop turn; 0: never */
 	int shutdown_grace_ms;       /* a stop finishes its work within this */

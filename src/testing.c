@@ -366,7 +366,7 @@ static int l_new(lua_State *L)
 	struct eddy_pipeline_opts po = {
 	    .observe = observe, .observe_ud = k, .dead_letter = dead_letter, .dead_letter_ud = k};
 	if (!(k->p = eddy_pipeline_new(k->conf, &po, err, sizeof err)) ||
-	    !(k->store = eddy_store_open_sqlite(db, err, sizeof err)))
+	    !(k->store = eddy_store_open_sqlite(db, 0, err, sizeof err)))
 		goto fail;
 	free(db);
 	return 1;

@@ -219,7 +219,7 @@ static struct eddy_store *new_db(char *path, size_t size)
 	struct eddy_store *s;
 
 	snprintf(path, size, "%s/outbox-%d.db", dir, ++n_dbs);
-	if (!(s = eddy_store_open_sqlite(path, err, sizeof(err))))
+	if (!(s = eddy_store_open_sqlite(path, 0, err, sizeof(err))))
 		fprintf(stderr, "eddy_store_open_sqlite: %s\n", err);
 	return s;
 }
@@ -283,7 +283,7 @@ static int undelivered(struct eddy_store *s)
 /* A sender on a new handle of path. */
 static struct eddy_alerts *sender(const char *path, const struct eddy_alerts_conf *conf)
 {
-	struct eddy_store *s = eddy_store_open_sqlite(path, err, sizeof(err));
+	struct eddy_store *s = eddy_store_open_sqlite(path, 0, err, sizeof(err));
 	struct eddy_alerts *a;
 
 	CHECK(s != NULL);

@@ -42,6 +42,7 @@ static void check_defaults(const struct eddy_config *c)
 	CHECK_STR(c->handlers, "handlers");
 	CHECK_STR(c->store_type, "sqlite");
 	CHECK_STR(c->store_path, "var/eddy.db");
+	CHECK_STR(c->store_page_kib, "4");
 	CHECK_STR(c->dead_letter_topic, "eddy.dlq");
 	CHECK(!c->require_key_equals_id);
 	CHECK(!c->require_tenant);
@@ -415,6 +416,8 @@ static void test_errors(void)
 	CHECK_ERR("database: x\n", NULL, NAME ":1: database: unknown key");
 	CHECK_ERR("\n\n\nstore:\n  type: mysql\n", NULL,
 	          NAME ":5: store.type: \"mysql\" is not one of: sqlite, postgres");
+	CHECK_ERR("store:\n  page_kib: 3\n", NULL,
+	          NAME ":2: store.page_kib: \"3\" is not one of: 1, 2, 4, 8, 16, 32, 64");
 	CHECK_ERR("log: { level: verbose }\n", NULL,
 	          NAME ":1: log.level: \"verbose\" is not one of: debug, info, warn, error");
 	CHECK_ERR("envelope: { require_tenant: maybe }\n", NULL,

@@ -59,7 +59,7 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 
 static struct eddy_store *sqlite_open(const char *name, char *err, size_t err_size)
 {
-	return eddy_store_open_sqlite(path_in(name), err, err_size);
+	return eddy_store_open_sqlite(path_in(name), 0, err, err_size);
 }
 
 static char *sqlite_query(const char *name, const char *sql)
@@ -572,22 +572,28 @@ static void test_two_namespaces(void)
 static void test_wal(void)
 {
 	struct eddy_store *s = open_at("wal.db");
+	char err[256] = "";
 
 	CHECK(s != NULL);
 	CHECK(query_is("wal.db", "PRAGMA journal_mode", "wal"));
-	/* a new database has pages of 16 KiB */
-	CHECK(query_is("wal.db", "PRAGMA page_size", "16384"));
+	/* a new database has pages of store.page_kib's default, 4 KiB ... */
+	CHECK(query_is("wal.db", "PRAGMA page_size", "4096"));
+	eddy_store_destroy(s);
+	/* ... or of the size asked for */
+	s = eddy_store_open_sqlite(path_in("big.db"), 16, err, sizeof err);
+	CHECK(s != NULL);
+	CHECK(query_is("big.db", "PRAGMA page_size", "16384"));
 	eddy_store_destroy(s);
 
 	/* one made elsewhere keeps its own, and its table */
 	sqlite3 *db = NULL;
 	CHECK(sqlite3_open(path_in("made.db"), &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "PRAGMA page_size=4096; CREATE TABLE t(x)", NULL, NULL, NULL) ==
+	CHECK(sqlite3_exec(db, "PRAGMA page_size=8192; CREATE TABLE t(x)", NULL, NULL, NULL) ==
 	      SQLITE_OK);
 	sqlite3_close(db);
-	s = open_at("made.db");
+	s = eddy_store_open_sqlite(path_in("made.db"), 16, err, sizeof err);
 	CHECK(s != NULL);
-	CHECK(query_is("made.db", "PRAGMA page_size", "4096"));
+	CHECK(query_is("made.db", "PRAGMA page_size", "8192"));
 	CHECK(query_is("made.db", "SELECT count(*) FROM t", "0"));
 	eddy_store_destroy(s);
 }
@@ -697,7 +703,7 @@ static void test_open_errors(void)
 	CHECK(f != NULL);
 	if (f)
 		fclose(f);
-	CHECK(eddy_store_open_sqlite(path_in("plain/sub/state.db"), err, sizeof(err)) == NULL);
+	CHECK(eddy_store_open_sqlite(path_in("plain/sub/state.db"), 0, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "mkdir") != NULL);
 
 	f = fopen(path_in("garbage.db"), "w");
@@ -709,11 +715,11 @@ static void test_open_errors(void)
 		fclose(f);
 	}
 	err[0] = '\0';
-	CHECK(eddy_store_open_sqlite(path_in("garbage.db"), err, sizeof(err)) == NULL);
+	CHECK(eddy_store_open_sqlite(path_in("garbage.db"), 0, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "not a database") != NULL);
 
 	err[0] = '\0';
-	CHECK(eddy_store_open_sqlite("", err, sizeof(err)) == NULL);
+	CHECK(eddy_store_open_sqlite("", 0, err, sizeof(err)) == NULL);
 	CHECK(err[0] != '\0');
 }
 

@@ -204,7 +204,7 @@ static void test_writer(struct eddy_store *s)
 	struct eddy_store_batch_result res;
 	char err[256] = "", key[32], got[256];
 	struct eddy_store_writer *w = eddy_store_writer_start(s, err, sizeof err);
-	struct eddy_store *reader = eddy_store_open_sqlite(db, err, sizeof err);
+	struct eddy_store *reader = eddy_store_open_sqlite(db, 0, err, sizeof err);
 	int bad = 0;
 
 	CHECK(w != NULL && reader != NULL);
@@ -261,7 +261,7 @@ int main(void)
 		return 1;
 	}
 	snprintf(db, sizeof db, "%s/batch.db", dir);
-	struct eddy_store *s = eddy_store_open_sqlite(db, err, sizeof err);
+	struct eddy_store *s = eddy_store_open_sqlite(db, 0, err, sizeof err);
 	CHECK(s != NULL);
 	if (s) {
 		test_coalesce(s);

@@ -73,6 +73,26 @@ describe("eddy run", function()
     assert.are.equal(90, offs[1] + offs[2] + offs[3])
   end)
 
+  it("gives a new SQLite store pages of store.page_kib; an existing one keeps its own", function()
+    t.produce(mock, "orders.pages", { { "ORD-1", t.event("ORD-1", 1) } }, dir)
+    local function run(group, db, env)
+      local conf = t.config(dir, mock, { group = group, topics = { "orders.pages" }, store = db })
+      local rc, out = t.sh(env .. " timeout 60 " .. t.q(t.bin) .. " run -c " .. t.q(conf) ..
+        " --exit-at-end", true)
+      assert.are.equal(0, rc, out)
+      return t.query(db, "pragma page_size")[1].page_size, t.query(db, "select key from orders")
+    end
+    local size, rows = run("g-pages-1", dir .. "/pages4.db", "")
+    assert.are.equal(4096, size)
+    assert.are.same({ { key = "ORD-1" } }, rows)
+    size, rows = run("g-pages-2", dir .. "/pages16.db", "EDDY_STORE_PAGE_KIB=16")
+    assert.are.equal(16384, size)
+    assert.are.same({ { key = "ORD-1" } }, rows)
+    size, rows = run("g-pages-3", dir .. "/pages4.db", "EDDY_STORE_PAGE_KIB=16")
+    assert.are.equal(4096, size)
+    assert.are.same({ { key = "ORD-1" } }, rows)
+  end)
+
   it("dead-letters a failing handler after its retries, naming handler and line", function()
     t.handlers(dir .. "/h2", { ["picky.lua"] = [[
 return {

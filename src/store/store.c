@@ -3,6 +3,7 @@
 #include "store_backend.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -22,7 +23,9 @@ struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
 		}
 		s = eddy_store_open_pg(conf->store_dsn, errstr, errstr_size);
 	} else {
-		s = eddy_store_open_sqlite(conf->store_path, errstr, errstr_size);
+		s = eddy_store_open_sqlite(conf->store_path,
+		                           conf->store_page_kib ? atoi(conf->store_page_kib) : 0,
+		                           errstr, errstr_size);
 		if (s && conf->store_cache_kib > 0 &&
 		    eddy_store_sqlite_cache(s, conf->store_cache_kib, errstr, errstr_size) != 0) {
 			eddy_store_destroy(s);

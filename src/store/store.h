@@ -27,9 +27,12 @@ struct eddy_store *eddy_store_open(const struct eddy_config *conf, char *errstr,
                                    size_t errstr_size);
 
 /* Opens (creating if needed) the SQLite database at path: WAL mode, one
- * table per namespace, a page cache of store.cache_kib's default. Returns
- * NULL with errstr filled on failure. */
-struct eddy_store *eddy_store_open_sqlite(const char *path, char *errstr, size_t errstr_size);
+ * table per namespace, a page cache of store.cache_kib's default. A new
+ * database gets pages of page_kib KiB (a power of two up to 64; 0:
+ * store.page_kib's default); an existing one keeps its own. Returns NULL
+ * with errstr filled on failure. */
+struct eddy_store *eddy_store_open_sqlite(const char *path, int page_kib, char *errstr,
+                                          size_t errstr_size);
 /* Sets the page cache of a SQLite store's connection, in KiB. Returns 0, or
  * -1 with errstr filled. */
 int eddy_store_sqlite_cache(struct eddy_store *s, int kib, char *errstr, size_t errstr_size);
