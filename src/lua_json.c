@@ -407,25 +407,22 @@ static void build_lazy(lua_State *L, int t)
 	}
 }
 
-/* __index(object, key) of a lazy object; also what builds one when called
- * with the object alone (eddy.sandbox's and eddy.json's use). */
-static int lazy_index(lua_State *L)
+/* __index(object, key) and __newindex(object, key, value) of a lazy
+ * object, told apart by their arguments; called with the object alone, it
+ * builds it (eddy.sandbox's and eddy.json's use). */
+static int lazy_access(lua_State *L)
 {
+	bool write = lua_gettop(L) >= 3;
+
 	luaL_checktype(L, 1, LUA_TTABLE);
 	build_lazy(L, 1);
-	lua_settop(L, 2);
+	lua_settop(L, write ? 3 : 2);
+	if (write) {
+		lua_rawset(L, 1);
+		return 0;
+	}
 	lua_rawget(L, 1);
 	return 1;
-}
-
-/* __newindex(object, key, value) */
-static int lazy_newindex(lua_State *L)
-{
-	luaL_checktype(L, 1, LUA_TTABLE);
-	build_lazy(L, 1);
-	lua_settop(L, 3);
-	lua_rawset(L, 1);
-	return 0;
 }
 
 void eddy_lua_json_bind(struct eddy_lua_json *lj, lua_State *L, int array_mt)
@@ -443,14 +440,14 @@ void eddy_lua_json_bind(struct eddy_lua_json *lj, lua_State *L, int array_mt)
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
 	lua_createtable(L, 0, 2); /* backing, lazy_mt */
-	for (int i = 0; i < 2; i++) {
-		lua_pushlightuserdata(L, lj);
-		lua_pushvalue(L, array_mt);
-		lua_pushvalue(L, -3);                                   /* ..., lazy_mt */
-		lua_pushvalue(L, -5);                                   /* ..., backing */
-		lua_pushcclosure(L, i ? lazy_newindex : lazy_index, 4); /* backing, lazy_mt, fn */
-		lua_setfield(L, -2, i ? "__newindex" : "__index");
-	}
+	lua_pushlightuserdata(L, lj);
+	lua_pushvalue(L, array_mt);
+	lua_pushvalue(L, -3);                /* ..., lazy_mt */
+	lua_pushvalue(L, -5);                /* ..., backing */
+	lua_pushcclosure(L, lazy_access, 4); /* backing, lazy_mt, fn */
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "__index");
+	lua_setfield(L, -2, "__newindex");
 	lj->lazy_mt_ptr = lua_topointer(L, -1);
 	lua_pushvalue(L, -1);
 	lj->lazy_mt = luaL_ref(L, LUA_REGISTRYINDEX); /* backing, lazy_mt */
@@ -518,7 +515,7 @@ void eddy_lua_json_materialize(lua_State *L, int idx)
 	idx = abs_index(L, idx);
 	lua_pushliteral(L, "__index");
 	lua_rawget(L, -2); /* mt, __index */
-	if (lua_tocfunction(L, -1) == lazy_index) {
+	if (lua_tocfunction(L, -1) == lazy_access) {
 		lua_pushvalue(L, idx); /* mt, __index, object */
 		lua_call(L, 1, 0);     /* mt */
 		lua_pop(L, 1);
