@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "worker.h"
 
 /* A queue estimated at this share of a limit counts as full: the estimate
  * is a mean, and a nudge too many costs one small request. */
@@ -34,11 +35,8 @@ struct eddy_fetch_nudge {
 	rd_kafka_t *rk;
 	struct eddy_metric *counter;   /* eddy_fetch_nudges_total, NULL: none */
 	struct eddy_fetch_gauge gauge; /* the loop's */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	/* under lock */
-	bool due, stopping;
+	struct eddy_worker t;
+	bool due; /* under t.lock */
 };
 
 /* One request to each leader of the partitions assigned now. */
@@ -60,19 +58,19 @@ static void *nudge_main(void *arg)
 {
 	struct eddy_fetch_nudge *n = arg;
 	pthread_setname_np(pthread_self(), "eddy-nudge"); /* in top -H, perf */
-	pthread_mutex_lock(&n->lock);
+	pthread_mutex_lock(&n->t.lock);
 	for (;;) {
-		while (!n->due && !n->stopping)
-			pthread_cond_wait(&n->wake, &n->lock);
-		if (n->stopping)
+		while (!n->due && !n->t.stopping)
+			pthread_cond_wait(&n->t.wake, &n->t.lock);
+		if (n->t.stopping)
 			break;
 		n->due = false; /* nudges asked for meanwhile: this one serves them */
-		pthread_mutex_unlock(&n->lock);
+		pthread_mutex_unlock(&n->t.lock);
 		nudge(n->rk);
 		eddy_metric_inc(n->counter); /* NULL: none */
-		pthread_mutex_lock(&n->lock);
+		pthread_mutex_lock(&n->t.lock);
 	}
-	pthread_mutex_unlock(&n->lock);
+	pthread_mutex_unlock(&n->t.lock);
 	return NULL;
 }
 
@@ -102,13 +100,7 @@ struct eddy_fetch_nudge *eddy_fetch_nudge_start(rd_kafka_t *rk, struct eddy_metr
 	/* librdkafka's defaults, should a value be unreadable */
 	n->gauge.max_bytes = conf_number(kc, "queued.max.messages.kbytes", 65536) * 1024;
 	n->gauge.max_records = conf_number(kc, "queued.min.messages", 100000);
-	pthread_mutex_init(&n->lock, NULL);
-	pthread_cond_init(&n->wake, NULL);
-	int err = pthread_create(&n->thread, NULL, nudge_main, n);
-	if (err) {
-		eddy_errf(errstr, errstr_size, "fetch nudge thread: %s", strerror(err));
-		pthread_cond_destroy(&n->wake);
-		pthread_mutex_destroy(&n->lock);
+	if (eddy_worker_start(&n->t, nudge_main, n, "fetch nudge", errstr, errstr_size) != 0) {
 		free(n);
 		return NULL;
 	}
@@ -119,13 +111,7 @@ void eddy_fetch_nudge_stop(struct eddy_fetch_nudge *n)
 {
 	if (!n)
 		return;
-	pthread_mutex_lock(&n->lock);
-	n->stopping = true;
-	pthread_cond_signal(&n->wake);
-	pthread_mutex_unlock(&n->lock);
-	pthread_join(n->thread, NULL);
-	pthread_cond_destroy(&n->wake);
-	pthread_mutex_destroy(&n->lock);
+	eddy_worker_stop(&n->t);
 	free(n);
 }
 
@@ -133,8 +119,8 @@ void eddy_fetch_nudge_taken(struct eddy_fetch_nudge *n, size_t count, size_t byt
 {
 	if (!eddy_fetch_gauge_taken(&n->gauge, count, bytes, after))
 		return;
-	pthread_mutex_lock(&n->lock);
+	pthread_mutex_lock(&n->t.lock);
 	n->due = true;
-	pthread_cond_signal(&n->wake);
-	pthread_mutex_unlock(&n->lock);
+	pthread_cond_signal(&n->t.wake);
+	pthread_mutex_unlock(&n->t.lock);
 }

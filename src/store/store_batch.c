@@ -13,6 +13,7 @@
 #include "hashmap.h"
 #include "log.h"
 #include "text.h"
+#include "worker.h"
 
 /* A write; strings are offsets into the batch's buf, which grows. */
 struct bwrite {
@@ -285,15 +286,12 @@ fail:
 
 struct eddy_store_writer {
 	struct eddy_store *store;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake; /* a batch was submitted, or the stop */
-	pthread_cond_t done; /* the batch in flight is committed or rolled back */
-	/* under lock */
+	struct eddy_worker t; /* woken when a batch was submitted, or for the stop */
+	pthread_cond_t done;  /* the batch in flight is committed or rolled back */
+	/* under t.lock */
 	const struct eddy_store_batch *job; /* submitted, not yet taken */
 	bool busy;                          /* submitted, not yet waited for */
 	bool finished;                      /* the batch in flight is over */
-	bool stopping;
 	int rc;
 	struct eddy_store_batch_result res;
 	char error[1024];
@@ -303,19 +301,19 @@ static void *writer_main(void *arg)
 {
 	struct eddy_store_writer *w = arg;
 	pthread_setname_np(pthread_self(), "eddy-store"); /* in top -H, perf */
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->t.lock);
 	for (;;) {
-		while (!w->job && !w->stopping)
-			pthread_cond_wait(&w->wake, &w->lock);
+		while (!w->job && !w->t.stopping)
+			pthread_cond_wait(&w->t.wake, &w->t.lock);
 		if (!w->job)
 			break;
 		const struct eddy_store_batch *b = w->job;
 		w->job = NULL;
-		pthread_mutex_unlock(&w->lock);
+		pthread_mutex_unlock(&w->t.lock);
 		struct eddy_store_batch_result res;
 		char error[sizeof w->error];
 		int rc = eddy_store_batch_commit(w->store, b, &res, error, sizeof error);
-		pthread_mutex_lock(&w->lock);
+		pthread_mutex_lock(&w->t.lock);
 		w->rc = rc;
 		w->res = res;
 		if (rc != 0)
@@ -323,7 +321,7 @@ static void *writer_main(void *arg)
 		w->finished = true;
 		pthread_cond_signal(&w->done);
 	}
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->t.lock);
 	return NULL;
 }
 
@@ -336,15 +334,9 @@ struct eddy_store_writer *eddy_store_writer_start(struct eddy_store *s, char *er
 		return NULL;
 	}
 	w->store = s;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->done, NULL);
-	int err = pthread_create(&w->thread, NULL, writer_main, w);
-	if (err) {
-		eddy_errf(errstr, errstr_size, "store writer thread: %s", strerror(err));
+	if (eddy_worker_start(&w->t, writer_main, w, "store writer", errstr, errstr_size) != 0) {
 		pthread_cond_destroy(&w->done);
-		pthread_cond_destroy(&w->wake);
-		pthread_mutex_destroy(&w->lock);
 		free(w);
 		return NULL;
 	}
@@ -358,25 +350,19 @@ void eddy_store_writer_stop(struct eddy_store_writer *w)
 	char scratch[16];
 	struct eddy_store_batch_result res;
 	eddy_store_writer_wait(w, &res, scratch, sizeof scratch);
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_signal(&w->wake);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
+	eddy_worker_stop(&w->t);
 	pthread_cond_destroy(&w->done);
-	pthread_cond_destroy(&w->wake);
-	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
 
 void eddy_store_writer_submit(struct eddy_store_writer *w, const struct eddy_store_batch *b)
 {
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->t.lock);
 	w->job = b;
 	w->busy = true;
 	w->finished = false;
-	pthread_cond_signal(&w->wake);
-	pthread_mutex_unlock(&w->lock);
+	pthread_cond_signal(&w->t.wake);
+	pthread_mutex_unlock(&w->t.lock);
 }
 
 bool eddy_store_writer_busy(const struct eddy_store_writer *w)
@@ -387,9 +373,9 @@ bool eddy_store_writer_busy(const struct eddy_store_writer *w)
 
 bool eddy_store_writer_done(struct eddy_store_writer *w)
 {
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->t.lock);
 	bool done = w->busy && w->finished;
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->t.lock);
 	return done;
 }
 
@@ -399,14 +385,14 @@ int eddy_store_writer_wait(struct eddy_store_writer *w, struct eddy_store_batch_
 	*res = (struct eddy_store_batch_result){0};
 	if (!w->busy)
 		return 0;
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->t.lock);
 	while (!w->finished)
-		pthread_cond_wait(&w->done, &w->lock);
+		pthread_cond_wait(&w->done, &w->t.lock);
 	int rc = w->rc;
 	*res = w->res;
 	if (rc != 0)
 		snprintf(errstr, errstr_size, "%s", w->error);
 	w->busy = false;
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->t.lock);
 	return rc;
 }
